@@ -1,0 +1,29 @@
+"""veil's exception tree: one root, and subclasses that say which file, entry and key to fix."""
+
+from __future__ import annotations
+
+
+class VeilError(Exception):
+    """Root of every error veil raises on purpose; the CLI prints these without a traceback."""
+
+
+class ConfigError(VeilError):
+    """A config file is malformed: names the file, each offending key and what was expected."""
+
+    def __init__(self, path: str, problems: list[str]):
+        self.path = path
+        self.problems = problems
+        lines = "\n".join(f"  - {p}" for p in problems)
+        super().__init__(f"invalid config {path}:\n{lines}")
+
+
+class InputError(VeilError):
+    """An input file cannot be read at all (missing, empty, wrong encoding, missing column)."""
+
+    def __init__(self, path: str, message: str):
+        self.path = path
+        super().__init__(f"{path}: {message}")
+
+
+class EnvironmentProblem(VeilError):
+    """Something outside veil is missing or busy (Java, Maven, a port): says what to do."""

@@ -1,0 +1,237 @@
+"""The sources.yaml schema: how one agency extract becomes mentions and facts.
+
+Adding an agency means adding an entry here in YAML, never code. The schema is strict
+(unknown keys are errors) so that a typo in a mapping fails loudly instead of silently
+dropping a column.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from config.errors import ConfigError
+
+EntityKind = Literal["person", "company"]
+
+PERSON_FIELDS = frozenset({"name", "identifier", "id_number", "phone", "address"})
+COMPANY_FIELDS = frozenset(
+    {
+        "name",
+        "identifier",
+        "uscc",
+        "org_code",
+        "reg_no",
+        "former_names",
+        "industry_code",
+        "established",
+        "address",
+        "status",
+        "registered_capital",
+    }
+)
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Const(Strict):
+    """A fixed value for every row of the extract, e.g. `role: {const: legal_rep}`."""
+
+    const: str
+
+
+# A value comes from a column (plain string: the column's header) or is a constant.
+ValueSpec = str | Const
+
+
+class MentionSpec(Strict):
+    """One slot: a place in a record where a person or a company appears."""
+
+    kind: EntityKind | None = None
+    kind_from: str | None = Field(None, description="column whose value decides the kind")
+    kinds: dict[str, EntityKind] = Field(default_factory=dict, description="raw value -> kind")
+    each: str | None = Field(
+        None, description="column holding a JSON list of objects; one mention per item"
+    )
+    fields: dict[str, str] = Field(description="mention field -> column (or key in each item)")
+    required: bool = Field(True, description="a row without this mention is quarantined")
+
+    @model_validator(mode="after")
+    def _check(self) -> MentionSpec:
+        if (self.kind is None) == (self.kind_from is None):
+            raise ValueError("give exactly one of `kind` or `kind_from`")
+        if self.kind_from is not None and not self.kinds:
+            raise ValueError("`kind_from` needs a `kinds` map from raw values to person/company")
+        allowed = {
+            "person": PERSON_FIELDS,
+            "company": COMPANY_FIELDS,
+            None: PERSON_FIELDS | COMPANY_FIELDS,
+        }[self.kind]
+        unknown = sorted(set(self.fields) - allowed)
+        if unknown:
+            raise ValueError(
+                f"unknown mention field(s) {unknown}; expected some of {sorted(allowed)}"
+            )
+        if "name" not in self.fields and not {"identifier", "id_number", "uscc"} & set(
+            self.fields
+        ):
+            raise ValueError("a mention needs a `name` field or an identifier field")
+        return self
+
+    def possible_kinds(self) -> set[str]:
+        return {self.kind} if self.kind else set(self.kinds.values())
+
+
+class RoleFact(Strict):
+    type: Literal["role"]
+    person: str
+    company: str
+    role: ValueSpec
+    valid_from: str | None = None
+    valid_to: str | None = None
+
+
+class ShareholdingFact(Strict):
+    type: Literal["shareholding"]
+    holder: str
+    company: str
+    ratio: str
+    ratio_scale: Literal["auto", "percent", "fraction"] = "auto"
+    subscribed_capital: str | None = None
+    valid_from: str | None = None
+    valid_to: str | None = None
+
+
+class PunishmentFact(Strict):
+    type: Literal["punishment"]
+    party: str
+    responsible: str | None = None
+    decision_number: str
+    category: ValueSpec
+    decision_date: str
+    agency: str | None = None
+    legal_basis: str | None = None
+    fine_amount: str | None = None
+
+
+class ListEntryFact(Strict):
+    type: Literal["list_entry"]
+    list: ValueSpec
+    party: str
+    entered: str
+    removed: str | None = None
+    reason: str | None = None
+    authority: str | None = None
+    case_number: str | None = None
+
+
+class LicenceFact(Strict):
+    type: Literal["licence"]
+    holder: str
+    licence_number: str
+    valid_from: str | None = None
+    valid_to: str | None = None
+    status: ValueSpec | None = None
+    scope: str | None = None
+    issued: str | None = None
+
+
+Fact = Annotated[
+    RoleFact | ShareholdingFact | PunishmentFact | ListEntryFact | LicenceFact,
+    Field(discriminator="type"),
+]
+
+# Which slot of each fact type must hold which kind of entity.
+FACT_SLOT_KINDS: dict[str, dict[str, set[str]]] = {
+    "role": {"person": {"person"}, "company": {"company"}},
+    "shareholding": {"holder": {"person", "company"}, "company": {"company"}},
+    "punishment": {"party": {"person", "company"}, "responsible": {"person"}},
+    "list_entry": {"party": {"person", "company"}},
+    "licence": {"holder": {"company"}},
+}
+# Fact values that are read through a vocabulary, and the vocabulary that reads them.
+FACT_VOCABULARIES: dict[tuple[str, str], str] = {
+    ("role", "role"): "roles",
+    ("punishment", "category"): "punishment_categories",
+    ("list_entry", "list"): "lists",
+    ("licence", "status"): "licence_statuses",
+}
+
+
+class SourceSpec(Strict):
+    """One agency extract: where it is, how to read it, and what its columns mean."""
+
+    description: str = ""
+    agency: str = ""
+    files: str = Field(description="glob relative to the sources file's directory")
+    format: Literal["csv", "xlsx", "jsonl", "parquet"]
+    encoding: Literal["utf-8", "gbk", "gb18030", "detect"] = "utf-8"
+    delimiter: str = ","
+    sheet: str | int | None = None
+    record_key: str | list[str]
+    mentions: dict[str, MentionSpec]
+    facts: list[Fact] = Field(default_factory=list)
+    vocabulary: dict[str, dict[str, str]] = Field(default_factory=dict)
+
+    @property
+    def key_columns(self) -> list[str]:
+        return [self.record_key] if isinstance(self.record_key, str) else list(self.record_key)
+
+    @model_validator(mode="after")
+    def _check_facts(self) -> SourceSpec:
+        problems = []
+        for i, fact in enumerate(self.facts):
+            for attr, kinds in FACT_SLOT_KINDS[fact.type].items():
+                slot = getattr(fact, attr)
+                if slot is None:
+                    continue
+                if slot not in self.mentions:
+                    problems.append(
+                        f"facts[{i}] ({fact.type}).{attr}: slot '{slot}' is not among "
+                        f"mentions {sorted(self.mentions)}"
+                    )
+                elif not self.mentions[slot].possible_kinds() <= kinds:
+                    problems.append(
+                        f"facts[{i}] ({fact.type}).{attr}: slot '{slot}' may be "
+                        f"{sorted(self.mentions[slot].possible_kinds())}, expected {sorted(kinds)}"
+                    )
+        if problems:
+            raise ValueError("; ".join(problems))
+        return self
+
+
+class SourcesFile(Strict):
+    version: Literal[1] = 1
+    sources: dict[str, SourceSpec]
+
+
+def _format_errors(err: ValidationError) -> list[str]:
+    problems = []
+    for e in err.errors():
+        where = ".".join(str(p) for p in e["loc"] if not str(p).endswith("Fact"))
+        problems.append(f"{where or '(top level)'}: {e['msg']}")
+    return problems
+
+
+def parse_sources(data: object, path: str) -> SourcesFile:
+    """Validate already-parsed YAML; raise ConfigError naming the file, entry and key."""
+    try:
+        return SourcesFile.model_validate(data)
+    except ValidationError as err:
+        raise ConfigError(path, _format_errors(err)) from None
+
+
+def load_sources(path: Path) -> SourcesFile:
+    """Read and validate a sources.yaml."""
+    if not path.is_file():
+        raise ConfigError(str(path), ["file not found: expected a sources YAML file"])
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except (yaml.YAMLError, UnicodeDecodeError) as err:
+        raise ConfigError(str(path), [f"not valid YAML: {err}"]) from None
+    return parse_sources(data, str(path))

@@ -1,0 +1,229 @@
+"""`veil load`: every extract named in a sources file into one run directory, nothing lost.
+
+Every row read ends in exactly one place: accepted (its mentions and facts written) or
+quarantined (with source, file, line, record key, field, raw value and reason). The
+manifest's counts reconcile per source. Tables are written into a staging directory and
+moved into place only when every source loaded; the manifest goes last, so a run
+directory with a manifest is complete and one without is not.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+
+from config.errors import InputError
+from config.settings import id_token_secret
+from config.sources import SourceSpec, load_sources
+from loaders.readers import BadRow, read_rows
+from loaders.records import Problem, RecordMapper, RowRejected
+from loaders.tables import FACT_TABLES, SCHEMAS, TableSink
+from loaders.vocabulary import load_vocabulary
+
+MANIFEST = "manifest.json"
+# progress(source, rows_done_in_source, bytes_done, bytes_total)
+Progress = Callable[[str, int, int, int], None]
+
+
+@dataclass
+class SourceCounts:
+    files: list[dict] = field(default_factory=list)
+    rows_read: int = 0
+    rows_accepted: int = 0
+    rows_quarantined: int = 0
+    fields_invalidated: int = 0
+    quarantine_reasons: Counter = field(default_factory=Counter)
+    field_issue_reasons: Counter = field(default_factory=Counter)
+
+    def as_dict(self) -> dict:
+        return {
+            "files": self.files,
+            "rows_read": self.rows_read,
+            "rows_accepted": self.rows_accepted,
+            "rows_quarantined": self.rows_quarantined,
+            "fields_invalidated": self.fields_invalidated,
+            "quarantine_reasons": dict(sorted(self.quarantine_reasons.items())),
+            "field_issue_reasons": dict(sorted(self.field_issue_reasons.items())),
+        }
+
+
+def file_sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def resolve_files(base: Path, name: str, spec: SourceSpec) -> list[Path]:
+    files = sorted(p for p in base.glob(spec.files) if p.is_file())
+    if not files:
+        raise InputError(str(base / spec.files),
+                         f"no file matches the glob of source '{name}'; expected its "
+                         f"{spec.format} extract there")
+    return files
+
+
+def expected_columns(spec: SourceSpec) -> list[str]:
+    """Every column the mapping reads (columns inside `each` lists are item keys, not columns)."""
+    cols: list[str] = list(spec.key_columns)
+    for mention in spec.mentions.values():
+        if mention.each:
+            cols.append(mention.each)
+        else:
+            cols.extend(mention.fields.values())
+        if mention.kind_from:
+            cols.append(mention.kind_from)
+    for fact in spec.facts:
+        for attr, value in fact:
+            if attr in ("type", "ratio_scale") or value is None:
+                continue
+            if attr in {"person", "company", "holder", "party", "responsible"}:
+                continue
+            if isinstance(value, str):
+                cols.append(value)
+    return list(dict.fromkeys(cols))
+
+
+def load_run(sources_path: Path, run_dir: Path, progress: Progress | None = None,
+             secret: bytes | None = None) -> dict:
+    """Load every source of `sources_path` into `run_dir`; return the manifest."""
+    sources = load_sources(sources_path)
+    vocabulary = load_vocabulary()
+    base = sources_path.resolve().parent
+    files = {name: resolve_files(base, name, spec) for name, spec in sources.sources.items()}
+    secret = secret if secret is not None else id_token_secret()
+    run_dir.mkdir(parents=True, exist_ok=True)
+    staging = run_dir / f".staging-{os.getpid()}"
+    shutil.rmtree(staging, ignore_errors=True)
+    staging.mkdir()
+    try:
+        sinks = {name: TableSink(name, staging) for name in SCHEMAS}
+        counts: dict[str, SourceCounts] = {}
+        for name, spec in sources.sources.items():
+            mapper = RecordMapper(
+                name, spec, vocabulary.extended(spec.vocabulary, f"{sources_path} sources.{name}"),
+                secret)
+            counts[name] = _load_source(name, spec, files[name], base, mapper, sinks, progress)
+        for sink in sinks.values():
+            sink.close()
+        manifest = _manifest(sources_path, run_dir, counts, sinks)
+        (staging / MANIFEST).write_text(json.dumps(manifest, ensure_ascii=False, indent=2),
+                                        encoding="utf-8")
+        _publish(staging, run_dir)
+        return manifest
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+
+
+def _load_source(name: str, spec: SourceSpec, paths: list[Path], base: Path,
+                 mapper: RecordMapper, sinks: dict[str, TableSink],
+                 progress: Progress | None) -> SourceCounts:
+    counts = SourceCounts()
+    seen: set[str] = set()
+    columns = expected_columns(spec)
+    total_bytes = sum(p.stat().st_size for p in paths)
+    done_bytes = 0
+    quarantine = sinks["quarantine"]
+    for path in paths:
+        rel = os.path.relpath(path, base)
+        _, rows = read_rows(path, spec.format, spec.encoding, columns, spec.delimiter, spec.sheet)
+        file_rows = 0
+        seen_columns: set[str] = set()
+        for row in rows:
+            file_rows += 1
+            counts.rows_read += 1
+            if progress and counts.rows_read % 20_000 == 0:
+                progress(name, counts.rows_read, done_bytes, total_bytes)
+            if isinstance(row, BadRow):
+                quarantine.add((name, rel, row.line, None, None, row.raw, row.reason, row.detail))
+                counts.rows_quarantined += 1
+                counts.quarantine_reasons[row.reason] += 1
+                continue
+            if spec.format == "jsonl":
+                seen_columns.update(row.values)
+            try:
+                mapped = mapper.map(row.values)
+                if mapped.record_id in seen:
+                    raise RowRejected([_duplicate(spec, row.values)], mapped.record_id)
+            except RowRejected as rejected:
+                for p in rejected.problems:
+                    quarantine.add((name, rel, row.line, rejected.record_id, p.field,
+                                    p.raw_value, p.reason, p.detail))
+                counts.rows_quarantined += 1
+                counts.quarantine_reasons[rejected.problems[0].reason] += 1
+                continue
+            seen.add(mapped.record_id)
+            counts.rows_accepted += 1
+            sinks["records"].add((name, mapped.record_id, rel, row.line))
+            for r in mapped.persons:
+                sinks["person_mentions"].add(r)
+            for r in mapped.companies:
+                sinks["company_mentions"].add(r)
+            for table in FACT_TABLES:
+                for r in mapped.facts.get(table, ()):
+                    sinks[table].add(r)
+            for issue in mapped.issues:
+                sinks["field_issues"].add(issue)
+                counts.field_issue_reasons[issue[-1]] += 1
+            counts.fields_invalidated += len(mapped.issues)
+        if spec.format == "jsonl" and file_rows:
+            never = [c for c in columns if c not in seen_columns]
+            if never:
+                raise InputError(str(path), f"key(s) {never} appear in no record; found "
+                                            f"{sorted(seen_columns)}")
+        done_bytes += path.stat().st_size
+        counts.files.append({"path": rel, "sha256": file_sha256(path), "rows_read": file_rows})
+    if progress:
+        progress(name, counts.rows_read, total_bytes, total_bytes)
+    assert counts.rows_read == counts.rows_accepted + counts.rows_quarantined
+    return counts
+
+
+def _duplicate(spec: SourceSpec, values: dict[str, object]) -> Problem:
+    column = "|".join(spec.key_columns)
+    raw = "|".join(str(values.get(c)) for c in spec.key_columns)
+    return Problem(column, raw, "duplicate_key", "record key already seen in this source")
+
+
+def _manifest(sources_path: Path, run_dir: Path, counts: dict[str, SourceCounts],
+              sinks: dict[str, TableSink]) -> dict:
+    from importlib.metadata import version
+
+    return {
+        "kind": "veil.load",
+        "veil_version": version("veil"),
+        "created_at": datetime.now(UTC).isoformat(timespec="seconds"),
+        "sources_file": str(sources_path.resolve()),
+        "sources_sha256": file_sha256(sources_path),
+        "run_dir": str(run_dir.resolve()),
+        "sources": {name: c.as_dict() for name, c in counts.items()},
+        "totals": {
+            key: sum(getattr(c, key) for c in counts.values())
+            for key in ("rows_read", "rows_accepted", "rows_quarantined", "fields_invalidated")
+        },
+        "tables": {name: sink.count for name, sink in sinks.items()},
+    }
+
+
+def _publish(staging: Path, run_dir: Path) -> None:
+    """Move finished tables into the run directory, the manifest last."""
+    (run_dir / MANIFEST).unlink(missing_ok=True)
+    for path in staging.iterdir():
+        if path.name != MANIFEST:
+            os.replace(path, run_dir / path.name)
+    os.replace(staging / MANIFEST, run_dir / MANIFEST)
+
+
+def read_manifest(run_dir: Path) -> dict:
+    path = run_dir / MANIFEST
+    if not path.is_file():
+        raise InputError(str(path), "no manifest: the run directory was not (completely) loaded")
+    return json.loads(path.read_text(encoding="utf-8"))

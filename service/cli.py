@@ -1,0 +1,22 @@
+"""The `veil` command line: thin wiring over the rooms; no domain logic lives here."""
+
+from __future__ import annotations
+
+import typer
+
+from service import cmd_load, cmd_neo4j, cmd_world
+from service.console import run_guarded
+
+app = typer.Typer(
+    name="veil",
+    help="Entity resolution and corporate-veil linkage over regulatory data islands.",
+    no_args_is_help=True,
+    add_completion=False,
+)
+app.add_typer(cmd_neo4j.app, name="neo4j", help="Run the local Neo4j (start, stop, status).")
+app.command("world", help="Generate a synthetic world of agency extracts with ground truth.")(
+    run_guarded(cmd_world.world)
+)
+app.command("load", help="Load agency extracts into mentions, facts and a quarantine.")(
+    run_guarded(cmd_load.load)
+)
