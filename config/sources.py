@@ -77,9 +77,7 @@ class MentionSpec(Strict):
             raise ValueError(
                 f"unknown mention field(s) {unknown}; expected some of {sorted(allowed)}"
             )
-        if "name" not in self.fields and not {"identifier", "id_number", "uscc"} & set(
-            self.fields
-        ):
+        if "name" not in self.fields and not {"identifier", "id_number", "uscc"} & set(self.fields):
             raise ValueError("a mention needs a `name` field or an identifier field")
         return self
 

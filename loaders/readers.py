@@ -43,7 +43,12 @@ Row = RawRow | BadRow
 
 
 def read_rows(
-    path: Path, fmt: str, encoding: str, expected: list[str], delimiter: str, sheet: str | int | None
+    path: Path,
+    fmt: str,
+    encoding: str,
+    expected: list[str],
+    delimiter: str,
+    sheet: str | int | None,
 ) -> tuple[list[str], Iterator[Row]]:
     """Open `path` and return (header, rows); raises InputError for whole-file problems.
 
@@ -53,7 +58,9 @@ def read_rows(
     if not path.is_file():
         raise InputError(str(path), "file not found")
     if path.stat().st_size == 0:
-        raise InputError(str(path), f"file is empty; expected a {fmt} extract with columns {expected}")
+        raise InputError(
+            str(path), f"file is empty; expected a {fmt} extract with columns {expected}"
+        )
     if fmt == "csv":
         header, rows = _read_csv(path, encoding, delimiter)
     elif fmt == "jsonl":
@@ -68,9 +75,7 @@ def read_rows(
         missing = [c for c in expected if c not in header]
         if missing:
             hint = f" (declared encoding {encoding}: is it right?)" if fmt == "csv" else ""
-            raise InputError(
-                str(path), f"missing column(s) {missing}; found {header}{hint}"
-            )
+            raise InputError(str(path), f"missing column(s) {missing}; found {header}{hint}")
     return header, rows
 
 
@@ -158,8 +163,14 @@ def _csv_rows(
     def good_lines() -> Iterator[str]:
         for number, text, raw in lines:
             if text is None:
-                bad.append(BadRow(number, "undecodable", "bytes invalid in the declared encoding",
-                                  raw.decode("utf-8", "backslashreplace")[:500]))
+                bad.append(
+                    BadRow(
+                        number,
+                        "undecodable",
+                        "bytes invalid in the declared encoding",
+                        raw.decode("utf-8", "backslashreplace")[:500],
+                    )
+                )
                 continue
             start.append(number)
             yield text + "\n"
@@ -181,8 +192,12 @@ def _csv_rows(
         if not fields or (len(fields) == 1 and not fields[0].strip()):
             continue
         if len(fields) != width:
-            yield BadRow(line, "wrong_column_count",
-                         f"{len(fields)} fields, header has {width}", delimiter.join(fields)[:500])
+            yield BadRow(
+                line,
+                "wrong_column_count",
+                f"{len(fields)} fields, header has {width}",
+                delimiter.join(fields)[:500],
+            )
             continue
         yield RawRow(line, dict(zip(header, fields, strict=True)))
     yield from bad
@@ -192,8 +207,12 @@ def _read_jsonl(path: Path, encoding: str) -> tuple[list[str], Iterator[Row]]:
     def rows() -> Iterator[Row]:
         for number, text, raw in _decoded_lines(path, encoding):
             if text is None:
-                yield BadRow(number, "undecodable", "bytes invalid in the declared encoding",
-                             raw.decode("utf-8", "backslashreplace")[:500])
+                yield BadRow(
+                    number,
+                    "undecodable",
+                    "bytes invalid in the declared encoding",
+                    raw.decode("utf-8", "backslashreplace")[:500],
+                )
                 continue
             if not text.strip():
                 continue
@@ -244,8 +263,12 @@ def _read_xlsx(path: Path, sheet: str | int | None) -> tuple[list[str], Iterator
                     continue
                 extra = [v for v in values[width:] if v is not None]
                 if extra:
-                    yield BadRow(number, "wrong_column_count",
-                                 f"{width + len(extra)} cells, header has {width}", str(values)[:500])
+                    yield BadRow(
+                        number,
+                        "wrong_column_count",
+                        f"{width + len(extra)} cells, header has {width}",
+                        str(values)[:500],
+                    )
                     continue
                 padded = list(values[:width]) + [None] * (width - len(values))
                 yield RawRow(number, dict(zip(header, padded, strict=True)))

@@ -35,6 +35,8 @@ from loaders.vocabulary import OTHER, Vocabulary
 
 ID_FIELDS = frozenset({"id_number", "identifier", "uscc", "org_code", "reg_no"})
 NAME_SEPARATORS = re.compile(r"[;；,，、|]")
+# Words that mean "no end date" in validity columns (a licence valid 长期).
+OPEN_ENDED = frozenset({"长期", "长期有效", "永久", "永久有效", "无固定期限"})
 COMPANY_HINT = re.compile(r"(公司|集团|厂|合作社|合伙|中心|商行|店|部|所|院|会)$|\(|（")
 
 
@@ -92,8 +94,16 @@ class RecordMapper:
             part = clean(values.get(column))
             if part is None:
                 raise RowRejected(
-                    [Problem(column, _raw_text(values.get(column)), "missing_key",
-                             "record key is blank")], None)
+                    [
+                        Problem(
+                            column,
+                            _raw_text(values.get(column)),
+                            "missing_key",
+                            "record key is blank",
+                        )
+                    ],
+                    None,
+                )
             parts.append(part)
         return "|".join(parts)
 
@@ -114,8 +124,12 @@ class RecordMapper:
 
     # -- mentions ------------------------------------------------------------------
     def _mentions(
-        self, slot: str, spec: MentionSpec, values: dict[str, object],
-        out: MappedRecord, problems: list[Problem],
+        self,
+        slot: str,
+        spec: MentionSpec,
+        values: dict[str, object],
+        out: MappedRecord,
+        problems: list[Problem],
     ) -> list[tuple[str, str]]:
         if spec.each is None:
             made = self._mention(slot, spec, values, values, out, problems)
@@ -124,8 +138,9 @@ class RecordMapper:
             try:
                 items = parse_json_list(values.get(spec.each))
             except FieldParseError as err:
-                problems.append(Problem(spec.each, _raw_text(values.get(spec.each)),
-                                        err.reason, err.detail))
+                problems.append(
+                    Problem(spec.each, _raw_text(values.get(spec.each)), err.reason, err.detail)
+                )
                 return []
             produced = []
             for i, item in enumerate(items):
@@ -134,13 +149,24 @@ class RecordMapper:
                     produced.append(made)
         if spec.required and not produced:
             column = spec.each or spec.fields.get("name") or next(iter(spec.fields.values()))
-            problems.append(Problem(column, None, "missing_value",
-                                    f"required mention '{slot}' has no name or identifier"))
+            problems.append(
+                Problem(
+                    column,
+                    None,
+                    "missing_value",
+                    f"required mention '{slot}' has no name or identifier",
+                )
+            )
         return produced
 
     def _mention(
-        self, slot: str, spec: MentionSpec, item: dict[str, object], row: dict[str, object],
-        out: MappedRecord, problems: list[Problem],
+        self,
+        slot: str,
+        spec: MentionSpec,
+        item: dict[str, object],
+        row: dict[str, object],
+        out: MappedRecord,
+        problems: list[Problem],
     ) -> tuple[str, str] | None:
         raw = {f: item.get(col) for f, col in spec.fields.items()}
         if all(clean(v) is None for v in raw.values()):
@@ -156,8 +182,12 @@ class RecordMapper:
         return slot, kind
 
     def _kind(
-        self, slot: str, spec: MentionSpec, values: dict[str, object],
-        raw: dict[str, object], problems: list[Problem],
+        self,
+        slot: str,
+        spec: MentionSpec,
+        values: dict[str, object],
+        raw: dict[str, object],
+        problems: list[Problem],
     ) -> str | None:
         """Decide person or company from the kind column; infer from the data if unclear."""
         base = slot.split("[", 1)[0]
@@ -166,25 +196,43 @@ class RecordMapper:
             found = self.kind_maps[base].get(value.replace(" ", ""))
             if found:
                 return found
-        ident = clean(raw.get("identifier") or raw.get("id_number") or raw.get("uscc"))
-        if ident:
-            if parse_resident_id(ident, self.secret).status in ("valid", "masked"):
-                return "person"
-            if classify_company_identifier(ident) in ("uscc", "org_code", "reg_no"):
-                return "company"
         name = clean(raw.get("name"))
         if name and COMPANY_HINT.search(name):
             return "company"
+        ident = clean(raw.get("identifier") or raw.get("id_number") or raw.get("uscc"))
+        if ident:
+            shape = classify_company_identifier(ident)
+            if shape in ("uscc", "org_code"):
+                return "company"
+            if parse_resident_id(ident, self.secret).status in ("valid", "masked"):
+                return "person"
+            if shape == "reg_no":
+                return "company"
         if name and len(name) <= 4 and value is None:
             return "person"
-        problems.append(Problem(spec.kind_from, _raw_text(value), "unknown_kind",
-                                f"cannot tell whether '{slot}' is a person or a company"))
+        problems.append(
+            Problem(
+                spec.kind_from,
+                _raw_text(value),
+                "unknown_kind",
+                f"cannot tell whether '{slot}' is a person or a company",
+            )
+        )
         return None
 
-    def _issue(self, out: MappedRecord, slot: str, field_name: str, raw: object,
-               reason: str | None) -> None:
-        out.issues.append((self.name, out.record_id, slot, field_name,
-                           _raw_text(raw, is_id=field_name in ID_FIELDS), reason))
+    def _issue(
+        self, out: MappedRecord, slot: str, field_name: str, raw: object, reason: str | None
+    ) -> None:
+        out.issues.append(
+            (
+                self.name,
+                out.record_id,
+                slot,
+                field_name,
+                _raw_text(raw, is_id=field_name in ID_FIELDS),
+                reason,
+            )
+        )
 
     def _person(self, slot: str, raw: dict[str, object], out: MappedRecord) -> tuple:
         name = clean(raw.get("name"))
@@ -194,15 +242,32 @@ class RecordMapper:
             self._issue(out, slot, "id_number", raw.get(id_field), rid.reason)
         name_raw = raw.get("name")
         return (
-            self.name, out.record_id, slot,
-            name, None if name_raw is None else str(name_raw),
-            rid.status, rid.kind, rid.token, rid.display, rid.visible_prefix, rid.visible_suffix,
-            rid.birth_date, rid.sex, rid.region_code,
-            clean(raw.get("phone")), clean(raw.get("address")),
+            self.name,
+            out.record_id,
+            slot,
+            name,
+            None if name_raw is None else str(name_raw),
+            rid.status,
+            rid.kind,
+            rid.token,
+            rid.display,
+            rid.visible_prefix,
+            rid.visible_suffix,
+            rid.birth_date,
+            rid.sex,
+            rid.region_code,
+            clean(raw.get("phone")),
+            clean(raw.get("address")),
         )
 
-    def _company(self, slot: str, raw: dict[str, object], spec: MentionSpec,
-                 out: MappedRecord, problems: list[Problem]) -> tuple:
+    def _company(
+        self,
+        slot: str,
+        raw: dict[str, object],
+        spec: MentionSpec,
+        out: MappedRecord,
+        problems: list[Problem],
+    ) -> tuple:
         ids: dict[str, str] = {}
         for f in ("uscc", "org_code", "reg_no", "identifier"):
             value = clean(raw.get(f))
@@ -223,19 +288,36 @@ class RecordMapper:
         if uscc.status == "valid" and org.status == "missing":
             org_value, org_status = uscc.org_code, "valid"
         former = clean(raw.get("former_names"))
-        former_names = [normalise_text(n) for n in NAME_SEPARATORS.split(former) if n.strip()] \
-            if former else []
+        former_names = (
+            [normalise_text(n) for n in NAME_SEPARATORS.split(former) if n.strip()]
+            if former
+            else []
+        )
         established = self._date(spec.fields.get("established"), raw.get("established"), problems)
-        capital = self._number(spec.fields.get("registered_capital"),
-                               raw.get("registered_capital"), problems)
+        capital = self._number(
+            spec.fields.get("registered_capital"), raw.get("registered_capital"), problems
+        )
         industry = clean(raw.get("industry_code"))
         name_raw = raw.get("name")
         return (
-            self.name, out.record_id, slot,
-            clean(name_raw), None if name_raw is None else str(name_raw), former_names,
-            uscc.value, uscc.status, org_value, org_status, reg.value, reg.status,
-            uscc.region_code, industry.upper() if industry else None,
-            established, clean(raw.get("address")), clean(raw.get("status")), capital,
+            self.name,
+            out.record_id,
+            slot,
+            clean(name_raw),
+            None if name_raw is None else str(name_raw),
+            former_names,
+            uscc.value,
+            uscc.status,
+            org_value,
+            org_status,
+            reg.value,
+            reg.status,
+            uscc.region_code,
+            industry.upper() if industry else None,
+            established,
+            clean(raw.get("address")),
+            clean(raw.get("status")),
+            capital,
         )
 
     # -- field parsers that turn failures into problems ------------------------------
@@ -259,9 +341,14 @@ class RecordMapper:
             problems.append(Problem(column, _raw_text(value), err.reason, err.detail))
             return None
 
-    def _row_date(self, values: dict[str, object], column: str | None,
-                  problems: list[Problem], required: bool = False) -> date | None:
-        if column is None:
+    def _row_date(
+        self,
+        values: dict[str, object],
+        column: str | None,
+        problems: list[Problem],
+        required: bool = False,
+    ) -> date | None:
+        if column is None or clean(values.get(column)) in OPEN_ENDED:
             return None
         parsed = self._date(column, values.get(column), problems)
         if required and parsed is None and clean(values.get(column)) is None:
@@ -269,16 +356,25 @@ class RecordMapper:
         return parsed
 
     @staticmethod
-    def _required_text(values: dict[str, object], column: str,
-                       problems: list[Problem]) -> str | None:
+    def _required_text(
+        values: dict[str, object], column: str, problems: list[Problem]
+    ) -> str | None:
         text = clean(values.get(column))
         if text is None:
             problems.append(Problem(column, None, "missing_value", "required value is blank"))
         return text
 
-    def _terms(self, kind: str, spec: ValueSpec | None, values: dict[str, object],
-               out: MappedRecord, slot: str, problems: list[Problem],
-               split: bool, required: bool = True) -> tuple[tuple[str, ...], str | None]:
+    def _terms(
+        self,
+        kind: str,
+        spec: ValueSpec | None,
+        values: dict[str, object],
+        out: MappedRecord,
+        slot: str,
+        problems: list[Problem],
+        split: bool,
+        required: bool = True,
+    ) -> tuple[tuple[str, ...], str | None]:
         """Canonical terms for a vocabulary-backed value, and the raw text it came from."""
         if spec is None:
             return (), None
@@ -287,8 +383,9 @@ class RecordMapper:
         raw = clean(values.get(spec))
         if raw is None:
             if required:
-                problems.append(Problem(spec, None, "missing_value",
-                                        f"required {kind} term is blank"))
+                problems.append(
+                    Problem(spec, None, "missing_value", f"required {kind} term is blank")
+                )
             return (), None
         found = self.vocabulary.lookup(kind, raw)
         if found is None and split:
@@ -305,14 +402,25 @@ class RecordMapper:
         return found, raw
 
     # -- facts ----------------------------------------------------------------------
-    def _fact(self, fact, values: dict[str, object], slots: dict[str, list[tuple[str, str]]],
-              out: MappedRecord, problems: list[Problem]) -> None:
+    def _fact(
+        self,
+        fact,
+        values: dict[str, object],
+        slots: dict[str, list[tuple[str, str]]],
+        out: MappedRecord,
+        problems: list[Problem],
+    ) -> None:
         def one(slot_name: str | None) -> tuple[str, str] | None:
             made = slots.get(slot_name) if slot_name else None
             return made[0] if made else None
 
-        table = {"role": "roles", "shareholding": "shareholdings", "punishment": "punishments",
-                 "list_entry": "list_entries", "licence": "licences"}[fact.type]
+        table = {
+            "role": "roles",
+            "shareholding": "shareholdings",
+            "punishment": "punishments",
+            "list_entry": "list_entries",
+            "licence": "licences",
+        }[fact.type]
         rows = out.facts.setdefault(table, [])
         src, rid = self.name, out.record_id
         if fact.type == "role":
@@ -328,30 +436,52 @@ class RecordMapper:
             try:
                 ratio = parse_ratio(values.get(fact.ratio), fact.ratio_scale)
             except FieldParseError as err:
-                problems.append(Problem(fact.ratio, _raw_text(values.get(fact.ratio)),
-                                        err.reason, err.detail))
-            capital = self._number(fact.subscribed_capital, values.get(fact.subscribed_capital)
-                                   if fact.subscribed_capital else None, problems)
+                problems.append(
+                    Problem(fact.ratio, _raw_text(values.get(fact.ratio)), err.reason, err.detail)
+                )
+            capital = self._number(
+                fact.subscribed_capital,
+                values.get(fact.subscribed_capital) if fact.subscribed_capital else None,
+                problems,
+            )
             start = self._row_date(values, fact.valid_from, problems)
             end = self._row_date(values, fact.valid_to, problems)
             if holder and company:
-                rows.append((src, rid, holder[0], holder[1], company[0], ratio, capital,
-                             start, end))
+                rows.append(
+                    (src, rid, holder[0], holder[1], company[0], ratio, capital, start, end)
+                )
         elif fact.type == "punishment":
             party = one(fact.party)
             number = self._required_text(values, fact.decision_number, problems)
-            categories, raw = self._terms("punishment_categories", fact.category, values, out,
-                                          fact.party, problems, True)
+            categories, raw = self._terms(
+                "punishment_categories", fact.category, values, out, fact.party, problems, True
+            )
             decided = self._row_date(values, fact.decision_date, problems, required=True)
-            fine = self._number(fact.fine_amount, values.get(fact.fine_amount)
-                                if fact.fine_amount else None, problems)
-            responsible = [s for s, _ in slots.get(fact.responsible, [])] if fact.responsible \
-                else []
+            fine = self._number(
+                fact.fine_amount,
+                values.get(fact.fine_amount) if fact.fine_amount else None,
+                problems,
+            )
+            responsible = (
+                [s for s, _ in slots.get(fact.responsible, [])] if fact.responsible else []
+            )
             if party:
-                rows.append((src, rid, number, party[0], party[1], responsible, list(categories),
-                             raw, decided, clean(values.get(fact.agency)) if fact.agency else None,
-                             clean(values.get(fact.legal_basis)) if fact.legal_basis else None,
-                             fine))
+                rows.append(
+                    (
+                        src,
+                        rid,
+                        number,
+                        party[0],
+                        party[1],
+                        responsible,
+                        list(categories),
+                        raw,
+                        decided,
+                        clean(values.get(fact.agency)) if fact.agency else None,
+                        clean(values.get(fact.legal_basis)) if fact.legal_basis else None,
+                        fine,
+                    )
+                )
         elif fact.type == "list_entry":
             party = one(fact.party)
             lists, raw = self._terms("lists", fact.list, values, out, fact.party, problems, False)
@@ -359,9 +489,20 @@ class RecordMapper:
             removed = self._row_date(values, fact.removed, problems)
             if party:
                 rows.extend(
-                    (src, rid, name, raw, party[0], party[1], entered, removed,
-                     *(clean(values.get(c)) if c else None
-                       for c in (fact.reason, fact.authority, fact.case_number)))
+                    (
+                        src,
+                        rid,
+                        name,
+                        raw,
+                        party[0],
+                        party[1],
+                        entered,
+                        removed,
+                        *(
+                            clean(values.get(c)) if c else None
+                            for c in (fact.reason, fact.authority, fact.case_number)
+                        ),
+                    )
                     for name in lists
                 )
         elif fact.type == "licence":
@@ -372,9 +513,28 @@ class RecordMapper:
             issued = self._row_date(values, fact.issued, problems)
             status = (None, None)
             if fact.status is not None:
-                terms, raw = self._terms("licence_statuses", fact.status, values, out,
-                                         fact.holder, problems, False, required=False)
+                terms, raw = self._terms(
+                    "licence_statuses",
+                    fact.status,
+                    values,
+                    out,
+                    fact.holder,
+                    problems,
+                    False,
+                    required=False,
+                )
                 status = (terms[0] if terms else None, raw)
             if holder:
-                rows.append((src, rid, number, holder[0], start, end, *status,
-                             clean(values.get(fact.scope)) if fact.scope else None, issued))
+                rows.append(
+                    (
+                        src,
+                        rid,
+                        number,
+                        holder[0],
+                        start,
+                        end,
+                        *status,
+                        clean(values.get(fact.scope)) if fact.scope else None,
+                        issued,
+                    )
+                )

@@ -65,9 +65,11 @@ def file_sha256(path: Path) -> str:
 def resolve_files(base: Path, name: str, spec: SourceSpec) -> list[Path]:
     files = sorted(p for p in base.glob(spec.files) if p.is_file())
     if not files:
-        raise InputError(str(base / spec.files),
-                         f"no file matches the glob of source '{name}'; expected its "
-                         f"{spec.format} extract there")
+        raise InputError(
+            str(base / spec.files),
+            f"no file matches the glob of source '{name}'; expected its "
+            f"{spec.format} extract there",
+        )
     return files
 
 
@@ -92,8 +94,9 @@ def expected_columns(spec: SourceSpec) -> list[str]:
     return list(dict.fromkeys(cols))
 
 
-def load_run(sources_path: Path, run_dir: Path, progress: Progress | None = None,
-             secret: bytes | None = None) -> dict:
+def load_run(
+    sources_path: Path, run_dir: Path, progress: Progress | None = None, secret: bytes | None = None
+) -> dict:
     """Load every source of `sources_path` into `run_dir`; return the manifest."""
     sources = load_sources(sources_path)
     vocabulary = load_vocabulary()
@@ -109,23 +112,33 @@ def load_run(sources_path: Path, run_dir: Path, progress: Progress | None = None
         counts: dict[str, SourceCounts] = {}
         for name, spec in sources.sources.items():
             mapper = RecordMapper(
-                name, spec, vocabulary.extended(spec.vocabulary, f"{sources_path} sources.{name}"),
-                secret)
+                name,
+                spec,
+                vocabulary.extended(spec.vocabulary, f"{sources_path} sources.{name}"),
+                secret,
+            )
             counts[name] = _load_source(name, spec, files[name], base, mapper, sinks, progress)
         for sink in sinks.values():
             sink.close()
         manifest = _manifest(sources_path, run_dir, counts, sinks)
-        (staging / MANIFEST).write_text(json.dumps(manifest, ensure_ascii=False, indent=2),
-                                        encoding="utf-8")
+        (staging / MANIFEST).write_text(
+            json.dumps(manifest, ensure_ascii=False, indent=2), encoding="utf-8"
+        )
         _publish(staging, run_dir)
         return manifest
     finally:
         shutil.rmtree(staging, ignore_errors=True)
 
 
-def _load_source(name: str, spec: SourceSpec, paths: list[Path], base: Path,
-                 mapper: RecordMapper, sinks: dict[str, TableSink],
-                 progress: Progress | None) -> SourceCounts:
+def _load_source(
+    name: str,
+    spec: SourceSpec,
+    paths: list[Path],
+    base: Path,
+    mapper: RecordMapper,
+    sinks: dict[str, TableSink],
+    progress: Progress | None,
+) -> SourceCounts:
     counts = SourceCounts()
     seen: set[str] = set()
     columns = expected_columns(spec)
@@ -155,8 +168,18 @@ def _load_source(name: str, spec: SourceSpec, paths: list[Path], base: Path,
                     raise RowRejected([_duplicate(spec, row.values)], mapped.record_id)
             except RowRejected as rejected:
                 for p in rejected.problems:
-                    quarantine.add((name, rel, row.line, rejected.record_id, p.field,
-                                    p.raw_value, p.reason, p.detail))
+                    quarantine.add(
+                        (
+                            name,
+                            rel,
+                            row.line,
+                            rejected.record_id,
+                            p.field,
+                            p.raw_value,
+                            p.reason,
+                            p.detail,
+                        )
+                    )
                 counts.rows_quarantined += 1
                 counts.quarantine_reasons[rejected.problems[0].reason] += 1
                 continue
@@ -177,8 +200,9 @@ def _load_source(name: str, spec: SourceSpec, paths: list[Path], base: Path,
         if spec.format == "jsonl" and file_rows:
             never = [c for c in columns if c not in seen_columns]
             if never:
-                raise InputError(str(path), f"key(s) {never} appear in no record; found "
-                                            f"{sorted(seen_columns)}")
+                raise InputError(
+                    str(path), f"key(s) {never} appear in no record; found {sorted(seen_columns)}"
+                )
         done_bytes += path.stat().st_size
         counts.files.append({"path": rel, "sha256": file_sha256(path), "rows_read": file_rows})
     if progress:
@@ -193,8 +217,9 @@ def _duplicate(spec: SourceSpec, values: dict[str, object]) -> Problem:
     return Problem(column, raw, "duplicate_key", "record key already seen in this source")
 
 
-def _manifest(sources_path: Path, run_dir: Path, counts: dict[str, SourceCounts],
-              sinks: dict[str, TableSink]) -> dict:
+def _manifest(
+    sources_path: Path, run_dir: Path, counts: dict[str, SourceCounts], sinks: dict[str, TableSink]
+) -> dict:
     from importlib.metadata import version
 
     return {

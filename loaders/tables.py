@@ -17,74 +17,139 @@ _s, _d, _f, _i = pa.string(), pa.date32(), pa.float64(), pa.int64()
 _list = pa.list_(pa.string())
 
 SCHEMAS: dict[str, pa.Schema] = {
-    "records": pa.schema(
-        [("source", _s), ("record_id", _s), ("file", _s), ("line", _i)]
-    ),
+    "records": pa.schema([("source", _s), ("record_id", _s), ("file", _s), ("line", _i)]),
     "person_mentions": pa.schema(
         [
-            ("source", _s), ("record_id", _s), ("slot", _s),
-            ("name", _s), ("name_raw", _s),
-            ("id_status", _s), ("id_kind", _s), ("id_token", _s), ("id_display", _s),
-            ("id_prefix", _s), ("id_suffix", _s),
-            ("birth_date", _d), ("sex", _s), ("region_code", _s),
-            ("phone", _s), ("address", _s),
+            ("source", _s),
+            ("record_id", _s),
+            ("slot", _s),
+            ("name", _s),
+            ("name_raw", _s),
+            ("id_status", _s),
+            ("id_kind", _s),
+            ("id_token", _s),
+            ("id_display", _s),
+            ("id_prefix", _s),
+            ("id_suffix", _s),
+            ("birth_date", _d),
+            ("sex", _s),
+            ("region_code", _s),
+            ("phone", _s),
+            ("address", _s),
         ]
     ),
     "company_mentions": pa.schema(
         [
-            ("source", _s), ("record_id", _s), ("slot", _s),
-            ("name", _s), ("name_raw", _s), ("former_names", _list),
-            ("uscc", _s), ("uscc_status", _s), ("org_code", _s), ("org_code_status", _s),
-            ("reg_no", _s), ("reg_no_status", _s), ("region_code", _s),
-            ("industry_code", _s), ("established", _d), ("address", _s), ("status", _s),
+            ("source", _s),
+            ("record_id", _s),
+            ("slot", _s),
+            ("name", _s),
+            ("name_raw", _s),
+            ("former_names", _list),
+            ("uscc", _s),
+            ("uscc_status", _s),
+            ("org_code", _s),
+            ("org_code_status", _s),
+            ("reg_no", _s),
+            ("reg_no_status", _s),
+            ("region_code", _s),
+            ("industry_code", _s),
+            ("established", _d),
+            ("address", _s),
+            ("status", _s),
             ("registered_capital", _f),
         ]
     ),
     "roles": pa.schema(
         [
-            ("source", _s), ("record_id", _s), ("person_slot", _s), ("company_slot", _s),
-            ("role", _s), ("role_raw", _s), ("valid_from", _d), ("valid_to", _d),
+            ("source", _s),
+            ("record_id", _s),
+            ("person_slot", _s),
+            ("company_slot", _s),
+            ("role", _s),
+            ("role_raw", _s),
+            ("valid_from", _d),
+            ("valid_to", _d),
         ]
     ),
     "shareholdings": pa.schema(
         [
-            ("source", _s), ("record_id", _s), ("holder_slot", _s), ("holder_kind", _s),
-            ("company_slot", _s), ("ratio", _f), ("subscribed_capital", _f),
-            ("valid_from", _d), ("valid_to", _d),
+            ("source", _s),
+            ("record_id", _s),
+            ("holder_slot", _s),
+            ("holder_kind", _s),
+            ("company_slot", _s),
+            ("ratio", _f),
+            ("subscribed_capital", _f),
+            ("valid_from", _d),
+            ("valid_to", _d),
         ]
     ),
     "punishments": pa.schema(
         [
-            ("source", _s), ("record_id", _s), ("decision_number", _s),
-            ("party_slot", _s), ("party_kind", _s), ("responsible_slots", _list),
-            ("categories", _list), ("category_raw", _s), ("decision_date", _d),
-            ("agency", _s), ("legal_basis", _s), ("fine_amount", _f),
+            ("source", _s),
+            ("record_id", _s),
+            ("decision_number", _s),
+            ("party_slot", _s),
+            ("party_kind", _s),
+            ("responsible_slots", _list),
+            ("categories", _list),
+            ("category_raw", _s),
+            ("decision_date", _d),
+            ("agency", _s),
+            ("legal_basis", _s),
+            ("fine_amount", _f),
         ]
     ),
     "list_entries": pa.schema(
         [
-            ("source", _s), ("record_id", _s), ("list", _s), ("list_raw", _s),
-            ("party_slot", _s), ("party_kind", _s), ("entered", _d), ("removed", _d),
-            ("reason", _s), ("authority", _s), ("case_number", _s),
+            ("source", _s),
+            ("record_id", _s),
+            ("list", _s),
+            ("list_raw", _s),
+            ("party_slot", _s),
+            ("party_kind", _s),
+            ("entered", _d),
+            ("removed", _d),
+            ("reason", _s),
+            ("authority", _s),
+            ("case_number", _s),
         ]
     ),
     "licences": pa.schema(
         [
-            ("source", _s), ("record_id", _s), ("licence_number", _s), ("holder_slot", _s),
-            ("valid_from", _d), ("valid_to", _d), ("status", _s), ("status_raw", _s),
-            ("scope", _s), ("issued", _d),
+            ("source", _s),
+            ("record_id", _s),
+            ("licence_number", _s),
+            ("holder_slot", _s),
+            ("valid_from", _d),
+            ("valid_to", _d),
+            ("status", _s),
+            ("status_raw", _s),
+            ("scope", _s),
+            ("issued", _d),
         ]
     ),
     "quarantine": pa.schema(
         [
-            ("source", _s), ("file", _s), ("line", _i), ("record_id", _s), ("field", _s),
-            ("raw_value", _s), ("reason", _s), ("detail", _s),
+            ("source", _s),
+            ("file", _s),
+            ("line", _i),
+            ("record_id", _s),
+            ("field", _s),
+            ("raw_value", _s),
+            ("reason", _s),
+            ("detail", _s),
         ]
     ),
     "field_issues": pa.schema(
         [
-            ("source", _s), ("record_id", _s), ("slot", _s), ("field", _s),
-            ("raw_value", _s), ("reason", _s),
+            ("source", _s),
+            ("record_id", _s),
+            ("slot", _s),
+            ("field", _s),
+            ("raw_value", _s),
+            ("reason", _s),
         ]
     ),
 }
@@ -118,7 +183,10 @@ class TableSink:
             return
         columns = list(zip(*self.rows, strict=True))
         table = pa.Table.from_arrays(
-            [pa.array(col, type=field.type) for col, field in zip(columns, self.schema, strict=True)],
+            [
+                pa.array(col, type=field.type)
+                for col, field in zip(columns, self.schema, strict=True)
+            ],
             schema=self.schema,
         )
         if self._writer is None:

@@ -44,7 +44,9 @@ class Vocabulary:
         maps = {k: dict(v) for k, v in self.maps.items()}
         for kind, table in overrides.items():
             if kind not in KINDS:
-                raise ConfigError(where, [f"vocabulary.{kind}: unknown vocabulary; expected one of {list(KINDS)}"])
+                raise ConfigError(
+                    where, [f"vocabulary.{kind}: unknown vocabulary; expected one of {list(KINDS)}"]
+                )
             maps.setdefault(kind, {}).update(_normalise_table(table, f"{where} vocabulary.{kind}"))
         return Vocabulary(maps)
 
@@ -67,5 +69,9 @@ def load_vocabulary(path: Path = DEFAULT_VOCABULARY) -> Vocabulary:
         raise ConfigError(str(path), ["expected a mapping of vocabulary kind -> terms"])
     unknown = sorted(set(data) - set(KINDS))
     if unknown:
-        raise ConfigError(str(path), [f"{k}: unknown vocabulary; expected one of {list(KINDS)}" for k in unknown])
-    return Vocabulary({kind: _normalise_table(table, f"{path} {kind}") for kind, table in data.items()})
+        raise ConfigError(
+            str(path), [f"{k}: unknown vocabulary; expected one of {list(KINDS)}" for k in unknown]
+        )
+    return Vocabulary(
+        {kind: _normalise_table(table, f"{path} {kind}") for kind, table in data.items()}
+    )

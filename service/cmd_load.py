@@ -18,9 +18,14 @@ def load(
     json_output: bool = typer.Option(False, "--json", help="print the manifest as JSON"),
 ) -> None:
     with Progress(
-        TextColumn("[bold]{task.description}"), BarColumn(),
-        TextColumn("{task.fields[rows]:>10,} rows"), TextColumn("{task.fields[rate]:>8,.0f} rows/s"),
-        TimeElapsedColumn(), console=console, transient=json_output, disable=json_output,
+        TextColumn("[bold]{task.description}"),
+        BarColumn(),
+        TextColumn("{task.fields[rows]:>10,} rows"),
+        TextColumn("{task.fields[rate]:>8,.0f} rows/s"),
+        TimeElapsedColumn(),
+        console=console,
+        transient=json_output,
+        disable=json_output,
     ) as bar:
         tasks: dict[str, int] = {}
 
@@ -39,11 +44,21 @@ def load(
     for col in ("source", "read", "accepted", "quarantined", "fields invalidated"):
         table.add_column(col, justify="right" if col != "source" else "left")
     for name, c in manifest["sources"].items():
-        table.add_row(name, f"{c['rows_read']:,}", f"{c['rows_accepted']:,}",
-                      f"{c['rows_quarantined']:,}", f"{c['fields_invalidated']:,}")
+        table.add_row(
+            name,
+            f"{c['rows_read']:,}",
+            f"{c['rows_accepted']:,}",
+            f"{c['rows_quarantined']:,}",
+            f"{c['fields_invalidated']:,}",
+        )
     t = manifest["totals"]
-    table.add_row("[bold]total", f"{t['rows_read']:,}", f"{t['rows_accepted']:,}",
-                  f"{t['rows_quarantined']:,}", f"{t['fields_invalidated']:,}")
+    table.add_row(
+        "[bold]total",
+        f"{t['rows_read']:,}",
+        f"{t['rows_accepted']:,}",
+        f"{t['rows_quarantined']:,}",
+        f"{t['fields_invalidated']:,}",
+    )
     console.print(table)
     console.print(f"tables: {', '.join(f'{k}={v:,}' for k, v in manifest['tables'].items())}")
     console.print(f"quarantine: {run / 'quarantine.parquet'}   manifest: {run / 'manifest.json'}")

@@ -39,14 +39,31 @@ SOURCES = {
             "encoding": "utf-8",
             "record_key": "记录编号",
             "mentions": {
-                "company": {"kind": "company", "fields": {
-                    "name": "企业名称", "uscc": "统一社会信用代码", "former_names": "曾用名",
-                    "industry_code": "行业代码", "established": "成立日期"}},
-                "legal_rep": {"kind": "person", "required": False,
-                              "fields": {"name": "法定代表人", "id_number": "身份证号"}},
+                "company": {
+                    "kind": "company",
+                    "fields": {
+                        "name": "企业名称",
+                        "uscc": "统一社会信用代码",
+                        "former_names": "曾用名",
+                        "industry_code": "行业代码",
+                        "established": "成立日期",
+                    },
+                },
+                "legal_rep": {
+                    "kind": "person",
+                    "required": False,
+                    "fields": {"name": "法定代表人", "id_number": "身份证号"},
+                },
             },
-            "facts": [{"type": "role", "person": "legal_rep", "company": "company",
-                       "role": {"const": "legal_rep"}, "valid_from": "成立日期"}],
+            "facts": [
+                {
+                    "type": "role",
+                    "person": "legal_rep",
+                    "company": "company",
+                    "role": {"const": "legal_rep"},
+                    "valid_from": "成立日期",
+                }
+            ],
         },
         "shareholders": {
             "files": "shareholders.csv",
@@ -55,12 +72,20 @@ SOURCES = {
             "record_key": "编号",
             "mentions": {
                 "company": {"kind": "company", "fields": {"name": "企业名称"}},
-                "shareholder": {"kind_from": "股东类型",
-                                "kinds": {"自然人股东": "person", "企业法人": "company"},
-                                "fields": {"name": "股东名称", "identifier": "证照号码"}},
+                "shareholder": {
+                    "kind_from": "股东类型",
+                    "kinds": {"自然人股东": "person", "企业法人": "company"},
+                    "fields": {"name": "股东名称", "identifier": "证照号码"},
+                },
             },
-            "facts": [{"type": "shareholding", "holder": "shareholder", "company": "company",
-                       "ratio": "持股比例"}],
+            "facts": [
+                {
+                    "type": "shareholding",
+                    "holder": "shareholder",
+                    "company": "company",
+                    "ratio": "持股比例",
+                }
+            ],
         },
         "punishments": {
             "files": "punishments.jsonl",
@@ -68,22 +93,44 @@ SOURCES = {
             "record_key": "决定书文号",
             "mentions": {
                 "party": {"kind": "company", "fields": {"name": "当事人", "uscc": "信用代码"}},
-                "responsible": {"kind": "person", "each": "直接责任人", "required": False,
-                                "fields": {"name": "姓名", "id_number": "身份证号"}},
+                "responsible": {
+                    "kind": "person",
+                    "each": "直接责任人",
+                    "required": False,
+                    "fields": {"name": "姓名", "id_number": "身份证号"},
+                },
             },
-            "facts": [{"type": "punishment", "party": "party", "responsible": "responsible",
-                       "decision_number": "决定书文号", "category": "处罚类别",
-                       "decision_date": "处罚日期"}],
+            "facts": [
+                {
+                    "type": "punishment",
+                    "party": "party",
+                    "responsible": "responsible",
+                    "decision_number": "决定书文号",
+                    "category": "处罚类别",
+                    "decision_date": "处罚日期",
+                }
+            ],
         },
         "defaulters": {
             "files": "defaulters.csv",
             "format": "csv",
             "encoding": "gbk",
             "record_key": "案号",
-            "mentions": {"party": {"kind": "person",
-                                   "fields": {"name": "被执行人", "id_number": "身份证号码"}}},
-            "facts": [{"type": "list_entry", "list": {"const": "失信被执行人"}, "party": "party",
-                       "entered": "发布时间", "removed": "移出日期"}],
+            "mentions": {
+                "party": {
+                    "kind": "person",
+                    "fields": {"name": "被执行人", "id_number": "身份证号码"},
+                }
+            },
+            "facts": [
+                {
+                    "type": "list_entry",
+                    "list": {"const": "失信被执行人"},
+                    "party": "party",
+                    "entered": "发布时间",
+                    "removed": "移出日期",
+                }
+            ],
         },
         "personnel": {
             "files": "personnel.xlsx",
@@ -93,8 +140,15 @@ SOURCES = {
                 "company": {"kind": "company", "fields": {"name": "企业名称"}},
                 "person": {"kind": "person", "fields": {"name": "姓名"}},
             },
-            "facts": [{"type": "role", "person": "person", "company": "company", "role": "职务",
-                       "valid_from": "任职日期"}],
+            "facts": [
+                {
+                    "type": "role",
+                    "person": "person",
+                    "company": "company",
+                    "role": "职务",
+                    "valid_from": "任职日期",
+                }
+            ],
         },
     },
 }
@@ -107,29 +161,51 @@ def _write_csv(path: Path, rows: list[str], encoding: str) -> None:
 def _world(tmp: Path) -> Path:
     """A small set of extracts, one per format, with a few deliberately broken rows."""
     tmp.mkdir(parents=True, exist_ok=True)
-    _write_csv(tmp / "registry.csv", [
-        "记录编号,企业名称,统一社会信用代码,曾用名,行业代码,成立日期,法定代表人,身份证号",
-        f"R1,上海星河食品有限公司,{USCC_A},星河食品（上海）有限公司;上海星河商贸有限公司,C1391,2019-03-05,张伟,{ID_ZHANG}",
-        f"R2,深圳蓝海贸易有限公司,{_bad_check(USCC_B)},,F5221,2019年3月5日,李娜,{_bad_check(ID_LI)}",
-        "R3,北京某某餐饮有限公司,,,H6210,43529,,",
-        f",无名公司,{USCC_B},,,2020/1/2,王芳,",
-        f"R1,重复公司,{USCC_B},,,2020/1/2,王芳,",
-        "R4,日期坏公司,,,,2019-13-45,赵六,",
-        "R5,截断的行",
-    ], "utf-8")
-    _write_csv(tmp / "shareholders.csv", [
-        "编号,企业名称,股东名称,股东类型,证照号码,持股比例",
-        f"S1,上海星河食品有限公司,张伟,自然人股东,{ID_ZHANG},35%",
-        f"S2,上海星河食品有限公司,深圳蓝海贸易有限公司,企业法人,{USCC_B},0.65",
-        "S3,深圳蓝海贸易有限公司,李娜,自然人股东,,150%",
-        "S4,深圳蓝海贸易有限公司,王五,自然人股东,,abc%",
-    ], "gb18030")
+    _write_csv(
+        tmp / "registry.csv",
+        [
+            "记录编号,企业名称,统一社会信用代码,曾用名,行业代码,成立日期,法定代表人,身份证号",
+            f"R1,上海星河食品有限公司,{USCC_A},星河食品（上海）有限公司;上海星河商贸有限公司,C1391,2019-03-05,张伟,{ID_ZHANG}",
+            f"R2,深圳蓝海贸易有限公司,{_bad_check(USCC_B)},,F5221,2019年3月5日,李娜,{_bad_check(ID_LI)}",
+            "R3,北京某某餐饮有限公司,,,H6210,43529,,",
+            f",无名公司,{USCC_B},,,2020/1/2,王芳,",
+            f"R1,重复公司,{USCC_B},,,2020/1/2,王芳,",
+            "R4,日期坏公司,,,,2019-13-45,赵六,",
+            "R5,截断的行",
+        ],
+        "utf-8",
+    )
+    _write_csv(
+        tmp / "shareholders.csv",
+        [
+            "编号,企业名称,股东名称,股东类型,证照号码,持股比例",
+            f"S1,上海星河食品有限公司,张伟,自然人股东,{ID_ZHANG},35%",
+            f"S2,上海星河食品有限公司,深圳蓝海贸易有限公司,企业法人,{USCC_B},0.65",
+            "S3,深圳蓝海贸易有限公司,李娜,自然人股东,,150%",
+            "S4,深圳蓝海贸易有限公司,王五,自然人股东,,abc%",
+        ],
+        "gb18030",
+    )
     records = [
-        {"决定书文号": "沪市监处〔2021〕1号", "当事人": "上海星河食品有限公司", "信用代码": USCC_A,
-         "处罚类别": "罚款；没收违法所得", "处罚日期": "2021/6/1",
-         "直接责任人": [{"姓名": "張偉", "身份证号": ID_ZHANG}, {"姓名": "李娜", "身份证号": ""}]},
-        {"决定书文号": "沪市监处〔2021〕2号", "当事人": "上海星河食品有限公司", "信用代码": USCC_A,
-         "处罚类别": "吊销许可证", "处罚日期": "2021年7月1日", "直接责任人": []},
+        {
+            "决定书文号": "沪市监处〔2021〕1号",
+            "当事人": "上海星河食品有限公司",
+            "信用代码": USCC_A,
+            "处罚类别": "罚款；没收违法所得",
+            "处罚日期": "2021/6/1",
+            "直接责任人": [
+                {"姓名": "張偉", "身份证号": ID_ZHANG},
+                {"姓名": "李娜", "身份证号": ""},
+            ],
+        },
+        {
+            "决定书文号": "沪市监处〔2021〕2号",
+            "当事人": "上海星河食品有限公司",
+            "信用代码": USCC_A,
+            "处罚类别": "吊销许可证",
+            "处罚日期": "2021年7月1日",
+            "直接责任人": [],
+        },
     ]
     lines = [json.dumps(r, ensure_ascii=False) for r in records]
     lines.append(lines[0][: len(lines[0]) // 2])
@@ -177,8 +253,12 @@ def test_manifest_counts_reconcile_per_source(loaded):
     }
     for name, (read, ok, bad, invalid) in expected.items():
         c = manifest["sources"][name]
-        assert (c["rows_read"], c["rows_accepted"], c["rows_quarantined"],
-                c["fields_invalidated"]) == (read, ok, bad, invalid), name
+        assert (
+            c["rows_read"],
+            c["rows_accepted"],
+            c["rows_quarantined"],
+            c["fields_invalidated"],
+        ) == (read, ok, bad, invalid), name
         assert c["rows_read"] == c["rows_accepted"] + c["rows_quarantined"]
         assert all(len(f["sha256"]) == 64 for f in c["files"])
     on_disk = json.loads((run / "manifest.json").read_text(encoding="utf-8"))
@@ -202,12 +282,15 @@ def test_quarantine_reasons_are_exact(loaded):
 
 def test_invalid_identifiers_keep_the_row_and_are_marked(loaded):
     run, _ = loaded
-    issues = {(i["source"], i["record_id"], i["slot"], i["field"], i["reason"])
-              for i in _table(run, "field_issues")}
+    issues = {
+        (i["source"], i["record_id"], i["slot"], i["field"], i["reason"])
+        for i in _table(run, "field_issues")
+    }
     assert ("registry", "R2", "company", "uscc", "invalid_check_digit") in issues
     assert ("registry", "R2", "legal_rep", "id_number", "invalid_check_digit") in issues
-    companies = {c["record_id"]: c for c in _table(run, "company_mentions")
-                 if c["source"] == "registry"}
+    companies = {
+        c["record_id"]: c for c in _table(run, "company_mentions") if c["source"] == "registry"
+    }
     assert companies["R2"]["uscc_status"] == "invalid" and companies["R2"]["uscc"] is None
     assert companies["R1"]["uscc"] == USCC_A
     assert companies["R1"]["org_code"] == USCC_A[8:17]
@@ -226,8 +309,10 @@ def test_no_full_resident_id_is_written_anywhere(loaded):
     zhang = persons[("registry", "R1", "legal_rep")]
     assert zhang["id_status"] == "valid" and len(zhang["id_token"]) == 64
     assert zhang["birth_date"] == date(1980, 5, 17) and zhang["sex"] == "M"
-    assert persons[("punishments", "沪市监处〔2021〕1号", "responsible[0]")]["id_token"] == \
-        zhang["id_token"]
+    assert (
+        persons[("punishments", "沪市监处〔2021〕1号", "responsible[0]")]["id_token"]
+        == zhang["id_token"]
+    )
     li = persons[("defaulters", "(2020)沪0101执1号", "party")]
     assert li["id_status"] == "masked" and li["id_token"] is None
     assert (li["id_prefix"], li["id_suffix"]) == (ID_LI[:6], ID_LI[-4:])
@@ -235,7 +320,9 @@ def test_no_full_resident_id_is_written_anywhere(loaded):
 
 def test_facts_link_the_slots_of_their_record(loaded):
     run, _ = loaded
-    holdings = {(h["record_id"], h["holder_kind"]): h["ratio"] for h in _table(run, "shareholdings")}
+    holdings = {
+        (h["record_id"], h["holder_kind"]): h["ratio"] for h in _table(run, "shareholdings")
+    }
     assert holdings == {("S1", "person"): 0.35, ("S2", "company"): 0.65}
     punishments = {p["decision_number"]: p for p in _table(run, "punishments")}
     first = punishments["沪市监处〔2021〕1号"]
@@ -243,7 +330,9 @@ def test_facts_link_the_slots_of_their_record(loaded):
     assert first["responsible_slots"] == ["responsible[0]", "responsible[1]"]
     assert punishments["沪市监处〔2021〕2号"]["categories"] == ["licence_revocation"]
     assert punishments["沪市监处〔2021〕2号"]["decision_date"] == date(2021, 7, 1)
-    roles = {(r["record_id"], r["role"]) for r in _table(run, "roles") if r["source"] == "personnel"}
+    roles = {
+        (r["record_id"], r["role"]) for r in _table(run, "roles") if r["source"] == "personnel"
+    }
     assert roles == {
         ("上海星河食品有限公司|张伟|执行董事兼总经理", "executive_director"),
         ("上海星河食品有限公司|张伟|执行董事兼总经理", "manager"),
@@ -264,7 +353,8 @@ def test_missing_key_column_fails_and_writes_nothing(tmp_path: Path):
     before = {p.name: p.stat().st_mtime_ns for p in run.iterdir()}
     text = (sources.parent / "shareholders.csv").read_bytes().decode("gb18030")
     (sources.parent / "shareholders.csv").write_bytes(
-        text.replace("持股比例", "比例", 1).encode("gb18030"))
+        text.replace("持股比例", "比例", 1).encode("gb18030")
+    )
     with pytest.raises(InputError) as err:
         load_run(sources, run, secret=SECRET)
     assert "shareholders.csv" in str(err.value) and "持股比例" in str(err.value)
@@ -289,8 +379,9 @@ def test_wrong_encoding_missing_file_and_empty_file_are_clear_errors(tmp_path: P
 def test_utf8_file_declared_gbk_is_refused(tmp_path: Path):
     sources = _world(tmp_path / "in")
     defaulters = sources.parent / "defaulters.csv"
-    defaulters.write_text("案号,被执行人,身份证号码,发布时间,移出日期\n1,李娜,,2020-01-02,\n",
-                          encoding="utf-8")
+    defaulters.write_text(
+        "案号,被执行人,身份证号码,发布时间,移出日期\n1,李娜,,2020-01-02,\n", encoding="utf-8"
+    )
     with pytest.raises(InputError, match=r"defaulters\.csv.*UTF-8"):
         load_run(sources, tmp_path / "run", secret=SECRET)
 
@@ -312,10 +403,15 @@ def test_cli_exits_non_zero_with_the_file_named(tmp_path: Path, monkeypatch):
     ("mutate", "expected"),
     [
         (lambda s: s["sources"]["registry"].pop("format"), "sources.registry.format"),
-        (lambda s: s["sources"]["registry"].update(encoding="latin-1"), "sources.registry.encoding"),
+        (
+            lambda s: s["sources"]["registry"].update(encoding="latin-1"),
+            "sources.registry.encoding",
+        ),
         (lambda s: s["sources"]["shareholders"]["facts"][0].update(holder="owner"), "'owner'"),
-        (lambda s: s["sources"]["defaulters"]["mentions"]["party"]["fields"].update(colour="x"),
-         "sources.defaulters.mentions.party"),
+        (
+            lambda s: s["sources"]["defaulters"]["mentions"]["party"]["fields"].update(colour="x"),
+            "sources.defaulters.mentions.party",
+        ),
         (lambda s: s["sources"]["registry"].update(extra_key=1), "sources.registry.extra_key"),
     ],
 )
