@@ -1,0 +1,64 @@
+"""Which Neo4j veil talks to, and the one place a driver is opened.
+
+An external server wins: when `NEO4J_URI` is set, veil uses it (with `NEO4J_USER`,
+`NEO4J_PASSWORD` and optionally `NEO4J_DATABASE`) and never starts its own. Otherwise the
+settings are those of the local instance that `veil neo4j start` runs (graph/neo4j_server.py).
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from typing import Any
+
+import neo4j
+
+from config.errors import EnvironmentProblem
+
+
+@dataclass(frozen=True)
+class Neo4jSettings:
+    """Where and as whom to connect. The password is kept out of repr so it is never logged."""
+
+    uri: str
+    user: str
+    password: str = field(repr=False)
+    database: str = "neo4j"
+
+
+def external_settings() -> Neo4jSettings | None:
+    """The server named by NEO4J_URI and friends, or None when NEO4J_URI is unset."""
+    uri = os.environ.get("NEO4J_URI")
+    if not uri:
+        return None
+    password = os.environ.get("NEO4J_PASSWORD")
+    if password is None:
+        raise EnvironmentProblem(
+            f"NEO4J_URI is set ({uri}) but NEO4J_PASSWORD is not: set NEO4J_PASSWORD "
+            "(and NEO4J_USER if not 'neo4j'), or unset NEO4J_URI to use veil's local Neo4j"
+        )
+    return Neo4jSettings(
+        uri=uri,
+        user=os.environ.get("NEO4J_USER", "neo4j"),
+        password=password,
+        database=os.environ.get("NEO4J_DATABASE") or "neo4j",
+    )
+
+
+def neo4j_settings() -> Neo4jSettings:
+    """The external server if NEO4J_URI is set, else the local instance (running or not)."""
+    external = external_settings()
+    if external is not None:
+        return external
+    # Imported here because neo4j_server itself builds on this module.
+    from graph.neo4j_server import local_settings
+
+    return local_settings()
+
+
+def open_driver(settings: Neo4jSettings, **config: Any) -> neo4j.Driver:
+    """An official driver for `settings`; the caller closes it (`with open_driver(...) as d`)."""
+    config.setdefault("connection_timeout", 10.0)
+    return neo4j.GraphDatabase.driver(
+        settings.uri, auth=(settings.user, settings.password), **config
+    )
