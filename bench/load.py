@@ -43,9 +43,19 @@ def main() -> None:
         print(f"{name:<22}{c['rows_read']:>12,}{c['rows_quarantined']:>13,}")
     print(f"{'total':<22}{rows:>12,}")
     print(f"load: {seconds:.1f} s, {rows / seconds:,.0f} rows/s, peak RSS {peak_mib:,.0f} MiB")
-    print(json.dumps({"bench": "load", "companies": args.companies, "rows": rows,
-                      "seconds": round(seconds, 2), "rows_per_second": round(rows / seconds),
-                      "peak_rss_mib": round(peak_mib), "tables": manifest["tables"]}))
+    print(
+        json.dumps(
+            {
+                "bench": "load",
+                "companies": args.companies,
+                "rows": rows,
+                "seconds": round(seconds, 2),
+                "rows_per_second": round(rows / seconds),
+                "peak_rss_mib": round(peak_mib),
+                "tables": manifest["tables"],
+            }
+        )
+    )
 
 
 if __name__ == "__main__":

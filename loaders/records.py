@@ -169,16 +169,16 @@ class RecordMapper:
         problems: list[Problem],
     ) -> tuple[str, str] | None:
         raw = {f: item.get(col) for f, col in spec.fields.items()}
-        if all(clean(v) is None for v in raw.values()):
+        text = {f: clean(v) for f, v in raw.items()}
+        if all(v is None for v in text.values()):
             return None
-        kind = spec.kind or self._kind(slot, spec, item if spec.each else row, raw, problems)
+        kind = spec.kind or self._kind(slot, spec, item if spec.each else row, text, problems)
         if kind is None:
             return None
         if kind == "person":
-            row_out = self._person(slot, raw, out)
-            out.persons.append(row_out)
+            out.persons.append(self._person(slot, raw, text, out))
         else:
-            out.companies.append(self._company(slot, raw, spec, out, problems))
+            out.companies.append(self._company(slot, raw, text, spec, out, problems))
         return slot, kind
 
     def _kind(
@@ -186,7 +186,7 @@ class RecordMapper:
         slot: str,
         spec: MentionSpec,
         values: dict[str, object],
-        raw: dict[str, object],
+        text: dict[str, str | None],
         problems: list[Problem],
     ) -> str | None:
         """Decide person or company from the kind column; infer from the data if unclear."""
@@ -196,10 +196,10 @@ class RecordMapper:
             found = self.kind_maps[base].get(value.replace(" ", ""))
             if found:
                 return found
-        name = clean(raw.get("name"))
+        name = text.get("name")
         if name and COMPANY_HINT.search(name):
             return "company"
-        ident = clean(raw.get("identifier") or raw.get("id_number") or raw.get("uscc"))
+        ident = text.get("identifier") or text.get("id_number") or text.get("uscc")
         if ident:
             shape = classify_company_identifier(ident)
             if shape in ("uscc", "org_code"):
@@ -234,10 +234,12 @@ class RecordMapper:
             )
         )
 
-    def _person(self, slot: str, raw: dict[str, object], out: MappedRecord) -> tuple:
-        name = clean(raw.get("name"))
+    def _person(
+        self, slot: str, raw: dict[str, object], text: dict[str, str | None], out: MappedRecord
+    ) -> tuple:
+        name = text.get("name")
         id_field = "id_number" if "id_number" in raw else "identifier"
-        rid = parse_resident_id(clean(raw.get(id_field)), self.secret)
+        rid = parse_resident_id(text.get(id_field), self.secret)
         if rid.status == "invalid":
             self._issue(out, slot, "id_number", raw.get(id_field), rid.reason)
         name_raw = raw.get("name")
@@ -256,21 +258,22 @@ class RecordMapper:
             rid.birth_date,
             rid.sex,
             rid.region_code,
-            clean(raw.get("phone")),
-            clean(raw.get("address")),
+            text.get("phone"),
+            text.get("address"),
         )
 
     def _company(
         self,
         slot: str,
         raw: dict[str, object],
+        text: dict[str, str | None],
         spec: MentionSpec,
         out: MappedRecord,
         problems: list[Problem],
     ) -> tuple:
         ids: dict[str, str] = {}
         for f in ("uscc", "org_code", "reg_no", "identifier"):
-            value = clean(raw.get(f))
+            value = text.get(f)
             if value is None:
                 continue
             shape = classify_company_identifier(value)
@@ -287,7 +290,7 @@ class RecordMapper:
         org_value, org_status = org.value, org.status
         if uscc.status == "valid" and org.status == "missing":
             org_value, org_status = uscc.org_code, "valid"
-        former = clean(raw.get("former_names"))
+        former = text.get("former_names")
         former_names = (
             [normalise_text(n) for n in NAME_SEPARATORS.split(former) if n.strip()]
             if former
@@ -297,13 +300,13 @@ class RecordMapper:
         capital = self._number(
             spec.fields.get("registered_capital"), raw.get("registered_capital"), problems
         )
-        industry = clean(raw.get("industry_code"))
+        industry = text.get("industry_code")
         name_raw = raw.get("name")
         return (
             self.name,
             out.record_id,
             slot,
-            clean(name_raw),
+            text.get("name"),
             None if name_raw is None else str(name_raw),
             former_names,
             uscc.value,
@@ -315,8 +318,8 @@ class RecordMapper:
             uscc.region_code,
             industry.upper() if industry else None,
             established,
-            clean(raw.get("address")),
-            clean(raw.get("status")),
+            text.get("address"),
+            text.get("status"),
             capital,
         )
 

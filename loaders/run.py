@@ -145,6 +145,8 @@ def _load_source(
     total_bytes = sum(p.stat().st_size for p in paths)
     done_bytes = 0
     quarantine = sinks["quarantine"]
+    if progress:
+        progress(name, 0, 0, total_bytes)
     for path in paths:
         rel = os.path.relpath(path, base)
         _, rows = read_rows(path, spec.format, spec.encoding, columns, spec.delimiter, spec.sheet)

@@ -2,30 +2,31 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import typer
-from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.progress import BarColumn, TextColumn, TimeElapsedColumn
+from rich.progress import Progress as RichProgress
 from rich.table import Table
 
-from loaders.run import load_run
+from loaders.run import Progress, load_run
 from service.console import console, print_json
 
 
-def load(
-    sources: Path = typer.Argument(..., help="sources.yaml describing the extracts"),
-    run: Path = typer.Option(..., "--run", help="run directory to write"),
-    json_output: bool = typer.Option(False, "--json", help="print the manifest as JSON"),
-) -> None:
-    with Progress(
-        TextColumn("[bold]{task.description}"),
+@contextmanager
+def load_progress(disabled: bool = False) -> Iterator[Progress]:
+    """A rich progress bar per source: bytes done, rows read and rows per second."""
+    with RichProgress(
+        TextColumn("[bold]{task.description:<20}"),
         BarColumn(),
         TextColumn("{task.fields[rows]:>10,} rows"),
         TextColumn("{task.fields[rate]:>8,.0f} rows/s"),
         TimeElapsedColumn(),
         console=console,
-        transient=json_output,
-        disable=json_output,
+        transient=disabled,
+        disable=disabled,
     ) as bar:
         tasks: dict[str, int] = {}
 
@@ -36,29 +37,37 @@ def load(
             elapsed = bar.tasks[task].elapsed or 1e-9
             bar.update(task, completed=done, rows=rows, rate=rows / elapsed)
 
+        yield progress
+
+
+def load(
+    sources: Path = typer.Argument(..., help="sources.yaml describing the extracts"),
+    run: Path = typer.Option(..., "--run", help="run directory to write"),
+    json_output: bool = typer.Option(False, "--json", help="print the manifest as JSON"),
+) -> None:
+    with load_progress(disabled=json_output) as progress:
         manifest = load_run(sources, run, progress)
     if json_output:
         print_json(manifest)
         return
-    table = Table(title=f"veil load → {run}")
-    for col in ("source", "read", "accepted", "quarantined", "fields invalidated"):
-        table.add_column(col, justify="right" if col != "source" else "left")
-    for name, c in manifest["sources"].items():
-        table.add_row(
-            name,
-            f"{c['rows_read']:,}",
-            f"{c['rows_accepted']:,}",
-            f"{c['rows_quarantined']:,}",
-            f"{c['fields_invalidated']:,}",
-        )
-    t = manifest["totals"]
-    table.add_row(
-        "[bold]total",
-        f"{t['rows_read']:,}",
-        f"{t['rows_accepted']:,}",
-        f"{t['rows_quarantined']:,}",
-        f"{t['fields_invalidated']:,}",
-    )
-    console.print(table)
+    console.print(manifest_table(manifest, f"veil load → {run}"))
     console.print(f"tables: {', '.join(f'{k}={v:,}' for k, v in manifest['tables'].items())}")
     console.print(f"quarantine: {run / 'quarantine.parquet'}   manifest: {run / 'manifest.json'}")
+
+
+def manifest_table(manifest: dict, title: str) -> Table:
+    """Per-source counts of a load: read = accepted + quarantined."""
+    table = Table(title=title)
+    for col in ("source", "read", "accepted", "quarantined", "fields invalidated"):
+        table.add_column(col, justify="left" if col == "source" else "right")
+    rows = [(name, c) for name, c in manifest["sources"].items()]
+    rows.append(("[bold]total", manifest["totals"]))
+    for name, c in rows:
+        table.add_row(
+            name,
+            *(
+                f"{c[k]:,}"
+                for k in ("rows_read", "rows_accepted", "rows_quarantined", "fields_invalidated")
+            ),
+        )
+    return table
