@@ -16,13 +16,20 @@ class ConfigError(VeilError):
         lines = "\n".join(f"  - {p}" for p in problems)
         super().__init__(f"invalid config {path}:\n{lines}")
 
+    def __reduce__(self) -> tuple:
+        return (self.__class__, (self.path, self.problems))
+
 
 class InputError(VeilError):
     """An input file cannot be read at all (missing, empty, wrong encoding, missing column)."""
 
     def __init__(self, path: str, message: str):
         self.path = path
+        self.message = message
         super().__init__(f"{path}: {message}")
+
+    def __reduce__(self) -> tuple:
+        return (self.__class__, (self.path, self.message))
 
 
 class EnvironmentProblem(VeilError):

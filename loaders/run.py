@@ -11,13 +11,19 @@ from __future__ import annotations
 
 import hashlib
 import json
+import multiprocessing
 import os
 import shutil
 from collections import Counter
 from collections.abc import Callable
+from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from multiprocessing.queues import Queue
 from pathlib import Path
+from queue import Empty
+
+import pyarrow.parquet as pq
 
 from config.errors import InputError
 from config.settings import id_token_secret
@@ -25,7 +31,7 @@ from config.sources import SourceSpec, load_sources
 from loaders.readers import BadRow, read_rows
 from loaders.records import Problem, RecordMapper, RowRejected
 from loaders.tables import FACT_TABLES, SCHEMAS, TableSink
-from loaders.vocabulary import load_vocabulary
+from loaders.vocabulary import Vocabulary, load_vocabulary
 
 MANIFEST = "manifest.json"
 # progress(source, rows_done_in_source, bytes_done, bytes_total)
@@ -94,10 +100,35 @@ def expected_columns(spec: SourceSpec) -> list[str]:
     return list(dict.fromkeys(cols))
 
 
+# Loads smaller than this run in-process: starting worker processes would cost more.
+PARALLEL_MIN_BYTES = 32 << 20
+
+
+@dataclass(frozen=True)
+class SourceJob:
+    """Everything one worker needs to load one source into its own part directory."""
+
+    name: str
+    spec: SourceSpec
+    paths: list[Path]
+    base: Path
+    vocabulary: Vocabulary
+    secret: bytes
+    part_dir: Path
+
+
 def load_run(
-    sources_path: Path, run_dir: Path, progress: Progress | None = None, secret: bytes | None = None
+    sources_path: Path,
+    run_dir: Path,
+    progress: Progress | None = None,
+    secret: bytes | None = None,
+    workers: int | None = None,
 ) -> dict:
-    """Load every source of `sources_path` into `run_dir`; return the manifest."""
+    """Load every source of `sources_path` into `run_dir`; return the manifest.
+
+    Sources are independent, so large loads spread them over worker processes (one per
+    core by default); each writes its own part files, merged per table in source order.
+    """
     sources = load_sources(sources_path)
     vocabulary = load_vocabulary()
     base = sources_path.resolve().parent
@@ -108,19 +139,29 @@ def load_run(
     shutil.rmtree(staging, ignore_errors=True)
     staging.mkdir()
     try:
-        sinks = {name: TableSink(name, staging) for name in SCHEMAS}
-        counts: dict[str, SourceCounts] = {}
-        for name, spec in sources.sources.items():
-            mapper = RecordMapper(
+        jobs = [
+            SourceJob(
                 name,
                 spec,
+                files[name],
+                base,
                 vocabulary.extended(spec.vocabulary, f"{sources_path} sources.{name}"),
                 secret,
+                staging / f"part-{i:03d}",
             )
-            counts[name] = _load_source(name, spec, files[name], base, mapper, sinks, progress)
-        for sink in sinks.values():
-            sink.close()
-        manifest = _manifest(sources_path, run_dir, counts, sinks)
+            for i, (name, spec) in enumerate(sources.sources.items())
+        ]
+        total = sum(p.stat().st_size for paths in files.values() for p in paths)
+        if workers is None:
+            workers = min(os.cpu_count() or 1, len(jobs)) if total >= PARALLEL_MIN_BYTES else 1
+        results = (
+            _run_parallel(jobs, workers, progress)
+            if workers > 1
+            else [_run_job(job, progress) for job in jobs]
+        )
+        counts = {job.name: result for job, result in zip(jobs, results, strict=True)}
+        tables = _merge_parts([job.part_dir for job in jobs], staging)
+        manifest = _manifest(sources_path, run_dir, counts, tables)
         (staging / MANIFEST).write_text(
             json.dumps(manifest, ensure_ascii=False, indent=2), encoding="utf-8"
         )
@@ -128,6 +169,85 @@ def load_run(
         return manifest
     finally:
         shutil.rmtree(staging, ignore_errors=True)
+
+
+def _run_job(job: SourceJob, progress: Progress | None) -> SourceCounts:
+    job.part_dir.mkdir()
+    sinks = {name: TableSink(name, job.part_dir) for name in SCHEMAS}
+    mapper = RecordMapper(job.name, job.spec, job.vocabulary, job.secret)
+    counts = _load_source(job.name, job.spec, job.paths, job.base, mapper, sinks, progress)
+    for sink in sinks.values():
+        sink.close()
+    return counts
+
+
+_worker_queue: Queue | None = None
+
+
+def _init_worker(queue: Queue) -> None:
+    global _worker_queue
+    _worker_queue = queue
+
+
+def _run_job_in_worker(job: SourceJob) -> SourceCounts:
+    queue = _worker_queue
+
+    def report(*args: object) -> None:
+        if queue is not None:
+            queue.put(args)
+
+    return _run_job(job, report)
+
+
+def _run_parallel(
+    jobs: list[SourceJob], workers: int, progress: Progress | None
+) -> list[SourceCounts]:
+    """Run jobs in spawned workers (no fork of a process that may hold Arrow threads)."""
+    context = multiprocessing.get_context("spawn")
+    queue = context.Queue()
+    by_size = sorted(jobs, key=lambda j: -sum(p.stat().st_size for p in j.paths))
+    with ProcessPoolExecutor(
+        workers, mp_context=context, initializer=_init_worker, initargs=(queue,)
+    ) as pool:
+        futures = {job.name: pool.submit(_run_job_in_worker, job) for job in by_size}
+        pending = set(futures.values())
+        while pending:
+            done, pending = wait(pending, timeout=0.2, return_when=FIRST_COMPLETED)
+            _drain(queue, progress)
+            for future in done:
+                future.result()  # re-raise a worker's error now, naming its file
+        _drain(queue, progress)
+        return [futures[job.name].result() for job in jobs]
+
+
+def _drain(queue: Queue, progress: Progress | None) -> None:
+    while True:
+        try:
+            update = queue.get_nowait()
+        except Empty:
+            return
+        if progress:
+            progress(*update)
+
+
+def _merge_parts(part_dirs: list[Path], staging: Path) -> dict[str, int]:
+    """One Parquet file per table, sources in their sources.yaml order; row groups copied."""
+    counts = {}
+    for table, schema in SCHEMAS.items():
+        rows = 0
+        with pq.ParquetWriter(staging / f"{table}.parquet", schema, compression="zstd") as out:
+            for part in part_dirs:
+                path = part / f"{table}.parquet"
+                piece = pq.ParquetFile(path)
+                for i in range(piece.num_row_groups):
+                    group = piece.read_row_group(i)
+                    rows += group.num_rows
+                    out.write_table(group)
+                piece.close()
+        counts[table] = rows
+    for part in part_dirs:
+        shutil.rmtree(part)
+    return counts
 
 
 def _load_source(
@@ -220,7 +340,7 @@ def _duplicate(spec: SourceSpec, values: dict[str, object]) -> Problem:
 
 
 def _manifest(
-    sources_path: Path, run_dir: Path, counts: dict[str, SourceCounts], sinks: dict[str, TableSink]
+    sources_path: Path, run_dir: Path, counts: dict[str, SourceCounts], tables: dict[str, int]
 ) -> dict:
     from importlib.metadata import version
 
@@ -236,7 +356,7 @@ def _manifest(
             key: sum(getattr(c, key) for c in counts.values())
             for key in ("rows_read", "rows_accepted", "rows_quarantined", "fields_invalidated")
         },
-        "tables": {name: sink.count for name, sink in sinks.items()},
+        "tables": tables,
     }
 
 

@@ -170,7 +170,6 @@ class TableSink:
         self.path = directory / f"{name}.parquet"
         self.flush_rows = flush_rows
         self.rows: list[tuple] = []
-        self.count = 0
         self._writer: pq.ParquetWriter | None = None
 
     def add(self, row: tuple) -> None:
@@ -192,7 +191,6 @@ class TableSink:
         if self._writer is None:
             self._writer = pq.ParquetWriter(self.path, self.schema, compression="zstd")
         self._writer.write_table(table)
-        self.count += len(self.rows)
         self.rows = []
 
     def close(self) -> None:

@@ -23,3 +23,7 @@ app.command("load", help="Load agency extracts into mentions, facts and a quaran
 app.command("demo", help="Run the main job end to end on a synthetic world; say where to look.")(
     run_guarded(cmd_demo.demo)
 )
+
+
+if __name__ == "__main__":
+    app()

@@ -117,3 +117,18 @@ def test_cli_start_status_stop(tmp_path: Path, free_port: int, monkeypatch: pyte
         assert "not running" in result.output
     finally:
         neo4j_server.stop(neo4j_server.server_config(data_dir=data_dir))
+
+
+def test_missing_java_says_what_to_install(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    monkeypatch.setenv("PATH", str(tmp_path))
+    with pytest.raises(EnvironmentProblem, match=r"no `java` on PATH.*Java 17"):
+        neo4j_server.check_java()
+
+
+def test_missing_maven_with_an_empty_jar_cache_is_explained(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+):
+    monkeypatch.setenv("VEIL_JAR_CACHE", str(tmp_path / "cache"))
+    monkeypatch.setenv("PATH", str(tmp_path))
+    with pytest.raises(EnvironmentProblem, match=r"not cached .* `mvn` is not on"):
+        neo4j_server.ensure_jars()

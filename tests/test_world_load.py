@@ -54,3 +54,14 @@ def test_loaded_mentions_are_the_truths_mentions(world_and_run, kind: str):
     loaded = _keys(run / f"{kind}_mentions.parquet")
     truth = _keys(world / "truth" / f"{kind}_mentions.parquet")
     assert loaded == truth
+
+
+def test_worker_processes_give_the_same_tables(world_and_run, tmp_path: Path):
+    world, run, manifest = world_and_run
+    parallel = load_run(world / "sources.yaml", tmp_path / "run", secret=b"world-test", workers=2)
+    assert parallel["sources"] == manifest["sources"]
+    assert parallel["tables"] == manifest["tables"]
+    for name in manifest["tables"]:
+        assert pq.read_table(tmp_path / "run" / f"{name}.parquet").equals(
+            pq.read_table(run / f"{name}.parquet")
+        ), name

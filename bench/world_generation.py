@@ -1,6 +1,6 @@
 """Benchmark `veil world`: seconds, rows per extract and peak memory per world size.
 
-    .venv/bin/python bench/world.py --companies 20000 100000
+    .venv/bin/python bench/world_generation.py --companies 20000 100000
 
 Each size runs in its own process so that its peak RSS is its own. Worlds are written
 under bench/out/ (git-ignored). Prints a table per size and one JSON line for the docs.
@@ -17,12 +17,9 @@ import sys
 import time
 from pathlib import Path
 
-# Run as a script, this file's directory comes first on sys.path and this very file would
-# shadow the `world` package; the benchmark wants the package.
-HERE = Path(__file__).resolve().parent
-sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != HERE]
+from world.generate import generate_world
 
-from world.generate import generate_world  # noqa: E402
+HERE = Path(__file__).resolve().parent
 
 OUT = HERE / "out"
 
