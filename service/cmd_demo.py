@@ -52,12 +52,16 @@ def demo(
     shutil.rmtree(world_dir, ignore_errors=True)
     with console.status(f"Generating a world of {companies:,} companies..."):
         world = generate_world(companies, seed, world_dir)
-    summary["world_summary"] = world.as_dict() if hasattr(world, "as_dict") else str(world)
+    summary["world_summary"] = world.as_dict()
     summary["world_seconds"] = round(time.perf_counter() - started, 1)
     if not json_output:
+        variants = ", ".join(f"{k} {v}" for k, v in sorted(world.alerts.items()))
+        misses = ", ".join(f"{k} {v}" for k, v in sorted(world.near_misses.items()))
         console.print(
-            f"[bold]2. World[/] of {companies:,} companies (seed {seed}) in "
-            f"{world_dir} ({summary['world_seconds']} s)"
+            f"[bold]2. World[/] of {companies:,} companies and {world.people:,} people "
+            f"(seed {seed}) in {world_dir} ({summary['world_seconds']} s)\n"
+            f"   planted reincorporations by banned persons: {variants}\n"
+            f"   near misses that must not alert: {misses}"
         )
 
     started = time.perf_counter()

@@ -1,0 +1,30 @@
+"""`veil demo` end to end on a small world, pointed at the session's Neo4j via NEO4J_URI."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from graph.connection import Neo4jSettings
+from service.cli import app
+
+
+def test_demo_runs_every_stage_and_the_load_matches_the_truth(
+    neo4j_server: Neo4jSettings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+):
+    monkeypatch.setenv("NEO4J_URI", neo4j_server.uri)
+    monkeypatch.setenv("NEO4J_USER", neo4j_server.user)
+    monkeypatch.setenv("NEO4J_PASSWORD", neo4j_server.password)
+    result = CliRunner().invoke(
+        app, ["demo", "--out", str(tmp_path), "--companies", "300", "--seed", "3", "--json"]
+    )
+    assert result.exit_code == 0, result.output
+    summary = json.loads(result.output)
+    assert summary["neo4j"]["answers"] is True
+    assert summary["load_check"]["ok"] is True
+    assert summary["load_check"]["expected_rows"] == summary["load"]["totals"]["rows_quarantined"]
+    assert (tmp_path / "run" / "manifest.json").is_file()
+    assert (tmp_path / "world" / "truth" / "person_mentions.parquet").is_file()
