@@ -132,3 +132,11 @@ def test_missing_maven_with_an_empty_jar_cache_is_explained(
     monkeypatch.setenv("PATH", str(tmp_path))
     with pytest.raises(EnvironmentProblem, match=r"not cached .* `mvn` is not on"):
         neo4j_server.ensure_jars()
+
+
+def test_a_start_that_times_out_says_so_and_leaves_nothing_running(tmp_path: Path, free_port: int):
+    config = neo4j_server.server_config(data_dir=tmp_path / "neo4j", port=free_port, timeout=1.0)
+    with pytest.raises(EnvironmentProblem, match=r"did not become ready within 1 s"):
+        neo4j_server.start(config, watch_stdin=True)
+    assert not config.state_file.exists()
+    assert neo4j_server.status(config).running is False
