@@ -139,8 +139,10 @@ _DATE_CN = re.compile(
 )
 _DATE_COMPACT = re.compile(r"(\d{4})(\d{2})(\d{2})", re.ASCII)
 _SERIAL_TEXT = re.compile(r"\d{5}(?:\.\d+)?", re.ASCII)
-_DATE_HANZI = re.compile(r"([〇○零一二三四五六七八九]{4})年([一二三四五六七八九十]{1,3})月"
-                         r"([一二三四五六七八九十]{1,3})日")
+_DATE_HANZI = re.compile(
+    r"([〇○零一二三四五六七八九]{4})年([一二三四五六七八九十]{1,3})月"
+    r"([一二三四五六七八九十]{1,3})日"
+)
 
 _EXCEL_EPOCH = date(1899, 12, 30)  # 1900 date system, with Lotus' 1900-02-29 absorbed
 _SERIAL_MIN = (date(1950, 1, 1) - _EXCEL_EPOCH).days  # 18264
@@ -179,8 +181,9 @@ def _make_date(year: int, month: int, day: int, text: object) -> date:
     try:
         return date(year, month, day)
     except ValueError:
-        raise FieldParseError("unparseable_date", f"{str(text)[:40]!r} is not a real date") \
-            from None
+        raise FieldParseError(
+            "unparseable_date", f"{str(text)[:40]!r} is not a real date"
+        ) from None
 
 
 def parse_date(value: object) -> date | None:
@@ -211,8 +214,12 @@ def parse_date(value: object) -> date | None:
             return None
     m = _DATE_SEP.fullmatch(text) or _DATE_CN.fullmatch(text)
     if m is not None:
-        return _make_date(int(m[1]), int(m[3] if m.re is _DATE_SEP else m[2]),
-                          int(m[4] if m.re is _DATE_SEP else m[3]), text)
+        return _make_date(
+            int(m[1]),
+            int(m[3] if m.re is _DATE_SEP else m[2]),
+            int(m[4] if m.re is _DATE_SEP else m[3]),
+            text,
+        )
     m = _DATE_COMPACT.fullmatch(text)
     if m is not None:
         return _make_date(int(m[1]), int(m[2]), int(m[3]), text)
@@ -339,8 +346,9 @@ def parse_json_list(value: object) -> list[dict]:
         raise FieldParseError("unparseable_json", f"JSON {type(data).__name__} is not a list")
     for i, item in enumerate(data):
         if not isinstance(item, dict):
-            raise FieldParseError("unparseable_json",
-                                  f"item {i} is {type(item).__name__}, not an object")
+            raise FieldParseError(
+                "unparseable_json", f"item {i} is {type(item).__name__}, not an object"
+            )
     return list(data)
 
 

@@ -164,7 +164,8 @@ _USCC_SHAPE = re.compile(r"[0-9A-HJ-NPQRTUWXY]{2}[0-9]{6}[0-9A-HJ-NPQRTUWXY]{10}
 # anything else becomes '~', which int() rejects.
 _TO_BASE34 = bytes(
     ord("0123456789ABCDEFGHIJKLMNOPQRSTU"[_USCC_ALPHABET.index(chr(b))])
-    if chr(b) in _USCC_ALPHABET else ord("~")
+    if chr(b) in _USCC_ALPHABET
+    else ord("~")
     for b in range(256)
 )
 
@@ -206,8 +207,9 @@ def parse_uscc(raw: object) -> Uscc:
     return Uscc("valid", None, code, org, code[2:8], _org_code_ok(org), code)
 
 
-def make_uscc(region_code: str, org_body8: str, registration_authority: str = "9",
-              entity_type: str = "1") -> str:
+def make_uscc(
+    region_code: str, org_body8: str, registration_authority: str = "9", entity_type: str = "1"
+) -> str:
     """A valid USCC with correct GB 11714 and GB 32100 check characters (for synthetic data)."""
     body = registration_authority + entity_type + region_code + org_body8
     if len(body) != 16 or not region_code.isdigit():
@@ -322,13 +324,20 @@ def _token(id18: str, secret: bytes) -> str:
     return mac.hexdigest()
 
 
-def _valid_resident_id(id18: str, secret: bytes, kind: Literal["18", "15_upgraded"],
-                       born: date) -> ResidentId:
+def _valid_resident_id(
+    id18: str, secret: bytes, kind: Literal["18", "15_upgraded"], born: date
+) -> ResidentId:
     return ResidentId(
-        "valid", None, kind,
+        "valid",
+        None,
+        kind,
         _token(id18, secret),
-        id18[:6] + _STARS + id18[14:], id18[:6], id18[14:], born,
-        "M" if int(id18[16]) % 2 else "F", id18[:6],
+        id18[:6] + _STARS + id18[14:],
+        id18[:6],
+        id18[14:],
+        born,
+        "M" if int(id18[16]) % 2 else "F",
+        id18[:6],
     )
 
 
@@ -352,8 +361,16 @@ def _masked_resident_id(code: str) -> ResidentId:
     if born is None:
         return ResidentId("invalid", "invalid_birth_date", display=mask_id(code))
     return ResidentId(
-        "masked", None, "masked", None, code, prefix or None, suffix or None,
-        None if born is _NOT_SHOWN else born, None, prefix[:6] if len(prefix) >= 6 else None,
+        "masked",
+        None,
+        "masked",
+        None,
+        code,
+        prefix or None,
+        suffix or None,
+        None if born is _NOT_SHOWN else born,
+        None,
+        prefix[:6] if len(prefix) >= 6 else None,
     )
 
 
@@ -382,8 +399,9 @@ def parse_resident_id(raw: object, secret: bytes) -> ResidentId:
         born = _birth_date(body[6:14])
         if born is None:
             return ResidentId("invalid", "invalid_birth_date", display=mask_id(code))
-        return _valid_resident_id(body + ric.calc_check_digit(body + "0"), secret,
-                                  "15_upgraded", born)
+        return _valid_resident_id(
+            body + ric.calc_check_digit(body + "0"), secret, "15_upgraded", born
+        )
     if _MASK.search(code):
         return _masked_resident_id(code)
     reason: Reason = "invalid_length" if len(code) not in (15, 18) else "invalid_format"

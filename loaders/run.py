@@ -28,8 +28,9 @@ import pyarrow.parquet as pq
 from config.errors import InputError
 from config.settings import id_token_secret
 from config.sources import SourceSpec, load_sources
+from loaders.cells import Problem
 from loaders.readers import BadRow, read_rows
-from loaders.records import Problem, RecordMapper, RowRejected
+from loaders.records import RecordMapper, RowRejected
 from loaders.tables import FACT_TABLES, SCHEMAS, TableSink
 from loaders.vocabulary import Vocabulary, load_vocabulary
 
@@ -115,6 +116,10 @@ class SourceJob:
     vocabulary: Vocabulary
     secret: bytes
     part_dir: Path
+    origin: str
+
+    def mapper(self) -> RecordMapper:
+        return RecordMapper(self.name, self.spec, self.vocabulary, self.secret, self.origin)
 
 
 def load_run(
@@ -134,23 +139,26 @@ def load_run(
     base = sources_path.resolve().parent
     files = {name: resolve_files(base, name, spec) for name, spec in sources.sources.items()}
     secret = secret if secret is not None else id_token_secret()
-    run_dir.mkdir(parents=True, exist_ok=True)
     staging = run_dir / f".staging-{os.getpid()}"
+    jobs = [
+        SourceJob(
+            name,
+            spec,
+            files[name],
+            base,
+            vocabulary.extended(spec.vocabulary, f"{sources_path} sources.{name}"),
+            secret,
+            staging / f"part-{i:03d}",
+            str(sources_path),
+        )
+        for i, (name, spec) in enumerate(sources.sources.items())
+    ]
+    for job in jobs:
+        job.mapper()  # refuses a bad mapping before anything is read or written
+    run_dir.mkdir(parents=True, exist_ok=True)
     shutil.rmtree(staging, ignore_errors=True)
     staging.mkdir()
     try:
-        jobs = [
-            SourceJob(
-                name,
-                spec,
-                files[name],
-                base,
-                vocabulary.extended(spec.vocabulary, f"{sources_path} sources.{name}"),
-                secret,
-                staging / f"part-{i:03d}",
-            )
-            for i, (name, spec) in enumerate(sources.sources.items())
-        ]
         total = sum(p.stat().st_size for paths in files.values() for p in paths)
         if workers is None:
             workers = min(os.cpu_count() or 1, len(jobs)) if total >= PARALLEL_MIN_BYTES else 1
@@ -174,7 +182,7 @@ def load_run(
 def _run_job(job: SourceJob, progress: Progress | None) -> SourceCounts:
     job.part_dir.mkdir()
     sinks = {name: TableSink(name, job.part_dir) for name in SCHEMAS}
-    mapper = RecordMapper(job.name, job.spec, job.vocabulary, job.secret)
+    mapper = job.mapper()
     counts = _load_source(job.name, job.spec, job.paths, job.base, mapper, sinks, progress)
     for sink in sinks.values():
         sink.close()

@@ -424,3 +424,13 @@ def test_malformed_sources_name_file_entry_and_key(tmp_path: Path, mutate, expec
         load_sources(path)
     assert str(path) in str(err.value)
     assert expected in str(err.value)
+
+
+def test_unknown_constant_term_is_refused_before_reading(tmp_path: Path):
+    sources = _world(tmp_path / "in")
+    data = yaml.safe_load(sources.read_text(encoding="utf-8"))
+    data["sources"]["defaulters"]["facts"][0]["list"] = {"const": "黑名单X"}
+    sources.write_text(yaml.safe_dump(data, allow_unicode=True), encoding="utf-8")
+    with pytest.raises(ConfigError, match=r"sources\.defaulters\.facts\[0\]\.list: unknown term"):
+        load_run(sources, tmp_path / "run", secret=SECRET)
+    assert not (tmp_path / "run").exists()
