@@ -434,3 +434,28 @@ def test_unknown_constant_term_is_refused_before_reading(tmp_path: Path):
     with pytest.raises(ConfigError, match=r"sources\.defaulters\.facts\[0\]\.list: unknown term"):
         load_run(sources, tmp_path / "run", secret=SECRET)
     assert not (tmp_path / "run").exists()
+
+
+@pytest.mark.parametrize("source", ["defaulters", "registry", "shareholders"])
+def test_detected_encoding_reads_gbk_gb18030_and_utf8_alike(tmp_path: Path, source: str):
+    sources = _world(tmp_path / "in")
+    declared = load_run(sources, tmp_path / "declared", secret=SECRET)
+    data = yaml.safe_load(sources.read_text(encoding="utf-8"))
+    data["sources"][source]["encoding"] = "detect"
+    sources.write_text(yaml.safe_dump(data, allow_unicode=True), encoding="utf-8")
+    detected = load_run(sources, tmp_path / "detected", secret=SECRET)
+    assert detected["sources"][source] == declared["sources"][source]
+
+
+def test_xlsx_sheet_by_name_and_a_missing_sheet(tmp_path: Path):
+    sources = _world(tmp_path / "in")
+    data = yaml.safe_load(sources.read_text(encoding="utf-8"))
+    data["sources"]["personnel"]["sheet"] = "Sheet"
+    sources.write_text(yaml.safe_dump(data, allow_unicode=True), encoding="utf-8")
+    assert load_run(sources, tmp_path / "ok", secret=SECRET)["sources"]["personnel"][
+        "rows_accepted"
+    ] == 3
+    data["sources"]["personnel"]["sheet"] = "主要人员"
+    sources.write_text(yaml.safe_dump(data, allow_unicode=True), encoding="utf-8")
+    with pytest.raises(InputError, match=r"personnel\.xlsx: sheet '主要人员' absent"):
+        load_run(sources, tmp_path / "bad", secret=SECRET)
