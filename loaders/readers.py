@@ -152,6 +152,15 @@ def _decoded_lines(path: Path, encoding: str) -> Iterator[tuple[int, str | None,
         )
 
 
+def _undecodable(number: int, raw: bytes) -> BadRow:
+    return BadRow(
+        number,
+        "undecodable",
+        "bytes invalid in the declared encoding",
+        raw.decode("utf-8", "backslashreplace")[:500],
+    )
+
+
 def _read_csv(path: Path, encoding: str, delimiter: str) -> tuple[list[str], Iterator[Row]]:
     lines = _decoded_lines(path, encoding)
     first = next(lines, None)
@@ -170,14 +179,7 @@ def _csv_rows(
     def good_lines() -> Iterator[str]:
         for number, text, raw in lines:
             if text is None:
-                bad.append(
-                    BadRow(
-                        number,
-                        "undecodable",
-                        "bytes invalid in the declared encoding",
-                        raw.decode("utf-8", "backslashreplace")[:500],
-                    )
-                )
+                bad.append(_undecodable(number, raw))
                 continue
             start.append(number)
             yield text + "\n"
@@ -214,12 +216,7 @@ def _read_jsonl(path: Path, encoding: str) -> tuple[list[str], Iterator[Row]]:
     def rows() -> Iterator[Row]:
         for number, text, raw in _decoded_lines(path, encoding):
             if text is None:
-                yield BadRow(
-                    number,
-                    "undecodable",
-                    "bytes invalid in the declared encoding",
-                    raw.decode("utf-8", "backslashreplace")[:500],
-                )
+                yield _undecodable(number, raw)
                 continue
             if not text.strip():
                 continue

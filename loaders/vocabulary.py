@@ -25,9 +25,18 @@ class Vocabulary:
     """Lookup tables per kind; a value may map to several canonical terms (执行董事兼总经理)."""
 
     maps: dict[str, dict[str, tuple[str, ...]]] = field(default_factory=dict)
+    canonical: dict[str, frozenset[str]] = field(init=False, repr=False, compare=False)
 
-    def canonical_values(self, kind: str) -> set[str]:
-        return {v for values in self.maps.get(kind, {}).values() for v in values}
+    def __post_init__(self) -> None:
+        # Built once: lookup runs per row, and constant terms always reach this set.
+        canonical = {
+            kind: frozenset(v for values in table.values() for v in values)
+            for kind, table in self.maps.items()
+        }
+        object.__setattr__(self, "canonical", canonical)
+
+    def canonical_values(self, kind: str) -> frozenset[str]:
+        return self.canonical.get(kind, frozenset())
 
     def lookup(self, kind: str, raw: str) -> tuple[str, ...] | None:
         """Canonical terms for `raw`, or None if the vocabulary does not know it."""
