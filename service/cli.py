@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from service import cmd_demo, cmd_load, cmd_neo4j, cmd_world
+from service import cmd_demo, cmd_link, cmd_load, cmd_neo4j, cmd_world
 from service.console import run_guarded
 
 app = typer.Typer(
@@ -19,6 +19,13 @@ app.command("world", help="Generate a synthetic world of agency extracts with gr
 )
 app.command("load", help="Load agency extracts into mentions, facts and a quarantine.")(
     run_guarded(cmd_load.load)
+)
+app.command("link", help="Resolve a run's mentions into person and company entities.")(
+    run_guarded(cmd_link.link)
+)
+app.add_typer(cmd_link.model_app, name="model", help="Train the linkage models (no labels).")
+app.command("judge", help="Record a reviewer's judgement: two mentions are / are not one entity.")(
+    run_guarded(cmd_link.judge)
 )
 app.command("demo", help="Run the main job end to end on a synthetic world; say where to look.")(
     run_guarded(cmd_demo.demo)

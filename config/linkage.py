@@ -1,0 +1,72 @@
+"""The linkage.yaml schema: thresholds and training settings, with their meaning.
+
+Thresholds are policy (how sure must we be before two mentions become one person), so they
+live in config, not in code. The default file sits next to this module; `VEIL_LINKAGE`
+or an explicit path points at another.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from config.errors import ConfigError
+from config.settings import CONFIG_DIR
+
+DEFAULT_LINKAGE = CONFIG_DIR / "linkage.yaml"
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class EntityLinkage(_Strict):
+    match_threshold: float = Field(0.99, gt=0.0, lt=1.0)
+    review_threshold: float = Field(0.5, gt=0.0, lt=1.0)
+    suspect_name_similarity: float = Field(50, ge=0, le=100)
+
+    @model_validator(mode="after")
+    def _review_below_match(self) -> EntityLinkage:
+        if self.review_threshold > self.match_threshold:
+            raise ValueError(
+                f"review_threshold ({self.review_threshold}) must be <= "
+                f"match_threshold ({self.match_threshold})"
+            )
+        return self
+
+
+class Training(_Strict):
+    u_max_pairs: float = Field(1e7, ge=1e3)
+    seed: int = 42
+    min_field_coverage: float = Field(0.01, ge=0.0, le=1.0)
+
+
+class LinkageConfig(_Strict):
+    version: Literal[1] = 1
+    person: EntityLinkage = EntityLinkage()
+    company: EntityLinkage = EntityLinkage()
+    training: Training = Training()
+
+
+def load_linkage_config(path: Path | None = None) -> LinkageConfig:
+    """Read and validate linkage.yaml (default: $VEIL_LINKAGE, else the packaged file)."""
+    if path is None:
+        path = Path(os.environ.get("VEIL_LINKAGE", DEFAULT_LINKAGE))
+    if not path.is_file():
+        raise ConfigError(str(path), ["file not found: expected a linkage YAML file"])
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except (yaml.YAMLError, UnicodeDecodeError) as err:
+        raise ConfigError(str(path), [f"not valid YAML: {err}"]) from None
+    try:
+        return LinkageConfig.model_validate(data or {})
+    except ValidationError as err:
+        problems = [
+            f"{'.'.join(str(p) for p in e['loc']) or '(top level)'}: {e['msg']}"
+            for e in err.errors()
+        ]
+        raise ConfigError(str(path), problems) from None

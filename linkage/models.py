@@ -1,0 +1,419 @@
+"""The two Splink models, their comparisons and blocking rules, and how they are trained.
+
+Comparisons are written in SQL for this data rather than taken from Splink's string
+library, because DuckDB's fuzzy string functions count UTF-8 bytes, not characters (so
+张伟/张强 looks closer than 张伟/张玮). Near names are measured by `veil_char_distance`, a
+rapidfuzz Levenshtein distance over characters registered on the DuckDB connection.
+
+Persons: name (exact simplified / same sound, which also meets romanised names / one
+character apart with the same surname), resident ID (same full ID / masked form agrees
+with visible prefix and suffix / same birth date and sex but another number / conflict),
+company context (the two records name a common company entity), and phone and address
+when the data carries them. Companies: name (exact canonical / one is a former name of the
+other / same brand words, industry and legal form / brand words one character apart),
+identifiers (USCC, organisation code or registration number equal / conflict), region,
+and address. Term-frequency adjustment on names makes a shared 王伟 count for little and
+a shared rare name for much.
+
+Training needs no labels: u from random pairs, m by expectation maximisation in two
+blocks (same name: learns the identifier and context levels; same identifier: learns the
+name levels), so each comparison is estimated where the other decides the blocking.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+from rapidfuzz.distance import Levenshtein
+from rapidfuzz.process import cpdist
+from splink import DuckDBAPI, Linker, SettingsCreator, block_on
+
+from config.errors import InputError
+from config.linkage import Training
+
+PERSON = "person"
+COMPANY = "company"
+
+UNIQUE_ID = "mention_id"
+
+
+def _char_distance(left: pa.Array, right: pa.Array) -> pa.Array:
+    """Levenshtein distance in characters, null where either side is null."""
+    a = left.to_pylist()
+    b = right.to_pylist()
+    missing = np.array([x is None or y is None for x, y in zip(a, b, strict=True)])
+    scores = cpdist(
+        ["" if x is None else x for x in a],
+        ["" if y is None else y for y in b],
+        scorer=Levenshtein.distance,
+        dtype=np.int64,
+        workers=1,
+    )
+    return pa.array(scores, type=pa.int64(), mask=missing)
+
+
+def connect(temp_dir: Path | None = None) -> duckdb.DuckDBPyConnection:
+    """A DuckDB connection with what the models' SQL needs."""
+    con = duckdb.connect()
+    con.execute("SET lambda_syntax='ENABLE_SINGLE_ARROW'")
+    con.execute("SET preserve_insertion_order=false")
+    if temp_dir is not None:
+        temp_dir.mkdir(parents=True, exist_ok=True)
+        con.execute("SET temp_directory=?", [str(temp_dir)])
+    con.create_function(
+        "veil_char_distance",
+        _char_distance,
+        [duckdb.sqltype("VARCHAR"), duckdb.sqltype("VARCHAR")],
+        duckdb.sqltype("BIGINT"),
+        type="arrow",
+        null_handling="special",
+    )
+    return con
+
+
+def _level(sql: str, label: str, **extra: Any) -> dict[str, Any]:
+    return {"sql_condition": sql, "label_for_charts": label, **extra}
+
+
+def _null(sql: str) -> dict[str, Any]:
+    return _level(sql, "null", is_null_level=True)
+
+
+ELSE = _level("ELSE", "else")
+
+
+def _exact(column: str, label: str) -> dict[str, Any]:
+    return {
+        "output_column_name": column,
+        "comparison_levels": [
+            _null(f'"{column}_l" IS NULL OR "{column}_r" IS NULL'),
+            _level(f'"{column}_l" = "{column}_r"', label),
+            ELSE,
+        ],
+    }
+
+
+def person_comparisons(optional: set[str]) -> list[dict[str, Any]]:
+    name = {
+        "output_column_name": "name",
+        "comparison_levels": [
+            _null("name_simplified_l IS NULL OR name_simplified_r IS NULL"),
+            _level(
+                "name_simplified_l = name_simplified_r",
+                "exact",
+                tf_adjustment_column="name_simplified",
+                tf_adjustment_weight=1.0,
+            ),
+            _level(
+                "name_pinyin_key_l = name_pinyin_key_r",
+                "same sound",
+                tf_adjustment_column="name_pinyin_key",
+                tf_adjustment_weight=1.0,
+            ),
+            _level(
+                "surname_l = surname_r AND NOT is_romanised_l AND NOT is_romanised_r "
+                "AND veil_char_distance(given_l, given_r) <= 1",
+                "one character apart",
+            ),
+            ELSE,
+        ],
+    }
+    identity = {
+        "output_column_name": "resident_id",
+        "comparison_levels": [
+            _null(
+                "(id_token_l IS NULL AND id_prefix_l IS NULL) "
+                "OR (id_token_r IS NULL AND id_prefix_r IS NULL)"
+            ),
+            _level("id_token_l = id_token_r", "same ID"),
+            _level(
+                "(id_masked_l OR id_masked_r) "
+                "AND id_prefix_l = id_prefix_r AND id_suffix_l = id_suffix_r",
+                "masked ID agrees",
+            ),
+            _level(
+                "id_token_l IS NOT NULL AND id_token_r IS NOT NULL "
+                "AND birth_date_l = birth_date_r AND sex_l = sex_r",
+                "birth date and sex agree",
+            ),
+            _level("ELSE", "conflict"),
+        ],
+    }
+    context = {
+        "output_column_name": "company_context",
+        "comparison_levels": [
+            _null("len(context_l) = 0 OR len(context_r) = 0"),
+            _level("list_has_any(context_l, context_r)", "same company"),
+            _level("ELSE", "other companies"),
+        ],
+    }
+    comparisons = [name, identity, context]
+    if "phone" in optional:
+        comparisons.append(_exact("phone", "same phone"))
+    if "address" in optional:
+        comparisons.append(_exact("address", "same address"))
+    return comparisons
+
+
+def company_comparisons(optional: set[str]) -> list[dict[str, Any]]:
+    name = {
+        "output_column_name": "name",
+        "comparison_levels": [
+            _null("name_canonical_l IS NULL OR name_canonical_r IS NULL"),
+            _level("name_canonical_l = name_canonical_r", "exact"),
+            _level(
+                "list_contains(former_canonical_l, name_canonical_r) "
+                "OR list_contains(former_canonical_r, name_canonical_l) "
+                "OR list_has_any(former_canonical_l, former_canonical_r)",
+                "former name",
+            ),
+            _level(
+                "name_core_l = name_core_r "
+                "AND coalesce(name_industry_l, '') = coalesce(name_industry_r, '') "
+                "AND coalesce(name_legal_form_l, '') = coalesce(name_legal_form_r, '') "
+                "AND (name_region_l = name_region_r "
+                "OR name_region_l IS NULL OR name_region_r IS NULL)",
+                "same brand",
+            ),
+            _level(
+                "coalesce(name_region_l, '') = coalesce(name_region_r, '') "
+                "AND name_is_branch_l = name_is_branch_r "
+                "AND veil_char_distance(name_core_l, name_core_r) <= 1",
+                "brand one character apart",
+            ),
+            ELSE,
+        ],
+    }
+    both = "({c}_l IS NOT NULL AND {c}_r IS NOT NULL)"
+    comparable = " OR ".join(both.format(c=c) for c in ("uscc", "org_code", "reg_no"))
+    identifiers = {
+        "output_column_name": "identifiers",
+        "comparison_levels": [
+            _null(f"NOT ({comparable})"),
+            _level(
+                "uscc_l = uscc_r OR org_code_l = org_code_r OR reg_no_l = reg_no_r",
+                "same identifier",
+            ),
+            _level("ELSE", "conflict"),
+        ],
+    }
+    comparisons = [name, identifiers, _exact("region_code", "same region")]
+    if "address" in optional:
+        comparisons.append(_exact("address", "same address"))
+    return comparisons
+
+
+def person_blocking() -> list[Any]:
+    """Candidate pairs: same name, same sound, same ID, same masked ID, or same surname in a
+    common company (which is how a typo in a given name is still met)."""
+    return [
+        block_on("name_simplified"),
+        block_on("name_pinyin_key"),
+        block_on("id_token"),
+        block_on("id_prefix", "id_suffix"),
+        block_on("context", "surname", arrays_to_explode=["context"]),
+    ]
+
+
+def company_blocking() -> list[Any]:
+    """Candidate pairs: a canonical or former name in common, an identifier in common, or
+    the same brand words and legal form."""
+    return [
+        block_on("name_canonical"),
+        block_on("name_keys", arrays_to_explode=["name_keys"]),
+        block_on("uscc"),
+        block_on("org_code"),
+        block_on("reg_no"),
+        block_on("name_core", "name_legal_form"),
+    ]
+
+
+def settings(entity_type: str, optional: set[str]) -> SettingsCreator:
+    if entity_type == PERSON:
+        comparisons = person_comparisons(optional)
+        blocking = person_blocking()
+    else:
+        comparisons = company_comparisons(optional)
+        blocking = company_blocking()
+    return SettingsCreator(
+        link_type="dedupe_only",
+        unique_id_column_name=UNIQUE_ID,
+        comparisons=comparisons,
+        blocking_rules_to_generate_predictions=blocking,
+        retain_intermediate_calculation_columns=True,
+        retain_matching_columns=True,
+    )
+
+
+#: Training blocks: (blocking rule, what it teaches). Each teaches the comparisons its
+#: rule does not use.
+EM_BLOCKS = {
+    PERSON: ["l.name_simplified = r.name_simplified", "l.id_token = r.id_token"],
+    COMPANY: ["l.name_canonical = r.name_canonical", "l.uscc = r.uscc"],
+}
+
+
+def optional_fields(frame: pd.DataFrame, entity_type: str, min_coverage: float) -> set[str]:
+    """Optional comparisons that the data can support."""
+    candidates = ("phone", "address") if entity_type == PERSON else ("address",)
+    return {c for c in candidates if len(frame) and frame[c].notna().mean() >= min_coverage}
+
+
+#: Columns whose term frequencies adjust the exact-name levels.
+#: Company names get none: a canonical name (region included) is unique by law within its
+#: registration authority, so "how common is this name" is not a question for companies.
+TF_COLUMNS = {PERSON: ("name_simplified", "name_pinyin_key"), COMPANY: ()}
+
+
+def term_frequencies(
+    frame: pd.DataFrame, column: str, provisional: np.ndarray, counted: np.ndarray
+) -> pd.DataFrame:
+    """For each value, the chance that some *other* entity bears it: the u of an exact match.
+
+    Counted over distinct entities, not mentions, because a person named in forty records
+    is one person; and only over the `counted` mentions (for people: those with a full
+    resident ID), because only there do we know how many different people share a name. A
+    mention without an ID can be anyone, so counting it would make the name of a person
+    named in ten key-personnel lists look ten times as common as it is. The entity itself is
+    not counted (a name borne by one person is rare, not "1 in N"), and half a bearer is
+    added for the namesakes the data has not shown. Splink uses this in place of the level's
+    u when both sides agree.
+    """
+    pairs = pd.DataFrame({column: frame[column].to_numpy(), "group": provisional})
+    known = pairs[counted].dropna().drop_duplicates()
+    groups = max(int(known["group"].nunique()), 1)
+    counts = known.groupby(column).size().reindex(pairs[column].dropna().unique(), fill_value=1)
+    others = (counts.to_numpy(dtype=np.float64) - 1.0) + 0.5
+    return pd.DataFrame({column: counts.index, f"tf_{column}": others / groups})
+
+
+def _fill_unobserved_u(model: dict[str, Any], pairs: float) -> None:
+    """Levels never seen among `pairs` random pairs of different entities (same full ID,
+    same canonical company name) get u = 1/pairs: the most the sample allows, rather than
+    Splink's uninformed default."""
+    for comparison in model["comparisons"]:
+        for level in comparison["comparison_levels"]:
+            if level.get("is_null_level"):
+                continue
+            if level.get("u_probability") in (None, 0):
+                level["u_probability"] = 1.0 / pairs
+
+
+def prior(provisional: np.ndarray) -> float:
+    """Probability that two random mentions match: the share of mention pairs inside
+    provisional groups (identifier links and same name in the same company)."""
+    sizes = pd.Series(provisional).value_counts().to_numpy(dtype=np.float64)
+    n = float(len(provisional))
+    total = n * (n - 1) / 2
+    within = float((sizes * (sizes - 1) / 2).sum())
+    return min(max(within / total, 1e-9), 0.5) if total else 0.5
+
+
+@dataclass
+class Model:
+    """A linker over one entity type's features, trained or loaded."""
+
+    entity_type: str
+    linker: Linker
+    con: duckdb.DuckDBPyConnection
+
+    def save(self, path: Path) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self.linker.misc.save_model_to_json(str(path), overwrite=True)
+
+    def as_dict(self) -> dict[str, Any]:
+        return self.linker.misc.save_model_to_json()
+
+    def predict(self, threshold: float) -> pd.DataFrame:
+        """Scored candidate pairs at or above `threshold` match probability."""
+        frame = self.linker.inference.predict(threshold_match_probability=threshold)
+        return frame.as_pandas_dataframe()
+
+
+def _linker(
+    frame: pd.DataFrame, settings_source: Any, con: duckdb.DuckDBPyConnection, name: str
+) -> tuple[Linker, DuckDBAPI]:
+    db_api = DuckDBAPI(connection=con)
+    table = db_api.register(frame, table_name=name)
+    return Linker(table, settings_source, log_level=logging.ERROR), db_api
+
+
+def _with_tf(
+    frame: pd.DataFrame,
+    entity_type: str,
+    settings_source: Any,
+    provisional: np.ndarray,
+    con: duckdb.DuckDBPyConnection,
+) -> Linker:
+    linker, db_api = _linker(frame, settings_source, con, f"{entity_type}_mentions")
+    counted = frame["id_token"].notna().to_numpy() if entity_type == PERSON else None
+    for column in TF_COLUMNS[entity_type]:
+        table = db_api.register(
+            term_frequencies(frame, column, provisional, counted),
+            table_name=f"{entity_type}_tf_{column}",
+        )
+        linker.table_management.register_term_frequency_lookup(table, column)
+    return linker
+
+
+def train(
+    frame: pd.DataFrame,
+    entity_type: str,
+    training: Training,
+    provisional: np.ndarray,
+    temp_dir: Path | None = None,
+) -> Model:
+    """Estimate a model from unlabelled mentions.
+
+    u comes from random pairs of provisional entities (one mention each), because random
+    pairs of mentions are often the same entity named twice, which would make agreement
+    look common among non-matches. m comes from EM over all mentions.
+    """
+    con = connect(temp_dir)
+    optional = optional_fields(frame, entity_type, training.min_field_coverage)
+    first = ~pd.Series(provisional).duplicated().to_numpy()
+    sampler, _ = _linker(
+        frame[first].reset_index(drop=True),
+        settings(entity_type, optional),
+        con,
+        f"{entity_type}_representatives",
+    )
+    sampler.training.estimate_u_using_random_sampling(
+        max_pairs=training.u_max_pairs, seed=training.seed
+    )
+    model = sampler.misc.save_model_to_json()
+    representatives = int(first.sum())
+    _fill_unobserved_u(
+        model, max(min(training.u_max_pairs, representatives * (representatives - 1) / 2), 1.0)
+    )
+    model["probability_two_random_records_match"] = prior(provisional)
+    linker = _with_tf(frame, entity_type, model, provisional, con)
+    for rule in EM_BLOCKS[entity_type]:
+        linker.training.estimate_parameters_using_expectation_maximisation(
+            rule, estimate_without_term_frequencies=True
+        )
+    return Model(entity_type, linker, con)
+
+
+def load(
+    frame: pd.DataFrame,
+    entity_type: str,
+    path: Path,
+    provisional: np.ndarray,
+    temp_dir: Path | None = None,
+) -> Model:
+    """A model saved by `veil model train`, over this run's mentions."""
+    try:
+        saved = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, json.JSONDecodeError) as err:
+        raise InputError(str(path), f"not a saved Splink model: {err}") from None
+    con = connect(temp_dir)
+    return Model(entity_type, _with_tf(frame, entity_type, saved, provisional, con), con)

@@ -1,0 +1,509 @@
+"""`veil link` and `veil model train`: mentions of a run directory -> entities and links.
+
+Companies are resolved first, because a person's strongest evidence after an ID number is
+the company they appear in: person mentions then carry the company entities of their
+record as context. For each entity type: deterministic links (identifiers), Splink scores
+for candidate pairs, then constrained clustering (reviewers' "different" and two different
+identifiers forbid a merge), then entity IDs kept stable against the previous result.
+
+Outputs, written to staging and moved into place together (docs/ARCHITECTURE.md has the
+schemas): entities.parquet, links.parquet, suspects.parquet, link_report.json, and the
+models used under models/ (a copy, so a run records exactly what decided it).
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from config.errors import InputError
+from config.linkage import EntityLinkage, LinkageConfig, load_linkage_config
+from config.settings import veil_home
+from linkage import models
+from linkage.clusters import Edges, cluster, stable_entity_ids
+from linkage.deterministic import (
+    COMPANY_IDENTIFIERS,
+    PERSON_IDENTIFIERS,
+    identifier_links,
+    provisional_entities,
+    suspected_company_errors,
+    suspected_person_errors,
+)
+from linkage.features import KEY, company_context, company_features, mention_refs, person_features
+from linkage.judgements import effective_judgements, judgement_constraints, read_judgements
+
+#: Called with (stage, entity_type) as each stage starts.
+Progress = Callable[[str, str], None]
+
+PREFIX = {models.PERSON: "P", models.COMPANY: "C"}
+IDENTIFIERS = {models.PERSON: PERSON_IDENTIFIERS, models.COMPANY: COMPANY_IDENTIFIERS}
+EXCLUSIVE = {models.PERSON: "id_token", models.COMPANY: "uscc"}
+#: Mentions equal on these are one provisional entity while training (see
+#: deterministic.provisional_entities): same name in the same company; same company name.
+PROVISIONAL = {
+    models.PERSON: [["name_simplified", "context"]],
+    models.COMPANY: [["name_canonical"]],
+}
+
+ENTITY_SCHEMA = pa.schema(
+    [
+        ("source", pa.string()),
+        ("record_id", pa.string()),
+        ("slot", pa.string()),
+        ("entity_type", pa.string()),
+        ("entity_id", pa.string()),
+        ("confidence", pa.float64()),
+    ]
+)
+
+LEVEL_TYPE = pa.list_(
+    pa.struct([("comparison", pa.string()), ("level", pa.string()), ("match_weight", pa.float64())])
+)
+
+LINK_SCHEMA = pa.schema(
+    [
+        ("entity_type", pa.string()),
+        ("mention_l", pa.string()),
+        ("mention_r", pa.string()),
+        ("entity_id_l", pa.string()),
+        ("entity_id_r", pa.string()),
+        ("evidence", pa.string()),
+        ("match_weight", pa.float64()),
+        ("match_probability", pa.float64()),
+        ("levels", LEVEL_TYPE),
+        ("merged", pa.bool_()),
+    ]
+)
+
+
+def default_models_dir() -> Path:
+    return veil_home() / "models"
+
+
+@dataclass
+class EntityResult:
+    entity_type: str
+    mentions: int
+    entities: int
+    deterministic_links: int
+    scored_pairs: int
+    merging_pairs: int
+    model: str
+    refused_merges: dict[str, int]
+    judgement_conflicts: int
+    suspects: int
+    changes: dict[str, int]
+    seconds: dict[str, float] = field(default_factory=dict)
+
+
+@dataclass
+class LinkSummary:
+    run_dir: str
+    person: EntityResult
+    company: EntityResult
+    judgements: int
+    warnings: list[str]
+    seconds: float
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def _stage(progress: Progress | None, stage: str, entity_type: str) -> None:
+    if progress is not None:
+        progress(stage, entity_type)
+
+
+class _Resolver:
+    """Resolves one entity type's mentions; keeps what the outputs need."""
+
+    def __init__(
+        self,
+        entity_type: str,
+        features: pd.DataFrame,
+        policy: EntityLinkage,
+        config: LinkageConfig,
+        work: Path,
+        progress: Progress | None,
+    ) -> None:
+        self.entity_type = entity_type
+        self.features = features
+        self.policy = policy
+        self.config = config
+        self.work = work
+        self.progress = progress
+        self.seconds: dict[str, float] = {}
+        self.links = identifier_links(features, IDENTIFIERS[entity_type])
+        self.provisional = provisional_entities(features, self.links, PROVISIONAL[entity_type])
+
+    def _timed(self, stage: str, fn: Callable[[], Any]) -> Any:
+        _stage(self.progress, stage, self.entity_type)
+        started = time.perf_counter()
+        result = fn()
+        self.seconds[stage] = round(time.perf_counter() - started, 3)
+        return result
+
+    def model(self, saved: Path | None) -> tuple[models.Model, str]:
+        temp = self.work / "duckdb"
+        if saved is not None and saved.is_file():
+            model = self._timed(
+                "load model",
+                lambda: models.load(self.features, self.entity_type, saved, self.provisional, temp),
+            )
+            return model, str(saved)
+        model = self._timed(
+            "train",
+            lambda: models.train(
+                self.features, self.entity_type, self.config.training, self.provisional, temp
+            ),
+        )
+        return model, "trained on this run"
+
+    def resolve(
+        self,
+        model: models.Model,
+        judgements: pd.DataFrame,
+        previous: pd.DataFrame | None,
+        warnings: list[str],
+    ) -> None:
+        self.pairs = self._timed("predict", lambda: model.predict(self.policy.review_threshold))
+        self.comparisons = _comparison_labels(model)
+        keys = self.features[KEY]
+        must, cannot, missing = judgement_constraints(judgements, keys)
+        warnings.extend(missing)
+        identifier_edges = Edges(
+            self.links["left"].to_numpy(np.int64),
+            self.links["right"].to_numpy(np.int64),
+            np.ones(len(self.links)),
+        )
+        must_link = Edges(
+            np.concatenate([identifier_edges.left, must.left]),
+            np.concatenate([identifier_edges.right, must.right]),
+            np.concatenate([identifier_edges.probability, must.probability]),
+        )
+        self.judged_same = must
+        scored = Edges(
+            self.pairs["mention_id_l"].to_numpy(np.int64),
+            self.pairs["mention_id_r"].to_numpy(np.int64),
+            self.pairs["match_probability"].to_numpy(np.float64),
+        )
+        exclusive = self.features[EXCLUSIVE[self.entity_type]].to_numpy(dtype=object)
+        self.clustering = self._timed(
+            "cluster",
+            lambda: cluster(
+                len(self.features),
+                scored,
+                self.policy.match_threshold,
+                must_link=must_link,
+                cannot_link=cannot,
+                exclusive_key=exclusive,
+            ),
+        )
+        self.entity_ids, self.changes = stable_entity_ids(
+            keys, self.clustering.labels, PREFIX[self.entity_type], previous
+        )
+
+    def entities(self) -> pd.DataFrame:
+        return pd.DataFrame(
+            {
+                **{c: self.features[c].to_numpy() for c in KEY},
+                "entity_type": self.entity_type,
+                "entity_id": self.entity_ids,
+                "confidence": self.clustering.confidence,
+            }
+        )
+
+    def link_rows(self) -> pd.DataFrame:
+        refs = mention_refs(self.features).to_numpy()
+        ids = np.asarray(self.entity_ids, dtype=object)
+        parts = []
+        if len(self.links):
+            left = self.links["left"].to_numpy()
+            right = self.links["right"].to_numpy()
+            parts.append(
+                pd.DataFrame(
+                    {
+                        "mention_l": refs[left],
+                        "mention_r": refs[right],
+                        "entity_id_l": ids[left],
+                        "entity_id_r": ids[right],
+                        "evidence": "identifier:" + self.links["identifier"],
+                        "match_weight": np.nan,
+                        "match_probability": 1.0,
+                        "levels": [[] for _ in range(len(left))],
+                        "merged": ids[left] == ids[right],
+                    }
+                )
+            )
+        if len(self.judged_same.left):
+            left, right = self.judged_same.left, self.judged_same.right
+            parts.append(
+                pd.DataFrame(
+                    {
+                        "mention_l": refs[left],
+                        "mention_r": refs[right],
+                        "entity_id_l": ids[left],
+                        "entity_id_r": ids[right],
+                        "evidence": "judgement:same",
+                        "match_weight": np.nan,
+                        "match_probability": 1.0,
+                        "levels": [[] for _ in range(len(left))],
+                        "merged": ids[left] == ids[right],
+                    }
+                )
+            )
+        if len(self.pairs):
+            left = self.pairs["mention_id_l"].to_numpy()
+            right = self.pairs["mention_id_r"].to_numpy()
+            parts.append(
+                pd.DataFrame(
+                    {
+                        "mention_l": refs[left],
+                        "mention_r": refs[right],
+                        "entity_id_l": ids[left],
+                        "entity_id_r": ids[right],
+                        "evidence": "model",
+                        "match_weight": self.pairs["match_weight"].to_numpy(np.float64),
+                        "match_probability": self.pairs["match_probability"].to_numpy(np.float64),
+                        "levels": _levels(self.pairs, self.comparisons),
+                        "merged": self.clustering.accepted,
+                    }
+                )
+            )
+        if not parts:
+            return pd.DataFrame(columns=LINK_SCHEMA.names)
+        rows = pd.concat(parts, ignore_index=True)
+        rows.insert(0, "entity_type", self.entity_type)
+        return rows
+
+    def suspects(self) -> pd.DataFrame:
+        if self.entity_type == models.PERSON:
+            return suspected_person_errors(
+                self.features, self.links, self.policy.suspect_name_similarity
+            )
+        return suspected_company_errors(
+            self.features, self.links, self.policy.suspect_name_similarity
+        )
+
+    def result(self, model_source: str, suspects: int) -> EntityResult:
+        changes = self.changes["change"].value_counts().to_dict() if len(self.changes) else {}
+        return EntityResult(
+            entity_type=self.entity_type,
+            mentions=len(self.features),
+            entities=int(pd.Series(self.entity_ids).nunique()),
+            deterministic_links=len(self.links),
+            scored_pairs=len(self.pairs),
+            merging_pairs=int(self.clustering.accepted.sum()),
+            model=model_source,
+            refused_merges={k: int(v) for k, v in self.clustering.refused.items()},
+            judgement_conflicts=len(self.clustering.conflicts),
+            suspects=suspects,
+            changes={str(k): int(v) for k, v in changes.items()},
+            seconds=self.seconds,
+        )
+
+
+def _comparison_labels(model: models.Model) -> list[tuple[str, dict[int, str]]]:
+    """Per comparison: its output name and the label of each comparison vector value."""
+    out = []
+    for comparison in model.linker._settings_obj.comparisons:
+        labels = {
+            level.comparison_vector_value: level.label_for_charts
+            for level in comparison.comparison_levels
+        }
+        out.append((comparison.output_column_name, labels))
+    return out
+
+
+def _levels(pairs: pd.DataFrame, comparisons: list[tuple[str, dict[int, str]]]) -> list[list]:
+    columns = []
+    for name, labels in comparisons:
+        gammas = pairs[f"gamma_{name}"].to_numpy()
+        weights = pairs[f"mw_{name}"].to_numpy(np.float64)
+        if f"mw_tf_adj_{name}" in pairs.columns:
+            weights = weights + pairs[f"mw_tf_adj_{name}"].fillna(0).to_numpy(np.float64)
+        columns.append(
+            [
+                (name, labels.get(int(g), str(g)), float(w))
+                for g, w in zip(gammas, weights, strict=True)
+            ]
+        )
+    return (
+        [
+            [{"comparison": c, "level": lv, "match_weight": w} for c, lv, w in row]
+            for row in zip(*columns, strict=True)
+        ]
+        if columns
+        else [[] for _ in range(len(pairs))]
+    )
+
+
+def _previous(run_dir: Path, entity_type: str) -> pd.DataFrame | None:
+    path = run_dir / "entities.parquet"
+    if not path.is_file():
+        return None
+    previous = pq.read_table(path).to_pandas()
+    return previous.loc[previous["entity_type"] == entity_type, [*KEY, "entity_id"]]
+
+
+def _model_path(models_dir: Path | None, entity_type: str) -> Path | None:
+    return None if models_dir is None else models_dir / f"{entity_type}.json"
+
+
+def link_run(
+    run_dir: Path,
+    *,
+    models_dir: Path | None = None,
+    judgements: Path | None = None,
+    config: LinkageConfig | None = None,
+    progress: Progress | None = None,
+) -> LinkSummary:
+    """Resolve a run's mentions into entities; write the outputs into the run directory.
+
+    Saved models in `models_dir` are used when present (default: <veil home>/models);
+    otherwise each model is trained on this run and a copy saved with the outputs.
+    """
+    started = time.perf_counter()
+    config = config or load_linkage_config()
+    models_dir = default_models_dir() if models_dir is None else models_dir
+    verdicts = effective_judgements(read_judgements(judgements)) if judgements else None
+    if verdicts is None:
+        verdicts = effective_judgements(read_judgements(run_dir / "judgements.jsonl"))
+    staging = run_dir / ".link-staging"
+    shutil.rmtree(staging, ignore_errors=True)
+    staging.mkdir(parents=True)
+    warnings: list[str] = []
+    try:
+        resolved = _resolve_all(run_dir, models_dir, verdicts, config, staging, progress, warnings)
+        _write(run_dir, staging, resolved)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    person, company = resolved["person"], resolved["company"]
+    summary = LinkSummary(
+        run_dir=str(run_dir),
+        person=person.result(person.model_source, len(person.suspect_rows)),
+        company=company.result(company.model_source, len(company.suspect_rows)),
+        judgements=len(verdicts),
+        warnings=warnings,
+        seconds=round(time.perf_counter() - started, 3),
+    )
+    (run_dir / "link_report.json").write_text(
+        json.dumps(summary.as_dict(), ensure_ascii=False, indent=2) + "\n", encoding="utf-8"
+    )
+    return summary
+
+
+def _resolve_all(
+    run_dir: Path,
+    models_dir: Path,
+    verdicts: pd.DataFrame,
+    config: LinkageConfig,
+    staging: Path,
+    progress: Progress | None,
+    warnings: list[str],
+) -> dict[str, _Resolver]:
+    _stage(progress, "standardise", models.COMPANY)
+    companies = company_features(run_dir)
+    company = _Resolver(models.COMPANY, companies, config.company, config, staging, progress)
+    model, company.model_source = company.model(_model_path(models_dir, models.COMPANY))
+    model.save(staging / "models" / "company.json")
+    company_warnings: list[str] = []
+    company.resolve(model, verdicts, _previous(run_dir, models.COMPANY), company_warnings)
+    company.suspect_rows = company.suspects()
+
+    _stage(progress, "standardise", models.PERSON)
+    persons = person_features(run_dir)
+    persons["context"] = company_context(persons, companies, company.entity_ids)
+    person = _Resolver(models.PERSON, persons, config.person, config, staging, progress)
+    model, person.model_source = person.model(_model_path(models_dir, models.PERSON))
+    model.save(staging / "models" / "person.json")
+    person_warnings: list[str] = []
+    person.resolve(model, verdicts, _previous(run_dir, models.PERSON), person_warnings)
+    # A judgement names persons or companies: it is unknown only if neither knows it.
+    warnings.extend(w for w in person_warnings if w in set(company_warnings))
+    person.suspect_rows = person.suspects()
+    return {"person": person, "company": company}
+
+
+def _write(run_dir: Path, staging: Path, resolved: dict[str, _Resolver]) -> None:
+    entities = pd.concat([r.entities() for r in resolved.values()], ignore_index=True)
+    links = pd.concat([r.link_rows() for r in resolved.values()], ignore_index=True)
+    suspects = pd.concat([r.suspect_rows for r in resolved.values()], ignore_index=True)
+    changes = pd.concat(
+        [r.changes.assign(entity_type=r.entity_type) for r in resolved.values()],
+        ignore_index=True,
+    )
+    pq.write_table(
+        pa.Table.from_pandas(entities, ENTITY_SCHEMA, preserve_index=False),
+        staging / "entities.parquet",
+    )
+    pq.write_table(
+        pa.Table.from_pandas(links, LINK_SCHEMA, preserve_index=False), staging / "links.parquet"
+    )
+    pq.write_table(
+        pa.Table.from_pandas(suspects, preserve_index=False), staging / "suspects.parquet"
+    )
+    pq.write_table(
+        pa.Table.from_pandas(changes, preserve_index=False), staging / "entity_changes.parquet"
+    )
+    target_models = run_dir / "models"
+    shutil.rmtree(target_models, ignore_errors=True)
+    (staging / "models").rename(target_models)
+    for name in ("links", "suspects", "entity_changes", "entities"):
+        (staging / f"{name}.parquet").replace(run_dir / f"{name}.parquet")
+
+
+def train_models(
+    run_dir: Path,
+    models_dir: Path | None = None,
+    *,
+    config: LinkageConfig | None = None,
+    progress: Progress | None = None,
+) -> dict[str, str]:
+    """Train both models on a run's mentions and save them for later runs to reuse.
+
+    The person model's company-context comparison needs company entities, so companies are
+    trained and resolved first (without reviewer judgements: training does not need them).
+    """
+    config = config or load_linkage_config()
+    models_dir = default_models_dir() if models_dir is None else models_dir
+    staging = run_dir / ".train-staging"
+    shutil.rmtree(staging, ignore_errors=True)
+    staging.mkdir(parents=True)
+    try:
+        companies = company_features(run_dir)
+        company = _Resolver(models.COMPANY, companies, config.company, config, staging, progress)
+        model, _ = company.model(None)
+        model.save(staging / "company.json")
+        company.resolve(model, read_judgements(staging / "no-judgements.jsonl"), None, [])
+        persons = person_features(run_dir)
+        persons["context"] = company_context(persons, companies, company.entity_ids)
+        person = _Resolver(models.PERSON, persons, config.person, config, staging, progress)
+        model, _ = person.model(None)
+        model.save(staging / "person.json")
+        models_dir.mkdir(parents=True, exist_ok=True)
+        saved = {}
+        for entity_type in (models.COMPANY, models.PERSON):
+            target = models_dir / f"{entity_type}.json"
+            (staging / f"{entity_type}.json").replace(target)
+            saved[entity_type] = str(target)
+        return saved
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+
+
+def read_entities(run_dir: Path) -> pd.DataFrame:
+    path = run_dir / "entities.parquet"
+    if not path.is_file():
+        raise InputError(str(path), "no entities table: run `veil link --run` first")
+    return pq.read_table(path).to_pandas()

@@ -1,0 +1,123 @@
+"""`veil link`, `veil model train`, `veil judge`: resolve mentions into entities."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import typer
+from rich.progress import Progress as RichProgress
+from rich.progress import SpinnerColumn, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from linkage.judgements import append_judgement
+from linkage.run import LinkSummary, Progress, link_run, train_models
+from service.console import console, print_json, run_guarded
+
+model_app = typer.Typer(no_args_is_help=True, help="Train and inspect the linkage models.")
+
+MODELS_HELP = "directory of saved models (default: <VEIL_HOME>/models)"
+
+
+@contextmanager
+def stage_progress(disabled: bool = False) -> Iterator[Progress]:
+    """One spinner line per stage, with its elapsed time."""
+    with RichProgress(
+        SpinnerColumn(),
+        TextColumn("[bold]{task.description:<28}"),
+        TimeElapsedColumn(),
+        console=console,
+        transient=disabled,
+        disable=disabled,
+    ) as bar:
+        current: list[int] = []
+
+        def progress(stage: str, entity_type: str) -> None:
+            if current:
+                bar.update(current[-1], completed=1, total=1)
+            current.append(bar.add_task(f"{entity_type}: {stage}", total=None))
+
+        yield progress
+        if current:
+            bar.update(current[-1], completed=1, total=1)
+
+
+def summary_table(summary: LinkSummary) -> Table:
+    table = Table(title=f"linked {summary.run_dir} in {summary.seconds:.1f} s")
+    for column in ("", "mentions", "entities", "by ID", "scored", "merged", "refused", "suspect"):
+        table.add_column(column, justify="left" if not column else "right")
+    for result in (summary.company, summary.person):
+        table.add_row(
+            result.entity_type,
+            f"{result.mentions:,}",
+            f"{result.entities:,}",
+            f"{result.deterministic_links:,}",
+            f"{result.scored_pairs:,}",
+            f"{result.merging_pairs:,}",
+            f"{sum(result.refused_merges.values()):,}",
+            f"{result.suspects:,}",
+        )
+    table.caption = (
+        "by ID: identifier links; scored: pairs Splink scored; merged: pairs that joined "
+        f"clusters; refused: merges a constraint forbade. Models: company {summary.company.model}"
+        f", person {summary.person.model}"
+    )
+    return table
+
+
+def link(
+    run: Path = typer.Option(..., "--run", help="run directory written by `veil load`"),
+    models: Path = typer.Option(None, "--models", help=MODELS_HELP),
+    judgements: Path = typer.Option(
+        None, "--judgements", help="reviewer judgements (default: RUN/judgements.jsonl)"
+    ),
+    json_output: bool = typer.Option(False, "--json", help="print the link report as JSON"),
+) -> None:
+    with stage_progress(disabled=json_output) as progress:
+        summary = link_run(run, models_dir=models, judgements=judgements, progress=progress)
+    if json_output:
+        print_json(summary.as_dict())
+        return
+    console.print(summary_table(summary))
+    for line in summary.warnings:
+        console.print(f"[yellow]warning:[/] {line}")
+    console.print(
+        f"entities: {run / 'entities.parquet'}\nlinks:    {run / 'links.parquet'}\n"
+        f"suspected data-entry errors: {run / 'suspects.parquet'}\n"
+        f"report:   {run / 'link_report.json'}"
+    )
+
+
+def train(
+    run: Path = typer.Option(..., "--run", help="run directory written by `veil load`"),
+    models: Path = typer.Option(None, "--models", help=MODELS_HELP),
+    json_output: bool = typer.Option(False, "--json", help="print the saved paths as JSON"),
+) -> None:
+    with stage_progress(disabled=json_output) as progress:
+        saved = train_models(run, models, progress=progress)
+    if json_output:
+        print_json(saved)
+        return
+    for entity_type, path in saved.items():
+        console.print(f"{entity_type} model: {path}")
+
+
+model_app.command("train", help="Train both models on a run (no labels) and save them.")(
+    run_guarded(train)
+)
+
+
+def judge(
+    mention_a: str = typer.Argument(..., help="source:record_id:slot"),
+    mention_b: str = typer.Argument(..., help="source:record_id:slot"),
+    same: bool = typer.Option(
+        ..., "--same/--different", help="the two mentions are one entity, or two"
+    ),
+    reviewer: str = typer.Option(..., "--reviewer", help="who decided"),
+    reason: str = typer.Option(..., "--reason", help="why"),
+    run: Path = typer.Option(..., "--run", help="run directory whose judgements log to append"),
+) -> None:
+    path = run / "judgements.jsonl"
+    append_judgement(path, mention_a, mention_b, "same" if same else "different", reviewer, reason)
+    console.print(f"recorded in {path}; it applies from the next `veil link`")

@@ -1,0 +1,268 @@
+"""Entity resolution end to end on a small synthetic world, through the real loader, real
+Splink on real DuckDB; plus the deterministic rules on hand-made mentions."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pyarrow.parquet as pq
+import pytest
+from typer.testing import CliRunner
+
+from config.errors import ConfigError
+from config.linkage import load_linkage_config
+from linkage.deterministic import (
+    COMPANY_IDENTIFIERS,
+    identifier_links,
+    suspected_company_errors,
+    suspected_person_errors,
+)
+from linkage.judgements import append_judgement
+from linkage.run import link_run, train_models
+from loaders.run import load_run
+from service.cli import app
+from world.generate import generate_world
+from world.linkage_checks import exact_baseline, score_run
+
+SEED = 11
+COMPANIES = 600
+
+
+@pytest.fixture(scope="module")
+def world(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    out = tmp_path_factory.mktemp("link-world")
+    generate_world(COMPANIES, SEED, out)
+    return out
+
+
+@pytest.fixture(scope="module")
+def loaded(world: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    run = tmp_path_factory.mktemp("link-loaded")
+    load_run(world / "sources.yaml", run, secret=b"link-test")
+    return run
+
+
+def _copy(run: Path, tmp_path: Path) -> Path:
+    target = tmp_path / "run"
+    shutil.copytree(run, target)
+    return target
+
+
+@pytest.fixture(scope="module")
+def linked(loaded: Path, tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, object]:
+    run = tmp_path_factory.mktemp("linked") / "run"
+    shutil.copytree(loaded, run)
+    summary = link_run(run, models_dir=run / "no-saved-models")
+    return run, summary
+
+
+def test_quality_against_the_truth_on_a_fixed_seed(linked, world: Path):
+    run, _ = linked
+    scores = score_run(run, world)
+    person, company = scores["person"], scores["company"]
+    assert company["precision"] >= 0.999 and company["recall"] >= 0.99
+    assert person["precision"] >= 0.98 and person["recall"] >= 0.90
+    baseline = score_run(run, world, exact_baseline(run))
+    assert person["f1"] > baseline["person"]["f1"] + 0.3
+    assert company["f1"] > baseline["company"]["f1"] + 0.3
+
+
+def test_outputs_cover_every_mention_once(linked):
+    run, summary = linked
+    entities = pq.read_table(run / "entities.parquet").to_pandas()
+    for kind in ("person", "company"):
+        mentions = pq.read_table(run / f"{kind}_mentions.parquet").to_pandas()
+        mine = entities[entities["entity_type"] == kind]
+        assert len(mine) == len(mentions)
+        assert not mine.duplicated(["source", "record_id", "slot"]).any()
+        assert mine["entity_id"].str.startswith(kind[0].upper()).all()
+    assert entities["confidence"].between(0, 1).all()
+    links = pq.read_table(run / "links.parquet").to_pandas()
+    model_links = links[links["evidence"] == "model"]
+    assert (model_links["match_probability"] >= 0.3).all()
+    levels = {lv["comparison"] for row in model_links["levels"].head(50) for lv in row}
+    assert {"name", "resident_id", "company_context", "identifiers"} & levels
+    # Every merging model link joins two mentions of one entity.
+    merged = model_links[model_links["merged"]]
+    assert (merged["entity_id_l"] == merged["entity_id_r"]).all()
+    report = json.loads((run / "link_report.json").read_text(encoding="utf-8"))
+    assert report["person"]["entities"] == summary.person.entities
+    assert (run / "models" / "person.json").is_file()
+
+
+def test_a_second_run_keeps_every_entity_id(linked, tmp_path: Path):
+    run, _ = linked
+    again = _copy(run, tmp_path)
+    before = pq.read_table(again / "entities.parquet").to_pandas()
+    summary = link_run(again, models_dir=again / "models")
+    after = pq.read_table(again / "entities.parquet").to_pandas()
+    assert after["entity_id"].tolist() == before["entity_id"].tolist()
+    assert set(summary.person.changes) == {"unchanged"}
+    assert set(summary.company.changes) == {"unchanged"}
+    assert "models" in summary.person.model
+
+
+def test_a_reviewers_different_splits_a_cluster(linked, tmp_path: Path):
+    run, _ = linked
+    work = _copy(run, tmp_path)
+    entities = pq.read_table(work / "entities.parquet").to_pandas()
+    links = pq.read_table(work / "links.parquet").to_pandas()
+    # A person merged by the model alone (no shared ID): the reviewer says "different".
+    candidates = links[(links["evidence"] == "model") & links["merged"]]
+    candidates = candidates[candidates["entity_type"] == "person"]
+    pair = candidates.sort_values("match_probability").iloc[0]
+    append_judgement(
+        work / "judgements.jsonl",
+        pair["mention_l"],
+        pair["mention_r"],
+        "different",
+        "reviewer-1",
+        "different birth years on the paper files",
+    )
+    summary = link_run(work, models_dir=work / "models")
+    after = pq.read_table(work / "entities.parquet").to_pandas()
+    refs = after["source"] + ":" + after["record_id"] + ":" + after["slot"]
+    entity = dict(zip(refs, after["entity_id"], strict=True))
+    assert entity[pair["mention_l"]] != entity[pair["mention_r"]]
+    assert summary.person.changes.get("split", 0) >= 1
+    assert summary.judgements == 1
+    assert len(entities) == len(after)
+
+
+def test_a_reviewers_same_joins_two_entities(linked, tmp_path: Path):
+    run, _ = linked
+    work = _copy(run, tmp_path)
+    entities = pq.read_table(work / "entities.parquet").to_pandas()
+    companies = entities[entities["entity_type"] == "company"]
+    first = companies.drop_duplicates("entity_id").head(2)
+    refs = (first["source"] + ":" + first["record_id"] + ":" + first["slot"]).tolist()
+    append_judgement(work / "judgements.jsonl", refs[0], refs[1], "same", "r2", "one firm")
+    summary = link_run(work, models_dir=work / "models")
+    after = pq.read_table(work / "entities.parquet").to_pandas()
+    ids = set(after.loc[first.index, "entity_id"])
+    assert len(ids) == 1
+    assert summary.company.changes.get("merged", 0) == 1
+
+
+def test_saved_models_are_reused(loaded: Path, tmp_path: Path):
+    models = tmp_path / "models"
+    saved = train_models(loaded, models)
+    assert set(saved) == {"person", "company"}
+    model = json.loads(Path(saved["person"]).read_text(encoding="utf-8"))
+    labels = [c["output_column_name"] for c in model["comparisons"]]
+    assert labels[:3] == ["name", "resident_id", "company_context"]
+    work = _copy(loaded, tmp_path)
+    summary = link_run(work, models_dir=models)
+    assert summary.person.model == saved["person"]
+    assert summary.company.model == saved["company"]
+
+
+def test_cli_link_prints_the_summary(loaded: Path, tmp_path: Path):
+    work = _copy(loaded, tmp_path)
+    result = CliRunner().invoke(
+        app, ["link", "--run", str(work), "--models", str(tmp_path / "none"), "--json"]
+    )
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.output)
+    assert report["person"]["mentions"] > 0
+    assert (work / "entities.parquet").is_file()
+
+
+def test_cli_link_on_a_directory_that_is_not_a_run(tmp_path: Path):
+    result = CliRunner().invoke(app, ["link", "--run", str(tmp_path)])
+    assert result.exit_code == 1
+    assert "company_mentions" in result.output
+
+
+def test_malformed_linkage_config_names_file_and_key(tmp_path: Path):
+    path = tmp_path / "linkage.yaml"
+    path.write_text("person:\n  match_threshold: 0.4\n  review_threshold: 0.6\n", "utf-8")
+    with pytest.raises(ConfigError) as err:
+        load_linkage_config(path)
+    assert str(path) in str(err.value) and "review_threshold" in str(err.value)
+    path.write_text("person:\n  match_treshold: 0.4\n", "utf-8")
+    with pytest.raises(ConfigError, match="match_treshold"):
+        load_linkage_config(path)
+
+
+def _companies(rows: list[dict]) -> pd.DataFrame:
+    frame = pd.DataFrame(rows)
+    frame["mention_id"] = np.arange(len(frame), dtype=np.int64)
+    for column in ("uscc", "org_code", "reg_no"):
+        if column not in frame:
+            frame[column] = None
+    frame = frame.astype({c: object for c in ("uscc", "org_code", "reg_no")})
+    frame = frame.where(frame.notna(), None)
+    return frame
+
+
+def test_uscc_and_organisation_code_bridge():
+    frame = _companies(
+        [
+            {"uscc": "91440106MAEJ2TQW79", "org_code": "MAEJ2TQW7"},
+            {"org_code": "MAEJ2TQW7"},  # an old record with only the 9-character code
+            {"reg_no": "440106000012345"},
+            {"uscc": "91440106MAEJ2TQW79", "reg_no": "440106000012345"},
+            {"uscc": "91310000MA1FL8XQ30"},
+        ]
+    )
+    links = identifier_links(frame, COMPANY_IDENTIFIERS)
+    pairs = {(a, b) for a, b in zip(links["left"], links["right"], strict=True)}
+    assert pairs == {(0, 3), (0, 1), (2, 3)}
+    assert set(links["identifier"]) == {"uscc", "org_code", "reg_no"}
+
+
+def test_identifier_shared_by_different_names_is_a_suspect():
+    frame = _companies(
+        [
+            {
+                "uscc": "91440106MAEJ2TQW79",
+                "name": "广州英珍软件有限公司",
+                "name_core": "英珍",
+                "name_keys": ["广州英珍软件有限公司"],
+            },
+            {
+                "uscc": "91440106MAEJ2TQW79",
+                "name": "广州英珍科技有限公司",
+                "name_core": "英珍",
+                "name_keys": ["广州英珍科技有限公司"],
+            },
+            {
+                "uscc": "91440106MAEJ2TQW79",
+                "name": "深圳华达食品有限公司",
+                "name_core": "华达",
+                "name_keys": ["深圳华达食品有限公司"],
+            },
+            {
+                "uscc": "91440106MAEJ2TQW79",
+                "name": "广州新名有限公司",
+                "name_core": "新名",
+                "name_keys": ["广州新名有限公司", "广州英珍软件有限公司"],
+            },  # renamed: explained
+        ]
+    )
+    frame["source"], frame["record_id"], frame["slot"] = "s", frame.index.astype(str), "company"
+    suspects = suspected_company_errors(frame, identifier_links(frame, ("uscc",)), 50)
+    assert suspects["name_r"].tolist() == ["深圳华达食品有限公司"]
+
+
+def test_person_id_shared_by_unlike_names_is_a_suspect():
+    frame = pd.DataFrame(
+        {
+            "mention_id": np.arange(4),
+            "source": "s",
+            "record_id": ["1", "2", "3", "4"],
+            "slot": "p",
+            "id_token": ["t"] * 4,
+            "name": ["张伟", "張偉", "张玮", "李秀英"],
+            "name_simplified": ["张伟", "张伟", "张玮", "李秀英"],
+            "name_pinyin_key": ["wei zhang", "wei zhang", "wei zhang", "li xiu ying"],
+        }
+    )
+    suspects = suspected_person_errors(frame, identifier_links(frame, ("id_token",)), 50)
+    assert suspects["name_r"].tolist() == ["李秀英"]
+    assert suspects["identifier"].tolist() == ["id_token"]
