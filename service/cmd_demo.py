@@ -1,8 +1,9 @@
 """`veil demo`: the main job end to end on the embedded defaults, and where to look after.
 
 Starts the local Neo4j (unless NEO4J_URI names a server), generates a synthetic world,
-loads it, and checks the load against the world's ground truth. Later stages (linkage,
-graph, control, alerts) join here as they land.
+loads it, checks the load against the world's ground truth, links the mentions into
+entities and scores the linkage against the truth (the pipeline itself never reads the
+truth). Later stages (graph, control, alerts) join here as they land.
 """
 
 from __future__ import annotations
@@ -15,11 +16,14 @@ import typer
 
 from graph import neo4j_server
 from graph.connection import external_settings, open_driver
+from linkage.run import link_run
 from loaders.run import load_run
+from service.cmd_link import stage_progress, summary_table
 from service.cmd_load import load_progress, manifest_table
 from service.console import console, print_json
 from world.checks import compare_load_with_truth
 from world.generate import generate_world
+from world.linkage_checks import exact_baseline, format_scores, score_run
 
 
 def demo(
@@ -50,6 +54,7 @@ def demo(
 
     started = time.perf_counter()
     shutil.rmtree(world_dir, ignore_errors=True)
+    shutil.rmtree(run_dir, ignore_errors=True)
     with console.status(f"Generating a world of {companies:,} companies..."):
         world = generate_world(companies, seed, world_dir)
     summary["world_summary"] = world.as_dict()
@@ -74,15 +79,33 @@ def demo(
     }
     check = compare_load_with_truth(run_dir, world_dir)
     summary["load_check"] = check.as_dict()
-    if json_output:
-        print_json(summary)
-    else:
-        _print_load(manifest, check, run_dir, world_dir)
+    if not json_output:
+        _print_load(manifest, check)
     if not check.ok:
+        if json_output:
+            print_json(summary)
         raise typer.Exit(1)
 
+    with stage_progress(disabled=json_output) as progress:
+        linked = link_run(run_dir, models_dir=out / "models", progress=progress)
+    quality = score_run(run_dir, world_dir)
+    baseline = score_run(run_dir, world_dir, exact_baseline(run_dir))
+    summary["link"] = linked.as_dict()
+    summary["link_quality"] = {"veil": quality, "exact name + ID baseline": baseline}
+    if json_output:
+        print_json(summary)
+        return
+    console.print("[bold]4. Link[/] mentions into entities")
+    console.print(summary_table(linked))
+    console.print("Linkage against the world's truth (pairwise and B-cubed; name-P: precision")
+    console.print("among mentions of the 50 most common names):")
+    console.print(
+        format_scores({"veil": quality, "exact name+ID": baseline}), highlight=False, soft_wrap=True
+    )
+    _print_where(run_dir, world_dir)
 
-def _print_load(manifest: dict, check, run_dir: Path, world_dir: Path) -> None:
+
+def _print_load(manifest: dict, check) -> None:
     console.print(manifest_table(manifest, "3. Load: every row accepted or quarantined"))
     verdict = "[green]matches[/]" if check.ok else "[red]DIFFERS from[/]"
     console.print(
@@ -92,12 +115,21 @@ def _print_load(manifest: dict, check, run_dir: Path, world_dir: Path) -> None:
     )
     for line in check.differences[:10]:
         console.print(f"  [red]{line}")
+
+
+def _print_where(run_dir: Path, world_dir: Path) -> None:
     console.print("\n[bold]Where to look[/]")
     console.print(f"  extracts + mapping  {world_dir}/extracts, {world_dir}/sources.yaml")
     console.print(f"  ground truth        {world_dir}/truth/")
     console.print(f"  mentions and facts  {run_dir}/*.parquet")
     console.print(f"  quarantine          {run_dir}/quarantine.parquet")
     console.print(f"  manifest            {run_dir}/manifest.json")
+    console.print(f"  entities and links  {run_dir}/entities.parquet, {run_dir}/links.parquet")
+    console.print(f"  link report         {run_dir}/link_report.json (+ suspects.parquet)")
+    console.print(
+        "  why two mentions    `.venv/bin/veil explain SOURCE:RECORD:SLOT SOURCE:RECORD:SLOT "
+        f"--run {run_dir}`"
+    )
     console.print(
         "  Neo4j               `.venv/bin/veil neo4j status`; stop with `make neo4j-stop`"
     )

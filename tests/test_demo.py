@@ -28,3 +28,9 @@ def test_demo_runs_every_stage_and_the_load_matches_the_truth(
     assert summary["load_check"]["expected_rows"] == summary["load"]["totals"]["rows_quarantined"]
     assert (tmp_path / "run" / "manifest.json").is_file()
     assert (tmp_path / "world" / "truth" / "person_mentions.parquet").is_file()
+    quality = summary["link_quality"]["veil"]
+    baseline = summary["link_quality"]["exact name + ID baseline"]
+    for kind in ("person", "company"):
+        assert quality[kind]["f1"] > baseline[kind]["f1"]
+        assert summary["link"][kind]["mentions"] == quality[kind]["mentions"]
+    assert (tmp_path / "run" / "entities.parquet").is_file()
