@@ -273,8 +273,45 @@ def optional_fields(frame: pd.DataFrame, entity_type: str, min_coverage: float) 
 TF_COLUMNS = {PERSON: ("name_simplified", "name_pinyin_key"), COMPANY: ()}
 
 
+def _direct_frequencies(
+    frame: pd.DataFrame, column: str, provisional: np.ndarray, counted: np.ndarray | None
+) -> pd.Series:
+    """Per value: (entities bearing it, less the one at hand, plus half a bearer) / entities,
+    counted over the `counted` mentions' entities only."""
+    pairs = pd.DataFrame({column: frame[column].to_numpy(), "group": provisional})
+    known = pairs if counted is None else pairs[counted]
+    known = known.dropna().drop_duplicates()
+    groups = max(int(known["group"].nunique()), 1)
+    values = pairs[column].dropna().unique()
+    counts = known.groupby(column).size().reindex(values, fill_value=1)
+    return (counts.astype(np.float64) - 0.5) / groups
+
+
+def _independent_name_frequencies(frame: pd.DataFrame, provisional: np.ndarray) -> pd.Series:
+    """Per simplified name: share of entities with its surname x share with its given name.
+
+    A name that few ID-bearing people happen to have can still be common: 王强 may have
+    one bearer with an ID in a small extract and thousands in the population. Surname and
+    given name are each seen far more often than the pair, so their product is a steadier
+    lower bound on how common the name is. Romanised names are left to the direct count.
+    """
+    names = frame[["name_simplified", "surname", "given", "is_romanised"]].assign(group=provisional)
+    names = names[~names["is_romanised"].fillna(False).astype(bool)].dropna()
+    names = names.drop_duplicates(["group", "name_simplified"])
+    if names.empty:
+        return pd.Series(dtype=np.float64)
+    surname = names["surname"].value_counts(normalize=True)
+    given = names["given"].value_counts(normalize=True)
+    distinct = names.drop_duplicates("name_simplified")
+    estimate = (
+        surname.reindex(distinct["surname"]).to_numpy()
+        * given.reindex(distinct["given"]).to_numpy()
+    )
+    return pd.Series(estimate, index=distinct["name_simplified"].to_numpy())
+
+
 def term_frequencies(
-    frame: pd.DataFrame, column: str, provisional: np.ndarray, counted: np.ndarray
+    frame: pd.DataFrame, column: str, provisional: np.ndarray, counted: np.ndarray | None
 ) -> pd.DataFrame:
     """For each value, the chance that some *other* entity bears it: the u of an exact match.
 
@@ -284,15 +321,22 @@ def term_frequencies(
     mention without an ID can be anyone, so counting it would make the name of a person
     named in ten key-personnel lists look ten times as common as it is. The entity itself is
     not counted (a name borne by one person is rare, not "1 in N"), and half a bearer is
-    added for the namesakes the data has not shown. Splink uses this in place of the level's
-    u when both sides agree.
+    added for the namesakes the data has not shown. For person names the estimate is at
+    least surname share x given-name share (see _independent_name_frequencies); a sound
+    (pinyin key) is at least as common as all the names that sound like it together.
+    Splink uses this in place of the level's u when both sides agree.
     """
-    pairs = pd.DataFrame({column: frame[column].to_numpy(), "group": provisional})
-    known = pairs[counted].dropna().drop_duplicates()
-    groups = max(int(known["group"].nunique()), 1)
-    counts = known.groupby(column).size().reindex(pairs[column].dropna().unique(), fill_value=1)
-    others = (counts.to_numpy(dtype=np.float64) - 1.0) + 0.5
-    return pd.DataFrame({column: counts.index, f"tf_{column}": others / groups})
+    direct = _direct_frequencies(frame, column, provisional, counted)
+    if column in ("name_simplified", "name_pinyin_key"):
+        independent = _independent_name_frequencies(frame, provisional)
+        if column == "name_pinyin_key":
+            sounds = frame[["name_simplified", "name_pinyin_key"]].dropna().drop_duplicates()
+            sounds = sounds.assign(
+                estimate=independent.reindex(sounds["name_simplified"]).to_numpy()
+            )
+            independent = sounds.groupby("name_pinyin_key")["estimate"].sum(min_count=1)
+        direct = np.fmax(direct, independent.reindex(direct.index).to_numpy())
+    return pd.DataFrame({column: direct.index, f"tf_{column}": direct.to_numpy()})
 
 
 def _fill_unobserved_u(model: dict[str, Any], pairs: float) -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from service import cmd_demo, cmd_link, cmd_load, cmd_neo4j, cmd_world
+from service import cmd_demo, cmd_explain, cmd_link, cmd_load, cmd_neo4j, cmd_world
 from service.console import run_guarded
 
 app = typer.Typer(
@@ -26,6 +26,9 @@ app.command("link", help="Resolve a run's mentions into person and company entit
 app.add_typer(cmd_link.model_app, name="model", help="Train the linkage models (no labels).")
 app.command("judge", help="Record a reviewer's judgement: two mentions are / are not one entity.")(
     run_guarded(cmd_link.judge)
+)
+app.command("explain", help="Show why two mentions are one entity or two: evidence and score.")(
+    run_guarded(cmd_explain.explain)
 )
 app.command("demo", help="Run the main job end to end on a synthetic world; say where to look.")(
     run_guarded(cmd_demo.demo)

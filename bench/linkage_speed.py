@@ -1,0 +1,378 @@
+"""Benchmark `veil link`: time per stage and peak memory, by number of person mentions.
+
+    .venv/bin/python bench/linkage_speed.py                       # 100,000 person mentions
+    .venv/bin/python bench/linkage_speed.py --person-mentions 100000 1000000
+
+A world of N companies yields about 7.4 person mentions per company, so each size asks for
+ceil(n / 7.4) companies. The world is generated once under bench/out/world-C-S and loaded
+once into bench/out/linkrun-C-S (both reused when present; neither is timed). Then, each in
+a fresh child process on a fresh copy of the loaded run, so that its peak memory is the
+link's alone:
+
+1. link, training both models (an empty models directory: no saved model is used);
+2. link again on another fresh copy with the models the first link saved (the "reuse a
+   saved model" path: no training);
+3. blocking analysis: for each blocking rule of the person and company models, the number
+   of comparisons it generates alone, what it adds to the rules before it, and the running
+   total (Splink's count_comparisons_from_blocking_rules, exact counts; person features get
+   their company context from the first link's entities.parquet).
+
+Stage times are wall time between consecutive stage starts. The stages are those
+`link_run` reports through its progress callback (standardise, train or load model,
+predict, cluster) plus the steps between them, marked by wrapping linkage.run's helpers:
+deterministic (identifier links and provisional entities), context (person company
+context), entity ids (stable IDs), suspects, write. Peak memory is the child's VmHWM
+(high-water resident set); the high-water mark at the end of each stage shows where it
+rose. Prints tables, then one JSON line for docs/PERFORMANCE.md. Never asserts on time.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import itertools
+import json
+import math
+import os
+import resource
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+OUT = Path(__file__).resolve().parent / "out"
+PERSONS_PER_COMPANY = 7.4
+GOAL_SECONDS = 120.0
+GOAL_MIB = 4 * 1024
+#: Files a link writes into a run directory: never copied from the loaded run.
+LINK_OUTPUTS = {"entities", "links", "suspects", "entity_changes", "link_report", "models"}
+
+
+# --- parent: worlds, loaded runs, children -------------------------------------------------
+
+
+def ensure_world(companies: int, seed: int) -> Path:
+    """The world for (companies, seed) under bench/out/, generated in a child process once."""
+    world = OUT / f"world-{companies}-{seed}"
+    if not (world / "sources.yaml").exists():
+        started = time.perf_counter()
+        subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "service.cli",
+                "world",
+                "--companies",
+                str(companies),
+                "--seed",
+                str(seed),
+                "--out",
+                str(world),
+            ],
+            check=True,
+            stdout=subprocess.DEVNULL,
+        )
+        print(f"generated world in {time.perf_counter() - started:.1f} s: {world}", flush=True)
+    return world
+
+
+def ensure_loaded(world: Path, companies: int, seed: int) -> Path:
+    """The world loaded into bench/out/linkrun-C-S once (a manifest marks a complete load)."""
+    run = OUT / f"linkrun-{companies}-{seed}"
+    if not (run / "manifest.json").exists():
+        shutil.rmtree(run, ignore_errors=True)
+        result = child("load", str(world / "sources.yaml"), str(run))
+        print(f"loaded world in {result['seconds']:.1f} s: {run}", flush=True)
+    return run
+
+
+def fresh_copy(loaded: Path, target: Path) -> Path:
+    """A copy of the loaded run's tables (not any link outputs) at `target`."""
+    shutil.rmtree(target, ignore_errors=True)
+    target.mkdir(parents=True)
+    for path in loaded.iterdir():
+        if path.is_file() and path.name.split(".")[0] not in LINK_OUTPUTS:
+            shutil.copy2(path, target / path.name)
+    return target
+
+
+def child(mode: str, *args: str) -> dict[str, Any]:
+    """Run this script as `--child MODE ARGS` in a new process; return the JSON it wrote."""
+    with tempfile.TemporaryDirectory() as tmp:
+        result = Path(tmp) / "result.json"
+        subprocess.run(
+            [sys.executable, str(Path(__file__).resolve()), "--child", mode, *args, str(result)],
+            check=True,
+        )
+        return json.loads(result.read_text(encoding="utf-8"))
+
+
+# --- children ------------------------------------------------------------------------------
+
+
+def _status_mib(field: str) -> float:
+    """A VmHWM / VmRSS line of /proc/self/status, in MiB (0 where /proc is missing)."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith(field + ":"):
+                return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return 0.0
+
+
+def _peak_mib() -> float:
+    """Peak resident memory of this process: VmHWM, else ru_maxrss."""
+    return _status_mib("VmHWM") or resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def child_load(sources: str, run: str, result: str) -> None:
+    from loaders.run import load_run
+
+    started = time.perf_counter()
+    load_run(Path(sources), Path(run), secret=b"bench")
+    _write_json(result, {"seconds": time.perf_counter() - started})
+
+
+def child_link(run_dir: str, models_dir: str, result: str) -> None:
+    """Link `run_dir` with `models_dir`; record each stage's start time and memory."""
+    import linkage.run as lr
+
+    events: list[tuple[float, str, str, float]] = []
+    current = {"entity_type": "all"}
+
+    def mark(stage: str, entity_type: str | None = None) -> None:
+        if entity_type is not None:
+            current["entity_type"] = entity_type
+        events.append((time.perf_counter(), stage, current["entity_type"], _peak_mib()))
+
+    def marked(stage: str, fn: Callable[..., Any]) -> Callable[..., Any]:
+        def wrapper(*args: Any, **kwargs: Any) -> Any:
+            mark(stage)
+            return fn(*args, **kwargs)
+
+        return wrapper
+
+    # The steps between the callback's stages, marked where linkage.run calls them.
+    for name, stage in (
+        ("identifier_links", "deterministic"),
+        ("provisional_entities", "deterministic"),
+        ("company_context", "context"),
+        ("stable_entity_ids", "entity ids"),
+        ("suspected_person_errors", "suspects"),
+        ("suspected_company_errors", "suspects"),
+        ("_write", "write"),
+    ):
+        setattr(lr, name, marked(stage, getattr(lr, name)))
+
+    started = time.perf_counter()
+    mark("setup", "all")
+    summary = lr.link_run(Path(run_dir), models_dir=Path(models_dir), progress=mark)
+    ended = time.perf_counter()
+    mark("end", "all")
+    stages: list[dict[str, Any]] = []
+    for (at, stage, entity_type, _), (until, _, _, peak) in itertools.pairwise(events):
+        if stage == "write":
+            entity_type = "all"
+        if stages and (stages[-1]["entity_type"], stages[-1]["stage"]) == (entity_type, stage):
+            stages[-1]["seconds"] += until - at
+            stages[-1]["peak_mib"] = peak
+        else:
+            stages.append(
+                {
+                    "entity_type": entity_type,
+                    "stage": stage,
+                    "seconds": until - at,
+                    "peak_mib": peak,
+                }
+            )
+    _write_json(
+        result,
+        {
+            "seconds": ended - started,
+            "peak_rss_mib": _peak_mib(),
+            "ru_maxrss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+            "stages": stages,
+            "summary": summary.as_dict(),
+        },
+    )
+
+
+def child_blocking(run_dir: str, result: str) -> None:
+    """Comparisons per blocking rule, for both models, on the run's features."""
+    import pyarrow.parquet as pq
+    from splink import DuckDBAPI
+    from splink.blocking_analysis import count_comparisons_from_blocking_rules, n_largest_blocks
+
+    from linkage import models
+    from linkage.features import KEY, company_context, company_features, person_features
+
+    run = Path(run_dir)
+    companies = company_features(run)
+    entities = pq.read_table(run / "entities.parquet").to_pandas()
+    company_entities = entities.loc[entities["entity_type"] == models.COMPANY, [*KEY, "entity_id"]]
+    company_ids = companies[KEY].merge(company_entities, on=KEY, how="left")["entity_id"]
+    persons = person_features(run)
+    persons["context"] = company_context(persons, companies, company_ids.to_numpy())
+    db_api = DuckDBAPI(connection=models.connect())
+    out: dict[str, Any] = {}
+    for entity_type, frame, rules in (
+        (models.PERSON, persons, models.person_blocking),
+        (models.COMPANY, companies, models.company_blocking),
+    ):
+        table = db_api.register(frame, table_name=f"{entity_type}_features")
+        started = time.perf_counter()
+        options = {
+            "link_type": "dedupe_only",
+            "unique_id_column_name": models.UNIQUE_ID,
+            "record_sample_proportion": 1.0,
+        }
+        together = count_comparisons_from_blocking_rules(table, blocking_rules=rules(), **options)
+        rows = []
+        for rule, counted in zip(rules(), together, strict=True):
+            alone = count_comparisons_from_blocking_rules(table, blocking_rules=[rule], **options)
+            largest: list[dict[str, Any]] = []
+            with contextlib.suppress(Exception):  # exploding rules: Splink cannot list blocks
+                largest = n_largest_blocks(
+                    table, blocking_rule=rule, link_type="dedupe_only", n_largest=1
+                ).as_record_list()
+            rows.append(
+                {
+                    "rule": counted["blocking_rule"],
+                    "alone": alone[0]["marginal_comparison_count"],
+                    "added": counted["marginal_comparison_count"],
+                    "cumulative": counted["cumulative_comparison_count"],
+                    "largest_block": {k: str(v) for k, v in largest[0].items()} if largest else {},
+                }
+            )
+        out[entity_type] = {
+            "mentions": len(frame),
+            "all_pairs": together[0]["total_possible_comparison_count"] if together else 0,
+            "rules": rows,
+            "seconds": time.perf_counter() - started,
+        }
+    _write_json(result, out)
+
+
+def _write_json(path: str, data: Any) -> None:
+    Path(path).write_text(json.dumps(data, ensure_ascii=False, default=str), encoding="utf-8")
+
+
+# --- report --------------------------------------------------------------------------------
+
+
+def print_link(label: str, result: dict[str, Any]) -> None:
+    summary = result["summary"]
+    print(f"\n{label}: {result['seconds']:.1f} s, peak RSS {result['peak_rss_mib']:,.0f} MiB")
+    print(f"{'entity':<9}{'stage':<16}{'seconds':>9}{'share':>8}{'peak MiB':>10}")
+    for s in result["stages"]:
+        share = s["seconds"] / result["seconds"] if result["seconds"] else 0.0
+        print(
+            f"{s['entity_type']:<9}{s['stage']:<16}{s['seconds']:>9.2f}{share:>8.1%}"
+            f"{s['peak_mib']:>10,.0f}"
+        )
+    for entity_type in ("company", "person"):
+        r = summary[entity_type]
+        print(
+            f"{entity_type}: {r['mentions']:,} mentions, {r['deterministic_links']:,} "
+            f"identifier links, {r['scored_pairs']:,} scored pairs, {r['entities']:,} entities; "
+            f"link_run's own seconds {r['seconds']}"
+        )
+
+
+def print_blocking(blocking: dict[str, Any]) -> None:
+    for entity_type, b in blocking.items():
+        print(
+            f"\n{entity_type} blocking: {b['mentions']:,} mentions, {b['all_pairs']:,} pairs "
+            f"in all ({b['seconds']:.1f} s to count)"
+        )
+        print(f"{'rule':<58}{'alone':>13}{'added':>13}{'cumulative':>13}  largest block")
+        for r in b["rules"]:
+            largest = r["largest_block"]
+            keys = ", ".join(v for k, v in largest.items() if k.startswith("key_"))
+            block = f"{largest['count_l']} mentions: {keys}" if largest else "-"
+            print(
+                f"{r['rule'][:57]:<58}{r['alone']:>13,}{r['added']:>13,}{r['cumulative']:>13,}"
+                f"  {block}"
+            )
+
+
+def stage_seconds(result: dict[str, Any]) -> dict[str, float]:
+    return {f"{s['entity_type']}:{s['stage']}": round(s["seconds"], 2) for s in result["stages"]}
+
+
+def bench(persons: int, seed: int, skip_blocking: bool) -> dict[str, Any]:
+    companies = math.ceil(persons / PERSONS_PER_COMPANY)
+    print(f"\n=== {persons:,} person mentions ({companies:,} companies, seed {seed}) ===")
+    loaded = ensure_loaded(ensure_world(companies, seed), companies, seed)
+    trained_run = fresh_copy(loaded, OUT / f"linkrun-{companies}-{seed}-trained")
+    empty = OUT / f"linkrun-{companies}-{seed}-no-models"
+    shutil.rmtree(empty, ignore_errors=True)
+    empty.mkdir(parents=True)
+    trained = child("link", str(trained_run), str(empty))
+    print_link("link, training both models", trained)
+    saved = OUT / f"linkrun-{companies}-{seed}-models"
+    shutil.rmtree(saved, ignore_errors=True)
+    shutil.copytree(trained_run / "models", saved)
+    reuse_run = fresh_copy(loaded, OUT / f"linkrun-{companies}-{seed}-reused")
+    reused = child("link", str(reuse_run), str(saved))
+    print_link("link, reusing the saved models", reused)
+    blocking = {} if skip_blocking else child("blocking", str(trained_run))
+    print_blocking(blocking)
+    person, company = trained["summary"]["person"], trained["summary"]["company"]
+    for label, r in (("trained", trained), ("reused", reused)):
+        met = r["seconds"] < GOAL_SECONDS and r["peak_rss_mib"] < GOAL_MIB
+        print(
+            f"goal (< {GOAL_SECONDS:.0f} s and < {GOAL_MIB:,} MiB), {label}: "
+            f"{'MET' if met else 'NOT MET'} ({r['seconds']:.1f} s, {r['peak_rss_mib']:,.0f} MiB)"
+        )
+    return {
+        "person_mentions": person["mentions"],
+        "company_mentions": company["mentions"],
+        "companies": companies,
+        "scored_pairs": {"person": person["scored_pairs"], "company": company["scored_pairs"]},
+        "entities": {"person": person["entities"], "company": company["entities"]},
+        "trained": {
+            "seconds": round(trained["seconds"], 2),
+            "peak_rss_mib": round(trained["peak_rss_mib"]),
+            "stages": stage_seconds(trained),
+        },
+        "reused": {
+            "seconds": round(reused["seconds"], 2),
+            "peak_rss_mib": round(reused["peak_rss_mib"]),
+            "stages": stage_seconds(reused),
+        },
+        "blocking": {
+            t: {r["rule"]: [r["alone"], r["added"], r["cumulative"]] for r in b["rules"]}
+            for t, b in blocking.items()
+        },
+    }
+
+
+def main() -> None:
+    if len(sys.argv) > 2 and sys.argv[1] == "--child":
+        mode, args = sys.argv[2], sys.argv[3:]
+        {"load": child_load, "link": child_link, "blocking": child_blocking}[mode](*args)
+        return
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--person-mentions", type=int, nargs="+", default=[100_000])
+    parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--skip-blocking", action="store_true", help="no blocking analysis")
+    args = parser.parse_args()
+    results = [bench(n, args.seed, args.skip_blocking) for n in args.person_mentions]
+    print(
+        json.dumps(
+            {"bench": "linkage_speed", "cores": os.cpu_count(), "sizes": results},
+            ensure_ascii=False,
+        )
+    )
+
+
+if __name__ == "__main__":
+    main()
