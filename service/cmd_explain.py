@@ -25,7 +25,7 @@ def mentions_table(explanation: Explanation) -> Table:
     identifier = "ID (masked)" if explanation.entity_type == "person" else "USCC"
     table = Table(title=f"{explanation.entity_type} mentions", title_justify="left")
     for column in ("", "mention", "name", identifier, "entity"):
-        table.add_column(column)
+        table.add_column(column, overflow="fold")
     for label, view in (("A", explanation.a), ("B", explanation.b)):
         table.add_row(label, view.ref, view.name or "-", view.identifier or "-", view.entity_id)
     return table
