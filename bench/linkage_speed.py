@@ -30,7 +30,6 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import itertools
 import json
 import math
 import os
@@ -100,24 +99,53 @@ def fresh_copy(loaded: Path, target: Path) -> Path:
     return target
 
 
-def child(mode: str, *args: str) -> dict[str, Any]:
-    """Run this script as `--child MODE ARGS` in a new process; return the JSON it wrote."""
+class Killed(RuntimeError):
+    """A child went over the memory ceiling and was stopped."""
+
+
+def child(mode: str, *args: str, max_rss_mib: float = 0.0) -> dict[str, Any]:
+    """Run this script as `--child MODE ARGS` in a new process; return the JSON it wrote.
+
+    With `max_rss_mib`, the child is stopped when its resident memory goes over it: the
+    result then holds `killed` and the stages it got through (from its progress file).
+    """
     with tempfile.TemporaryDirectory() as tmp:
         result = Path(tmp) / "result.json"
-        subprocess.run(
-            [sys.executable, str(Path(__file__).resolve()), "--child", mode, *args, str(result)],
-            check=True,
-        )
+        events = Path(tmp) / "events.jsonl"
+        env = {**os.environ, "LINKAGE_SPEED_EVENTS": str(events)}
+        command = [sys.executable, str(Path(__file__).resolve()), "--child", mode, *args]
+        process = subprocess.Popen([*command, str(result)], env=env)
+        started, rss = time.perf_counter(), 0.0
+        while process.poll() is None:
+            rss = max(rss, _status_mib("VmRSS", process.pid))
+            if max_rss_mib and rss > max_rss_mib:
+                process.kill()
+                process.wait()
+                stages = _stages(
+                    [json.loads(line) for line in events.read_text().splitlines()],
+                    time.perf_counter() - started,
+                    rss,
+                )
+                return {
+                    "killed": f"over {max_rss_mib:,.0f} MiB in {stages[-1]['entity_type']} "
+                    f"{stages[-1]['stage']}",
+                    "seconds": time.perf_counter() - started,
+                    "peak_rss_mib": rss,
+                    "stages": stages,
+                }
+            time.sleep(0.5)
+        if process.returncode:
+            raise subprocess.CalledProcessError(process.returncode, command)
         return json.loads(result.read_text(encoding="utf-8"))
 
 
 # --- children ------------------------------------------------------------------------------
 
 
-def _status_mib(field: str) -> float:
-    """A VmHWM / VmRSS line of /proc/self/status, in MiB (0 where /proc is missing)."""
+def _status_mib(field: str, pid: int | str = "self") -> float:
+    """A VmHWM / VmRSS line of /proc/PID/status, in MiB (0 where /proc is missing)."""
     try:
-        for line in Path("/proc/self/status").read_text().splitlines():
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
             if line.startswith(field + ":"):
                 return int(line.split()[1]) / 1024
     except OSError:
@@ -140,24 +168,58 @@ def child_load(sources: str, run: str, result: str) -> None:
 
 def child_link(run_dir: str, models_dir: str, result: str) -> None:
     """Link `run_dir` with `models_dir`; record each stage's start time and memory."""
+    from splink.internals.linker_components.inference import LinkerInference
+    from splink.internals.linker_components.training import LinkerTraining
+
     import linkage.run as lr
 
-    events: list[tuple[float, str, str, float]] = []
-    current = {"entity_type": "all"}
+    started = time.perf_counter()
+    events: list[dict[str, Any]] = []
+    current = {"entity_type": "all", "stage": "setup"}
+    log = os.environ.get("LINKAGE_SPEED_EVENTS")
 
     def mark(stage: str, entity_type: str | None = None) -> None:
         if entity_type is not None:
             current["entity_type"] = entity_type
-        events.append((time.perf_counter(), stage, current["entity_type"], _peak_mib()))
+        if stage in ("train", "load model", "predict"):
+            current["stage"] = stage
+        event = {
+            "at": time.perf_counter() - started,
+            "stage": stage,
+            "entity_type": current["entity_type"],
+            "peak_mib": _peak_mib(),
+        }
+        events.append(event)
+        print(
+            f"  [{event['at']:7.1f} s] {event['entity_type']} {stage} "
+            f"(peak so far {event['peak_mib']:,.0f} MiB)",
+            file=sys.stderr,
+            flush=True,
+        )
+        if log:
+            with open(log, "a", encoding="utf-8") as out:
+                out.write(json.dumps(event) + "\n")
 
-    def marked(stage: str, fn: Callable[..., Any]) -> Callable[..., Any]:
+    def marked(
+        stage: str | Callable[..., str], fn: Callable[..., Any], after: str | None = None
+    ) -> Callable[..., Any]:
         def wrapper(*args: Any, **kwargs: Any) -> Any:
-            mark(stage)
-            return fn(*args, **kwargs)
+            mark(stage(*args, **kwargs) if callable(stage) else stage)
+            value = fn(*args, **kwargs)
+            if after is not None:
+                mark(after)
+            return value
 
         return wrapper
 
-    # The steps between the callback's stages, marked where linkage.run calls them.
+    def sub(step: str) -> Callable[..., str]:
+        return lambda *_args, **_kwargs: f"{current['stage']}: {step}"
+
+    def em_rule(_self: Any, rule: Any, *_args: Any, **_kwargs: Any) -> str:
+        return f"train: EM on {rule}"
+
+    # The steps between the callback's stages, marked where linkage.run calls them, and
+    # the parts of training and prediction, marked where Splink is called.
     for name, stage in (
         ("identifier_links", "deterministic"),
         ("provisional_entities", "deterministic"),
@@ -168,38 +230,71 @@ def child_link(run_dir: str, models_dir: str, result: str) -> None:
         ("_write", "write"),
     ):
         setattr(lr, name, marked(stage, getattr(lr, name)))
+    LinkerTraining.estimate_u_using_random_sampling = marked(
+        "train: u sampling",
+        LinkerTraining.estimate_u_using_random_sampling,
+        after="train: tf tables and EM set-up",
+    )
+    LinkerTraining.estimate_parameters_using_expectation_maximisation = marked(
+        em_rule, LinkerTraining.estimate_parameters_using_expectation_maximisation
+    )
+    LinkerInference.predict = marked(
+        sub("Splink SQL"), LinkerInference.predict, after="predict: to pandas"
+    )
 
-    started = time.perf_counter()
+    limit = os.environ.get("LINKAGE_SPEED_DUCKDB_MEMORY")
+    if limit:
+        from linkage import models
+
+        connect = models.connect
+
+        def limited(*args: Any, **kwargs: Any) -> Any:
+            con = connect(*args, **kwargs)
+            con.execute(f"SET memory_limit='{limit}'")
+            return con
+
+        models.connect = limited
+
     mark("setup", "all")
     summary = lr.link_run(Path(run_dir), models_dir=Path(models_dir), progress=mark)
-    ended = time.perf_counter()
-    mark("end", "all")
+    seconds = time.perf_counter() - started
+    _write_json(
+        result,
+        {
+            "seconds": seconds,
+            "peak_rss_mib": _peak_mib(),
+            "ru_maxrss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+            "stages": _stages(events, seconds, _peak_mib()),
+            "summary": summary.as_dict(),
+        },
+    )
+
+
+def _stages(events: list[dict[str, Any]], end: float, peak: float) -> list[dict[str, Any]]:
+    """Events (stage starts) -> stages with their seconds and the peak memory at their end
+    (`end` and `peak`: those of the last); consecutive events of one stage are summed."""
     stages: list[dict[str, Any]] = []
-    for (at, stage, entity_type, _), (until, _, _, peak) in itertools.pairwise(events):
-        if stage == "write":
-            entity_type = "all"
-        if stages and (stages[-1]["entity_type"], stages[-1]["stage"]) == (entity_type, stage):
-            stages[-1]["seconds"] += until - at
+    ends = [e["at"] for e in events[1:]] + [end]
+    peaks = [e["peak_mib"] for e in events[1:]] + [peak]
+    for event, until, peak in zip(events, ends, peaks, strict=True):
+        entity_type = "all" if event["stage"] == "write" else event["entity_type"]
+        seconds = until - event["at"]
+        if stages and (stages[-1]["entity_type"], stages[-1]["stage"]) == (
+            entity_type,
+            event["stage"],
+        ):
+            stages[-1]["seconds"] += seconds
             stages[-1]["peak_mib"] = peak
         else:
             stages.append(
                 {
                     "entity_type": entity_type,
-                    "stage": stage,
-                    "seconds": until - at,
+                    "stage": event["stage"],
+                    "seconds": seconds,
                     "peak_mib": peak,
                 }
             )
-    _write_json(
-        result,
-        {
-            "seconds": ended - started,
-            "peak_rss_mib": _peak_mib(),
-            "ru_maxrss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
-            "stages": stages,
-            "summary": summary.as_dict(),
-        },
-    )
+    return stages
 
 
 def child_blocking(run_dir: str, result: str) -> None:
@@ -213,13 +308,19 @@ def child_blocking(run_dir: str, result: str) -> None:
 
     run = Path(run_dir)
     companies = company_features(run)
-    entities = pq.read_table(run / "entities.parquet").to_pandas()
-    company_entities = entities.loc[entities["entity_type"] == models.COMPANY, [*KEY, "entity_id"]]
-    company_ids = companies[KEY].merge(company_entities, on=KEY, how="left")["entity_id"]
-    persons = person_features(run)
-    persons["context"] = company_context(persons, companies, company_ids.to_numpy())
-    db_api = DuckDBAPI(connection=models.connect())
     out: dict[str, Any] = {}
+    if (run / "entities.parquet").is_file():
+        entities = pq.read_table(run / "entities.parquet").to_pandas()
+        mine = entities.loc[entities["entity_type"] == models.COMPANY, [*KEY, "entity_id"]]
+        company_ids = companies[KEY].merge(mine, on=KEY, how="left")["entity_id"].to_numpy()
+        out["context"] = "company entities of the link"
+    else:  # the link did not finish: a company is its canonical name (else the mention)
+        company_ids = companies["name_canonical"].fillna("#" + companies["mention_id"].astype(str))
+        company_ids = company_ids.to_numpy()
+        out["context"] = "canonical company names (no entities.parquet: the link did not finish)"
+    persons = person_features(run)
+    persons["context"] = company_context(persons, companies, company_ids)
+    db_api = DuckDBAPI(connection=models.connect())
     for entity_type, frame, rules in (
         (models.PERSON, persons, models.person_blocking),
         (models.COMPANY, companies, models.company_blocking),
@@ -266,15 +367,19 @@ def _write_json(path: str, data: Any) -> None:
 
 
 def print_link(label: str, result: dict[str, Any]) -> None:
-    summary = result["summary"]
     print(f"\n{label}: {result['seconds']:.1f} s, peak RSS {result['peak_rss_mib']:,.0f} MiB")
-    print(f"{'entity':<9}{'stage':<16}{'seconds':>9}{'share':>8}{'peak MiB':>10}")
+    if "killed" in result:
+        print(f"STOPPED: {result['killed']} after {result['seconds']:.1f} s")
+    print(f"{'entity':<9}{'stage':<48}{'seconds':>9}{'share':>8}{'peak MiB':>10}")
     for s in result["stages"]:
         share = s["seconds"] / result["seconds"] if result["seconds"] else 0.0
         print(
-            f"{s['entity_type']:<9}{s['stage']:<16}{s['seconds']:>9.2f}{share:>8.1%}"
+            f"{s['entity_type']:<9}{s['stage'][:47]:<48}{s['seconds']:>9.2f}{share:>8.1%}"
             f"{s['peak_mib']:>10,.0f}"
         )
+    summary = result.get("summary")
+    if summary is None:
+        return
     for entity_type in ("company", "person"):
         r = summary[entity_type]
         print(
@@ -285,7 +390,11 @@ def print_link(label: str, result: dict[str, Any]) -> None:
 
 
 def print_blocking(blocking: dict[str, Any]) -> None:
+    if "context" in blocking:
+        print(f"\nblocking analysis; person company context from {blocking['context']}")
     for entity_type, b in blocking.items():
+        if entity_type == "context":
+            continue
         print(
             f"\n{entity_type} blocking: {b['mentions']:,} mentions, {b['all_pairs']:,} pairs "
             f"in all ({b['seconds']:.1f} s to count)"
@@ -305,7 +414,18 @@ def stage_seconds(result: dict[str, Any]) -> dict[str, float]:
     return {f"{s['entity_type']}:{s['stage']}": round(s["seconds"], 2) for s in result["stages"]}
 
 
-def bench(persons: int, seed: int, skip_blocking: bool) -> dict[str, Any]:
+def link_json(result: dict[str, Any]) -> dict[str, Any]:
+    out = {
+        "seconds": round(result["seconds"], 2),
+        "peak_rss_mib": round(result["peak_rss_mib"]),
+        "stages": stage_seconds(result),
+    }
+    if "killed" in result:
+        out["killed"] = result["killed"]
+    return out
+
+
+def bench(persons: int, seed: int, skip_blocking: bool, max_rss_mib: float) -> dict[str, Any]:
     companies = math.ceil(persons / PERSONS_PER_COMPANY)
     print(f"\n=== {persons:,} person mentions ({companies:,} companies, seed {seed}) ===")
     loaded = ensure_loaded(ensure_world(companies, seed), companies, seed)
@@ -313,44 +433,44 @@ def bench(persons: int, seed: int, skip_blocking: bool) -> dict[str, Any]:
     empty = OUT / f"linkrun-{companies}-{seed}-no-models"
     shutil.rmtree(empty, ignore_errors=True)
     empty.mkdir(parents=True)
-    trained = child("link", str(trained_run), str(empty))
-    print_link("link, training both models", trained)
-    saved = OUT / f"linkrun-{companies}-{seed}-models"
-    shutil.rmtree(saved, ignore_errors=True)
-    shutil.copytree(trained_run / "models", saved)
-    reuse_run = fresh_copy(loaded, OUT / f"linkrun-{companies}-{seed}-reused")
-    reused = child("link", str(reuse_run), str(saved))
-    print_link("link, reusing the saved models", reused)
-    blocking = {} if skip_blocking else child("blocking", str(trained_run))
+    links = {"trained": child("link", str(trained_run), str(empty), max_rss_mib=max_rss_mib)}
+    print_link("link, training both models", links["trained"])
+    if "killed" not in links["trained"]:
+        saved = OUT / f"linkrun-{companies}-{seed}-models"
+        shutil.rmtree(saved, ignore_errors=True)
+        shutil.copytree(trained_run / "models", saved)
+        reuse_run = fresh_copy(loaded, OUT / f"linkrun-{companies}-{seed}-reused")
+        links["reused"] = child("link", str(reuse_run), str(saved), max_rss_mib=max_rss_mib)
+        print_link("link, reusing the saved models", links["reused"])
+    blocking = {} if skip_blocking else child("blocking", str(trained_run), max_rss_mib=max_rss_mib)
     print_blocking(blocking)
-    person, company = trained["summary"]["person"], trained["summary"]["company"]
-    for label, r in (("trained", trained), ("reused", reused)):
-        met = r["seconds"] < GOAL_SECONDS and r["peak_rss_mib"] < GOAL_MIB
+    for label, r in links.items():
+        met = "killed" not in r and r["seconds"] < GOAL_SECONDS and r["peak_rss_mib"] < GOAL_MIB
         print(
             f"goal (< {GOAL_SECONDS:.0f} s and < {GOAL_MIB:,} MiB), {label}: "
-            f"{'MET' if met else 'NOT MET'} ({r['seconds']:.1f} s, {r['peak_rss_mib']:,.0f} MiB)"
+            f"{'MET' if met else 'NOT MET'} ({r['seconds']:.1f} s, {r['peak_rss_mib']:,.0f} MiB"
+            f"{', stopped: ' + r['killed'] if 'killed' in r else ''})"
         )
-    return {
-        "person_mentions": person["mentions"],
-        "company_mentions": company["mentions"],
-        "companies": companies,
-        "scored_pairs": {"person": person["scored_pairs"], "company": company["scored_pairs"]},
-        "entities": {"person": person["entities"], "company": company["entities"]},
-        "trained": {
-            "seconds": round(trained["seconds"], 2),
-            "peak_rss_mib": round(trained["peak_rss_mib"]),
-            "stages": stage_seconds(trained),
-        },
-        "reused": {
-            "seconds": round(reused["seconds"], 2),
-            "peak_rss_mib": round(reused["peak_rss_mib"]),
-            "stages": stage_seconds(reused),
-        },
-        "blocking": {
+    out: dict[str, Any] = {"person_mentions_asked": persons, "companies": companies}
+    summary = links["trained"].get("summary")
+    if summary is not None:
+        person, company = summary["person"], summary["company"]
+        out |= {
+            "person_mentions": person["mentions"],
+            "company_mentions": company["mentions"],
+            "scored_pairs": {"person": person["scored_pairs"], "company": company["scored_pairs"]},
+            "entities": {"person": person["entities"], "company": company["entities"]},
+        }
+    out |= {label: link_json(r) for label, r in links.items()}
+    if "killed" in blocking:
+        out["blocking"] = {"killed": blocking["killed"]}
+    elif blocking:
+        out["blocking"] = {
             t: {r["rule"]: [r["alone"], r["added"], r["cumulative"]] for r in b["rules"]}
             for t, b in blocking.items()
-        },
-    }
+            if t != "context"
+        }
+    return out
 
 
 def main() -> None:
@@ -364,11 +484,31 @@ def main() -> None:
     parser.add_argument("--person-mentions", type=int, nargs="+", default=[100_000])
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--skip-blocking", action="store_true", help="no blocking analysis")
+    parser.add_argument(
+        "--max-rss-mib",
+        type=float,
+        default=12 * 1024,
+        help="stop a child whose resident memory goes over this (0: never); default 12 GiB",
+    )
+    parser.add_argument(
+        "--duckdb-memory-limit",
+        default=None,
+        help="experiment: SET memory_limit on the linkage's DuckDB connections, e.g. 3GB",
+    )
     args = parser.parse_args()
-    results = [bench(n, args.seed, args.skip_blocking) for n in args.person_mentions]
+    if args.duckdb_memory_limit:
+        os.environ["LINKAGE_SPEED_DUCKDB_MEMORY"] = args.duckdb_memory_limit
+    results = [
+        bench(n, args.seed, args.skip_blocking, args.max_rss_mib) for n in args.person_mentions
+    ]
     print(
         json.dumps(
-            {"bench": "linkage_speed", "cores": os.cpu_count(), "sizes": results},
+            {
+                "bench": "linkage_speed",
+                "cores": os.cpu_count(),
+                "duckdb_memory_limit": args.duckdb_memory_limit,
+                "sizes": results,
+            },
             ensure_ascii=False,
         )
     )

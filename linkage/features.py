@@ -146,22 +146,24 @@ def company_features(run_dir: Path) -> pd.DataFrame:
 def company_context(
     persons: pd.DataFrame, companies: pd.DataFrame, company_entity: np.ndarray
 ) -> pd.Series:
-    """Per person mention, the sorted distinct company entity IDs named in its record."""
-    named = pd.DataFrame(
-        {
-            "source": companies["source"],
-            "record_id": companies["record_id"],
-            "entity": company_entity,
-        }
+    """Per person mention, the sorted distinct company entity IDs named in its record (the
+    record of its own run, when the frames hold several runs' mentions)."""
+    record = (
+        ["run", "source", "record_id"]
+        if "run" in persons and "run" in companies
+        else [
+            "source",
+            "record_id",
+        ]
     )
+    named = companies[record].assign(entity=company_entity)
     by_record = (
         named.drop_duplicates()
-        .sort_values(["source", "record_id", "entity"])
-        .groupby(["source", "record_id"], sort=False)["entity"]
+        .sort_values([*record, "entity"])
+        .groupby(record, sort=False)["entity"]
         .agg(list)
     )
-    keys = pd.MultiIndex.from_frame(persons[["source", "record_id"]])
-    context = by_record.reindex(keys)
+    context = by_record.reindex(pd.MultiIndex.from_frame(persons[record]))
     return pd.Series(
         [v if isinstance(v, list) else [] for v in context.to_list()],
         index=persons.index,

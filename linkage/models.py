@@ -381,6 +381,26 @@ class Model:
         frame = self.linker.inference.predict(threshold_match_probability=threshold)
         return frame.as_pandas_dataframe()
 
+    def predict_incremental(
+        self, frame: pd.DataFrame, existing: int, threshold: float
+    ) -> pd.DataFrame:
+        """Scored pairs that involve a new mention: new against existing, and new against
+        new. `frame`'s first `existing` rows are the mentions already resolved; pairs among
+        them were scored when they were linked and are not scored again."""
+        db_api = self.linker._db_api
+        old = db_api.register(frame.iloc[:existing], table_name=f"{self.entity_type}_existing")
+        new = db_api.register(frame.iloc[existing:], table_name=f"{self.entity_type}_new")
+        inference = self.linker.inference
+        parts = [
+            inference.predict_between(
+                old, new, threshold_match_probability=threshold, warning_mode="never"
+            ).as_pandas_dataframe(),
+            inference.predict_within(
+                new, threshold_match_probability=threshold, warning_mode="never"
+            ).as_pandas_dataframe(),
+        ]
+        return pd.concat(parts, ignore_index=True)
+
 
 def _linker(
     frame: pd.DataFrame, settings_source: Any, con: duckdb.DuckDBPyConnection, name: str

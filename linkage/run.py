@@ -14,6 +14,7 @@ models used under models/ (a copy, so a run records exactly what decided it).
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import time
 from collections.abc import Callable
@@ -57,6 +58,7 @@ PROVISIONAL = {
 
 ENTITY_SCHEMA = pa.schema(
     [
+        ("run", pa.string()),
         ("source", pa.string()),
         ("record_id", pa.string()),
         ("slot", pa.string()),
@@ -109,6 +111,7 @@ class EntityResult:
 @dataclass
 class LinkSummary:
     run_dir: str
+    base: str | None
     person: EntityResult
     company: EntityResult
     judgements: int
@@ -135,9 +138,17 @@ class _Resolver:
         config: LinkageConfig,
         work: Path,
         progress: Progress | None,
+        existing_ids: np.ndarray | None = None,
     ) -> None:
+        """`features` may hold mentions already resolved (a wave's base) in its first rows,
+        with their entity IDs in `existing_ids` (None for the new rows), and a `run` column
+        (the run directory of each row, relative to the output; "." for the output's own)."""
         self.entity_type = entity_type
+        if "run" not in features.columns:
+            features = features.assign(run=".")
         self.features = features
+        self.existing_ids = existing_ids
+        self.existing = 0 if existing_ids is None else int(pd.notna(existing_ids).sum())
         self.policy = policy
         self.config = config
         self.work = work
@@ -176,20 +187,25 @@ class _Resolver:
         previous: pd.DataFrame | None,
         warnings: list[str],
     ) -> None:
-        self.pairs = self._timed("predict", lambda: model.predict(self.policy.review_threshold))
+        threshold = self.policy.review_threshold
+        if self.existing:
+            self.pairs = self._timed(
+                "predict new",
+                lambda: model.predict_incremental(self.features, self.existing, threshold),
+            )
+        else:
+            self.pairs = self._timed("predict", lambda: model.predict(threshold))
         self.comparisons = _comparison_labels(model)
-        keys = self.features[KEY]
-        must, cannot, missing = judgement_constraints(judgements, keys)
-        warnings.extend(missing)
-        identifier_edges = Edges(
-            self.links["left"].to_numpy(np.int64),
-            self.links["right"].to_numpy(np.int64),
-            np.ones(len(self.links)),
+        keys = identity_keys(self.features)
+        must, cannot, missing = judgement_constraints(
+            _judgements_for_runs(judgements, self.features["run"].unique()), keys
         )
+        warnings.extend(missing)
+        fixed = [_membership_links(self.existing_ids), self.links]
         must_link = Edges(
-            np.concatenate([identifier_edges.left, must.left]),
-            np.concatenate([identifier_edges.right, must.right]),
-            np.concatenate([identifier_edges.probability, must.probability]),
+            np.concatenate([f["left"].to_numpy(np.int64) for f in fixed] + [must.left]),
+            np.concatenate([f["right"].to_numpy(np.int64) for f in fixed] + [must.right]),
+            np.concatenate([np.ones(sum(len(f) for f in fixed)), must.probability]),
         )
         self.judged_same = must
         scored = Edges(
@@ -216,6 +232,7 @@ class _Resolver:
     def entities(self) -> pd.DataFrame:
         return pd.DataFrame(
             {
+                "run": self.features["run"].to_numpy(),
                 **{c: self.features[c].to_numpy() for c in KEY},
                 "entity_type": self.entity_type,
                 "entity_id": self.entity_ids,
@@ -224,7 +241,7 @@ class _Resolver:
         )
 
     def link_rows(self) -> pd.DataFrame:
-        refs = mention_refs(self.features).to_numpy()
+        refs = _tagged_refs(self.features).to_numpy()
         ids = np.asarray(self.entity_ids, dtype=object)
         parts = []
         if len(self.links):
@@ -283,17 +300,24 @@ class _Resolver:
         if not parts:
             return pd.DataFrame(columns=LINK_SCHEMA.names)
         rows = pd.concat(parts, ignore_index=True)
+        if self.existing:
+            # A wave reports the evidence it added; the base's links stay in the base.
+            old = set(refs[: self.existing])
+            rows = rows[~(rows["mention_l"].isin(old) & rows["mention_r"].isin(old))]
         rows.insert(0, "entity_type", self.entity_type)
-        return rows
+        return rows.reset_index(drop=True)
 
     def suspects(self) -> pd.DataFrame:
+        if self.existing:
+            keep = (self.links["left"] >= self.existing) | (self.links["right"] >= self.existing)
+            links = self.links[keep.to_numpy()]
+        else:
+            links = self.links
         if self.entity_type == models.PERSON:
             return suspected_person_errors(
-                self.features, self.links, self.policy.suspect_name_similarity
+                self.features, links, self.policy.suspect_name_similarity
             )
-        return suspected_company_errors(
-            self.features, self.links, self.policy.suspect_name_similarity
-        )
+        return suspected_company_errors(self.features, links, self.policy.suspect_name_similarity)
 
     def result(self, model_source: str, suspects: int) -> EntityResult:
         changes = self.changes["change"].value_counts().to_dict() if len(self.changes) else {}
@@ -311,6 +335,54 @@ class _Resolver:
             changes={str(k): int(v) for k, v in changes.items()},
             seconds=self.seconds,
         )
+
+
+def identity_keys(features: pd.DataFrame) -> pd.DataFrame:
+    """Mention keys unique across runs: a base run's rows carry their run in the source
+    ("../base\x1fregistry"), the output run's own rows are plain, so a run linked alone
+    and the same run's new rows in a wave hash to the same fresh IDs."""
+    run = features["run"].astype(str)
+    source = features["source"].where(run == ".", run + "\x1f" + features["source"])
+    return pd.DataFrame(
+        {"source": source, "record_id": features["record_id"], "slot": features["slot"]}
+    )
+
+
+def _tagged_refs(features: pd.DataFrame) -> pd.Series:
+    """Mention references for output: `source:record_id:slot`, prefixed `run/` for rows of
+    another run."""
+    refs = mention_refs(features)
+    run = features["run"].astype(str)
+    return refs.where(run == ".", run + "/" + refs)
+
+
+def _judgements_for_runs(judgements: pd.DataFrame, runs: np.ndarray) -> pd.DataFrame:
+    """A judgement names mentions by source:record_id:slot; in a wave the same reference may
+    name a row of each run, and the judgement holds for all of them."""
+    tags = [str(r) for r in runs if str(r) != "."]
+    if not tags or judgements.empty:
+        return judgements
+    copies = []
+    for a_tag in ["", *tags]:
+        for b_tag in ["", *tags]:
+            copy = judgements.copy()
+            if a_tag:
+                copy["a_source"] = a_tag + "\x1f" + copy["a_source"]
+            if b_tag:
+                copy["b_source"] = b_tag + "\x1f" + copy["b_source"]
+            copies.append(copy)
+    return pd.concat(copies, ignore_index=True)
+
+
+def _membership_links(existing_ids: np.ndarray | None) -> pd.DataFrame:
+    """Must-links that keep each existing entity together: a star from its first row."""
+    if existing_ids is None:
+        return pd.DataFrame({"left": pd.Series(dtype=np.int64), "right": pd.Series(dtype=np.int64)})
+    ids = pd.Series(existing_ids)
+    known = ids[ids.notna()]
+    first = pd.Series(known.index, index=known.index).groupby(known.to_numpy()).transform("min")
+    star = first[first.index != first.to_numpy()]
+    return pd.DataFrame({"left": star.to_numpy(np.int64), "right": star.index.to_numpy(np.int64)})
 
 
 def _comparison_labels(model: models.Model) -> list[tuple[str, dict[int, str]]]:
@@ -348,21 +420,77 @@ def _levels(pairs: pd.DataFrame, comparisons: list[tuple[str, dict[int, str]]]) 
     )
 
 
-def _previous(run_dir: Path, entity_type: str) -> pd.DataFrame | None:
+def _relative(path: Path, out_dir: Path) -> str:
+    """How `out_dir`'s tables name the run directory `path`: "." for itself."""
+    path, out_dir = path.resolve(), out_dir.resolve()
+    return "." if path == out_dir else os.path.relpath(path, out_dir)
+
+
+def _entities_of(run_dir: Path, out_dir: Path) -> pd.DataFrame | None:
+    """A run's entities.parquet with `run` re-expressed relative to `out_dir` (None when the
+    run is not linked yet). Tables written before the `run` column name their own run."""
     path = run_dir / "entities.parquet"
     if not path.is_file():
         return None
-    previous = pq.read_table(path).to_pandas()
-    return previous.loc[previous["entity_type"] == entity_type, [*KEY, "entity_id"]]
+    entities = pq.read_table(path).to_pandas()
+    runs = entities["run"] if "run" in entities.columns else pd.Series(".", index=entities.index)
+    resolved = {r: (run_dir / r).resolve() for r in runs.unique()}
+    entities["run_path"] = runs.map(lambda r: str(resolved[r]))
+    entities["run"] = runs.map(lambda r: _relative(resolved[r], out_dir))
+    return entities
+
+
+def _previous(entities: pd.DataFrame | None, entity_type: str) -> pd.DataFrame | None:
+    if entities is None:
+        return None
+    mine = entities[entities["entity_type"] == entity_type].reset_index(drop=True)
+    return identity_keys(mine).assign(entity_id=mine["entity_id"].to_numpy())
 
 
 def _model_path(models_dir: Path | None, entity_type: str) -> Path | None:
     return None if models_dir is None else models_dir / f"{entity_type}.json"
 
 
+def _features(entity_type: str, run_dir: Path) -> pd.DataFrame:
+    return person_features(run_dir) if entity_type == models.PERSON else company_features(run_dir)
+
+
+def _combined_features(
+    entity_type: str, out_dir: Path, base: pd.DataFrame | None
+) -> tuple[pd.DataFrame, np.ndarray | None]:
+    """The features of `out_dir`'s own mentions, after (in a wave) those of every run the
+    base's entities came from, with the base's entity IDs for the latter."""
+    own = _features(entity_type, out_dir).assign(run=".")
+    if base is None:
+        return own, None
+    mine = base[base["entity_type"] == entity_type]
+    frames = []
+    for run_path in sorted(mine["run_path"].unique()):
+        frame = _features(entity_type, Path(run_path)).assign(
+            run=_relative(Path(run_path), out_dir)
+        )
+        frames.append(frame)
+    old = pd.concat(frames, ignore_index=True)
+    ids = old[["run", *KEY]].merge(mine[["run", *KEY, "entity_id"]], how="left", on=["run", *KEY])
+    if ids["entity_id"].isna().any():
+        missing = ids[ids["entity_id"].isna()].iloc[0]
+        raise InputError(
+            str(missing["run"]),
+            f"mention {missing['source']}:{missing['record_id']}:{missing['slot']} has no "
+            "entity in the base's entities.parquet: re-link the base run first",
+        )
+    combined = pd.concat([old, own], ignore_index=True)
+    combined["mention_id"] = np.arange(len(combined), dtype=np.int64)
+    existing = np.concatenate(
+        [ids["entity_id"].to_numpy(dtype=object), np.full(len(own), None, dtype=object)]
+    )
+    return combined, existing
+
+
 def link_run(
     run_dir: Path,
     *,
+    wave: Path | None = None,
     models_dir: Path | None = None,
     judgements: Path | None = None,
     config: LinkageConfig | None = None,
@@ -372,40 +500,81 @@ def link_run(
 
     Saved models in `models_dir` are used when present (default: <veil home>/models);
     otherwise each model is trained on this run and a copy saved with the outputs.
+
+    With `wave`, RUN_DIR is a linked base and `wave` a newly loaded run: the wave's mentions
+    are scored against the base's and among themselves (old pairs are not scored again),
+    the base's entities are kept together and keep their IDs, and the outputs, covering
+    every mention so far, go to the wave's directory (the base is not touched). The base's
+    models are used unless `models_dir` holds saved ones.
     """
     started = time.perf_counter()
     config = config or load_linkage_config()
     models_dir = default_models_dir() if models_dir is None else models_dir
-    verdicts = effective_judgements(read_judgements(judgements)) if judgements else None
-    if verdicts is None:
-        verdicts = effective_judgements(read_judgements(run_dir / "judgements.jsonl"))
-    staging = run_dir / ".link-staging"
+    out_dir = run_dir if wave is None else wave
+    base = None
+    if wave is not None:
+        base = _entities_of(run_dir, wave)
+        if base is None:
+            raise InputError(
+                str(run_dir / "entities.parquet"),
+                "a wave is linked against a linked base: run `veil link --run` on it first",
+            )
+    paths = [judgements] if judgements else [out_dir / "judgements.jsonl"]
+    if wave is not None:
+        paths.insert(0, run_dir / "judgements.jsonl")
+    verdicts = effective_judgements(
+        pd.concat([read_judgements(p) for p in paths], ignore_index=True)
+    )
+    staging = out_dir / ".link-staging"
     shutil.rmtree(staging, ignore_errors=True)
     staging.mkdir(parents=True)
     warnings: list[str] = []
     try:
-        resolved = _resolve_all(run_dir, models_dir, verdicts, config, staging, progress, warnings)
-        _write(run_dir, staging, resolved)
+        previous = base if base is not None else _entities_of(out_dir, out_dir)
+        fallback = None if wave is None else run_dir / "models"
+        resolved = _resolve_all(
+            out_dir,
+            base,
+            previous,
+            (models_dir, fallback),
+            verdicts,
+            config,
+            staging,
+            progress,
+            warnings,
+        )
+        _write(out_dir, staging, resolved)
     finally:
         shutil.rmtree(staging, ignore_errors=True)
     person, company = resolved["person"], resolved["company"]
     summary = LinkSummary(
-        run_dir=str(run_dir),
+        run_dir=str(out_dir),
+        base=None if wave is None else str(run_dir),
         person=person.result(person.model_source, len(person.suspect_rows)),
         company=company.result(company.model_source, len(company.suspect_rows)),
         judgements=len(verdicts),
-        warnings=warnings,
+        warnings=sorted(set(warnings)),
         seconds=round(time.perf_counter() - started, 3),
     )
-    (run_dir / "link_report.json").write_text(
+    (out_dir / "link_report.json").write_text(
         json.dumps(summary.as_dict(), ensure_ascii=False, indent=2) + "\n", encoding="utf-8"
     )
     return summary
 
 
+def _saved_model(models: tuple[Path, Path | None], entity_type: str) -> Path | None:
+    for directory in models:
+        path = _model_path(directory, entity_type)
+        if path is not None and path.is_file():
+            return path
+    return None
+
+
 def _resolve_all(
-    run_dir: Path,
-    models_dir: Path,
+    out_dir: Path,
+    base: pd.DataFrame | None,
+    previous: pd.DataFrame | None,
+    model_dirs: tuple[Path, Path | None],
     verdicts: pd.DataFrame,
     config: LinkageConfig,
     staging: Path,
@@ -413,25 +582,27 @@ def _resolve_all(
     warnings: list[str],
 ) -> dict[str, _Resolver]:
     _stage(progress, "standardise", models.COMPANY)
-    companies = company_features(run_dir)
-    company = _Resolver(models.COMPANY, companies, config.company, config, staging, progress)
-    model, company.model_source = company.model(_model_path(models_dir, models.COMPANY))
+    companies, existing = _combined_features(models.COMPANY, out_dir, base)
+    company = _Resolver(
+        models.COMPANY, companies, config.company, config, staging, progress, existing
+    )
+    model, company.model_source = company.model(_saved_model(model_dirs, models.COMPANY))
     model.save(staging / "models" / "company.json")
     company_warnings: list[str] = []
-    company.resolve(model, verdicts, _previous(run_dir, models.COMPANY), company_warnings)
+    company.resolve(model, verdicts, _previous(previous, models.COMPANY), company_warnings)
     company.suspect_rows = company.suspects()
 
     _stage(progress, "standardise", models.PERSON)
-    persons = person_features(run_dir)
+    persons, existing = _combined_features(models.PERSON, out_dir, base)
     persons["context"] = company_context(persons, companies, company.entity_ids)
-    person = _Resolver(models.PERSON, persons, config.person, config, staging, progress)
-    model, person.model_source = person.model(_model_path(models_dir, models.PERSON))
+    person = _Resolver(models.PERSON, persons, config.person, config, staging, progress, existing)
+    model, person.model_source = person.model(_saved_model(model_dirs, models.PERSON))
     model.save(staging / "models" / "person.json")
     person_warnings: list[str] = []
-    person.resolve(model, verdicts, _previous(run_dir, models.PERSON), person_warnings)
+    person.resolve(model, verdicts, _previous(previous, models.PERSON), person_warnings)
+    person.suspect_rows = person.suspects()
     # A judgement names persons or companies: it is unknown only if neither knows it.
     warnings.extend(w for w in person_warnings if w in set(company_warnings))
-    person.suspect_rows = person.suspects()
     return {"person": person, "company": company}
 
 

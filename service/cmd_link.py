@@ -68,6 +68,11 @@ def summary_table(summary: LinkSummary) -> Table:
 
 def link(
     run: Path = typer.Option(..., "--run", help="run directory written by `veil load`"),
+    wave: Path = typer.Option(
+        None,
+        "--wave",
+        help="a newly loaded run to link against RUN's entities; outputs go to the wave",
+    ),
     models: Path = typer.Option(None, "--models", help=MODELS_HELP),
     judgements: Path = typer.Option(
         None, "--judgements", help="reviewer judgements (default: RUN/judgements.jsonl)"
@@ -75,17 +80,28 @@ def link(
     json_output: bool = typer.Option(False, "--json", help="print the link report as JSON"),
 ) -> None:
     with stage_progress(disabled=json_output) as progress:
-        summary = link_run(run, models_dir=models, judgements=judgements, progress=progress)
+        summary = link_run(
+            run, wave=wave, models_dir=models, judgements=judgements, progress=progress
+        )
     if json_output:
         print_json(summary.as_dict())
         return
     console.print(summary_table(summary))
+    if wave is not None:
+        for result in (summary.company, summary.person):
+            counts = ", ".join(
+                f"{result.changes.get(k, 0):,} {k}"
+                for k in ("created", "extended", "merged", "retired", "unchanged")
+            )
+            console.print(f"wave, {result.entity_type} entities: {counts}")
     for line in summary.warnings:
         console.print(f"[yellow]warning:[/] {line}")
+    out = wave or run
     console.print(
-        f"entities: {run / 'entities.parquet'}\nlinks:    {run / 'links.parquet'}\n"
-        f"suspected data-entry errors: {run / 'suspects.parquet'}\n"
-        f"report:   {run / 'link_report.json'}"
+        f"entities: {out / 'entities.parquet'}\nlinks:    {out / 'links.parquet'}\n"
+        f"changes:  {out / 'entity_changes.parquet'}\n"
+        f"suspected data-entry errors: {out / 'suspects.parquet'}\n"
+        f"report:   {out / 'link_report.json'}"
     )
 
 

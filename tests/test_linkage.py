@@ -4,6 +4,7 @@ Splink on real DuckDB; plus the deterministic rules on hand-made mentions."""
 from __future__ import annotations
 
 import json
+import os
 import shutil
 from pathlib import Path
 
@@ -11,9 +12,10 @@ import numpy as np
 import pandas as pd
 import pyarrow.parquet as pq
 import pytest
+import yaml
 from typer.testing import CliRunner
 
-from config.errors import ConfigError
+from config.errors import ConfigError, InputError
 from config.linkage import load_linkage_config
 from linkage.deterministic import (
     COMPANY_IDENTIFIERS,
@@ -266,3 +268,78 @@ def test_person_id_shared_by_unlike_names_is_a_suspect():
     suspects = suspected_person_errors(frame, identifier_links(frame, ("id_token",)), 50)
     assert suspects["name_r"].tolist() == ["李秀英"]
     assert suspects["identifier"].tolist() == ["id_token"]
+
+
+BASE_SOURCES = ("company_registry", "shareholders", "key_personnel")
+
+
+@pytest.fixture(scope="module")
+def waves(world: Path, tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+    """The world's extracts split in two: a base month and a new wave of other sources."""
+    spec = yaml.safe_load((world / "sources.yaml").read_text(encoding="utf-8"))
+    runs = []
+    for name in ("base", "wave"):
+        keep = {k: v for k, v in spec["sources"].items() if (k in BASE_SOURCES) == (name == "base")}
+        path = world / f"{name}.yaml"
+        path.write_text(yaml.safe_dump({**spec, "sources": keep}, allow_unicode=True), "utf-8")
+        run = tmp_path_factory.mktemp(name) / "run"
+        load_run(path, run, secret=b"link-test")
+        runs.append(run)
+    base, wave = runs
+    link_run(base, models_dir=base / "no-saved-models")
+    return base, wave
+
+
+def test_a_wave_keeps_existing_ids_and_reports_what_it_changed(waves, world: Path):
+    base, wave = waves
+    before = pq.read_table(base / "entities.parquet").to_pandas()
+    summary = link_run(base, wave=wave, models_dir=wave / "no-saved-models")
+    after = pq.read_table(wave / "entities.parquet").to_pandas()
+    assert pq.read_table(base / "entities.parquet").to_pandas().equals(before)  # untouched
+    assert set(after["run"]) == {".", os.path.relpath(base, wave)}
+    new_mentions = sum(
+        pq.read_metadata(wave / f"{k}_mentions.parquet").num_rows for k in ("person", "company")
+    )
+    assert len(after) == len(before) + new_mentions
+    old = after[after["run"] != "."].merge(
+        before, on=["source", "record_id", "slot", "entity_type"], suffixes=("", "_before")
+    )
+    assert len(old) == len(before)
+    changes = pq.read_table(wave / "entity_changes.parquet").to_pandas()
+    retired = set(changes.loc[changes["change"] == "retired", "entity_id"])
+    moved = old[old["entity_id"] != old["entity_id_before"]]
+    # An existing mention changes entity only when its entity merged into another.
+    assert set(moved["entity_id_before"]) <= retired
+    merged_into = changes[changes["change"] == "merged"]
+    absorbed = {i for ids in merged_into["from_ids"] for i in ids}
+    assert retired <= absorbed
+    for result in (summary.person, summary.company):
+        assert result.changes.get("extended", 0) > 0
+        assert "split" not in result.changes
+    assert summary.person.changes.get("created", 0) > 0
+    # Pairs of two existing mentions were not scored again.
+    links = pq.read_table(wave / "links.parquet").to_pandas()
+    model = links[links["evidence"] == "model"]
+    prefix = os.path.relpath(base, wave) + "/"
+    both_old = model["mention_l"].str.startswith(prefix) & model["mention_r"].str.startswith(prefix)
+    assert not both_old.any() and len(model) > 0
+    # The wave resolves about as well as linking everything at once.
+    scores = score_run(wave, world, after.drop(columns="run"))
+    assert scores["company"]["precision"] >= 0.999 and scores["company"]["recall"] >= 0.99
+    assert scores["person"]["precision"] >= 0.99 and scores["person"]["recall"] >= 0.8
+
+
+def test_relinking_a_wave_gives_the_same_ids(waves, tmp_path: Path):
+    base, wave = waves
+    link_run(base, wave=wave, models_dir=wave / "no-saved-models")
+    first = pq.read_table(wave / "entities.parquet").to_pandas()
+    summary = link_run(base, wave=wave, models_dir=wave / "no-saved-models")
+    again = pq.read_table(wave / "entities.parquet").to_pandas()
+    assert again["entity_id"].tolist() == first["entity_id"].tolist()
+    assert summary.base == str(base)
+
+
+def test_a_wave_needs_a_linked_base(loaded: Path, tmp_path: Path):
+    unlinked = _copy(loaded, tmp_path)
+    with pytest.raises(InputError, match="veil link --run"):
+        link_run(unlinked, wave=unlinked)
