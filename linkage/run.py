@@ -243,58 +243,47 @@ class _Resolver:
     def link_rows(self) -> pd.DataFrame:
         refs = _tagged_refs(self.features).to_numpy()
         ids = np.asarray(self.entity_ids, dtype=object)
+
+        def pairs(left: np.ndarray, right: np.ndarray, **columns: Any) -> pd.DataFrame:
+            certain = {
+                "match_weight": np.nan,
+                "match_probability": 1.0,
+                "levels": [[] for _ in range(len(left))],
+                "merged": ids[left] == ids[right],
+            }
+            return pd.DataFrame(
+                {
+                    "mention_l": refs[left],
+                    "mention_r": refs[right],
+                    "entity_id_l": ids[left],
+                    "entity_id_r": ids[right],
+                    **(certain | columns),
+                }
+            )
+
         parts = []
         if len(self.links):
-            left = self.links["left"].to_numpy()
-            right = self.links["right"].to_numpy()
             parts.append(
-                pd.DataFrame(
-                    {
-                        "mention_l": refs[left],
-                        "mention_r": refs[right],
-                        "entity_id_l": ids[left],
-                        "entity_id_r": ids[right],
-                        "evidence": "identifier:" + self.links["identifier"],
-                        "match_weight": np.nan,
-                        "match_probability": 1.0,
-                        "levels": [[] for _ in range(len(left))],
-                        "merged": ids[left] == ids[right],
-                    }
+                pairs(
+                    self.links["left"].to_numpy(),
+                    self.links["right"].to_numpy(),
+                    evidence=("identifier:" + self.links["identifier"]).to_numpy(),
                 )
             )
         if len(self.judged_same.left):
-            left, right = self.judged_same.left, self.judged_same.right
             parts.append(
-                pd.DataFrame(
-                    {
-                        "mention_l": refs[left],
-                        "mention_r": refs[right],
-                        "entity_id_l": ids[left],
-                        "entity_id_r": ids[right],
-                        "evidence": "judgement:same",
-                        "match_weight": np.nan,
-                        "match_probability": 1.0,
-                        "levels": [[] for _ in range(len(left))],
-                        "merged": ids[left] == ids[right],
-                    }
-                )
+                pairs(self.judged_same.left, self.judged_same.right, evidence="judgement:same")
             )
         if len(self.pairs):
-            left = self.pairs["mention_id_l"].to_numpy()
-            right = self.pairs["mention_id_r"].to_numpy()
             parts.append(
-                pd.DataFrame(
-                    {
-                        "mention_l": refs[left],
-                        "mention_r": refs[right],
-                        "entity_id_l": ids[left],
-                        "entity_id_r": ids[right],
-                        "evidence": "model",
-                        "match_weight": self.pairs["match_weight"].to_numpy(np.float64),
-                        "match_probability": self.pairs["match_probability"].to_numpy(np.float64),
-                        "levels": _levels(self.pairs, self.comparisons),
-                        "merged": self.clustering.accepted,
-                    }
+                pairs(
+                    self.pairs["mention_id_l"].to_numpy(),
+                    self.pairs["mention_id_r"].to_numpy(),
+                    evidence="model",
+                    match_weight=self.pairs["match_weight"].to_numpy(np.float64),
+                    match_probability=self.pairs["match_probability"].to_numpy(np.float64),
+                    levels=_levels(self.pairs, self.comparisons),
+                    merged=self.clustering.accepted,
                 )
             )
         if not parts:
