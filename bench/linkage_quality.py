@@ -28,7 +28,6 @@ import argparse
 import json
 import logging
 import shutil
-import subprocess
 import sys
 import time
 import traceback
@@ -37,39 +36,14 @@ from pathlib import Path
 
 import duckdb
 import pandas as pd
+from bench_worlds import OUT, ensure_world
 
 from loaders.run import load_run
 from world.linkage_checks import ENTITY_COLUMNS, KEY, exact_baseline, format_scores, score_run
 
-OUT = Path(__file__).resolve().parent / "out"
 THRESHOLD = 0.9  # Splink's match probability for a predicted pair and for clustering
 TARGETS = {"person": 0.99, "company": 0.995}  # pairwise precision and recall, each
 COMMON_NAME_TARGET = 0.99
-
-
-def ensure_world(companies: int, seed: int) -> Path:
-    """The world for (companies, seed) under bench/out/, generated in a child process once."""
-    world = OUT / f"world-{companies}-{seed}"
-    if not (world / "sources.yaml").exists():
-        started = time.perf_counter()
-        subprocess.run(
-            [
-                sys.executable,
-                "-m",
-                "service.cli",
-                "world",
-                "--companies",
-                str(companies),
-                "--seed",
-                str(seed),
-                "--out",
-                str(world),
-            ],
-            check=True,
-            stdout=subprocess.DEVNULL,
-        )
-        print(f"generated world in {time.perf_counter() - started:.1f} s: {world}")
-    return world
 
 
 class Unavailable(RuntimeError):

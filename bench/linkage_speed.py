@@ -43,7 +43,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-OUT = Path(__file__).resolve().parent / "out"
+from bench_worlds import OUT, ensure_world
+
 PERSONS_PER_COMPANY = 7.4
 GOAL_SECONDS = 120.0
 GOAL_MIB = 4 * 1024
@@ -54,31 +55,6 @@ LINK_OUTPUTS = {"entities", "links", "suspects", "entity_changes", "link_report"
 
 
 # --- parent: worlds, loaded runs, children -------------------------------------------------
-
-
-def ensure_world(companies: int, seed: int) -> Path:
-    """The world for (companies, seed) under bench/out/, generated in a child process once."""
-    world = OUT / f"world-{companies}-{seed}"
-    if not (world / "sources.yaml").exists():
-        started = time.perf_counter()
-        subprocess.run(
-            [
-                sys.executable,
-                "-m",
-                "service.cli",
-                "world",
-                "--companies",
-                str(companies),
-                "--seed",
-                str(seed),
-                "--out",
-                str(world),
-            ],
-            check=True,
-            stdout=subprocess.DEVNULL,
-        )
-        print(f"generated world in {time.perf_counter() - started:.1f} s: {world}", flush=True)
-    return world
 
 
 def ensure_loaded(world: Path, companies: int, seed: int) -> Path:
@@ -143,12 +119,10 @@ def child(mode: str, *args: str, max_rss_mib: float = 0.0) -> dict[str, Any]:
 
 def _status_mib(field: str, pid: int | str = "self") -> float:
     """A VmHWM / VmRSS line of /proc/PID/status, in MiB (0 where /proc is missing)."""
-    try:
+    with contextlib.suppress(OSError):
         for line in Path(f"/proc/{pid}/status").read_text().splitlines():
             if line.startswith(field + ":"):
                 return int(line.split()[1]) / 1024
-    except OSError:
-        pass
     return 0.0
 
 

@@ -12,14 +12,11 @@ import argparse
 import json
 import resource
 import shutil
-import subprocess
-import sys
 import time
-from pathlib import Path
+
+from bench_worlds import OUT, ensure_world
 
 from loaders.run import load_run
-
-OUT = Path(__file__).resolve().parent / "out"
 
 
 def main() -> None:
@@ -33,27 +30,7 @@ def main() -> None:
         help="worker processes (default: one per core for large loads)",
     )
     args = parser.parse_args()
-    world = OUT / f"world-{args.companies}-{args.seed}"
-    if not (world / "sources.yaml").exists():
-        # In a child process, so that the peak memory below is the load's alone.
-        started = time.perf_counter()
-        subprocess.run(
-            [
-                sys.executable,
-                "-m",
-                "service.cli",
-                "world",
-                "--companies",
-                str(args.companies),
-                "--seed",
-                str(args.seed),
-                "--out",
-                str(world),
-            ],
-            check=True,
-            stdout=subprocess.DEVNULL,
-        )
-        print(f"generated world in {time.perf_counter() - started:.1f} s: {world}")
+    world = ensure_world(args.companies, args.seed)
     run = OUT / f"run-{args.companies}-{args.seed}"
     shutil.rmtree(run, ignore_errors=True)
     started = time.perf_counter()

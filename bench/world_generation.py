@@ -37,16 +37,27 @@ def one(companies: int, seed: int, keep: bool) -> None:
         print(f"{name:<22}{n:>12,}")
     print(f"{'total':<22}{sum(rows.values()):>12,}")
     print(f"{companies:,} companies: {seconds:.1f} s, peak RSS {peak_mib:,.0f} MiB")
-    print(json.dumps({"bench": "world", "companies": companies, "people": summary.people,
-                      "seconds": round(seconds, 2), "peak_rss_mib": round(peak_mib),
-                      "rows": rows, "truth": summary.truth}))
+    print(
+        json.dumps(
+            {
+                "bench": "world",
+                "companies": companies,
+                "people": summary.people,
+                "seconds": round(seconds, 2),
+                "peak_rss_mib": round(peak_mib),
+                "rows": rows,
+                "truth": summary.truth,
+            }
+        )
+    )
     if not keep:
         shutil.rmtree(out, ignore_errors=True)
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--companies", type=int, nargs="+", default=[20_000])
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--keep", action="store_true", help="keep the worlds under bench/out/")
