@@ -15,7 +15,6 @@ the HMAC token, in the explanation, its JSON or the waterfall chart.
 
 from __future__ import annotations
 
-import math
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -29,10 +28,9 @@ from splink.internals.waterfall_chart import records_to_waterfall_data
 
 from config.errors import InputError
 from linkage import models
-from linkage.deterministic import identifier_links, provisional_entities
 from linkage.features import KEY, company_context, company_features, person_features
 from linkage.judgements import effective_judgements, parse_mention_ref, read_judgements
-from linkage.run import IDENTIFIERS, PROVISIONAL
+from linkage.run import IDENTIFIERS, provisional_grouping
 
 LINK_FIRST = "run `veil link --run {run}` first"
 
@@ -208,14 +206,9 @@ def _mask_tokens(record: dict[str, Any], a_display: str | None, b_display: str |
             record.pop(f"tf_{name}", None)
 
 
-def _levels(linker: Any, record: dict[str, Any]) -> list[LevelWeight]:
+def _levels(model: models.Model, record: dict[str, Any]) -> list[LevelWeight]:
     out = []
-    for comparison in linker._settings_obj.comparisons:
-        name = comparison.output_column_name
-        labels = {
-            level.comparison_vector_value: level.label_for_charts
-            for level in comparison.comparison_levels
-        }
+    for name, labels in model.comparison_labels():
         gamma = int(record[f"gamma_{name}"])
         tf = record.get(f"mw_tf_adj_{name}")
         tf = 0.0 if tf is None or pd.isna(tf) else float(tf)
@@ -228,8 +221,7 @@ def _score(
     features: pd.DataFrame, entity_type: str, model_path: Path, i: int, j: int
 ) -> tuple[dict[str, Any], list[LevelWeight], float]:
     """Score rows i < j with the saved model, TF tables as link_run registered them."""
-    links = identifier_links(features, IDENTIFIERS[entity_type])
-    provisional = provisional_entities(features, links, PROVISIONAL[entity_type])
+    _, provisional = provisional_grouping(features, entity_type)
     model = models.load(features, entity_type, model_path, provisional)
     try:
         linker = model.linker
@@ -243,11 +235,11 @@ def _score(
         if len(records) != 1:
             raise RuntimeError(f"Splink scored {len(records)} rows for one pair")
         record = records[0]
-        levels = _levels(linker, record)
-        p = float(linker._settings_obj._probability_two_random_records_match)
+        levels = _levels(model, record)
+        prior = model.prior_match_weight()
     finally:
         model.con.close()
-    return record, levels, math.log2(p / (1.0 - p))
+    return record, levels, prior
 
 
 def explain_pair(run_dir: Path, a: str, b: str) -> Explanation:

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -375,6 +376,24 @@ class Model:
 
     def as_dict(self) -> dict[str, Any]:
         return self.linker.misc.save_model_to_json()
+
+    def comparison_labels(self) -> list[tuple[str, dict[int, str]]]:
+        """Per comparison: its output name and the label of each comparison vector value."""
+        return [
+            (
+                comparison.output_column_name,
+                {
+                    level.comparison_vector_value: level.label_for_charts
+                    for level in comparison.comparison_levels
+                },
+            )
+            for comparison in self.linker._settings_obj.comparisons
+        ]
+
+    def prior_match_weight(self) -> float:
+        """log2 of the prior odds that two random mentions match."""
+        p = float(self.linker._settings_obj._probability_two_random_records_match)
+        return math.log2(p / (1.0 - p))
 
     def predict(self, threshold: float) -> pd.DataFrame:
         """Scored candidate pairs at or above `threshold` match probability."""

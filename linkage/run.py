@@ -122,6 +122,15 @@ class LinkSummary:
         return asdict(self)
 
 
+def provisional_grouping(
+    features: pd.DataFrame, entity_type: str
+) -> tuple[pd.DataFrame, np.ndarray]:
+    """The identifier links of these mentions, and the provisional entities training and
+    the term-frequency tables count (see deterministic.provisional_entities)."""
+    links = identifier_links(features, IDENTIFIERS[entity_type])
+    return links, provisional_entities(features, links, PROVISIONAL[entity_type])
+
+
 def _stage(progress: Progress | None, stage: str, entity_type: str) -> None:
     if progress is not None:
         progress(stage, entity_type)
@@ -154,8 +163,7 @@ class _Resolver:
         self.work = work
         self.progress = progress
         self.seconds: dict[str, float] = {}
-        self.links = identifier_links(features, IDENTIFIERS[entity_type])
-        self.provisional = provisional_entities(features, self.links, PROVISIONAL[entity_type])
+        self.links, self.provisional = provisional_grouping(features, entity_type)
 
     def _timed(self, stage: str, fn: Callable[[], Any]) -> Any:
         _stage(self.progress, stage, self.entity_type)
@@ -195,7 +203,7 @@ class _Resolver:
             )
         else:
             self.pairs = self._timed("predict", lambda: model.predict(threshold))
-        self.comparisons = _comparison_labels(model)
+        self.comparisons = model.comparison_labels()
         keys = identity_keys(self.features)
         must, cannot, missing = judgement_constraints(
             _judgements_for_runs(judgements, self.features["run"].unique()), keys
@@ -372,18 +380,6 @@ def _membership_links(existing_ids: np.ndarray | None) -> pd.DataFrame:
     first = pd.Series(known.index, index=known.index).groupby(known.to_numpy()).transform("min")
     star = first[first.index != first.to_numpy()]
     return pd.DataFrame({"left": star.to_numpy(np.int64), "right": star.index.to_numpy(np.int64)})
-
-
-def _comparison_labels(model: models.Model) -> list[tuple[str, dict[int, str]]]:
-    """Per comparison: its output name and the label of each comparison vector value."""
-    out = []
-    for comparison in model.linker._settings_obj.comparisons:
-        labels = {
-            level.comparison_vector_value: level.label_for_charts
-            for level in comparison.comparison_levels
-        }
-        out.append((comparison.output_column_name, labels))
-    return out
 
 
 def _levels(pairs: pd.DataFrame, comparisons: list[tuple[str, dict[int, str]]]) -> list[list]:
