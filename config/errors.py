@@ -34,3 +34,25 @@ class InputError(VeilError):
 
 class EnvironmentProblem(VeilError):
     """Something outside veil is missing or busy (Java, Maven, a port): says what to do."""
+
+
+class NotFound(VeilError):
+    """A company or person reference matches nothing in the graph."""
+
+
+class Ambiguous(VeilError):
+    """A reference matches several entities: the candidates are listed so the user picks one."""
+
+    def __init__(self, reference: str, candidates: list[dict]):
+        self.reference = reference
+        self.candidates = candidates
+        lines = "\n".join(
+            "  - " + "  ".join(str(v) for v in c.values() if v not in (None, [], ""))
+            for c in candidates
+        )
+        super().__init__(
+            f"'{reference}' matches {len(candidates)} entities; use an entity ID:\n{lines}"
+        )
+
+    def __reduce__(self) -> tuple:
+        return (self.__class__, (self.reference, self.candidates))

@@ -11,11 +11,10 @@ import os
 from pathlib import Path
 from typing import Literal
 
-import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from config.errors import ConfigError
 from config.settings import CONFIG_DIR
+from config.validated import load_validated
 
 DEFAULT_LINKAGE = CONFIG_DIR / "linkage.yaml"
 
@@ -56,17 +55,4 @@ def load_linkage_config(path: Path | None = None) -> LinkageConfig:
     """Read and validate linkage.yaml (default: $VEIL_LINKAGE, else the packaged file)."""
     if path is None:
         path = Path(os.environ.get("VEIL_LINKAGE", DEFAULT_LINKAGE))
-    if not path.is_file():
-        raise ConfigError(str(path), ["file not found: expected a linkage YAML file"])
-    try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except (yaml.YAMLError, UnicodeDecodeError) as err:
-        raise ConfigError(str(path), [f"not valid YAML: {err}"]) from None
-    try:
-        return LinkageConfig.model_validate(data or {})
-    except ValidationError as err:
-        problems = [
-            f"{'.'.join(str(p) for p in e['loc']) or '(top level)'}: {e['msg']}"
-            for e in err.errors()
-        ]
-        raise ConfigError(str(path), problems) from None
+    return load_validated(path, LinkageConfig, "linkage")

@@ -59,6 +59,8 @@ def neo4j_settings() -> Neo4jSettings:
 def open_driver(settings: Neo4jSettings, **config: Any) -> neo4j.Driver:
     """An official driver for `settings`; the caller closes it (`with open_driver(...) as d`)."""
     config.setdefault("connection_timeout", 10.0)
+    # Warnings such as "property key does not exist" are normal for optional properties.
+    config.setdefault("notifications_min_severity", neo4j.NotificationMinimumSeverity.OFF)
     return neo4j.GraphDatabase.driver(
         settings.uri, auth=(settings.user, settings.password), **config
     )

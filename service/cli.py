@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from service import cmd_demo, cmd_explain, cmd_link, cmd_load, cmd_neo4j, cmd_world
+from service import cmd_demo, cmd_explain, cmd_graph, cmd_link, cmd_load, cmd_neo4j, cmd_world
 from service.console import run_guarded
 
 app = typer.Typer(
@@ -29,6 +29,16 @@ app.command("judge", help="Record a reviewer's judgement: two mentions are / are
 )
 app.command("explain", help="Show why two mentions are one entity or two: evidence and score.")(
     run_guarded(cmd_explain.explain)
+)
+app.add_typer(cmd_graph.graph_app, name="graph", help="Build the graph: init, load, control.")
+app.command("controls", help="Who controls a company: roles, owners, controller, record.")(
+    run_guarded(cmd_graph.controls_command)
+)
+app.command("footprint", help="Every company a person is or was tied to, and its record.")(
+    run_guarded(cmd_graph.footprint_command)
+)
+app.command("risk", help="Punishments and list entries on companies related by control.")(
+    run_guarded(cmd_graph.risk_command)
 )
 app.command("demo", help="Run the main job end to end on a synthetic world; say where to look.")(
     run_guarded(cmd_demo.demo)

@@ -1,0 +1,364 @@
+"""Control analysis over the graph: read holdings as of a date, compute, write back.
+
+The arithmetic is in graph/control.py (pure); here is only what touches Neo4j. The batch
+job (`veil graph control`) reads every holding in force on the as-of date, solves
+look-through ownership for all companies at once, and writes
+(Person)-[:BENEFICIAL_OWNER_OF]->(Company) and (Person)-[:CONTROLS]->(Company) with the
+share, the basis and the holding paths behind each figure; a company without an
+identifiable controller is flagged on its node. `company_control` does the same for one
+company on demand, from the holdings upstream of it only.
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
+from typing import Any
+
+import neo4j
+import pandas as pd
+
+from config.graph import Control
+from graph import control
+from graph.load import add_counters, counters_of
+
+Progress = Callable[[str, int, int], None]
+
+# A holding is in force on $as_of when it started on or before it and has not ended.
+IN_FORCE = (
+    "(r.valid_from IS NULL OR r.valid_from <= $as_of) "
+    "AND (r.valid_to IS NULL OR r.valid_to > $as_of)"
+)
+_ALL_HOLDINGS = (
+    "MATCH (h)-[r:HOLDS_SHARES_IN]->(c:Company) WHERE " + IN_FORCE + " "
+    "RETURN h.entity_id AS holder, CASE WHEN h:Person THEN 'person' ELSE 'company' END "
+    "AS holder_kind, c.entity_id AS company, r.ratio AS ratio"
+)
+_UPSTREAM_HOLDINGS = (
+    "UNWIND $companies AS id MATCH (c:Company {entity_id: id}) "
+    "MATCH (h)-[r:HOLDS_SHARES_IN]->(c) WHERE " + IN_FORCE + " "
+    "RETURN h.entity_id AS holder, CASE WHEN h:Person THEN 'person' ELSE 'company' END "
+    "AS holder_kind, c.entity_id AS company, r.ratio AS ratio"
+)
+
+
+def _quiet(_: str, __: int, ___: int) -> None:
+    pass
+
+
+@dataclass
+class ControlSummary:
+    """What a control run found and wrote."""
+
+    as_of: date
+    computed_at: str
+    companies: int = 0
+    holdings: int = 0
+    beneficial_owners: int = 0
+    bases: dict[str, int] = field(default_factory=dict)
+    iterations: int = 0
+    residual: float = 0.0
+    divergent: list[str] = field(default_factory=list)
+    counters: dict[str, int] = field(default_factory=dict)
+    seconds: dict[str, float] = field(default_factory=dict)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "as_of": self.as_of.isoformat(),
+            "computed_at": self.computed_at,
+            "companies": self.companies,
+            "holdings_in_force": self.holdings,
+            "beneficial_owners": self.beneficial_owners,
+            "controller_basis": self.bases,
+            "iterations": self.iterations,
+            "residual": self.residual,
+            "divergent_companies": self.divergent,
+            "counters": self.counters,
+            "seconds": {k: round(v, 3) for k, v in self.seconds.items()},
+        }
+
+
+def consolidate(rows: pd.DataFrame) -> pd.DataFrame:
+    """One row per (holder, company): holdings in force add up (two subscriptions by one
+    entity, or two records the linkage joined into one holder)."""
+    columns = ["holder", "holder_kind", "company", "ratio"]
+    if rows.empty:
+        return pd.DataFrame(columns=columns)
+    rows = rows.dropna(subset=["ratio"])
+    return rows.groupby(["holder", "holder_kind", "company"], as_index=False)["ratio"].sum()[
+        columns
+    ]
+
+
+def holdings_in_force(driver: neo4j.Driver, as_of: date, database: str = "neo4j") -> pd.DataFrame:
+    """Every holding in force on `as_of`, consolidated."""
+    records, _, _ = driver.execute_query(
+        _ALL_HOLDINGS, as_of=as_of, database_=database, routing_=neo4j.RoutingControl.READ
+    )
+    return consolidate(
+        pd.DataFrame(
+            [r.data() for r in records], columns=["holder", "holder_kind", "company", "ratio"]
+        )
+    )
+
+
+def upstream_holdings(
+    driver: neo4j.Driver, company_id: str, as_of: date, database: str = "neo4j"
+) -> pd.DataFrame:
+    """The holdings that can reach `company_id`, found level by level upwards (cycles end
+    the walk, since a company is visited once)."""
+    seen = {company_id}
+    frontier = [company_id]
+    frames = []
+    while frontier:
+        records, _, _ = driver.execute_query(
+            _UPSTREAM_HOLDINGS,
+            companies=frontier,
+            as_of=as_of,
+            database_=database,
+            routing_=neo4j.RoutingControl.READ,
+        )
+        level = pd.DataFrame(
+            [r.data() for r in records], columns=["holder", "holder_kind", "company", "ratio"]
+        )
+        frames.append(level)
+        parents = set(level.loc[level["holder_kind"] == "company", "holder"]) - seen
+        seen |= parents
+        frontier = sorted(parents)
+    return consolidate(pd.concat(frames, ignore_index=True))
+
+
+def path_texts(paths: list[control.HoldingPath]) -> list[str]:
+    """Paths as strings for a relationship property: `P1 -0.6-> C2 -0.5-> C3 = 0.3`."""
+    out = []
+    for path in paths:
+        text = path.nodes[0]
+        for node, ratio in zip(path.nodes[1:], path.ratios, strict=True):
+            text += f" -{ratio:.6g}-> {node}"
+        out.append(f"{text} = {path.share:.6g}")
+    return out
+
+
+def run_control(
+    driver: neo4j.Driver,
+    settings: Control,
+    as_of: date | None = None,
+    database: str = "neo4j",
+    progress: Progress = _quiet,
+) -> ControlSummary:
+    """Control analysis of every company; writes the results and removes older ones."""
+    as_of = as_of or date.today()
+    summary = ControlSummary(
+        as_of=as_of, computed_at=datetime.now(UTC).isoformat(timespec="seconds")
+    )
+    started = time.perf_counter()
+    records, _, _ = driver.execute_query(
+        "MATCH (c:Company) RETURN c.entity_id AS id, c.load AS load",
+        database_=database,
+        routing_=neo4j.RoutingControl.READ,
+    )
+    companies = [r["id"] for r in records]
+    load_id = records[0]["load"] if records else None
+    holdings = holdings_in_force(driver, as_of, database)
+    summary.companies, summary.holdings = len(companies), len(holdings)
+    summary.seconds["read"] = time.perf_counter() - started
+
+    started = time.perf_counter()
+    result = control.control_analysis(
+        companies,
+        holdings,
+        threshold=settings.beneficial_owner_threshold,
+        majority=settings.majority,
+    )
+    summary.iterations = result.look_through.iterations
+    summary.residual = result.look_through.residual
+    summary.divergent = result.look_through.divergent
+    summary.beneficial_owners = len(result.beneficial_owners)
+    summary.bases = result.controllers["basis"].value_counts().to_dict()
+    summary.seconds["solve"] = time.perf_counter() - started
+
+    started = time.perf_counter()
+    rows = control_rows(holdings, result, settings, as_of, summary.computed_at, load_id)
+    summary.seconds["paths"] = time.perf_counter() - started
+    started = time.perf_counter()
+    summary.counters = write_control(driver, rows, summary.computed_at, database, progress)
+    summary.seconds["write"] = time.perf_counter() - started
+    return summary
+
+
+def control_rows(
+    holdings: pd.DataFrame,
+    result: control.ControlResult,
+    settings: Control,
+    as_of: date,
+    computed_at: str,
+    load_id: str | None,
+) -> dict[str, list[dict]]:
+    """Relationship and flag rows for `write_control`, with the holding paths."""
+    finder = control.PathFinder(holdings)
+    share = result.look_through.ownership.set_index(["company", "person"])["look_through_share"]
+    stamp = {"as_of": as_of, "computed_at": computed_at, "load": load_id}
+    owners = []
+    for company, person, value in result.beneficial_owners[
+        ["company", "person", "look_through_share"]
+    ].itertuples(index=False, name=None):
+        paths, cycles = finder.paths(person, company, max_paths=settings.max_paths)
+        owners.append(
+            {
+                "person": person,
+                "company": company,
+                "props": {
+                    "share": float(value),
+                    "paths": path_texts(paths),
+                    "cycles_contribute": cycles,
+                    **stamp,
+                },
+            }
+        )
+    controllers = []
+    flags = []
+    for row in result.controllers.itertuples(index=False):
+        flags.append({"company": row.company, "basis": row.basis})
+        if row.person is None or pd.isna(row.person):
+            continue
+        value = float(share.get((row.company, row.person), 0.0))
+        paths, cycles = finder.paths(row.person, row.company, max_paths=settings.max_paths)
+        controllers.append(
+            {
+                "person": row.person,
+                "company": row.company,
+                "props": {
+                    "share": value,
+                    "basis": row.basis,
+                    "chain": list(row.chain),
+                    "paths": path_texts(paths),
+                    "cycles_contribute": cycles,
+                    **stamp,
+                },
+            }
+        )
+    return {"owners": owners, "controllers": controllers, "flags": flags}
+
+
+_WRITE_OWNERS = (
+    "UNWIND $rows AS row MATCH (p:Person {entity_id: row.person}) "
+    "MATCH (c:Company {entity_id: row.company}) "
+    "MERGE (p)-[r:BENEFICIAL_OWNER_OF]->(c) SET r = row.props"
+)
+_WRITE_CONTROLLERS = (
+    "UNWIND $rows AS row MATCH (p:Person {entity_id: row.person}) "
+    "MATCH (c:Company {entity_id: row.company}) "
+    "MERGE (p)-[r:CONTROLS]->(c) SET r = row.props"
+)
+_WRITE_FLAGS = (
+    "UNWIND $rows AS row MATCH (c:Company {entity_id: row.company}) "
+    "SET c.controller_basis = row.basis, c.no_identifiable_controller = (row.basis = 'none'), "
+    "c.control_as_of = $as_of, c.control_computed_at = $computed_at"
+)
+
+
+def write_control(
+    driver: neo4j.Driver,
+    rows: dict[str, list[dict]],
+    computed_at: str,
+    database: str = "neo4j",
+    progress: Progress = _quiet,
+    batch_size: int = 5000,
+    company: str | None = None,
+) -> dict[str, int]:
+    """MERGE the results, then delete results of earlier runs (for one company, or all)."""
+    counters: dict[str, int] = {}
+    as_of = (rows["owners"] or rows["controllers"] or [{"props": {"as_of": None}}])[0]["props"][
+        "as_of"
+    ]
+    steps = [
+        ("beneficial owners", _WRITE_OWNERS, rows["owners"]),
+        ("controllers", _WRITE_CONTROLLERS, rows["controllers"]),
+        ("controller flags", _WRITE_FLAGS, rows["flags"]),
+    ]
+    total = sum(len(r) for _, _, r in steps)
+    done = 0
+    with driver.session(database=database) as session:
+        for name, query, step_rows in steps:
+            for start in range(0, len(step_rows), batch_size):
+                batch = step_rows[start : start + batch_size]
+                summary = session.execute_write(
+                    lambda tx, q=query, b=batch: tx.run(
+                        q, rows=b, as_of=as_of, computed_at=computed_at
+                    ).consume()
+                )
+                add_counters(counters, counters_of(summary.counters))
+                done += len(batch)
+                progress(name, done, total)
+        scope = "WHERE c.entity_id = $company AND" if company else "WHERE"
+        for rel_type in ("BENEFICIAL_OWNER_OF", "CONTROLS"):
+            query = (
+                f"MATCH ()-[r:{rel_type}]->(c:Company) {scope} r.computed_at <> $at "
+                "CALL (r) { DELETE r } IN TRANSACTIONS OF 10000 ROWS"
+            )
+            deleted = session.run(query, at=computed_at, company=company).consume()
+            add_counters(counters, counters_of(deleted.counters))
+    return counters
+
+
+def company_control(
+    driver: neo4j.Driver,
+    company_id: str,
+    settings: Control,
+    as_of: date | None = None,
+    database: str = "neo4j",
+) -> tuple[pd.DataFrame, control.ControlResult]:
+    """Control of one company from the holdings upstream of it (on demand, any date)."""
+    as_of = as_of or date.today()
+    holdings = upstream_holdings(driver, company_id, as_of, database)
+    result = control.control_analysis(
+        [company_id],
+        holdings,
+        threshold=settings.beneficial_owner_threshold,
+        majority=settings.majority,
+    )
+    return holdings, result
+
+
+def control_one(
+    driver: neo4j.Driver,
+    company_id: str,
+    settings: Control,
+    as_of: date | None = None,
+    database: str = "neo4j",
+) -> ControlSummary:
+    """`veil graph control --company`: compute and write the results of one company."""
+    as_of = as_of or date.today()
+    summary = ControlSummary(
+        as_of=as_of,
+        computed_at=datetime.now(UTC).isoformat(timespec="seconds") + f"#{uuid.uuid4().hex[:6]}",
+    )
+    holdings, result = company_control(driver, company_id, settings, as_of, database)
+    records, _, _ = driver.execute_query(
+        "MATCH (c:Company {entity_id: $id}) RETURN c.load AS load",
+        id=company_id,
+        database_=database,
+    )
+    load_id = records[0]["load"] if records else None
+    result = _only(result, company_id)
+    rows = control_rows(holdings, result, settings, as_of, summary.computed_at, load_id)
+    summary.companies, summary.holdings = 1, len(holdings)
+    summary.beneficial_owners = len(result.beneficial_owners)
+    summary.bases = result.controllers["basis"].value_counts().to_dict()
+    summary.counters = write_control(
+        driver, rows, summary.computed_at, database, company=company_id
+    )
+    return summary
+
+
+def _only(result: control.ControlResult, company_id: str) -> control.ControlResult:
+    owners = result.beneficial_owners
+    controllers = result.controllers
+    return control.ControlResult(
+        look_through=result.look_through,
+        beneficial_owners=owners[owners["company"] == company_id].reset_index(drop=True),
+        controllers=controllers[controllers["company"] == company_id].reset_index(drop=True),
+    )

@@ -1,0 +1,445 @@
+"""Resolved facts: the run directory's facts with every slot replaced by its entity.
+
+This is the contract between linkage/ and the graph: `veil load` wrote facts that name
+mentions by (source, record_id, slot), `veil link` wrote which entity each mention is.
+Here they are joined, and what the graph needs is derived once, without Neo4j:
+
+- persons and companies with display attributes chosen from their mentions;
+- role *tenures*: one per (person, company, role, start). A registry snapshot row says
+  "in office now", a change record says "from D" or "until D"; a tenure gathers them, so
+  a later wave that only brings the end date updates the same tenure instead of adding
+  a second one;
+- holdings, punishments, list entries and licences, each keyed by its record.
+
+A wave's run directory holds cumulative entities whose `run` column points at the run
+directory of each mention; facts are read from those runs, so resolving a wave gives the
+whole picture, not just the new month.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pyarrow.parquet as pq
+
+from config.errors import InputError
+from linkage.run import read_entities
+
+LEGAL_REPRESENTATIVE = "legal_rep"
+MENTION_KEY = ["run", "source", "record_id", "slot"]
+
+
+@dataclass(frozen=True)
+class ResolvedRun:
+    """Everything the graph stores about one run, as frames with entity IDs."""
+
+    run_dir: Path
+    load_id: str
+    persons: pd.DataFrame
+    companies: pd.DataFrame
+    tenures: pd.DataFrame
+    holdings: pd.DataFrame
+    punishments: pd.DataFrame
+    list_entries: pd.DataFrame
+    licences: pd.DataFrame
+    named: pd.DataFrame
+    unresolved: int
+
+    def counts(self) -> dict[str, int]:
+        return {
+            "persons": len(self.persons),
+            "companies": len(self.companies),
+            "tenures": len(self.tenures),
+            "holdings": len(self.holdings),
+            "punishments": len(self.punishments),
+            "list_entries": len(self.list_entries),
+            "licences": len(self.licences),
+            "named": len(self.named),
+        }
+
+
+def resolve_run(run_dir: Path) -> ResolvedRun:
+    """Join the facts of `run_dir` (and, for a wave, of its base runs) to their entities."""
+    run_dir = Path(run_dir)
+    entities = read_entities(run_dir)
+    if "run" not in entities.columns:
+        entities["run"] = "."
+    runs = sorted(entities["run"].unique())
+    tables = {name: _read_all(run_dir, runs, name) for name in _FACT_TABLES}
+    entity_of = entities.set_index(MENTION_KEY)["entity_id"]
+    missing = [0]
+
+    def resolve(frame: pd.DataFrame, slot_col: str) -> np.ndarray:
+        keys = pd.MultiIndex.from_arrays(
+            [frame["run"], frame["source"], frame["record_id"], frame[slot_col]]
+        )
+        ids = entity_of.reindex(keys).to_numpy()
+        missing[0] += int(pd.isna(ids).sum())
+        return ids
+
+    persons = _persons(tables["person_mentions"], entities)
+    companies = _companies(tables["company_mentions"], entities)
+    tenures = _tenures(tables["roles"], resolve)
+    holdings = _holdings(tables["shareholdings"], resolve)
+    punishments = _punishments(tables["punishments"], resolve)
+    list_entries = _list_entries(tables["list_entries"], resolve)
+    licences = _licences(tables["licences"], resolve)
+    named = _named(entities, [punishments, list_entries, licences])
+    return ResolvedRun(
+        run_dir=run_dir,
+        load_id=_load_id(run_dir, runs),
+        persons=persons,
+        companies=companies,
+        tenures=tenures,
+        holdings=holdings,
+        punishments=punishments,
+        list_entries=list_entries,
+        licences=licences,
+        named=named,
+        unresolved=missing[0],
+    )
+
+
+_FACT_TABLES = (
+    "person_mentions",
+    "company_mentions",
+    "roles",
+    "shareholdings",
+    "punishments",
+    "list_entries",
+    "licences",
+)
+
+
+def _read_all(run_dir: Path, runs: list[str], name: str) -> pd.DataFrame:
+    frames = []
+    for run in runs:
+        path = run_dir / run / f"{name}.parquet"
+        if not path.is_file():
+            raise InputError(str(path), "missing: the run directory is incomplete")
+        frame = pq.read_table(path).to_pandas()
+        frame.insert(0, "run", run)
+        frames.append(frame)
+    return pd.concat(frames, ignore_index=True)
+
+
+def _load_id(run_dir: Path, runs: list[str]) -> str:
+    """Same run, same ID: a digest of the entities and of every contributing manifest."""
+    digest = hashlib.sha256((run_dir / "entities.parquet").read_bytes())
+    for run in runs:
+        digest.update((run_dir / run / "manifest.json").read_bytes())
+    return digest.hexdigest()[:16]
+
+
+def _mention_ref(frame: pd.DataFrame) -> pd.Series:
+    return frame["source"] + ":" + frame["record_id"] + ":" + frame["slot"]
+
+
+def _with_entity(mentions: pd.DataFrame, entities: pd.DataFrame) -> pd.DataFrame:
+    merged = mentions.merge(entities[[*MENTION_KEY, "entity_id"]], on=MENTION_KEY, how="inner")
+    merged["mention"] = _mention_ref(merged)
+    return merged
+
+
+def _most_common(frame: pd.DataFrame, column: str, prefer: pd.Series | None = None) -> pd.Series:
+    """Per entity, the value most mentions agree on (ties: the preferred rows, then the
+    smallest value, so the choice is the same on every run)."""
+    rows = frame[["entity_id", column]].dropna()
+    if prefer is not None:
+        rows = rows.assign(_w=np.where(prefer.loc[rows.index], 1000, 1))
+    else:
+        rows = rows.assign(_w=1)
+    votes = rows.groupby(["entity_id", column], as_index=False)["_w"].sum()
+    votes = votes.sort_values(["entity_id", "_w", column], ascending=[True, False, True])
+    return votes.drop_duplicates("entity_id").set_index("entity_id")[column]
+
+
+def _distinct_lists(frame: pd.DataFrame, column: str) -> pd.Series:
+    rows = frame[["entity_id", column]].dropna().drop_duplicates()
+    rows = rows.sort_values(["entity_id", column])
+    return rows.groupby("entity_id")[column].agg(list)
+
+
+def _persons(mentions: pd.DataFrame, entities: pd.DataFrame) -> pd.DataFrame:
+    m = _with_entity(mentions, entities)
+    with_id = m["id_status"] == "valid"
+    out = pd.DataFrame(index=pd.Index(sorted(m["entity_id"].unique()), name="entity_id"))
+    out["name"] = _most_common(m, "name", prefer=with_id)
+    out["names"] = _distinct_lists(m, "name")
+    out["id_tokens"] = _distinct_lists(m[with_id], "id_token")
+    out["id_masks"] = _distinct_lists(m, "id_display")
+    out["birth_date"] = _most_common(m, "birth_date")
+    out["sex"] = _most_common(m, "sex")
+    out["mentions"] = m.sort_values("mention").groupby("entity_id")["mention"].agg(list)
+    out["sources"] = _distinct_lists(m, "source")
+    return _lists_filled(out.reset_index(), ["names", "id_tokens", "id_masks", "sources"])
+
+
+def _companies(mentions: pd.DataFrame, entities: pd.DataFrame) -> pd.DataFrame:
+    m = _with_entity(mentions, entities)
+    registry = m["established"].notna()
+    out = pd.DataFrame(index=pd.Index(sorted(m["entity_id"].unique()), name="entity_id"))
+    out["name"] = _most_common(m, "name", prefer=registry)
+    out["names"] = _distinct_lists(m, "name")
+    former = m[["entity_id", "former_names"]].explode("former_names")
+    out["former_names"] = _distinct_lists(former.dropna(), "former_names")
+    valid = {"uscc": "uscc_status", "org_code": "org_code_status", "reg_no": "reg_no_status"}
+    for column, status in valid.items():
+        out[column] = _most_common(m[m[status] == "valid"], column)
+    for column in ["region_code", "industry_code", "established", "status", "address"]:
+        out[column] = _most_common(m, column, prefer=registry)
+    out["registered_capital"] = _most_common(m, "registered_capital", prefer=registry)
+    out["mentions"] = m.sort_values("mention").groupby("entity_id")["mention"].agg(list)
+    out["sources"] = _distinct_lists(m, "source")
+    return _lists_filled(out.reset_index(), ["names", "former_names", "sources"])
+
+
+def _lists_filled(frame: pd.DataFrame, columns: list[str]) -> pd.DataFrame:
+    for column in columns:
+        frame[column] = frame[column].apply(
+            lambda v: list(v) if isinstance(v, list | np.ndarray) else []
+        )
+    return frame
+
+
+def _key(*parts: pd.Series) -> pd.Series:
+    """A short stable key for a fact: the graph MERGEs on it, so reloads never duplicate."""
+    joined = parts[0].astype(str)
+    for part in parts[1:]:
+        joined = joined + "\x1f" + part.astype(str)
+    return joined.map(lambda s: hashlib.sha1(s.encode()).hexdigest()[:20])
+
+
+def _tenures(roles: pd.DataFrame, resolve) -> pd.DataFrame:
+    """Role rows folded into tenures (see the module docstring)."""
+    r = roles.copy()
+    r["person_id"] = resolve(r, "person_slot")
+    r["company_id"] = resolve(r, "company_slot")
+    r = r.dropna(subset=["person_id", "company_id"])
+    columns = [
+        "person_id",
+        "company_id",
+        "role",
+        "valid_from",
+        "valid_to",
+        "sources",
+        "record_ids",
+        "key",
+    ]
+    if r.empty:
+        return pd.DataFrame(columns=columns)
+    group = ["person_id", "company_id", "role"]
+    r = r.sort_values([*group, "source", "record_id"], ignore_index=True)
+    several = r.duplicated(group, keep=False)
+    single = r[~several].copy()
+    single["sources"] = single["source"].map(lambda s: [s])
+    single["record_ids"] = single["record_id"].map(lambda s: [s])
+    folded: list[dict] = []
+    rows = r.loc[several, [*group, "valid_from", "valid_to", "source", "record_id"]]
+    batch: list[tuple] = []
+    for row in rows.itertuples(index=False, name=None):
+        if batch and row[:3] != batch[0][:3]:
+            folded.extend(_fold(batch))
+            batch = []
+        batch.append(row)
+    if batch:
+        folded.extend(_fold(batch))
+    out = pd.concat(
+        [
+            single,
+            pd.DataFrame(
+                folded, columns=[*group, "valid_from", "valid_to", "sources", "record_ids"]
+            ),
+        ],
+        ignore_index=True,
+    )
+    out = out.sort_values([*group, "valid_from"], na_position="first", ignore_index=True)
+    start = out["valid_from"].astype(str).where(out["valid_from"].notna(), "open")
+    out["key"] = _key(out["person_id"], out["company_id"], out["role"], start)
+    return out[columns]
+
+
+def _fold(rows: list[tuple]) -> list[dict]:
+    """One (person, company, role)'s rows as tenures: each start pairs with the first end
+    after it; undated rows ("in office", from a snapshot) confirm the latest tenure."""
+    person, company, role = rows[0][:3]
+    starts = sorted((r for r in rows if _given(r[3])), key=lambda r: r[3])
+    ends = sorted((r for r in rows if not _given(r[3]) and _given(r[4])), key=lambda r: r[4])
+    undated = [r for r in rows if not _given(r[3]) and not _given(r[4])]
+    tenures = [
+        {
+            "valid_from": r[3],
+            "valid_to": r[4] if _given(r[4]) else None,
+            "provenance": [(r[5], r[6])],
+        }
+        for r in starts
+    ]
+    for r in ends:
+        open_before = [t for t in tenures if t["valid_to"] is None and t["valid_from"] <= r[4]]
+        if open_before:
+            open_before[-1]["valid_to"] = r[4]
+            open_before[-1]["provenance"].append((r[5], r[6]))
+        else:
+            tenures.insert(0, {"valid_from": None, "valid_to": r[4], "provenance": [(r[5], r[6])]})
+    if undated:
+        if not tenures:
+            tenures.append({"valid_from": None, "valid_to": None, "provenance": []})
+        tenures[-1]["provenance"].extend((r[5], r[6]) for r in undated)
+    for t in tenures:
+        provenance = sorted(set(t.pop("provenance")))
+        t.update(
+            person_id=person,
+            company_id=company,
+            role=role,
+            sources=[s for s, _ in provenance],
+            record_ids=[k for _, k in provenance],
+        )
+    return tenures
+
+
+def _given(value: object) -> bool:
+    return value is not None and not pd.isna(value)
+
+
+def _holdings(rows: pd.DataFrame, resolve) -> pd.DataFrame:
+    h = rows.copy()
+    h["holder_id"] = resolve(h, "holder_slot")
+    h["company_id"] = resolve(h, "company_slot")
+    h = h.dropna(subset=["holder_id", "company_id"])
+    h["key"] = _key(h["source"], h["record_id"], h["holder_slot"])
+    return h[
+        [
+            "holder_id",
+            "holder_kind",
+            "company_id",
+            "ratio",
+            "subscribed_capital",
+            "valid_from",
+            "valid_to",
+            "source",
+            "record_id",
+            "key",
+        ]
+    ].reset_index(drop=True)
+
+
+def _record_key(frame: pd.DataFrame) -> pd.Series:
+    return _key(frame["source"], frame["record_id"])
+
+
+def _punishments(rows: pd.DataFrame, resolve) -> pd.DataFrame:
+    p = rows.copy()
+    p["party_id"] = resolve(p, "party_slot")
+    p = p.dropna(subset=["party_id"])
+    flat = p[["run", "source", "record_id", "responsible_slots"]].explode("responsible_slots")
+    flat = flat.dropna(subset=["responsible_slots"])
+    flat["person_id"] = resolve(flat, "responsible_slots")
+    responsible = flat.dropna(subset=["person_id"]).groupby(level=0)["person_id"].agg(list)
+    p["responsible_ids"] = responsible.reindex(p.index)
+    p = _lists_filled(p, ["responsible_ids", "categories"])
+    p["key"] = _record_key(p)
+    return p[
+        [
+            "key",
+            "source",
+            "record_id",
+            "decision_number",
+            "party_id",
+            "party_kind",
+            "responsible_ids",
+            "categories",
+            "category_raw",
+            "decision_date",
+            "agency",
+            "legal_basis",
+            "fine_amount",
+            "run",
+            "party_slot",
+            "responsible_slots",
+        ]
+    ]
+
+
+def _list_entries(rows: pd.DataFrame, resolve) -> pd.DataFrame:
+    e = rows.copy()
+    e["party_id"] = resolve(e, "party_slot")
+    e = e.dropna(subset=["party_id"])
+    e["key"] = _record_key(e)
+    return e[
+        [
+            "key",
+            "source",
+            "record_id",
+            "list",
+            "list_raw",
+            "party_id",
+            "party_kind",
+            "entered",
+            "removed",
+            "reason",
+            "authority",
+            "case_number",
+            "run",
+            "party_slot",
+        ]
+    ]
+
+
+def _licences(rows: pd.DataFrame, resolve) -> pd.DataFrame:
+    lic = rows.copy()
+    lic["holder_id"] = resolve(lic, "holder_slot")
+    lic = lic.dropna(subset=["holder_id"])
+    lic["key"] = _record_key(lic)
+    return lic[
+        [
+            "key",
+            "source",
+            "record_id",
+            "licence_number",
+            "holder_id",
+            "valid_from",
+            "valid_to",
+            "status",
+            "status_raw",
+            "scope",
+            "issued",
+            "run",
+            "holder_slot",
+        ]
+    ]
+
+
+def _named(entities: pd.DataFrame, records: list[pd.DataFrame]) -> pd.DataFrame:
+    """Persons a punishment, list entry or licence names beyond its party or holder (the
+    legal representative written on the decision, for instance): kept as evidence."""
+    used = []
+    for frame in records:
+        for column in ("party_slot", "holder_slot"):
+            if column in frame:
+                used.append(
+                    frame[["run", "source", "record_id", column]].rename(columns={column: "slot"})
+                )
+        if "responsible_slots" in frame:
+            flat = frame[["run", "source", "record_id", "responsible_slots"]]
+            used.append(
+                flat.explode("responsible_slots")
+                .dropna()
+                .rename(columns={"responsible_slots": "slot"})
+            )
+    used_keys = pd.concat(used, ignore_index=True).drop_duplicates()
+    fact_records = pd.concat(
+        [f[["run", "source", "record_id", "key"]] for f in records], ignore_index=True
+    ).drop_duplicates(["run", "source", "record_id"])
+    people = entities[entities["entity_type"] == "person"]
+    named = people.merge(fact_records, on=["run", "source", "record_id"], how="inner")
+    named = named.merge(used_keys.assign(_used=True), on=MENTION_KEY, how="left")
+    named = named[named["_used"].isna()]
+    return (
+        named[["key", "entity_id", "slot", "source", "record_id"]]
+        .rename(columns={"key": "record_key", "entity_id": "person_id"})
+        .reset_index(drop=True)
+    )

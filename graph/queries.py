@@ -1,0 +1,431 @@
+"""The questions regulators ask of the graph, one function each, parameterised Cypher only.
+
+Every function returns plain JSON-ready dicts (dates as ISO strings) so the CLI prints them
+and the HTTP API can return them unchanged. Dates: a role or holding is in force on a day
+when it started on or before it (or its start is unknown) and has not ended by it (the
+end date is the first day it no longer holds: a legal-representative change on D ends
+the old tenure on D and starts the new one on D).
+
+References: a company by entity ID (`C...`), USCC or name (current, other or former); a
+person by entity ID (`P...`) or name, optionally narrowed by a partial resident ID
+(`110101********123X`, `110101*`, `*123X`). Several matches raise `Ambiguous` with the
+candidates; none raises `NotFound`.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import date
+from typing import Any
+
+import neo4j
+
+from config.errors import Ambiguous, NotFound
+from config.graph import Control
+from graph import control
+from graph.analysis import IN_FORCE, company_control
+
+COMPANY_ID = re.compile(r"^C[0-9a-f]{12}$")
+PERSON_ID = re.compile(r"^P[0-9a-f]{12}$")
+USCC = re.compile(r"^[0-9A-HJ-NPQRTUWXY]{2}\d{6}[0-9A-HJ-NPQRTUWXY]{10}$")
+
+_COMPANY_FIELDS = (
+    "c {.entity_id, .name, .uscc, .names, .former_names, .industry_code, .region_code, "
+    ".established, .status, .registered_capital, .controller_basis, .control_as_of, "
+    ".no_identifiable_controller}"
+)
+_PERSON_FIELDS = "p {.entity_id, .name, .names, .id_masks, .birth_date, .sex}"
+
+
+def _read(driver: neo4j.Driver, query: str, database: str, **params: Any) -> list[dict]:
+    records, _, _ = driver.execute_query(
+        query, parameters_=params, database_=database, routing_=neo4j.RoutingControl.READ
+    )
+    return [_jsonable(r.data()) for r in records]
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: _jsonable(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_jsonable(v) for v in value]
+    if hasattr(value, "iso_format"):
+        return value.iso_format()
+    if isinstance(value, date):
+        return value.isoformat()
+    return value
+
+
+def resolve_company(driver: neo4j.Driver, reference: str, database: str = "neo4j") -> str:
+    """The entity ID of the company `reference` names (see the module docstring)."""
+    reference = reference.strip()
+    if COMPANY_ID.match(reference):
+        query = "MATCH (c:Company {entity_id: $ref}) RETURN " + _COMPANY_FIELDS + " AS c"
+    elif USCC.match(reference.upper()):
+        reference = reference.upper()
+        query = "MATCH (c:Company {uscc: $ref}) RETURN " + _COMPANY_FIELDS + " AS c"
+    else:
+        query = (
+            "MATCH (c:Company) WHERE c.name = $ref OR $ref IN c.names "
+            "OR $ref IN c.former_names RETURN " + _COMPANY_FIELDS + " AS c LIMIT 50"
+        )
+    found = _read(driver, query, database, ref=reference)
+    if not found:
+        raise NotFound(f"no company matches '{reference}' (entity ID, USCC or exact name)")
+    if len(found) > 1:
+        raise Ambiguous(
+            reference,
+            [
+                {k: c["c"].get(k) for k in ("entity_id", "name", "uscc", "region_code")}
+                for c in found
+            ],
+        )
+    return found[0]["c"]["entity_id"]
+
+
+def resolve_person(
+    driver: neo4j.Driver, reference: str, id_hint: str | None = None, database: str = "neo4j"
+) -> str:
+    """The entity ID of the person `reference` names, narrowed by a partial ID if given."""
+    reference = reference.strip()
+    if PERSON_ID.match(reference):
+        query = "MATCH (p:Person {entity_id: $ref}) RETURN " + _PERSON_FIELDS + " AS p"
+    else:
+        query = (
+            "MATCH (p:Person) WHERE p.name = $ref OR $ref IN p.names RETURN "
+            + _PERSON_FIELDS
+            + " AS p LIMIT 500"
+        )
+    found = [r["p"] for r in _read(driver, query, database, ref=reference)]
+    if id_hint:
+        found = [p for p in found if _id_compatible(p.get("id_masks") or [], id_hint)]
+    if not found:
+        hint = f" with ID like {id_hint}" if id_hint else ""
+        raise NotFound(f"no person matches '{reference}'{hint}")
+    if len(found) > 1:
+        raise Ambiguous(
+            reference,
+            [
+                {
+                    "entity_id": p["entity_id"],
+                    "name": p["name"],
+                    "id": ",".join(p.get("id_masks") or []),
+                    "birth_date": p.get("birth_date"),
+                }
+                for p in found[:20]
+            ],
+        )
+    return found[0]["entity_id"]
+
+
+def _id_compatible(masks: list[str], hint: str) -> bool:
+    """A partial ID agrees with a masked display form on every visible character."""
+    hint = hint.strip().upper()
+    if "*" in hint:
+        prefix, suffix = hint.split("*", 1)[0], hint.rsplit("*", 1)[1]
+    elif len(hint) == 18:
+        prefix, suffix = hint[:6], hint[-4:]
+    else:
+        prefix, suffix = hint, ""
+    return any(m.upper().startswith(prefix) and m.upper().endswith(suffix) for m in masks)
+
+
+def controls(
+    driver: neo4j.Driver,
+    reference: str,
+    settings: Control,
+    as_of: date | None = None,
+    database: str = "neo4j",
+) -> dict[str, Any]:
+    """Who controls a company on `as_of` (default today).
+
+    Returns {company, as_of, legal_representatives: [person + tenure], officers: [person +
+    role + tenure], shareholders: [holder + ratio], beneficial_owners: [person +
+    look_through_share + paths], actual_controller: {person, basis, look_through_share,
+    chain, paths} or {basis: "none", note}, punishments: [...], list_entries: [...]};
+    punishments and list entries are those on the company and on every person above,
+    each with `on` (entity ID) and `via` (how it names them).
+    """
+    company_id = resolve_company(driver, reference, database)
+    as_of = as_of or date.today()
+    company = _read(
+        driver,
+        "MATCH (c:Company {entity_id: $id}) RETURN " + _COMPANY_FIELDS + " AS c",
+        database,
+        id=company_id,
+    )[0]["c"]
+    roles = _read(
+        driver,
+        "MATCH (p:Person)-[r:LEGAL_REPRESENTATIVE_OF|OFFICER_OF]->(c:Company {entity_id: $id}) "
+        "WHERE "
+        + IN_FORCE
+        + " RETURN type(r) AS type, r.role AS role, "
+        + _PERSON_FIELDS
+        + " AS p, r.valid_from AS valid_from, r.valid_to AS valid_to, "
+        "r.sources AS sources, r.record_ids AS record_ids ORDER BY p.entity_id, role",
+        database,
+        id=company_id,
+        as_of=as_of,
+    )
+    shareholders = _read(
+        driver,
+        "MATCH (h)-[r:HOLDS_SHARES_IN]->(c:Company {entity_id: $id}) WHERE "
+        + IN_FORCE
+        + " RETURN h.entity_id AS entity_id, h.name AS name, "
+        "CASE WHEN h:Person THEN 'person' ELSE 'company' END AS kind, r.ratio AS ratio, "
+        "r.subscribed_capital AS subscribed_capital, r.valid_from AS valid_from, "
+        "r.source AS source, r.record_id AS record_id ORDER BY ratio DESC, entity_id",
+        database,
+        id=company_id,
+        as_of=as_of,
+    )
+    holdings, result = company_control(driver, company_id, settings, as_of, database)
+    finder = control.PathFinder(holdings)
+    ids = set(holdings["holder"]) | set(holdings["company"])
+    names = _names(driver, sorted(ids), database)
+    owners = []
+    for person, share in result.beneficial_owners.loc[
+        result.beneficial_owners["company"] == company_id, ["person", "look_through_share"]
+    ].itertuples(index=False, name=None):
+        paths, cycles = finder.paths(person, company_id, max_paths=settings.max_paths)
+        owners.append(
+            {
+                "entity_id": person,
+                "name": names.get(person),
+                "look_through_share": float(share),
+                "cycles_contribute": cycles,
+                "paths": _paths(paths, names),
+            }
+        )
+    controller = _controller(result, company_id, finder, names, settings)
+    people = {r["p"]["entity_id"] for r in roles} | {o["entity_id"] for o in owners}
+    people |= {s["entity_id"] for s in shareholders if s["kind"] == "person"}
+    if controller.get("entity_id"):
+        people.add(controller["entity_id"])
+    on = sorted(people | {company_id})
+    return {
+        "company": company,
+        "as_of": as_of.isoformat(),
+        "legal_representatives": [_role(r) for r in roles if r["type"] != "OFFICER_OF"],
+        "officers": [_role(r) for r in roles if r["type"] == "OFFICER_OF"],
+        "shareholders": shareholders,
+        "beneficial_owners": owners,
+        "actual_controller": controller,
+        "punishments": punishments_on(driver, on, as_of, database),
+        "list_entries": list_entries_on(driver, on, as_of, database),
+    }
+
+
+def _role(row: dict) -> dict:
+    return {
+        **row["p"],
+        "role": row["role"] or "legal_rep",
+        "valid_from": row["valid_from"],
+        "valid_to": row["valid_to"],
+        "sources": row["sources"],
+        "record_ids": row["record_ids"],
+    }
+
+
+def _controller(
+    result: control.ControlResult,
+    company_id: str,
+    finder: control.PathFinder,
+    names: dict[str, str],
+    settings: Control,
+) -> dict[str, Any]:
+    rows = result.controllers[result.controllers["company"] == company_id]
+    row = rows.iloc[0] if len(rows) else None
+    if row is None or row["person"] is None or row["basis"] == "none":
+        return {
+            "basis": "none",
+            "note": "no identifiable controller: no majority chain ends at a person and "
+            "no single person holds the largest look-through share at or above "
+            f"{settings.beneficial_owner_threshold:.0%}",
+        }
+    paths, cycles = finder.paths(row["person"], company_id, max_paths=settings.max_paths)
+    return {
+        "entity_id": row["person"],
+        "name": names.get(row["person"]),
+        "basis": row["basis"],
+        "look_through_share": float(row["look_through_share"]),
+        "chain": [{"entity_id": e, "name": names.get(e)} for e in row["chain"]],
+        "cycles_contribute": cycles,
+        "paths": _paths(paths, names),
+    }
+
+
+def _paths(paths: list[control.HoldingPath], names: dict[str, str]) -> list[dict]:
+    return [
+        {
+            "nodes": [{"entity_id": n, "name": names.get(n)} for n in p.nodes],
+            "ratios": p.ratios,
+            "share": p.share,
+        }
+        for p in paths
+    ]
+
+
+def _names(driver: neo4j.Driver, ids: list[str], database: str) -> dict[str, str]:
+    rows = _read(
+        driver,
+        "UNWIND $ids AS id MATCH (n {entity_id: id}) "
+        "WHERE n:Person OR n:Company RETURN n.entity_id AS id, n.name AS name",
+        database,
+        ids=ids,
+    )
+    return {r["id"]: r["name"] for r in rows}
+
+
+def punishments_on(
+    driver: neo4j.Driver, entity_ids: list[str], as_of: date | None, database: str = "neo4j"
+) -> list[dict]:
+    """Punishments imposed on, or naming, any of `entity_ids` (decided by `as_of`)."""
+    return _read(
+        driver,
+        "UNWIND $ids AS id MATCH (x {entity_id: id}) WHERE x:Person OR x:Company "
+        "MATCH (n:Punishment)-[l:IMPOSED_ON|NAMES_RESPONSIBLE|NAMES]->(x) "
+        "WHERE $as_of IS NULL OR n.decision_date IS NULL OR n.decision_date <= $as_of "
+        "RETURN x.entity_id AS on, x.name AS on_name, "
+        "CASE type(l) WHEN 'IMPOSED_ON' THEN 'party' WHEN 'NAMES_RESPONSIBLE' "
+        "THEN 'responsible' ELSE l.slot END AS via, n.decision_number AS decision_number, "
+        "n.decision_date AS decision_date, n.categories AS categories, n.agency AS agency, "
+        "n.legal_basis AS legal_basis, n.source AS source, n.record_id AS record_id "
+        "ORDER BY decision_date, decision_number, on",
+        database,
+        ids=entity_ids,
+        as_of=as_of,
+    )
+
+
+def list_entries_on(
+    driver: neo4j.Driver, entity_ids: list[str], as_of: date | None, database: str = "neo4j"
+) -> list[dict]:
+    """List entries of, or naming, any of `entity_ids`, with whether listed on `as_of`."""
+    return _read(
+        driver,
+        "UNWIND $ids AS id MATCH (x {entity_id: id}) WHERE x:Person OR x:Company "
+        "MATCH (n:ListEntry)-[l:LISTS|NAMES]->(x) "
+        "WHERE $as_of IS NULL OR n.entered IS NULL OR n.entered <= $as_of "
+        "RETURN x.entity_id AS on, x.name AS on_name, "
+        "CASE type(l) WHEN 'LISTS' THEN 'party' ELSE l.slot END AS via, n.list AS list, "
+        "n.entered AS entered, n.removed AS removed, "
+        "($as_of IS NOT NULL AND (n.removed IS NULL OR n.removed > $as_of)) AS listed_on_date, "
+        "n.reason AS reason, n.authority AS authority, n.case_number AS case_number, "
+        "n.source AS source, n.record_id AS record_id ORDER BY entered, case_number, on",
+        database,
+        ids=entity_ids,
+        as_of=as_of,
+    )
+
+
+def footprint(
+    driver: neo4j.Driver, reference: str, id_hint: str | None = None, database: str = "neo4j"
+) -> dict[str, Any]:
+    """Every company a person is or was tied to, and what marks that footprint.
+
+    Returns {person, roles: [company + role + tenure], holdings: [company + ratio + dates],
+    control: [company + CONTROLS/BENEFICIAL_OWNER_OF result], indirect: [company reached
+    through holding companies + hops], punishments, list_entries} (on the person and on
+    every company of the footprint).
+    """
+    person_id = resolve_person(driver, reference, id_hint, database)
+    person = _read(
+        driver,
+        "MATCH (p:Person {entity_id: $id}) RETURN "
+        + _PERSON_FIELDS
+        + " AS p, p.sources AS sources",
+        database,
+        id=person_id,
+    )[0]
+    roles = _read(
+        driver,
+        "MATCH (p:Person {entity_id: $id})-[r:LEGAL_REPRESENTATIVE_OF|OFFICER_OF]->(c) "
+        "RETURN c.entity_id AS entity_id, c.name AS name, c.uscc AS uscc, "
+        "coalesce(r.role, 'legal_rep') AS role, r.valid_from AS valid_from, "
+        "r.valid_to AS valid_to, r.sources AS sources, r.record_ids AS record_ids "
+        "ORDER BY valid_from, name, role",
+        database,
+        id=person_id,
+    )
+    holdings = _read(
+        driver,
+        "MATCH (p:Person {entity_id: $id})-[r:HOLDS_SHARES_IN]->(c) "
+        "RETURN c.entity_id AS entity_id, c.name AS name, c.uscc AS uscc, r.ratio AS ratio, "
+        "r.valid_from AS valid_from, r.valid_to AS valid_to, r.source AS source, "
+        "r.record_id AS record_id ORDER BY valid_from, name",
+        database,
+        id=person_id,
+    )
+    controlled = _read(
+        driver,
+        "MATCH (p:Person {entity_id: $id})-[r:CONTROLS|BENEFICIAL_OWNER_OF]->(c) "
+        "RETURN c.entity_id AS entity_id, c.name AS name, type(r) AS relation, "
+        "r.share AS share, r.basis AS basis, r.as_of AS as_of, r.paths AS paths "
+        "ORDER BY name, relation",
+        database,
+        id=person_id,
+    )
+    indirect = _read(
+        driver,
+        "MATCH (p:Person {entity_id: $id})-[:HOLDS_SHARES_IN]->(first:Company) "
+        "MATCH path = (first)-[:HOLDS_SHARES_IN*1..8]->(c:Company) "
+        "WITH c, min(length(path)) + 1 AS hops "
+        "RETURN c.entity_id AS entity_id, c.name AS name, hops ORDER BY hops, name LIMIT 500",
+        database,
+        id=person_id,
+    )
+    companies = {r["entity_id"] for r in roles + holdings + controlled + indirect}
+    on = sorted(companies | {person_id})
+    return {
+        "person": {**person["p"], "sources": person["sources"]},
+        "roles": roles,
+        "holdings": holdings,
+        "control": controlled,
+        "indirect": indirect,
+        "punishments": punishments_on(driver, on, None, database),
+        "list_entries": list_entries_on(driver, on, None, database),
+    }
+
+
+def related_party_risk(
+    driver: neo4j.Driver,
+    reference: str,
+    hops: int,
+    as_of: date | None = None,
+    database: str = "neo4j",
+) -> dict[str, Any]:
+    """Punishments and list entries on the companies within `hops` relationships of the
+    company over holdings and control (either direction).
+
+    Returns {company, hops, related: [{entity_id, name, distance, path: [entity IDs],
+    punishments, list_entries}]} for related companies that have any.
+    """
+    company_id = resolve_company(driver, reference, database)
+    hops = int(hops)
+    if not 1 <= hops <= 6:
+        raise ValueError(f"hops must be 1..6, got {hops}")
+    # Cypher takes no parameter in a path length; the bound is a checked integer.
+    related = _read(
+        driver,
+        "MATCH (c:Company {entity_id: $id}) "
+        "MATCH path = (c)-[:HOLDS_SHARES_IN|CONTROLS|BENEFICIAL_OWNER_OF*1.."
+        + str(hops)
+        + "]-(other:Company) WHERE other <> c "
+        "WITH other, path ORDER BY length(path) "
+        "WITH other, collect(path)[0] AS path "
+        "RETURN other.entity_id AS entity_id, other.name AS name, length(path) AS distance, "
+        "[n IN nodes(path) | n.entity_id] AS path ORDER BY distance, name LIMIT 1000",
+        database,
+        id=company_id,
+    )
+    ids = [r["entity_id"] for r in related]
+    punished = punishments_on(driver, ids, as_of, database)
+    listed = list_entries_on(driver, ids, as_of, database)
+    out = []
+    for r in related:
+        p = [x for x in punished if x["on"] == r["entity_id"]]
+        e = [x for x in listed if x["on"] == r["entity_id"]]
+        if p or e:
+            out.append({**r, "punishments": p, "list_entries": e})
+    return {"company": company_id, "hops": hops, "related_companies": len(related), "related": out}

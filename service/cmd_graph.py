@@ -1,0 +1,327 @@
+"""`veil graph init|load|control`, `veil controls`, `veil footprint`, `veil risk`.
+
+Each command talks to NEO4J_URI's server when it is set, else to the local Neo4j, which it
+starts (detached, as `veil neo4j start` would) when it is not running yet.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+import neo4j
+import typer
+from rich.progress import BarColumn, MofNCompleteColumn, TextColumn, TimeElapsedColumn
+from rich.progress import Progress as RichProgress
+from rich.table import Table
+
+from config.errors import InputError
+from config.graph import load_graph_config
+from graph import neo4j_server
+from graph.analysis import control_one, run_control
+from graph.connection import Neo4jSettings, external_settings, open_driver
+from graph.load import load_run
+from graph.queries import controls, footprint, related_party_risk, resolve_company
+from graph.schema import init_schema
+from service.console import console, print_json, run_guarded
+
+graph_app = typer.Typer(no_args_is_help=True, help="Build the corporate-veil graph in Neo4j.")
+
+AS_OF_HELP = "the day to answer for (YYYY-MM-DD; default today)"
+CONFIG_HELP = "graph config (default: $VEIL_GRAPH or config/graph.yaml)"
+
+
+def graph_settings(quiet: bool = False) -> Neo4jSettings:
+    """NEO4J_URI's server, or the local one (started if needed)."""
+    external = external_settings()
+    if external is not None:
+        return external
+    if quiet:
+        return neo4j_server.start(neo4j_server.server_config()).settings
+    with console.status("Starting the local Neo4j..."):
+        return neo4j_server.start(neo4j_server.server_config()).settings
+
+
+@contextmanager
+def graph_driver(quiet: bool = False) -> Iterator[tuple[neo4j.Driver, str]]:
+    settings = graph_settings(quiet)
+    with open_driver(settings) as driver:
+        yield driver, settings.database
+
+
+def parse_as_of(value: str | None) -> date | None:
+    if value is None:
+        return None
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        raise InputError("--as-of", f"'{value}' is not a date: expected YYYY-MM-DD") from None
+
+
+@contextmanager
+def rows_progress(disabled: bool = False) -> Iterator[Any]:
+    """One bar over all rows, with the step and rows per second."""
+    with RichProgress(
+        TextColumn("[bold]{task.description:<30}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("{task.fields[rate]:>12}"),
+        TimeElapsedColumn(),
+        console=console,
+        transient=disabled,
+        disable=disabled,
+    ) as bar:
+        task = bar.add_task("", total=None, rate="")
+
+        def progress(step: str, done: int, total: int) -> None:
+            elapsed = bar.tasks[task].elapsed or 0.0
+            rate = f"{done / elapsed:,.0f} rows/s" if elapsed > 0 else ""
+            bar.update(task, description=step, completed=done, total=total, rate=rate)
+
+        yield progress
+
+
+def init(json_output: bool = typer.Option(False, "--json")) -> None:
+    with graph_driver(json_output) as (driver, database):
+        statements = init_schema(driver, database)
+    if json_output:
+        print_json({"schema_statements": statements})
+    else:
+        console.print(f"schema ready: {statements} constraints and indexes (IF NOT EXISTS)")
+
+
+def load(
+    run: Path = typer.Option(..., "--run", help="a linked run directory"),
+    config: Path | None = typer.Option(None, "--config", help=CONFIG_HELP),
+    json_output: bool = typer.Option(False, "--json"),
+) -> None:
+    settings = load_graph_config(config)
+    with graph_driver(json_output) as (driver, database), rows_progress(json_output) as bar:
+        summary = load_run(driver, run, database, settings.load.batch_size, bar)
+    if json_output:
+        print_json(summary.as_dict())
+        return
+    table = Table(title=f"loaded {run} into Neo4j (load {summary.load_id})")
+    table.add_column("resolved")
+    table.add_column("rows", justify="right")
+    for key, value in summary.resolved.items():
+        table.add_row(key, f"{value:,}")
+    console.print(table)
+    c = summary.counters
+    console.print(
+        f"{summary.rows:,} rows in {summary.seconds:.1f} s ({summary.rows_per_second:,.0f} "
+        f"rows/s): {c.get('nodes_created', 0):,} nodes and "
+        f"{c.get('relationships_created', 0):,} relationships created"
+    )
+    if summary.stale_deleted:
+        gone = ", ".join(f"{k} {v:,}" for k, v in summary.stale_deleted.items())
+        console.print(f"no longer stated by this run, deleted: {gone}")
+
+
+def control(
+    company: str | None = typer.Option(None, "--company", help="only this company"),
+    as_of: str | None = typer.Option(None, "--as-of", help=AS_OF_HELP),
+    config: Path | None = typer.Option(None, "--config", help=CONFIG_HELP),
+    json_output: bool = typer.Option(False, "--json"),
+) -> None:
+    settings = load_graph_config(config).control
+    day = parse_as_of(as_of)
+    with graph_driver(json_output) as (driver, database):
+        if company:
+            company_id = resolve_company(driver, company, database)
+            summary = control_one(driver, company_id, settings, day, database)
+        else:
+            with rows_progress(json_output) as bar:
+                summary = run_control(driver, settings, day, database, bar)
+    if json_output:
+        print_json(summary.as_dict())
+        return
+    bases = ", ".join(f"{k} {v:,}" for k, v in sorted(summary.bases.items()))
+    console.print(
+        f"control as of {summary.as_of}: {summary.companies:,} companies, "
+        f"{summary.holdings:,} holdings in force, {summary.beneficial_owners:,} beneficial "
+        f"owners; controller basis: {bases}"
+    )
+    if summary.iterations:
+        console.print(
+            f"look-through converged in {summary.iterations} iterations "
+            f"(residual {summary.residual:.1e})"
+        )
+    if summary.divergent:
+        console.print(
+            f"[red]circular holdings of 100% or more, not solvable:[/] "
+            f"{', '.join(summary.divergent[:10])}"
+        )
+    if summary.seconds:
+        console.print("seconds: " + ", ".join(f"{k} {v:.1f}" for k, v in summary.seconds.items()))
+
+
+def controls_command(
+    company: str = typer.Argument(..., help="entity ID, USCC or exact company name"),
+    as_of: str | None = typer.Option(None, "--as-of", help=AS_OF_HELP),
+    config: Path | None = typer.Option(None, "--config", help=CONFIG_HELP),
+    json_output: bool = typer.Option(False, "--json"),
+) -> None:
+    settings = load_graph_config(config).control
+    with graph_driver(json_output) as (driver, database):
+        answer = controls(driver, company, settings, parse_as_of(as_of), database)
+    if json_output:
+        print_json(answer)
+    else:
+        print_controls(answer)
+
+
+def print_controls(a: dict) -> None:
+    c = a["company"]
+    console.print(
+        f"[bold]{c['name']}[/]  {c['entity_id']}  USCC {c.get('uscc') or '-'}  "
+        f"industry {c.get('industry_code') or '-'}  as of {a['as_of']}",
+        highlight=False,
+    )
+    for rep in a["legal_representatives"]:
+        console.print(
+            f"  legal representative  {_person(rep)}  since {rep['valid_from'] or 'unknown'}",
+            highlight=False,
+        )
+    for officer in a["officers"]:
+        console.print(f"  {officer['role']:<20}  {_person(officer)}", highlight=False)
+    for holder in a["shareholders"]:
+        console.print(
+            f"  shareholder  {holder['ratio']:.2%}  {holder['name']} "
+            f"({holder['kind']}, {holder['entity_id']})",
+            highlight=False,
+        )
+    for owner in a["beneficial_owners"]:
+        console.print(
+            f"  beneficial owner  {owner['look_through_share']:.4%}  {owner['name']} "
+            f"({owner['entity_id']})",
+            highlight=False,
+        )
+        for path in owner["paths"][:5]:
+            console.print(f"      {_path(path)}", highlight=False)
+        if owner["cycles_contribute"]:
+            console.print("      (circular holdings add to this share)")
+    ctl = a["actual_controller"]
+    if ctl["basis"] == "none":
+        console.print(f"  actual controller: none ({ctl['note']})", highlight=False)
+    else:
+        console.print(
+            f"  actual controller  {ctl['name']} ({ctl['entity_id']}), "
+            f"basis {ctl['basis']}, look-through {ctl['look_through_share']:.4%}",
+            highlight=False,
+        )
+        if ctl["chain"]:
+            chain = " <- ".join(f"{n['name']}" for n in ctl["chain"])
+            console.print(f"      majority chain: {chain}", highlight=False)
+    for p in a["punishments"]:
+        console.print(
+            f"  [red]punishment[/] {p['decision_date']} {p['decision_number']} "
+            f"{','.join(p['categories'] or [])} on {p['on_name']} ({p['via']})",
+            highlight=False,
+        )
+    for e in a["list_entries"]:
+        state = "listed" if e["listed_on_date"] else f"removed {e['removed']}"
+        console.print(
+            f"  [red]list[/] {e['list']} {e['entered']} ({state}) on {e['on_name']} ({e['via']})",
+            highlight=False,
+        )
+
+
+def _person(p: dict) -> str:
+    masks = ",".join(p.get("id_masks") or [])
+    return f"{p['name']} ({p['entity_id']}{', ' + masks if masks else ''})"
+
+
+def _path(path: dict) -> str:
+    text = path["nodes"][0]["name"] or path["nodes"][0]["entity_id"]
+    for node, ratio in zip(path["nodes"][1:], path["ratios"], strict=True):
+        text += f" -{ratio:.0%}-> {node['name'] or node['entity_id']}"
+    return f"{text} = {path['share']:.4%}"
+
+
+def footprint_command(
+    person: str = typer.Argument(..., help="entity ID or name"),
+    id_hint: str | None = typer.Option(
+        None, "--id", help="partial ID: 110101*, *123X or 110101********123X"
+    ),
+    json_output: bool = typer.Option(False, "--json"),
+) -> None:
+    with graph_driver(json_output) as (driver, database):
+        answer = footprint(driver, person, id_hint, database)
+    if json_output:
+        print_json(answer)
+        return
+    p = answer["person"]
+    console.print(f"[bold]{p['name']}[/]  {_person(p)}", highlight=False)
+    for r in answer["roles"]:
+        console.print(
+            f"  {r['role']:<20} {r['name']} ({r['entity_id']}) "
+            f"{r['valid_from'] or '?'} .. {r['valid_to'] or 'now'}",
+            highlight=False,
+        )
+    for h in answer["holdings"]:
+        console.print(
+            f"  shareholder {h['ratio']:.2%} {h['name']} ({h['entity_id']}) since "
+            f"{h['valid_from'] or '?'}",
+            highlight=False,
+        )
+    for c in answer["control"]:
+        console.print(
+            f"  {c['relation'].lower()} {c['share']:.2%} {c['name']} ({c['entity_id']})",
+            highlight=False,
+        )
+    for i in answer["indirect"]:
+        console.print(
+            f"  through holding companies ({i['hops']} hops): {i['name']} ({i['entity_id']})",
+            highlight=False,
+        )
+    for x in answer["punishments"]:
+        console.print(
+            f"  [red]punishment[/] {x['decision_date']} {x['decision_number']} on "
+            f"{x['on_name']} ({x['via']})",
+            highlight=False,
+        )
+    for x in answer["list_entries"]:
+        console.print(
+            f"  [red]list[/] {x['list']} {x['entered']}..{x['removed'] or 'now'} on "
+            f"{x['on_name']} ({x['via']})",
+            highlight=False,
+        )
+
+
+def risk_command(
+    company: str = typer.Argument(..., help="entity ID, USCC or exact company name"),
+    hops: int | None = typer.Option(
+        None, "--hops", min=1, max=6, help="relationships away (default from config)"
+    ),
+    as_of: str | None = typer.Option(None, "--as-of", help=AS_OF_HELP),
+    config: Path | None = typer.Option(None, "--config", help=CONFIG_HELP),
+    json_output: bool = typer.Option(False, "--json"),
+) -> None:
+    reach = hops or load_graph_config(config).queries.related_party_hops
+    with graph_driver(json_output) as (driver, database):
+        answer = related_party_risk(driver, company, reach, parse_as_of(as_of), database)
+    if json_output:
+        print_json(answer)
+        return
+    console.print(
+        f"{answer['related_companies']} companies within {reach} relationships; "
+        f"{len(answer['related'])} with punishments or list entries"
+    )
+    for r in answer["related"]:
+        console.print(
+            f"  {r['name']} ({r['entity_id']}), {r['distance']} away: "
+            f"{len(r['punishments'])} punishments, {len(r['list_entries'])} "
+            "list entries",
+            highlight=False,
+        )
+
+
+graph_app.command("init", help="Create the graph's constraints and indexes.")(run_guarded(init))
+graph_app.command("load", help="Write a linked run into Neo4j (idempotent).")(run_guarded(load))
+graph_app.command("control", help="Look-through ownership, beneficial owners, controllers.")(
+    run_guarded(control)
+)
