@@ -429,3 +429,33 @@ def related_party_risk(
         if p or e:
             out.append({**r, "punishments": p, "list_entries": e})
     return {"company": company_id, "hops": hops, "related_companies": len(related), "related": out}
+
+
+def notable_structures(driver: neo4j.Driver, database: str = "neo4j") -> dict[str, str]:
+    """Companies whose control is worth a look, found from `graph control`'s results: the
+    deepest majority chain, a circular holding that adds to an owner's share, and a
+    nominee structure (a controller behind holding companies who is not the legal
+    representative, preferring one named responsible in a punishment)."""
+    queries = {
+        "deep_chain": (
+            "MATCH (:Person)-[r:CONTROLS {basis: 'majority_chain'}]->(c:Company) "
+            "RETURN c.entity_id AS id ORDER BY size(r.chain) DESC, id LIMIT 1"
+        ),
+        "cycle": (
+            "MATCH (:Person)-[r:BENEFICIAL_OWNER_OF]->(c:Company) WHERE r.cycles_contribute "
+            "RETURN c.entity_id AS id ORDER BY r.share DESC, id LIMIT 1"
+        ),
+        "nominee": (
+            "MATCH (p:Person)-[r:CONTROLS]->(c:Company) WHERE size(r.chain) >= 3 "
+            "AND NOT EXISTS { (p)-[t:LEGAL_REPRESENTATIVE_OF]->(c) WHERE t.valid_to IS NULL } "
+            "RETURN c.entity_id AS id "
+            "ORDER BY EXISTS { (:Punishment)-[:NAMES_RESPONSIBLE]->(p) } DESC, "
+            "size(r.chain) DESC, id LIMIT 1"
+        ),
+    }
+    found = {}
+    for kind, query in queries.items():
+        rows = _read(driver, query, database)
+        if rows:
+            found[kind] = rows[0]["id"]
+    return found

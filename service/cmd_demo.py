@@ -2,8 +2,9 @@
 
 Starts the local Neo4j (unless NEO4J_URI names a server), generates a synthetic world,
 loads it, checks the load against the world's ground truth, links the mentions into
-entities and scores the linkage against the truth (the pipeline itself never reads the
-truth). Later stages (graph, control, alerts) join here as they land.
+entities and scores the linkage against the truth, writes the graph into Neo4j, derives
+control and shows who controls a few notable companies (the pipeline itself never reads
+the truth). Alerts join here when they land.
 """
 
 from __future__ import annotations
@@ -14,13 +15,19 @@ from pathlib import Path
 
 import typer
 
+from config.graph import load_graph_config
 from graph import neo4j_server
+from graph.analysis import run_control
 from graph.connection import external_settings, open_driver
+from graph.load import load_run as load_graph
+from graph.queries import controls, notable_structures
 from linkage.run import link_run
 from loaders.run import load_run
+from service.cmd_graph import print_controls, rows_progress
 from service.cmd_link import stage_progress, summary_table
 from service.cmd_load import load_progress, manifest_table
 from service.console import console, print_json
+from world.calendar import REF_DATE
 from world.checks import compare_load_with_truth
 from world.generate import generate_world
 from world.linkage_checks import exact_baseline, format_scores, score_run
@@ -92,16 +99,58 @@ def demo(
     baseline = score_run(run_dir, world_dir, exact_baseline(run_dir))
     summary["link"] = linked.as_dict()
     summary["link_quality"] = {"veil": quality, "exact name + ID baseline": baseline}
+    if not json_output:
+        console.print("[bold]4. Link[/] mentions into entities")
+        console.print(summary_table(linked))
+        console.print("Linkage against the world's truth (pairwise and B-cubed; name-P: precision")
+        console.print("among mentions of the 50 most common names):")
+        console.print(
+            format_scores({"veil": quality, "exact name+ID": baseline}),
+            highlight=False,
+            soft_wrap=True,
+        )
+
+    as_of = REF_DATE.astype(object)
+    graph_config = load_graph_config()
+    with open_driver(settings) as driver:
+        with rows_progress(disabled=json_output) as bar:
+            loaded = load_graph(
+                driver, run_dir, settings.database, graph_config.load.batch_size, bar
+            )
+        control = run_control(driver, graph_config.control, as_of, settings.database)
+        notable = notable_structures(driver, settings.database)
+        answers = {
+            kind: controls(driver, company, graph_config.control, as_of, settings.database)
+            for kind, company in notable.items()
+        }
+    summary["graph"] = loaded.as_dict()
+    summary["control"] = control.as_dict()
+    summary["notable"] = answers
     if json_output:
         print_json(summary)
         return
-    console.print("[bold]4. Link[/] mentions into entities")
-    console.print(summary_table(linked))
-    console.print("Linkage against the world's truth (pairwise and B-cubed; name-P: precision")
-    console.print("among mentions of the 50 most common names):")
+    c = loaded.counters
     console.print(
-        format_scores({"veil": quality, "exact name+ID": baseline}), highlight=False, soft_wrap=True
+        f"[bold]5. Graph[/] {loaded.rows:,} rows into Neo4j in {loaded.seconds:.1f} s "
+        f"({loaded.rows_per_second:,.0f} rows/s): {c.get('nodes_created', 0):,} nodes, "
+        f"{c.get('relationships_created', 0):,} relationships created"
     )
+    bases = ", ".join(f"{k} {v:,}" for k, v in sorted(control.bases.items()))
+    console.print(
+        f"[bold]6. Control[/] as of {as_of}: {control.beneficial_owners:,} beneficial owners; "
+        f"actual controller by {bases}"
+    )
+    titles = {
+        "deep_chain": "the deepest majority chain",
+        "cycle": "circular holdings",
+        "nominee": "a controller behind holding companies and a nominee legal representative",
+    }
+    for kind, answer in answers.items():
+        console.print(
+            f"\n[bold]Who controls[/] ({titles[kind]}): `veil controls "
+            f"{answer['company']['entity_id']} --as-of {as_of}`"
+        )
+        print_controls(answer)
     _print_where(run_dir, world_dir)
 
 
@@ -126,6 +175,10 @@ def _print_where(run_dir: Path, world_dir: Path) -> None:
     console.print(f"  manifest            {run_dir}/manifest.json")
     console.print(f"  entities and links  {run_dir}/entities.parquet, {run_dir}/links.parquet")
     console.print(f"  link report         {run_dir}/link_report.json (+ suspects.parquet)")
+    console.print(
+        "  the graph           `.venv/bin/veil controls USCC|NAME`, `veil footprint NAME`, "
+        "`veil risk USCC|NAME` (docs/GRAPH.md)"
+    )
     console.print(
         "  why two mentions    `.venv/bin/veil explain SOURCE:RECORD:SLOT SOURCE:RECORD:SLOT "
         f"--run {run_dir}`"

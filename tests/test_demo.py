@@ -34,3 +34,10 @@ def test_demo_runs_every_stage_and_the_load_matches_the_truth(
         assert quality[kind]["f1"] > baseline[kind]["f1"]
         assert summary["link"][kind]["mentions"] == quality[kind]["mentions"]
     assert (tmp_path / "run" / "entities.parquet").is_file()
+    graph = summary["graph"]
+    assert graph["resolved"]["companies"] == summary["link"]["company"]["entities"]
+    assert graph["counters"]["relationships_created"] > 0
+    assert summary["control"]["beneficial_owners"] > 0
+    notable = summary["notable"]
+    assert notable["deep_chain"]["actual_controller"]["basis"] == "majority_chain"
+    assert len(notable["deep_chain"]["actual_controller"]["chain"]) >= 3

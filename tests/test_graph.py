@@ -51,7 +51,7 @@ def _dump(driver: neo4j.Driver) -> tuple[list, list]:
 
 
 def _cycle_world() -> RunBuilder:
-    """A holds 40% of B, B holds 30% of A; X holds 60% of A, Y holds 70% of B."""
+    """A holds 40% of B, B holds 30% of A; X holds 60% of A, Y holds 60% of B."""
     b = RunBuilder()
     for key in ("A", "B"):
         b.company(key, f"{key}有限公司")
@@ -60,7 +60,7 @@ def _cycle_world() -> RunBuilder:
     b.holds("A", "B", 0.4)
     b.holds("B", "A", 0.3)
     b.holds("X", "A", 0.6)
-    b.holds("Y", "B", 0.7)
+    b.holds("Y", "B", 0.6)
     return b
 
 
@@ -108,7 +108,7 @@ def test_cycle_look_through_is_the_linear_solution(neo4j_driver: neo4j.Driver, t
     _load(neo4j_driver, _cycle_world(), tmp_path / "run")
     # L = P (I - A)^-1 with A = [[0, .4], [.3, 0]] (rows hold columns): 1/(1-.12) = 1/.88
     x_in_a, x_in_b = 0.6 / 0.88, 0.6 * 0.4 / 0.88
-    y_in_b, y_in_a = 0.7 / 0.88, 0.7 * 0.3 / 0.88
+    y_in_b, y_in_a = 0.6 / 0.88, 0.6 * 0.3 / 0.88
     a = controls(neo4j_driver, cid("A"), SETTINGS, TODAY)
     owners = {o["entity_id"]: o["look_through_share"] for o in a["beneficial_owners"]}
     assert owners == pytest.approx({pid("X"): x_in_a}, abs=1e-9)
