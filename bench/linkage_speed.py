@@ -19,7 +19,7 @@ link's alone:
 
 Stage times are wall time between consecutive stage starts. The stages are those
 `link_run` reports through its progress callback (standardise, train or load model,
-predict, cluster) plus the steps between them, marked by wrapping linkage.run's helpers:
+predict, cluster, link rows) plus the steps between them, marked by wrapping linkage.run's helpers:
 deterministic (identifier links and provisional entities), context (person company
 context), entity ids (stable IDs), suspects, write. Peak memory is the child's VmHWM
 (high-water resident set); the high-water mark at the end of each stage shows where it
@@ -44,6 +44,8 @@ from pathlib import Path
 from typing import Any
 
 from bench_worlds import OUT, ensure_world
+
+from linkage.models import DEFAULT_MEMORY_LIMIT, MEMORY_LIMIT_ENV
 
 PERSONS_PER_COMPANY = 7.4
 GOAL_SECONDS = 120.0
@@ -215,19 +217,6 @@ def child_link(run_dir: str, models_dir: str, result: str) -> None:
         sub("Splink SQL"), LinkerInference.predict, after="predict: to pandas"
     )
 
-    limit = os.environ.get("LINKAGE_SPEED_DUCKDB_MEMORY")
-    if limit:
-        from linkage import models
-
-        connect = models.connect
-
-        def limited(*args: Any, **kwargs: Any) -> Any:
-            con = connect(*args, **kwargs)
-            con.execute(f"SET memory_limit='{limit}'")
-            return con
-
-        models.connect = limited
-
     mark("setup", "all")
     summary = lr.link_run(Path(run_dir), models_dir=Path(models_dir), progress=mark)
     seconds = time.perf_counter() - started
@@ -298,6 +287,7 @@ def child_blocking(run_dir: str, result: str) -> None:
         (models.PERSON, persons, models.person_blocking),
         (models.COMPANY, companies, models.company_blocking),
     ):
+        models.add_blocking_keys(frame, entity_type)
         table = db_api.register(frame, table_name=f"{entity_type}_features")
         started = time.perf_counter()
         # Exact counts materialise every blocked pair: past EXACT_BLOCKING_UP_TO mentions,
@@ -475,11 +465,12 @@ def main() -> None:
     parser.add_argument(
         "--duckdb-memory-limit",
         default=None,
-        help="experiment: SET memory_limit on the linkage's DuckDB connections, e.g. 3GB",
+        help=f"memory_limit of the linkage's DuckDB connections, e.g. 2GB (sets "
+        f"${MEMORY_LIMIT_ENV}; default: the environment's, else {DEFAULT_MEMORY_LIMIT})",
     )
     args = parser.parse_args()
     if args.duckdb_memory_limit:
-        os.environ["LINKAGE_SPEED_DUCKDB_MEMORY"] = args.duckdb_memory_limit
+        os.environ[MEMORY_LIMIT_ENV] = args.duckdb_memory_limit
     results = [
         bench(n, args.seed, args.skip_blocking, args.max_rss_mib) for n in args.person_mentions
     ]
@@ -488,7 +479,7 @@ def main() -> None:
             {
                 "bench": "linkage_speed",
                 "cores": os.cpu_count(),
-                "duckdb_memory_limit": args.duckdb_memory_limit,
+                "duckdb_memory_limit": os.environ.get(MEMORY_LIMIT_ENV, DEFAULT_MEMORY_LIMIT),
                 "sizes": results,
             },
             ensure_ascii=False,

@@ -25,6 +25,8 @@ from __future__ import annotations
 import json
 import logging
 import math
+import os
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -36,6 +38,7 @@ import pyarrow as pa
 from rapidfuzz.distance import Levenshtein
 from rapidfuzz.process import cpdist
 from splink import DuckDBAPI, Linker, SettingsCreator, block_on
+from splink.internals.splink_dataframe import SplinkDataFrame
 
 from config.errors import InputError
 from config.linkage import Training
@@ -61,14 +64,25 @@ def _char_distance(left: pa.Array, right: pa.Array) -> pa.Array:
     return pa.array(scores, type=pa.int64(), mask=missing)
 
 
+#: DuckDB's memory limit for a linkage connection; past it, joins and sorts spill to the
+#: temp directory instead of growing the process (DuckDB's default is 80% of RAM). 2GB
+#: keeps a 1M-mention link under 4 GiB, with the features pandas holds besides.
+MEMORY_LIMIT_ENV = "VEIL_DUCKDB_MEMORY_LIMIT"
+DEFAULT_MEMORY_LIMIT = "2GB"
+
+
 def connect(temp_dir: Path | None = None) -> duckdb.DuckDBPyConnection:
-    """A DuckDB connection with what the models' SQL needs."""
+    """A DuckDB connection with what the models' SQL needs, its memory bounded by
+    $VEIL_DUCKDB_MEMORY_LIMIT (default 2GB) and spilling to `temp_dir` (default: a
+    directory of this process under the system temp)."""
     con = duckdb.connect()
     con.execute("SET lambda_syntax='ENABLE_SINGLE_ARROW'")
     con.execute("SET preserve_insertion_order=false")
-    if temp_dir is not None:
-        temp_dir.mkdir(parents=True, exist_ok=True)
-        con.execute("SET temp_directory=?", [str(temp_dir)])
+    con.execute("SET memory_limit=?", [os.environ.get(MEMORY_LIMIT_ENV, DEFAULT_MEMORY_LIMIT)])
+    if temp_dir is None:
+        # DuckDB creates it on the first spill and removes it when the connection closes.
+        temp_dir = Path(tempfile.gettempdir()) / f"veil-duckdb-{os.getpid()}"
+    con.execute("SET temp_directory=?", [str(temp_dir)])
     con.create_function(
         "veil_char_distance",
         _char_distance,
@@ -212,12 +226,39 @@ def company_comparisons(optional: set[str]) -> list[dict[str, Any]]:
     return comparisons
 
 
+#: A name, sound or company brand borne by more mentions than this is not a blocking key
+#: on its own: its pairs grow with the square of its mentions (李伟 has 3,329 in the 1M
+#: world), and such a name alone does not carry a pair over the review threshold. Its
+#: bearers still meet on an ID, a masked ID, a birth date or a common company.
+MAX_NAME_BLOCK = 50
+
+#: Blocking keys derived per run: (key, column it caps, columns whose group it counts).
+CAPPED_KEYS = {
+    PERSON: [
+        ("name_block", "name_simplified", ["name_simplified"]),
+        ("sound_block", "name_pinyin_key", ["name_pinyin_key"]),
+    ],
+    COMPANY: [("brand_block", "name_core", ["name_core", "name_legal_form"])],
+}
+
+
+def add_blocking_keys(frame: pd.DataFrame, entity_type: str) -> None:
+    """Add (or refresh) CAPPED_KEYS in the frame: the value where at most MAX_NAME_BLOCK
+    mentions share its group, else null (a null key meets nothing). In place, because
+    Splink retains blocking columns: a row scored later (`veil explain`) must carry them."""
+    for key, column, group in CAPPED_KEYS[entity_type]:
+        sizes = frame.groupby(group, dropna=True)[column].transform("size")
+        frame[key] = frame[column].where(sizes <= MAX_NAME_BLOCK)
+
+
 def person_blocking() -> list[Any]:
-    """Candidate pairs: same name, same sound, same ID, same masked ID, or same surname in a
+    """Candidate pairs: same name or same sound (for names of at most MAX_NAME_BLOCK
+    mentions), same name and birth date, same ID, same masked ID, or same surname in a
     common company (which is how a typo in a given name is still met)."""
     return [
-        block_on("name_simplified"),
-        block_on("name_pinyin_key"),
+        block_on("name_block"),
+        block_on("sound_block"),
+        block_on("name_simplified", "birth_date"),
         block_on("id_token"),
         block_on("id_prefix", "id_suffix"),
         block_on("context", "surname", arrays_to_explode=["context"]),
@@ -226,14 +267,14 @@ def person_blocking() -> list[Any]:
 
 def company_blocking() -> list[Any]:
     """Candidate pairs: a canonical or former name in common, an identifier in common, or
-    the same brand words and legal form."""
+    the same brand words and legal form (for brands of at most MAX_NAME_BLOCK mentions)."""
     return [
         block_on("name_canonical"),
         block_on("name_keys", arrays_to_explode=["name_keys"]),
         block_on("uscc"),
         block_on("org_code"),
         block_on("reg_no"),
-        block_on("name_core", "name_legal_form"),
+        block_on("brand_block", "name_legal_form"),
     ]
 
 
@@ -257,7 +298,7 @@ def settings(entity_type: str, optional: set[str]) -> SettingsCreator:
 #: Training blocks: (blocking rule, what it teaches). Each teaches the comparisons its
 #: rule does not use.
 EM_BLOCKS = {
-    PERSON: ["l.name_simplified = r.name_simplified", "l.id_token = r.id_token"],
+    PERSON: ["l.name_block = r.name_block", "l.id_token = r.id_token"],
     COMPANY: ["l.name_canonical = r.name_canonical", "l.uscc = r.uscc"],
 }
 
@@ -397,8 +438,7 @@ class Model:
 
     def predict(self, threshold: float) -> pd.DataFrame:
         """Scored candidate pairs at or above `threshold` match probability."""
-        frame = self.linker.inference.predict(threshold_match_probability=threshold)
-        return frame.as_pandas_dataframe()
+        return self._scores(self.linker.inference.predict(threshold_match_probability=threshold))
 
     def predict_incremental(
         self, frame: pd.DataFrame, existing: int, threshold: float
@@ -406,24 +446,54 @@ class Model:
         """Scored pairs that involve a new mention: new against existing, and new against
         new. `frame`'s first `existing` rows are the mentions already resolved; pairs among
         them were scored when they were linked and are not scored again."""
+        add_blocking_keys(frame, self.entity_type)
         db_api = self.linker._db_api
         old = db_api.register(frame.iloc[:existing], table_name=f"{self.entity_type}_existing")
         new = db_api.register(frame.iloc[existing:], table_name=f"{self.entity_type}_new")
         inference = self.linker.inference
         parts = [
-            inference.predict_between(
-                old, new, threshold_match_probability=threshold, warning_mode="never"
-            ).as_pandas_dataframe(),
-            inference.predict_within(
-                new, threshold_match_probability=threshold, warning_mode="never"
-            ).as_pandas_dataframe(),
+            self._scores(
+                inference.predict_between(
+                    old, new, threshold_match_probability=threshold, warning_mode="never"
+                )
+            ),
+            self._scores(
+                inference.predict_within(
+                    new, threshold_match_probability=threshold, warning_mode="never"
+                )
+            ),
         ]
         return pd.concat(parts, ignore_index=True)
 
+    def _scores(self, predictions: SplinkDataFrame) -> pd.DataFrame:
+        """The columns a link reads from Splink's predictions (ids, weights, levels), taken
+        in SQL: the full table repeats every feature of both sides and would cost GiBs."""
+        relation = self.con.sql(f"SELECT * FROM {predictions.physical_name}")
+        wanted = [
+            c
+            for c in relation.columns
+            if c in (f"{UNIQUE_ID}_l", f"{UNIQUE_ID}_r", "match_weight", "match_probability")
+            or c.startswith(("gamma_", "mw_"))
+        ]
+        columns = ", ".join(f'"{c}"' for c in wanted)
+        scores = self.con.sql(f"SELECT {columns} FROM {predictions.physical_name}")
+        frame = scores.to_arrow_table().to_pandas()
+        predictions.drop_table_from_database_and_remove_from_cache()
+        return frame
+
+    def close(self) -> None:
+        """Release the connection and the tables Splink built on it."""
+        self.con.close()
+
 
 def _linker(
-    frame: pd.DataFrame, settings_source: Any, con: duckdb.DuckDBPyConnection, name: str
+    frame: pd.DataFrame,
+    entity_type: str,
+    settings_source: Any,
+    con: duckdb.DuckDBPyConnection,
+    name: str,
 ) -> tuple[Linker, DuckDBAPI]:
+    add_blocking_keys(frame, entity_type)
     db_api = DuckDBAPI(connection=con)
     table = db_api.register(frame, table_name=name)
     return Linker(table, settings_source, log_level=logging.ERROR), db_api
@@ -436,7 +506,7 @@ def _with_tf(
     provisional: np.ndarray,
     con: duckdb.DuckDBPyConnection,
 ) -> Linker:
-    linker, db_api = _linker(frame, settings_source, con, f"{entity_type}_mentions")
+    linker, db_api = _linker(frame, entity_type, settings_source, con, f"{entity_type}_mentions")
     counted = frame["id_token"].notna().to_numpy() if entity_type == PERSON else None
     for column in TF_COLUMNS[entity_type]:
         table = db_api.register(
@@ -465,6 +535,7 @@ def train(
     first = ~pd.Series(provisional).duplicated().to_numpy()
     sampler, _ = _linker(
         frame[first].reset_index(drop=True),
+        entity_type,
         settings(entity_type, optional),
         con,
         f"{entity_type}_representatives",
@@ -498,5 +569,11 @@ def load(
         saved = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, json.JSONDecodeError) as err:
         raise InputError(str(path), f"not a saved Splink model: {err}") from None
+    # Blocking is how this code searches a run, not something the model learnt: a model
+    # saved before the rules changed gets today's (the capped name keys, for one).
+    rules = person_blocking() if entity_type == PERSON else company_blocking()
+    saved["blocking_rules_to_generate_predictions"] = [
+        rule.get_blocking_rule("duckdb").as_dict() for rule in rules
+    ]
     con = connect(temp_dir)
     return Model(entity_type, _with_tf(frame, entity_type, saved, provisional, con), con)

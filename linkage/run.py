@@ -25,6 +25,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from config.errors import InputError
@@ -67,6 +68,9 @@ ENTITY_SCHEMA = pa.schema(
         ("confidence", pa.float64()),
     ]
 )
+
+#: Model pairs turned into links.parquet rows at a time (bounds the rows' memory).
+LINK_CHUNK = 500_000
 
 LEVEL_TYPE = pa.list_(
     pa.struct([("comparison", pa.string()), ("level", pa.string()), ("match_weight", pa.float64())])
@@ -195,6 +199,7 @@ class _Resolver:
         previous: pd.DataFrame | None,
         warnings: list[str],
     ) -> None:
+        """Score candidate pairs, cluster, assign entity IDs; `model` is closed once scored."""
         threshold = self.policy.review_threshold
         if self.existing:
             self.pairs = self._timed(
@@ -204,6 +209,9 @@ class _Resolver:
         else:
             self.pairs = self._timed("predict", lambda: model.predict(threshold))
         self.comparisons = model.comparison_labels()
+        # Scoring is done: DuckDB's buffers are most of the process; free them before
+        # clustering, as the next entity type's model will want them.
+        model.close()
         keys = identity_keys(self.features)
         must, cannot, missing = judgement_constraints(
             _judgements_for_runs(judgements, self.features["run"].unique()), keys
@@ -236,6 +244,7 @@ class _Resolver:
         self.entity_ids, self.changes = stable_entity_ids(
             keys, self.clustering.labels, PREFIX[self.entity_type], previous
         )
+        self.scored_pairs = len(self.pairs)
 
     def entities(self) -> pd.DataFrame:
         return pd.DataFrame(
@@ -248,61 +257,83 @@ class _Resolver:
             }
         )
 
-    def link_rows(self) -> pd.DataFrame:
-        refs = _tagged_refs(self.features).to_numpy()
-        ids = np.asarray(self.entity_ids, dtype=object)
+    def write_links(self, writer: pq.ParquetWriter) -> None:
+        """Write this entity type's links.parquet rows (identifier, judgement and model
+        evidence), then drop the scored pairs: at 1M mentions they and their rows are GiBs."""
+        _stage(self.progress, "link rows", self.entity_type)
+        refs = pa.array(_tagged_refs(self.features), pa.string())
+        ids = pa.array(self.entity_ids, pa.string())
 
-        def pairs(left: np.ndarray, right: np.ndarray, **columns: Any) -> pd.DataFrame:
-            certain = {
-                "match_weight": np.nan,
-                "match_probability": 1.0,
-                "levels": [[] for _ in range(len(left))],
-                "merged": ids[left] == ids[right],
-            }
-            return pd.DataFrame(
-                {
-                    "mention_l": refs[left],
-                    "mention_r": refs[right],
-                    "entity_id_l": ids[left],
-                    "entity_id_r": ids[right],
-                    **(certain | columns),
+        def pairs(
+            left: np.ndarray,
+            right: np.ndarray,
+            evidence: str | np.ndarray,
+            scores: pd.DataFrame | None = None,
+            merged: np.ndarray | None = None,
+        ) -> None:
+            """Rows for these mention pairs; `scores` and `merged` (the model's pairs): their
+            weights, levels and whether clustering accepted them, else those of certainty."""
+            if self.existing:
+                # A wave reports the evidence it added; the base's links stay in the base.
+                keep = (left >= self.existing) | (right >= self.existing)
+                left, right = left[keep], right[keep]
+                evidence = evidence if isinstance(evidence, str) else evidence[keep]
+                scores = None if scores is None else scores[keep]
+                merged = None if merged is None else merged[keep]
+            for start in range(0, len(left), LINK_CHUNK):
+                part = slice(start, start + LINK_CHUNK)
+                n = len(left[part])
+                at_l, at_r = pa.array(left[part]), pa.array(right[part])
+                id_l, id_r = ids.take(at_l), ids.take(at_r)
+                chunk = None if scores is None else scores.iloc[part]
+                values = {
+                    "entity_type": pa.repeat(pa.scalar(self.entity_type), n),
+                    "mention_l": refs.take(at_l),
+                    "mention_r": refs.take(at_r),
+                    "entity_id_l": id_l,
+                    "entity_id_r": id_r,
+                    "evidence": (
+                        pa.repeat(pa.scalar(evidence), n)
+                        if isinstance(evidence, str)
+                        else evidence[part]
+                    ),
+                    "match_weight": np.full(n, np.nan)
+                    if chunk is None
+                    else chunk["match_weight"].to_numpy(np.float64),
+                    "match_probability": np.ones(n)
+                    if chunk is None
+                    else chunk["match_probability"].to_numpy(np.float64),
+                    "levels": _no_levels(n) if chunk is None else _levels(chunk, self.comparisons),
+                    "merged": pc.equal(id_l, id_r) if merged is None else merged[part],
                 }
-            )
+                writer.write_table(pa.table(values, schema=LINK_SCHEMA))
 
-        parts = []
         if len(self.links):
-            parts.append(
-                pairs(
-                    self.links["left"].to_numpy(),
-                    self.links["right"].to_numpy(),
-                    evidence=("identifier:" + self.links["identifier"]).to_numpy(),
-                )
+            pairs(
+                self.links["left"].to_numpy(np.int64),
+                self.links["right"].to_numpy(np.int64),
+                ("identifier:" + self.links["identifier"]).to_numpy(dtype=object),
             )
         if len(self.judged_same.left):
-            parts.append(
-                pairs(self.judged_same.left, self.judged_same.right, evidence="judgement:same")
+            pairs(
+                np.asarray(self.judged_same.left, dtype=np.int64),
+                np.asarray(self.judged_same.right, dtype=np.int64),
+                "judgement:same",
             )
         if len(self.pairs):
-            parts.append(
-                pairs(
-                    self.pairs["mention_id_l"].to_numpy(),
-                    self.pairs["mention_id_r"].to_numpy(),
-                    evidence="model",
-                    match_weight=self.pairs["match_weight"].to_numpy(np.float64),
-                    match_probability=self.pairs["match_probability"].to_numpy(np.float64),
-                    levels=_levels(self.pairs, self.comparisons),
-                    merged=self.clustering.accepted,
-                )
+            pairs(
+                self.pairs["mention_id_l"].to_numpy(np.int64),
+                self.pairs["mention_id_r"].to_numpy(np.int64),
+                "model",
+                scores=self.pairs,
+                merged=np.asarray(self.clustering.accepted, dtype=bool),
             )
-        if not parts:
-            return pd.DataFrame(columns=LINK_SCHEMA.names)
-        rows = pd.concat(parts, ignore_index=True)
-        if self.existing:
-            # A wave reports the evidence it added; the base's links stay in the base.
-            old = set(refs[: self.existing])
-            rows = rows[~(rows["mention_l"].isin(old) & rows["mention_r"].isin(old))]
-        rows.insert(0, "entity_type", self.entity_type)
-        return rows.reset_index(drop=True)
+        del self.pairs
+
+    def release(self) -> None:
+        """Keep only what entities.parquet and the person context still read of the
+        features: the rest is most of the stage's memory."""
+        self.features = self.features[["run", *KEY]]
 
     def suspects(self) -> pd.DataFrame:
         if self.existing:
@@ -323,7 +354,7 @@ class _Resolver:
             mentions=len(self.features),
             entities=int(pd.Series(self.entity_ids).nunique()),
             deterministic_links=len(self.links),
-            scored_pairs=len(self.pairs),
+            scored_pairs=self.scored_pairs,
             merging_pairs=int(self.clustering.accepted.sum()),
             model=model_source,
             refused_merges={k: int(v) for k, v in self.clustering.refused.items()},
@@ -382,27 +413,43 @@ def _membership_links(existing_ids: np.ndarray | None) -> pd.DataFrame:
     return pd.DataFrame({"left": star.to_numpy(np.int64), "right": star.index.to_numpy(np.int64)})
 
 
-def _levels(pairs: pd.DataFrame, comparisons: list[tuple[str, dict[int, str]]]) -> list[list]:
-    columns = []
-    for name, labels in comparisons:
-        gammas = pairs[f"gamma_{name}"].to_numpy()
-        weights = pairs[f"mw_{name}"].to_numpy(np.float64)
-        if f"mw_tf_adj_{name}" in pairs.columns:
-            weights = weights + pairs[f"mw_tf_adj_{name}"].fillna(0).to_numpy(np.float64)
-        columns.append(
-            [
-                (name, labels.get(int(g), str(g)), float(w))
-                for g, w in zip(gammas, weights, strict=True)
-            ]
-        )
-    return (
-        [
-            [{"comparison": c, "level": lv, "match_weight": w} for c, lv, w in row]
-            for row in zip(*columns, strict=True)
-        ]
-        if columns
-        else [[] for _ in range(len(pairs))]
+def _no_levels(n: int) -> pa.Array:
+    """n empty level lists (evidence other than the model's)."""
+    return pa.ListArray.from_arrays(
+        pa.array(np.zeros(n + 1, dtype=np.int32)),
+        pa.array([], LEVEL_TYPE.value_type),
+        type=LEVEL_TYPE,
     )
+
+
+def _levels(pairs: pd.DataFrame, comparisons: list[tuple[str, dict[int, str]]]) -> pa.Array:
+    """Per pair, each comparison's level label and match weight (term frequency included),
+    built column-wise in Arrow: a dict per pair and comparison costs seconds and GiBs."""
+    n, k = len(pairs), len(comparisons)
+    if not k:
+        return _no_levels(n)
+    names, labels, weights = [], [], []
+    for name, level_labels in comparisons:
+        codes, inverse = np.unique(pairs[f"gamma_{name}"].to_numpy(np.int64), return_inverse=True)
+        text = pa.array([level_labels.get(int(g), str(g)) for g in codes], pa.string())
+        weight = pairs[f"mw_{name}"].to_numpy(np.float64)
+        if f"mw_tf_adj_{name}" in pairs.columns:
+            weight = weight + pairs[f"mw_tf_adj_{name}"].fillna(0).to_numpy(np.float64)
+        names.append(pa.repeat(pa.scalar(name), n))
+        labels.append(text.take(pa.array(inverse.reshape(-1))))
+        weights.append(weight)
+    # Row-major: pair i's comparisons are items i*k .. i*k + k-1.
+    order = pa.array((np.arange(k) * n + np.arange(n)[:, None]).ravel())
+    items = pa.StructArray.from_arrays(
+        [
+            pa.concat_arrays(names).take(order),
+            pa.concat_arrays(labels).take(order),
+            pa.array(np.stack(weights, axis=1).ravel(), pa.float64()),
+        ],
+        fields=list(LEVEL_TYPE.value_type),
+    )
+    offsets = pa.array(np.arange(0, n * k + 1, k, dtype=np.int32))
+    return pa.ListArray.from_arrays(offsets, items, type=LEVEL_TYPE)
 
 
 def _relative(path: Path, out_dir: Path) -> str:
@@ -571,29 +618,39 @@ def _resolve_all(
     company = _Resolver(
         models.COMPANY, companies, config.company, config, staging, progress, existing
     )
-    model, company.model_source = company.model(_saved_model(model_dirs, models.COMPANY))
-    model.save(staging / "models" / "company.json")
-    company_warnings: list[str] = []
-    company.resolve(model, verdicts, _previous(previous, models.COMPANY), company_warnings)
-    company.suspect_rows = company.suspects()
+    del companies
+    with pq.ParquetWriter(staging / "links.parquet", LINK_SCHEMA) as links:
+        model, company.model_source = company.model(_saved_model(model_dirs, models.COMPANY))
+        model.save(staging / "models" / "company.json")
+        company_warnings: list[str] = []
+        company.resolve(model, verdicts, _previous(previous, models.COMPANY), company_warnings)
+        company.write_links(links)
+        company.suspect_rows = company.suspects()
+        company.release()
 
-    _stage(progress, "standardise", models.PERSON)
-    persons, existing = _combined_features(models.PERSON, out_dir, base)
-    persons["context"] = company_context(persons, companies, company.entity_ids)
-    person = _Resolver(models.PERSON, persons, config.person, config, staging, progress, existing)
-    model, person.model_source = person.model(_saved_model(model_dirs, models.PERSON))
-    model.save(staging / "models" / "person.json")
-    person_warnings: list[str] = []
-    person.resolve(model, verdicts, _previous(previous, models.PERSON), person_warnings)
-    person.suspect_rows = person.suspects()
+        _stage(progress, "standardise", models.PERSON)
+        persons, existing = _combined_features(models.PERSON, out_dir, base)
+        persons["context"] = company_context(persons, company.features, company.entity_ids)
+        person = _Resolver(
+            models.PERSON, persons, config.person, config, staging, progress, existing
+        )
+        del persons
+        model, person.model_source = person.model(_saved_model(model_dirs, models.PERSON))
+        model.save(staging / "models" / "person.json")
+        person_warnings: list[str] = []
+        person.resolve(model, verdicts, _previous(previous, models.PERSON), person_warnings)
+        person.write_links(links)
+        person.suspect_rows = person.suspects()
+        person.release()
     # A judgement names persons or companies: it is unknown only if neither knows it.
     warnings.extend(w for w in person_warnings if w in set(company_warnings))
     return {"person": person, "company": company}
 
 
 def _write(run_dir: Path, staging: Path, resolved: dict[str, _Resolver]) -> None:
+    """The tables besides links.parquet (written as each entity type finished), then all
+    moved into place."""
     entities = pd.concat([r.entities() for r in resolved.values()], ignore_index=True)
-    links = pd.concat([r.link_rows() for r in resolved.values()], ignore_index=True)
     suspects = pd.concat([r.suspect_rows for r in resolved.values()], ignore_index=True)
     changes = pd.concat(
         [r.changes.assign(entity_type=r.entity_type) for r in resolved.values()],
@@ -602,9 +659,6 @@ def _write(run_dir: Path, staging: Path, resolved: dict[str, _Resolver]) -> None
     pq.write_table(
         pa.Table.from_pandas(entities, ENTITY_SCHEMA, preserve_index=False),
         staging / "entities.parquet",
-    )
-    pq.write_table(
-        pa.Table.from_pandas(links, LINK_SCHEMA, preserve_index=False), staging / "links.parquet"
     )
     pq.write_table(
         pa.Table.from_pandas(suspects, preserve_index=False), staging / "suspects.parquet"
@@ -647,6 +701,7 @@ def train_models(
         person = _Resolver(models.PERSON, persons, config.person, config, staging, progress)
         model, _ = person.model(None)
         model.save(staging / "person.json")
+        model.close()
         models_dir.mkdir(parents=True, exist_ok=True)
         saved = {}
         for entity_type in (models.COMPANY, models.PERSON):
