@@ -17,19 +17,8 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from linkage.run import ENTITY_SCHEMA
 from loaders.tables import SCHEMAS
-
-ENTITY_SCHEMA = pa.schema(
-    [
-        ("run", pa.string()),
-        ("source", pa.string()),
-        ("record_id", pa.string()),
-        ("slot", pa.string()),
-        ("entity_type", pa.string()),
-        ("entity_id", pa.string()),
-        ("confidence", pa.float64()),
-    ]
-)
 
 
 def cid(name: str) -> str:
