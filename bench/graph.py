@@ -1,0 +1,305 @@
+"""Benchmark the corporate-veil graph: correctness against truth, then speed, on a local Neo4j.
+
+    .venv/bin/python bench/graph.py --companies 20000 --speed-companies 100000
+
+Starts a throwaway Neo4j (its own store under bench/out/neo4j-graph-bench, a free port,
+4g heap, 2g page cache) and stops it at the end.
+
+1. Correctness: the world of --companies (seed 7), loaded and linked by veil's own linkage
+   (cached in bench/out/graphrun-linked-N-S), written to the graph, control computed as of
+   the truth's date, scored by world.graph_checks.score_control. Targets: beneficial-owner
+   sets and actual controllers equal to truth for >= 99.5% of companies, look-through
+   shares within 1e-6.
+2. Speed: the world of --speed-companies with PERFECT ENTITIES (the truth's clustering,
+   world.graph_checks.perfect_entities; linkage is too slow at that size and is not what
+   is measured): first load into an empty graph and an idempotent re-load (target >=
+   20,000 relationships/s), run_control for all companies (target < 2 min), `controls`
+   latency over --queries random companies (target p95 < 50 ms) and `footprint` latency.
+
+Prints MET / NOT MET per target and one JSON line for docs/PERFORMANCE.md.
+"""
+
+# ruff: noqa: E402  (the package `graph` must be imported before the other imports)
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+# This file is bench/graph.py: while its folder is on sys.path, `import graph` finds this file
+# instead of the graph package. The package is imported (and cached) with the folder taken off.
+_BENCH = Path(__file__).resolve().parent
+_SAVED = list(sys.path)
+sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != _BENCH]
+import graph  # noqa: F401  (cached: later `graph.*` imports find the package)
+
+sys.path[:] = _SAVED
+
+import argparse
+import json
+import multiprocessing
+import random
+import resource
+import shutil
+import socket
+import time
+from collections.abc import Callable
+from typing import Any
+
+import neo4j
+import numpy as np
+from bench_worlds import OUT, ensure_world
+
+from config.graph import load_graph_config
+from graph.analysis import run_control
+from graph.connection import open_driver
+from graph.facts import resolve_run
+from graph.load import LoadSummary
+from graph.load import load_run as load_graph
+from graph.neo4j_server import LocalServer, ServerConfig, start
+from graph.queries import controls, footprint
+from linkage.run import link_run
+from loaders.run import load_run
+from world.graph_checks import TRUTH_AS_OF, format_control_scores, perfect_entities, score_control
+
+AGREEMENT_TARGET = 0.995
+SHARE_TOLERANCE = 1e-6
+REL_PER_SECOND_TARGET = 20_000
+CONTROL_SECONDS_TARGET = 120.0
+P95_TARGET_MS = 50.0
+WARM_UP = 20  # queries run before timing: query plans and page cache warm
+
+
+def _free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _prepare(companies: int, seed: int, kind: str) -> None:
+    """Load the world and write entities: `linked` by veil, or `perfect` from the truth."""
+    world = ensure_world(companies, seed)
+    run = OUT / f"graphrun-{kind}-{companies}-{seed}"
+    shutil.rmtree(run, ignore_errors=True)
+    started = time.perf_counter()
+    load_run(world / "sources.yaml", run, secret=b"bench")
+    print(f"veil load {companies:,}: {time.perf_counter() - started:.1f} s", flush=True)
+    started = time.perf_counter()
+    if kind == "linked":
+        link_run(run, models_dir=run / "no-saved-models")  # trained on this run
+    else:
+        perfect_entities(run, world)
+    print(f"entities ({kind}): {time.perf_counter() - started:.1f} s", flush=True)
+
+
+def _loaded(companies: int, seed: int, kind: str) -> tuple[Path, Path]:
+    """(world, run) with entities, prepared once in a child process (cached under
+    bench/out/), so this process's peak memory is the graph's work alone."""
+    world = ensure_world(companies, seed)
+    run = OUT / f"graphrun-{kind}-{companies}-{seed}"
+    if not (run / "entities.parquet").is_file():
+        child = multiprocessing.get_context("spawn").Process(
+            target=_prepare, args=(companies, seed, kind)
+        )
+        child.start()
+        child.join()
+        if child.exitcode != 0:
+            raise RuntimeError(f"preparing {run} failed (exit code {child.exitcode})")
+    return world, run
+
+
+def _met(ok: bool) -> str:
+    return "MET    " if ok else "NOT MET"
+
+
+def correctness(driver: neo4j.Driver, companies: int, seed: int) -> dict[str, Any]:
+    """Linked run -> graph -> control -> scores against truth."""
+    world, run = _loaded(companies, seed, "linked")
+    summary = load_graph(driver, run)
+    print(f"graph load {companies:,} (linked): {summary.seconds:.1f} s", flush=True)
+    control = run_control(driver, load_graph_config().control, TRUTH_AS_OF)
+    print(f"run_control: {sum(control.seconds.values()):.1f} s", flush=True)
+    scores = score_control(driver, run, world, TRUTH_AS_OF)
+    print(format_control_scores(scores))
+    for example in scores["mismatch_examples"][:5]:
+        print(f"    e.g. {json.dumps(example, ensure_ascii=False)}")
+    checks = {
+        f"beneficial-owner sets >= {AGREEMENT_TARGET:.1%}": scores["bo_set_agreement"]
+        >= AGREEMENT_TARGET,
+        f"controllers >= {AGREEMENT_TARGET:.1%}": scores["controller_agreement"]
+        >= AGREEMENT_TARGET,
+        f"look-through within {SHARE_TOLERANCE:g}": scores["look_through_max_difference"]
+        <= SHARE_TOLERANCE,
+        "every difference from entity resolution": set(scores["mismatch_reasons"])
+        <= {"entity resolution"},
+    }
+    for text, ok in checks.items():
+        print(f"  {_met(ok)}  {text}")
+    return {"companies": companies, "scores": scores, "targets": checks}
+
+
+def _node_rows(summary: LoadSummary) -> int:
+    r = summary.resolved
+    return r["persons"] + r["companies"] + r["punishments"] + r["list_entries"] + r["licences"]
+
+
+def _timed_load(driver: neo4j.Driver, run: Path, what: str) -> dict[str, Any]:
+    """One graph load with per-step seconds (from the progress callback)."""
+    steps: dict[str, float] = {}
+    last = [time.perf_counter()]
+
+    def progress(name: str, _: int, __: int) -> None:
+        now = time.perf_counter()
+        steps[name] = steps.get(name, 0.0) + now - last[0]
+        last[0] = now
+
+    summary = load_graph(driver, run, progress=progress)
+    relationships = summary.rows - _node_rows(summary)
+    out = {
+        "seconds": round(summary.seconds, 1),
+        "rows": summary.rows,
+        "relationship_rows": relationships,
+        "relationships_per_second": round(relationships / summary.seconds),
+        "rows_per_second": round(summary.rows_per_second),
+        "counters": summary.counters,
+        "steps": {k: round(v, 1) for k, v in steps.items()},
+    }
+    print(
+        f"{what}: {summary.seconds:.1f} s, {summary.rows:,} rows ({relationships:,} "
+        f"relationships): {out['relationships_per_second']:,} relationships/s, "
+        f"{out['rows_per_second']:,} rows/s; created {summary.counters.get('nodes_created', 0):,}"
+        f" nodes, {summary.counters.get('relationships_created', 0):,} relationships",
+        flush=True,
+    )
+    print("   steps (s; the first includes resolving the run): " + json.dumps(out["steps"]))
+    return out
+
+
+def _latencies(call: Callable[[str], Any], refs: list[str]) -> dict[str, float]:
+    for ref in refs[:WARM_UP]:
+        call(ref)
+    ms = []
+    for ref in refs[WARM_UP:]:
+        started = time.perf_counter()
+        call(ref)
+        ms.append((time.perf_counter() - started) * 1000)
+    p50, p95, p99 = np.percentile(ms, [50, 95, 99])
+    return {
+        "n": len(ms),
+        "p50_ms": round(float(p50), 1),
+        "p95_ms": round(float(p95), 1),
+        "p99_ms": round(float(p99), 1),
+        "max_ms": round(max(ms), 1),
+    }
+
+
+def speed(driver: neo4j.Driver, companies: int, seed: int, queries: int) -> dict[str, Any]:
+    """Perfect-entities run: load twice, control, query latency."""
+    _, run = _loaded(companies, seed, "perfect")
+    print(f"speed at {companies:,} companies, PERFECT ENTITIES (truth clustering, no linkage)")
+    driver.execute_query("MATCH (n) CALL (n) { DETACH DELETE n } IN TRANSACTIONS OF 10000 ROWS")
+    started = time.perf_counter()
+    resolve_run(run)
+    resolve_seconds = time.perf_counter() - started
+    print(f"resolve_run alone (no Neo4j): {resolve_seconds:.1f} s")
+    first = _timed_load(driver, run, "first load (empty graph)")
+    again = _timed_load(driver, run, "re-load (same run, idempotent)")
+
+    settings = load_graph_config().control
+    summary = run_control(driver, settings, TRUTH_AS_OF)
+    control_seconds = sum(summary.seconds.values())
+    print(
+        f"run_control: {control_seconds:.1f} s for {summary.companies:,} companies, "
+        f"{summary.holdings:,} holdings, {summary.beneficial_owners:,} beneficial owners; "
+        f"stages {json.dumps({k: round(v, 2) for k, v in summary.seconds.items()})}",
+        flush=True,
+    )
+
+    records, _, _ = driver.execute_query("MATCH (c:Company) RETURN c.entity_id AS id")
+    company_ids = sorted(r["id"] for r in records)
+    records, _, _ = driver.execute_query("MATCH (p:Person) RETURN p.entity_id AS id")
+    person_ids = sorted(r["id"] for r in records)
+    rng = random.Random(seed)
+    n = queries + WARM_UP
+    controls_ms = _latencies(
+        lambda ref: controls(driver, ref, settings, TRUTH_AS_OF), rng.sample(company_ids, n)
+    )
+    footprint_ms = _latencies(lambda ref: footprint(driver, ref), rng.sample(person_ids, n))
+    print(f"controls latency over {controls_ms['n']} random companies: {json.dumps(controls_ms)}")
+    print(f"footprint latency over {footprint_ms['n']} random persons: {json.dumps(footprint_ms)}")
+    checks = {
+        f"first load >= {REL_PER_SECOND_TARGET:,} relationships/s": first[
+            "relationships_per_second"
+        ]
+        >= REL_PER_SECOND_TARGET,
+        f"re-load >= {REL_PER_SECOND_TARGET:,} relationships/s": again["relationships_per_second"]
+        >= REL_PER_SECOND_TARGET,
+        f"run_control < {CONTROL_SECONDS_TARGET:.0f} s": control_seconds < CONTROL_SECONDS_TARGET,
+        f"controls p95 < {P95_TARGET_MS:.0f} ms": controls_ms["p95_ms"] < P95_TARGET_MS,
+    }
+    for text, ok in checks.items():
+        print(f"  {_met(ok)}  {text}")
+    return {
+        "companies": companies,
+        "entities": "perfect (truth clustering)",
+        "resolve_seconds": round(resolve_seconds, 1),
+        "first_load": first,
+        "reload": again,
+        "control": summary.as_dict() | {"divergent_companies": len(summary.divergent)},
+        "control_seconds": round(control_seconds, 1),
+        "controls_latency": controls_ms,
+        "footprint_latency": footprint_ms,
+        "targets": checks,
+    }
+
+
+def _jvm_peak_mib(server: LocalServer) -> float | None:
+    """The Neo4j JVM's peak resident memory (VmHWM), while it still runs."""
+    try:
+        status = Path(f"/proc/{server.pid}/status").read_text()
+    except OSError:
+        return None
+    line = next((x for x in status.splitlines() if x.startswith("VmHWM:")), None)
+    return int(line.split()[1]) / 1024 if line else None
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--companies", type=int, default=20_000, help="correctness world")
+    parser.add_argument("--speed-companies", type=int, default=100_000, help="speed world")
+    parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--queries", type=int, default=300)
+    parser.add_argument("--heap", default="4g")
+    parser.add_argument("--pagecache", default="2g")
+    parser.add_argument("--skip-correctness", action="store_true")
+    parser.add_argument("--skip-speed", action="store_true")
+    args = parser.parse_args()
+
+    data_dir = OUT / "neo4j-graph-bench"
+    shutil.rmtree(data_dir, ignore_errors=True)
+    data_dir.mkdir(parents=True)
+    config = ServerConfig(
+        data_dir=data_dir, port=_free_port(), heap=args.heap, pagecache=args.pagecache, tx_max="2g"
+    )
+    started = time.perf_counter()
+    server = start(config, watch_stdin=True)
+    print(f"neo4j started in {time.perf_counter() - started:.1f} s on {server.uri}", flush=True)
+    result: dict[str, Any] = {"bench": "graph", "seed": args.seed}
+    try:
+        with open_driver(server.settings) as driver:
+            if not args.skip_speed:
+                result["speed"] = speed(driver, args.speed_companies, args.seed, args.queries)
+            if not args.skip_correctness:
+                result["correctness"] = correctness(driver, args.companies, args.seed)
+        result["jvm_peak_rss_mib"] = _jvm_peak_mib(server)
+    finally:
+        server.stop()
+    result["peak_rss_mib"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
+    print(
+        f"peak RSS: python {result['peak_rss_mib']:,} MiB, "
+        f"neo4j JVM {result['jvm_peak_rss_mib']} MiB"
+    )
+    print(json.dumps(result, default=str))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,82 @@
+"""Control in the graph against the world's ground truth, at small scale.
+
+With the truth's own clustering (perfect_entities) every difference would be a control
+bug, so agreement must be exact; with real linkage the few differences must all come
+from entity resolution. Each test loads its run first: the session's Neo4j is shared and
+a load replaces the whole graph.
+"""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import neo4j
+import pytest
+
+from config.graph import load_graph_config
+from graph.analysis import run_control
+from graph.load import load_run as load_graph
+from linkage.run import link_run
+from loaders.run import load_run
+from world.generate import generate_world
+from world.graph_checks import (
+    ENTITY_RESOLUTION,
+    TRUTH_AS_OF,
+    StaleControl,
+    format_control_scores,
+    perfect_entities,
+    score_control,
+)
+
+COMPANIES, SEED = 300, 13
+
+
+@pytest.fixture(scope="module")
+def world_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+    """A small world and its loaded (not yet linked) run."""
+    out = tmp_path_factory.mktemp("graph-checks")
+    generate_world(COMPANIES, SEED, out / "world")
+    load_run(out / "world" / "sources.yaml", out / "run", secret=b"graph-checks")
+    return out / "world", out / "run"
+
+
+def _scores(driver: neo4j.Driver, run: Path, world: Path) -> dict:
+    load_graph(driver, run)
+    run_control(driver, load_graph_config().control, TRUTH_AS_OF)
+    return score_control(driver, run, world, TRUTH_AS_OF)
+
+
+def test_perfect_entities_give_the_truth_exactly(
+    neo4j_driver: neo4j.Driver, world_run: tuple[Path, Path], tmp_path: Path
+):
+    world, loaded = world_run
+    run = tmp_path / "run"
+    shutil.copytree(loaded, run)
+    perfect_entities(run, world)
+    scores = _scores(neo4j_driver, run, world)
+    print(format_control_scores(scores))
+    assert scores["companies"] == COMPANIES
+    assert scores["bo_set_agreement"] == 1.0
+    assert scores["controller_agreement"] == 1.0
+    assert scores["look_through_agreement"] == 1.0
+    assert scores["look_through_pairs"] > COMPANIES / 2
+    assert scores["mismatches"] == 0
+    assert scores["linkage"] == {"unclean_companies": 0, "unclean_persons": 0}
+    with pytest.raises(StaleControl):
+        score_control(neo4j_driver, run, world, TRUTH_AS_OF.replace(year=2020))
+
+
+def test_real_linkage_differs_only_through_entity_resolution(
+    neo4j_driver: neo4j.Driver, world_run: tuple[Path, Path], tmp_path: Path
+):
+    world, loaded = world_run
+    run = tmp_path / "run"
+    shutil.copytree(loaded, run)
+    link_run(run, models_dir=tmp_path / "no-saved-models")
+    scores = _scores(neo4j_driver, run, world)
+    print(format_control_scores(scores))
+    assert scores["bo_set_agreement"] >= 0.95
+    assert scores["controller_agreement"] >= 0.95
+    assert set(scores["mismatch_reasons"]) <= {ENTITY_RESOLUTION}
+    assert all(e["unclean"] for e in scores["mismatch_examples"])
