@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import time
 import uuid
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from typing import Any
@@ -23,9 +22,7 @@ import pandas as pd
 
 from config.graph import Control
 from graph import control
-from graph.load import add_counters, counters_of
-
-Progress = Callable[[str, int, int], None]
+from graph.load import Progress, add_counters, counters_of, no_progress, write_batches
 
 # A holding is in force on $as_of when it started on or before it and has not ended.
 IN_FORCE = (
@@ -45,16 +42,16 @@ _UPSTREAM_HOLDINGS = (
 )
 
 
-def _quiet(_: str, __: int, ___: int) -> None:
-    pass
-
-
 @dataclass
 class ControlSummary:
-    """What a control run found and wrote."""
+    """What a control run found and wrote. `run_id` stamps its results: whatever carries
+    another stamp (in the run's scope: all companies, or one) is an older result."""
 
     as_of: date
-    computed_at: str
+    computed_at: str = field(
+        default_factory=lambda: datetime.now(UTC).isoformat(timespec="seconds")
+    )
+    run_id: str = field(default_factory=lambda: uuid.uuid4().hex[:12])
     companies: int = 0
     holdings: int = 0
     beneficial_owners: int = 0
@@ -69,6 +66,7 @@ class ControlSummary:
         return {
             "as_of": self.as_of.isoformat(),
             "computed_at": self.computed_at,
+            "run_id": self.run_id,
             "companies": self.companies,
             "holdings_in_force": self.holdings,
             "beneficial_owners": self.beneficial_owners,
@@ -147,13 +145,11 @@ def run_control(
     settings: Control,
     as_of: date | None = None,
     database: str = "neo4j",
-    progress: Progress = _quiet,
+    progress: Progress = no_progress,
 ) -> ControlSummary:
     """Control analysis of every company; writes the results and removes older ones."""
     as_of = as_of or date.today()
-    summary = ControlSummary(
-        as_of=as_of, computed_at=datetime.now(UTC).isoformat(timespec="seconds")
-    )
+    summary = ControlSummary(as_of=as_of)
     started = time.perf_counter()
     records, _, _ = driver.execute_query(
         "MATCH (c:Company) RETURN c.entity_id AS id, c.load AS load",
@@ -176,31 +172,39 @@ def run_control(
     summary.iterations = result.look_through.iterations
     summary.residual = result.look_through.residual
     summary.divergent = result.look_through.divergent
-    summary.beneficial_owners = len(result.beneficial_owners)
-    summary.bases = result.controllers["basis"].value_counts().to_dict()
+    _count(summary, result)
     summary.seconds["solve"] = time.perf_counter() - started
 
     started = time.perf_counter()
-    rows = control_rows(holdings, result, settings, as_of, summary.computed_at, load_id)
+    rows = control_rows(holdings, result, settings, summary, load_id)
     summary.seconds["paths"] = time.perf_counter() - started
     started = time.perf_counter()
-    summary.counters = write_control(driver, rows, summary.computed_at, database, progress)
+    summary.counters = write_control(driver, rows, summary, database, progress)
     summary.seconds["write"] = time.perf_counter() - started
     return summary
+
+
+def _count(summary: ControlSummary, result: control.ControlResult) -> None:
+    summary.beneficial_owners = len(result.beneficial_owners)
+    summary.bases = result.controllers["basis"].value_counts().to_dict()
 
 
 def control_rows(
     holdings: pd.DataFrame,
     result: control.ControlResult,
     settings: Control,
-    as_of: date,
-    computed_at: str,
+    summary: ControlSummary,
     load_id: str | None,
 ) -> dict[str, list[dict]]:
     """Relationship and flag rows for `write_control`, with the holding paths."""
     finder = control.PathFinder(holdings)
     share = result.look_through.ownership.set_index(["company", "person"])["look_through_share"]
-    stamp = {"as_of": as_of, "computed_at": computed_at, "load": load_id}
+    stamp = {
+        "as_of": summary.as_of,
+        "computed_at": summary.computed_at,
+        "control_run": summary.run_id,
+        "load": load_id,
+    }
     owners = []
     for company, person, value in result.beneficial_owners[
         ["company", "person", "look_through_share"]
@@ -263,43 +267,34 @@ _WRITE_FLAGS = (
 def write_control(
     driver: neo4j.Driver,
     rows: dict[str, list[dict]],
-    computed_at: str,
+    summary: ControlSummary,
     database: str = "neo4j",
-    progress: Progress = _quiet,
+    progress: Progress = no_progress,
     batch_size: int = 5000,
     company: str | None = None,
 ) -> dict[str, int]:
-    """MERGE the results, then delete results of earlier runs (for one company, or all)."""
-    counters: dict[str, int] = {}
-    as_of = (rows["owners"] or rows["controllers"] or [{"props": {"as_of": None}}])[0]["props"][
-        "as_of"
-    ]
+    """MERGE the results, then delete older results (of one company, or of all)."""
     steps = [
         ("beneficial owners", _WRITE_OWNERS, rows["owners"]),
         ("controllers", _WRITE_CONTROLLERS, rows["controllers"]),
         ("controller flags", _WRITE_FLAGS, rows["flags"]),
     ]
-    total = sum(len(r) for _, _, r in steps)
-    done = 0
     with driver.session(database=database) as session:
-        for name, query, step_rows in steps:
-            for start in range(0, len(step_rows), batch_size):
-                batch = step_rows[start : start + batch_size]
-                summary = session.execute_write(
-                    lambda tx, q=query, b=batch: tx.run(
-                        q, rows=b, as_of=as_of, computed_at=computed_at
-                    ).consume()
-                )
-                add_counters(counters, counters_of(summary.counters))
-                done += len(batch)
-                progress(name, done, total)
+        counters, _ = write_batches(
+            session,
+            steps,
+            batch_size,
+            progress,
+            as_of=summary.as_of,
+            computed_at=summary.computed_at,
+        )
         scope = "WHERE c.entity_id = $company AND" if company else "WHERE"
         for rel_type in ("BENEFICIAL_OWNER_OF", "CONTROLS"):
             query = (
-                f"MATCH ()-[r:{rel_type}]->(c:Company) {scope} r.computed_at <> $at "
+                f"MATCH ()-[r:{rel_type}]->(c:Company) {scope} r.control_run <> $run "
                 "CALL (r) { DELETE r } IN TRANSACTIONS OF 10000 ROWS"
             )
-            deleted = session.run(query, at=computed_at, company=company).consume()
+            deleted = session.run(query, run=summary.run_id, company=company).consume()
             add_counters(counters, counters_of(deleted.counters))
     return counters
 
@@ -332,10 +327,7 @@ def control_one(
 ) -> ControlSummary:
     """`veil graph control --company`: compute and write the results of one company."""
     as_of = as_of or date.today()
-    summary = ControlSummary(
-        as_of=as_of,
-        computed_at=datetime.now(UTC).isoformat(timespec="seconds") + f"#{uuid.uuid4().hex[:6]}",
-    )
+    summary = ControlSummary(as_of=as_of)
     holdings, result = company_control(driver, company_id, settings, as_of, database)
     records, _, _ = driver.execute_query(
         "MATCH (c:Company {entity_id: $id}) RETURN c.load AS load",
@@ -344,13 +336,10 @@ def control_one(
     )
     load_id = records[0]["load"] if records else None
     result = _only(result, company_id)
-    rows = control_rows(holdings, result, settings, as_of, summary.computed_at, load_id)
+    rows = control_rows(holdings, result, settings, summary, load_id)
     summary.companies, summary.holdings = 1, len(holdings)
-    summary.beneficial_owners = len(result.beneficial_owners)
-    summary.bases = result.controllers["basis"].value_counts().to_dict()
-    summary.counters = write_control(
-        driver, rows, summary.computed_at, database, company=company_id
-    )
+    _count(summary, result)
+    summary.counters = write_control(driver, rows, summary, database, company=company_id)
     return summary
 
 

@@ -342,90 +342,32 @@ def _holdings(rows: pd.DataFrame, resolve) -> pd.DataFrame:
     ].reset_index(drop=True)
 
 
-def _record_key(frame: pd.DataFrame) -> pd.Series:
-    return _key(frame["source"], frame["record_id"])
+def _resolved_records(rows: pd.DataFrame, resolve, slot: str, entity: str) -> pd.DataFrame:
+    """A record table with the entity in `slot` as column `entity` and a `key` to MERGE
+    on (a digest of source and record_id); records whose slot resolves to nothing drop."""
+    out = rows.copy()
+    out[entity] = resolve(out, slot)
+    out = out.dropna(subset=[entity])
+    out["key"] = _key(out["source"], out["record_id"])
+    return out
 
 
 def _punishments(rows: pd.DataFrame, resolve) -> pd.DataFrame:
-    p = rows.copy()
-    p["party_id"] = resolve(p, "party_slot")
-    p = p.dropna(subset=["party_id"])
+    p = _resolved_records(rows, resolve, "party_slot", "party_id")
     flat = p[["run", "source", "record_id", "responsible_slots"]].explode("responsible_slots")
     flat = flat.dropna(subset=["responsible_slots"])
     flat["person_id"] = resolve(flat, "responsible_slots")
     responsible = flat.dropna(subset=["person_id"]).groupby(level=0)["person_id"].agg(list)
     p["responsible_ids"] = responsible.reindex(p.index)
-    p = _lists_filled(p, ["responsible_ids", "categories"])
-    p["key"] = _record_key(p)
-    return p[
-        [
-            "key",
-            "source",
-            "record_id",
-            "decision_number",
-            "party_id",
-            "party_kind",
-            "responsible_ids",
-            "categories",
-            "category_raw",
-            "decision_date",
-            "agency",
-            "legal_basis",
-            "fine_amount",
-            "run",
-            "party_slot",
-            "responsible_slots",
-        ]
-    ]
+    return _lists_filled(p, ["responsible_ids", "categories"])
 
 
 def _list_entries(rows: pd.DataFrame, resolve) -> pd.DataFrame:
-    e = rows.copy()
-    e["party_id"] = resolve(e, "party_slot")
-    e = e.dropna(subset=["party_id"])
-    e["key"] = _record_key(e)
-    return e[
-        [
-            "key",
-            "source",
-            "record_id",
-            "list",
-            "list_raw",
-            "party_id",
-            "party_kind",
-            "entered",
-            "removed",
-            "reason",
-            "authority",
-            "case_number",
-            "run",
-            "party_slot",
-        ]
-    ]
+    return _resolved_records(rows, resolve, "party_slot", "party_id")
 
 
 def _licences(rows: pd.DataFrame, resolve) -> pd.DataFrame:
-    lic = rows.copy()
-    lic["holder_id"] = resolve(lic, "holder_slot")
-    lic = lic.dropna(subset=["holder_id"])
-    lic["key"] = _record_key(lic)
-    return lic[
-        [
-            "key",
-            "source",
-            "record_id",
-            "licence_number",
-            "holder_id",
-            "valid_from",
-            "valid_to",
-            "status",
-            "status_raw",
-            "scope",
-            "issued",
-            "run",
-            "holder_slot",
-        ]
-    ]
+    return _resolved_records(rows, resolve, "holder_slot", "holder_id")
 
 
 def _named(entities: pd.DataFrame, records: list[pd.DataFrame]) -> pd.DataFrame:

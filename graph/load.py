@@ -33,8 +33,8 @@ BATCH_SIZE = 5_000
 Progress = Callable[[str, int, int], None]
 
 
-def _quiet(_: str, __: int, ___: int) -> None:
-    pass
+def no_progress(_: str, __: int, ___: int) -> None:
+    """The progress callback of callers that show none."""
 
 
 @dataclass
@@ -109,7 +109,7 @@ def load_run(
     run_dir: Path,
     database: str = "neo4j",
     batch_size: int = BATCH_SIZE,
-    progress: Progress = _quiet,
+    progress: Progress = no_progress,
 ) -> LoadSummary:
     """Resolve `run_dir` and write it; returns counts and speed."""
     started = time.perf_counter()
@@ -121,26 +121,41 @@ def load_run(
         resolved=resolved.counts(),
         unresolved_slots=resolved.unresolved,
     )
-    steps = list(_steps(resolved))
-    total = sum(len(rows) for _, _, rows in steps)
-    done = 0
     with driver.session(database=database) as session:
-        for name, query, rows in steps:
-            for start in range(0, len(rows), batch_size):
-                batch = rows[start : start + batch_size]
-                counters = session.execute_write(_write, query, batch)
-                add_counters(summary.counters, counters)
-                done += len(batch)
-                progress(name, done, total)
-        summary.rows = done
+        summary.counters, summary.rows = write_batches(
+            session, list(_steps(resolved)), batch_size, progress
+        )
         summary.stale_deleted = _delete_stale(session, resolved.load_id)
         session.execute_write(_record_load, resolved, summary)
     summary.seconds = time.perf_counter() - started
     return summary
 
 
-def _write(tx: neo4j.ManagedTransaction, query: str, rows: list[dict]) -> dict[str, int]:
-    result = tx.run(query, rows=rows)
+def write_batches(
+    session: neo4j.Session,
+    steps: list[tuple[str, str, list[dict]]],
+    batch_size: int,
+    progress: Progress = no_progress,
+    **params: Any,
+) -> tuple[dict[str, int], int]:
+    """Run each (name, query, rows) step over its rows in batches, one managed transaction
+    per batch (`params` go to every batch); returns the summed counters and rows sent."""
+    counters: dict[str, int] = {}
+    total = sum(len(rows) for _, _, rows in steps)
+    done = 0
+    for name, query, rows in steps:
+        for start in range(0, len(rows), batch_size):
+            batch = rows[start : start + batch_size]
+            add_counters(counters, session.execute_write(_write, query, batch, params))
+            done += len(batch)
+            progress(name, done, total)
+    return counters, done
+
+
+def _write(
+    tx: neo4j.ManagedTransaction, query: str, rows: list[dict], params: dict[str, Any]
+) -> dict[str, int]:
+    result = tx.run(query, rows=rows, **params)
     return counters_of(result.consume().counters)
 
 

@@ -63,6 +63,11 @@ def _jsonable(value: Any) -> Any:
 
 def resolve_company(driver: neo4j.Driver, reference: str, database: str = "neo4j") -> str:
     """The entity ID of the company `reference` names (see the module docstring)."""
+    return find_company(driver, reference, database)["entity_id"]
+
+
+def find_company(driver: neo4j.Driver, reference: str, database: str = "neo4j") -> dict:
+    """The company `reference` names, with its properties (`_COMPANY_FIELDS`)."""
     reference = reference.strip()
     if COMPANY_ID.match(reference):
         query = "MATCH (c:Company {entity_id: $ref}) RETURN " + _COMPANY_FIELDS + " AS c"
@@ -85,7 +90,7 @@ def resolve_company(driver: neo4j.Driver, reference: str, database: str = "neo4j
                 for c in found
             ],
         )
-    return found[0]["c"]["entity_id"]
+    return found[0]["c"]
 
 
 def resolve_person(
@@ -151,14 +156,9 @@ def controls(
     punishments and list entries are those on the company and on every person above,
     each with `on` (entity ID) and `via` (how it names them).
     """
-    company_id = resolve_company(driver, reference, database)
+    company = find_company(driver, reference, database)
+    company_id = company["entity_id"]
     as_of = as_of or date.today()
-    company = _read(
-        driver,
-        "MATCH (c:Company {entity_id: $id}) RETURN " + _COMPANY_FIELDS + " AS c",
-        database,
-        id=company_id,
-    )[0]["c"]
     roles = _read(
         driver,
         "MATCH (p:Person)-[r:LEGAL_REPRESENTATIVE_OF|OFFICER_OF]->(c:Company {entity_id: $id}) "
