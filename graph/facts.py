@@ -128,10 +128,16 @@ def _read_all(run_dir: Path, runs: list[str], name: str) -> pd.DataFrame:
 
 
 def _load_id(run_dir: Path, runs: list[str]) -> str:
-    """Same run, same ID: a digest of the entities and of every contributing manifest."""
+    """Same run, same ID: a digest of the entities and of every contributing manifest and
+    fact table (two runs with the same records but other facts, e.g. a corrected date, must
+    not share an ID, or the load would keep the old facts as if current)."""
     digest = hashlib.sha256((run_dir / "entities.parquet").read_bytes())
     for run in runs:
         digest.update((run_dir / run / "manifest.json").read_bytes())
+        for name in _FACT_TABLES:
+            path = run_dir / run / f"{name}.parquet"
+            if path.is_file():
+                digest.update(path.read_bytes())
     return digest.hexdigest()[:16]
 
 

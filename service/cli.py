@@ -4,7 +4,16 @@ from __future__ import annotations
 
 import typer
 
-from service import cmd_demo, cmd_explain, cmd_graph, cmd_link, cmd_load, cmd_neo4j, cmd_world
+from service import (
+    cmd_alerts,
+    cmd_demo,
+    cmd_explain,
+    cmd_graph,
+    cmd_link,
+    cmd_load,
+    cmd_neo4j,
+    cmd_world,
+)
 from service.console import run_guarded
 
 app = typer.Typer(
@@ -39,6 +48,9 @@ app.command("footprint", help="Every company a person is or was tied to, and its
 )
 app.command("risk", help="Punishments and list entries on companies related by control.")(
     run_guarded(cmd_graph.risk_command)
+)
+app.add_typer(
+    cmd_alerts.alerts_app, name="alerts", help="Reincorporation alerts: run, list, review."
 )
 app.command("demo", help="Run the main job end to end on a synthetic world; say where to look.")(
     run_guarded(cmd_demo.demo)

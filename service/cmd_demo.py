@@ -4,7 +4,8 @@ Starts the local Neo4j (unless NEO4J_URI names a server), generates a synthetic 
 loads it, checks the load against the world's ground truth, links the mentions into
 entities and scores the linkage against the truth, writes the graph into Neo4j, derives
 control and shows who controls a few notable companies (the pipeline itself never reads
-the truth). Alerts join here when they land.
+the truth), then sweeps the alert rules (config/rules.yaml), scores the art. 135 alerts
+against the truth, exports them, and prints one in full with its evidence.
 """
 
 from __future__ import annotations
@@ -16,17 +17,21 @@ from pathlib import Path
 import typer
 
 from config.graph import load_graph_config
+from config.rules import load_rules
 from graph import neo4j_server
+from graph.alert_records import export, list_alerts, sweep
 from graph.analysis import run_control
 from graph.connection import external_settings, open_driver
 from graph.load import load_run as load_graph
 from graph.queries import controls, notable_structures
 from linkage.run import link_run
 from loaders.run import load_run
+from service.cmd_alerts import print_alert, print_sweep
 from service.cmd_graph import print_controls, rows_progress
 from service.cmd_link import stage_progress, summary_table
 from service.cmd_load import load_progress, manifest_table
 from service.console import console, print_json
+from world.alert_checks import format_alert_scores, score_alerts
 from world.calendar import REF_DATE
 from world.checks import compare_load_with_truth
 from world.generate import generate_world
@@ -123,9 +128,15 @@ def demo(
             kind: controls(driver, company, graph_config.control, as_of, settings.database)
             for kind, company in notable.items()
         }
+        swept = sweep(driver, load_rules(), graph_config.control, as_of, None, settings.database)
+        alerts = list_alerts(driver, database=settings.database)
+    export(alerts, out / "alerts.jsonl")
+    export(alerts, out / "alerts.csv")
+    alert_scores = score_alerts(alerts, run_dir, world_dir)
     summary["graph"] = loaded.as_dict()
     summary["control"] = control.as_dict()
     summary["notable"] = answers
+    summary["alerts"] = {**swept.as_dict(), "art135_against_truth": alert_scores}
     if json_output:
         print_json(summary)
         return
@@ -151,7 +162,27 @@ def demo(
             f"{answer['company']['entity_id']} --as-of {as_of}`"
         )
         print_controls(answer)
+    console.print("\n[bold]7. Alerts[/]")
+    print_sweep(swept.as_dict())
+    console.print(format_alert_scores(alert_scores))
+    example = _example(alerts)
+    if example is not None:
+        console.print(f"\nOne alert in full (`veil alerts show {example['id']}`):", highlight=False)
+        print_alert(example)
     _print_where(run_dir, world_dir)
+
+
+def _example(alerts: list[dict]) -> dict | None:
+    """The alert most worth reading: art. 135 control through holding companies if any."""
+    ranked = sorted(
+        alerts,
+        key=lambda a: (
+            a["rule"] != "food_art135",
+            a["role"] != "actual_controller",
+            a["id"],
+        ),
+    )
+    return ranked[0] if ranked else None
 
 
 def _print_load(manifest: dict, check) -> None:
@@ -175,6 +206,11 @@ def _print_where(run_dir: Path, world_dir: Path) -> None:
     console.print(f"  manifest            {run_dir}/manifest.json")
     console.print(f"  entities and links  {run_dir}/entities.parquet, {run_dir}/links.parquet")
     console.print(f"  link report         {run_dir}/link_report.json (+ suspects.parquet)")
+    out = run_dir.parent
+    console.print(
+        f"  alerts              {out}/alerts.jsonl (with evidence), {out}/alerts.csv; "
+        "`veil alerts list|show|review` (docs/ALERTS.md)"
+    )
     console.print(
         "  the graph           `.venv/bin/veil controls USCC|NAME`, `veil footprint NAME`, "
         "`veil risk USCC|NAME` (docs/GRAPH.md)"

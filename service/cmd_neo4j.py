@@ -89,5 +89,6 @@ def install() -> None:
     with console.status("Fetching Neo4j jars...") as spinner:
         lib = neo4j_server.ensure_jars(progress=lambda msg: spinner.update(msg))
     jars = len(list(lib.glob("*.jar")))
-    console.print(f"{java}; Neo4j {neo4j_server.NEO4J_VERSION}: {jars} jars in {lib}",
-                  highlight=False)
+    console.print(
+        f"{java}; Neo4j {neo4j_server.NEO4J_VERSION}: {jars} jars in {lib}", highlight=False
+    )

@@ -17,15 +17,22 @@ from world.generate import WorldSummary, generate_world
 
 
 def world(
-    companies: int = typer.Option(2000, "--companies", min=MIN_COMPANIES,
-                                  help="number of true companies"),
+    companies: int = typer.Option(
+        2000, "--companies", min=MIN_COMPANIES, help="number of true companies"
+    ),
     seed: int = typer.Option(7, "--seed", help="same seed, same bytes"),
     out: Path = typer.Option(..., "--out", help="directory to write the world into"),
     json_output: bool = typer.Option(False, "--json", help="print the summary as JSON"),
 ) -> None:
-    with Progress(TextColumn("[bold]{task.description:<44}"), BarColumn(),
-                  TextColumn("{task.completed}/{task.total}"), TimeElapsedColumn(),
-                  console=console, transient=True, disable=json_output) as bar:
+    with Progress(
+        TextColumn("[bold]{task.description:<44}"),
+        BarColumn(),
+        TextColumn("{task.completed}/{task.total}"),
+        TimeElapsedColumn(),
+        console=console,
+        transient=True,
+        disable=json_output,
+    ) as bar:
         task = bar.add_task("world", total=1)
 
         def progress(stage: str, index: int, total: int) -> None:
@@ -39,8 +46,10 @@ def world(
 
 
 def _print(s: WorldSummary, out: Path) -> None:
-    console.print(f"[bold]World[/] of {s.companies:,} companies and {s.people:,} people "
-                  f"(seed {s.seed}) in {out}")
+    console.print(
+        f"[bold]World[/] of {s.companies:,} companies and {s.people:,} people "
+        f"(seed {s.seed}) in {out}"
+    )
     table = Table(title="Extracts (rows include the planted broken ones)")
     for col in ("source", "format", "encoding", "rows", "broken", "files"):
         table.add_column(col, justify="right" if col in ("rows", "broken") else "left")
@@ -64,7 +73,9 @@ def _print(s: WorldSummary, out: Path) -> None:
     console.print(truth)
     console.print("art. 135 alerts: " + ", ".join(f"{k} {v}" for k, v in s.alerts.items()))
     console.print("near misses: " + ", ".join(f"{k} {v}" for k, v in s.near_misses.items()))
-    console.print("invalid fields planted: " +
-                  ", ".join(f"{k} {v}" for k, v in s.invalid_fields.items()))
-    console.print(f"sources: {out / 'sources.yaml'}   truth: {out / 'truth'}   "
-                  f"summary: {out / 'world.json'}")
+    console.print(
+        "invalid fields planted: " + ", ".join(f"{k} {v}" for k, v in s.invalid_fields.items())
+    )
+    console.print(
+        f"sources: {out / 'sources.yaml'}   truth: {out / 'truth'}   summary: {out / 'world.json'}"
+    )

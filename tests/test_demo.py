@@ -41,3 +41,11 @@ def test_demo_runs_every_stage_and_the_load_matches_the_truth(
     notable = summary["notable"]
     assert notable["deep_chain"]["actual_controller"]["basis"] == "majority_chain"
     assert len(notable["deep_chain"]["actual_controller"]["chain"]) >= 3
+    alerts = summary["alerts"]
+    assert alerts["raised"]["food_art135"] > 0
+    truth = alerts["art135_against_truth"]
+    assert truth["true_alerts"] > 0 and truth["recall"] > 0.5
+    assert all(v["alerted"] == 0 for v in truth["near_misses"].values())
+    exported = (tmp_path / "alerts.jsonl").read_text(encoding="utf-8").splitlines()
+    assert len(exported) == sum(alerts["raised"].values())
+    assert (tmp_path / "alerts.csv").is_file()

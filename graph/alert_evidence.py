@@ -1,0 +1,335 @@
+"""The evidence an inspector acts on, built for each hit of the alert engine.
+
+An alert says: this rule (and its legal basis), this triggering record, this person tied to
+it in this way, the same person (this is how the linkage knows) holding this role or this
+control (through these holding paths) in this company, inside this window. The identity
+link is read from the linkage run the graph was loaded from (the latest `Load` node's
+run directory): the mentions of the person on the old record and on the new one, and the
+chain of links (identifier, reviewer judgement or model score with its key comparison
+levels) that joined them. Resident IDs appear only in their masked form.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections import defaultdict, deque
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+
+from graph.alerts import Hit
+
+#: Comparison levels shown per model link: the ones that weighed most, either way.
+KEY_LEVELS = 4
+#: Evidence fields that do not change what an inspector would conclude: left out of the
+#: digest that decides whether a dismissed alert's evidence changed.
+_VOLATILE = ("computed_at",)
+
+
+def alert_id(rule: str, person: str, company: str, trigger: str, role: str) -> str:
+    """Deterministic: the same finding gets the same ID in every sweep."""
+    text = "|".join((rule, person, company, trigger, role))
+    return "A" + hashlib.sha256(text.encode()).hexdigest()[:15]
+
+
+def digest(evidence: dict[str, Any]) -> str:
+    stable = {k: v for k, v in evidence.items() if k not in _VOLATILE}
+    return hashlib.sha256(json.dumps(stable, sort_keys=True, default=str).encode()).hexdigest()[:16]
+
+
+def _iso(value: Any) -> Any:
+    if isinstance(value, date):
+        return value.isoformat()
+    if isinstance(value, dict):
+        return {k: _iso(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_iso(v) for v in value]
+    return value
+
+
+class Identity:
+    """Mentions and merge links of the persons in a sweep, from the loaded run."""
+
+    def __init__(self, run_dir: Path | None, persons: list[str]) -> None:
+        self.run_dir = run_dir
+        self.links: dict[str, dict[str, list[dict]]] = defaultdict(lambda: defaultdict(list))
+        self.mentions: dict[str, dict[str, Any]] = {}
+        self.note: str | None = None
+        if run_dir is None or not (run_dir / "entities.parquet").is_file():
+            self.note = "the linkage run the graph was loaded from is not available here"
+            return
+        wanted = set(persons)
+        entities = pq.read_table(
+            run_dir / "entities.parquet",
+            columns=["run", "source", "record_id", "slot", "entity_id"],
+        ).to_pandas()
+        entities = entities[entities["entity_id"].isin(wanted)]
+        runs = sorted(entities["run"].unique())
+        found_links = False
+        for run in runs:
+            found_links |= self._read_links(run_dir / run / "links.parquet", wanted)
+            self._read_mentions(run_dir / run / "person_mentions.parquet", entities, run)
+        if not found_links:
+            self.note = "the run has no links.parquet: the entities were given, not linked"
+
+    def _read_links(self, path: Path, wanted: set[str]) -> bool:
+        if not path.is_file():
+            return False
+        table = pq.read_table(
+            path,
+            columns=[
+                "entity_type",
+                "mention_l",
+                "mention_r",
+                "entity_id_l",
+                "evidence",
+                "match_probability",
+                "levels",
+                "merged",
+            ],
+            filters=[("entity_type", "=", "person"), ("merged", "=", True)],
+        )
+        table = table.filter(pc.is_in(table["entity_id_l"], value_set=_array(wanted)))
+        for row in table.to_pylist():
+            hop = {
+                "evidence": row["evidence"],
+                "match_probability": row["match_probability"],
+                "levels": _key_levels(row["levels"] or []),
+            }
+            entity = self.links[row["entity_id_l"]]
+            entity[row["mention_l"]].append({"to": row["mention_r"], **hop})
+            entity[row["mention_r"]].append({"to": row["mention_l"], **hop})
+        return True
+
+    def _read_mentions(self, path: Path, entities: pd.DataFrame, run: str) -> None:
+        if not path.is_file():
+            return
+        mine = entities[entities["run"] == run]
+        records = set(mine["record_id"])
+        table = pq.read_table(path, columns=["source", "record_id", "slot", "name", "id_display"])
+        table = table.filter(pc.is_in(table["record_id"], value_set=_array(records)))
+        keys = set(zip(mine["source"], mine["record_id"], mine["slot"], strict=True))
+        for row in table.to_pylist():
+            if (row["source"], row["record_id"], row["slot"]) in keys:
+                ref = f"{row['source']}:{row['record_id']}:{row['slot']}"
+                self.mentions[ref] = {"mention": ref, "name": row["name"], "id": row["id_display"]}
+
+    def evidence(
+        self, person: str, mentions: list[str], old_records: list[str], new_records: list[str]
+    ) -> dict[str, Any]:
+        """The person's mentions on the old and new records and the links between them."""
+        old = _on(mentions, old_records)
+        new = _on(mentions, new_records)
+        out: dict[str, Any] = {
+            "old_mentions": [self._show(m) for m in old],
+            "new_mentions": [self._show(m) for m in new],
+        }
+        out["ids_contradict"] = contradicts(
+            [m["id"] for m in out["old_mentions"]], [m["id"] for m in out["new_mentions"]]
+        )
+        if self.note:
+            out["note"] = self.note
+            return out
+        if set(old) & set(new):
+            out["path"] = []
+            out["note"] = "the same mention is on both records"
+            return out
+        path = _shortest(self.links.get(person, {}), old, new)
+        if path is None:
+            out["note"] = "no chain of merge links joins these mentions in the run"
+            return out
+        out["path"] = [
+            {
+                "from": self._show(a),
+                "to": self._show(hop["to"]),
+                **{k: hop[k] for k in hop if k != "to"},
+            }
+            for a, hop in path
+        ]
+        out["weakest_probability"] = min(h["match_probability"] for _, h in path) if path else 1.0
+        return out
+
+    def _show(self, ref: str) -> dict[str, Any]:
+        return self.mentions.get(ref, {"mention": ref, "name": None, "id": None})
+
+
+def compatible(a: str, b: str) -> bool:
+    """Two ID displays (full IDs shown masked, or published masks) can be one person's:
+    same length, and every position visible in both holds the same character."""
+    if len(a) != len(b):
+        return False
+    return all(x == y or "*" in (x, y) for x, y in zip(a.upper(), b.upper(), strict=True))
+
+
+def contradicts(old: list[str | None], new: list[str | None]) -> bool:
+    """The IDs on the old record and on the new one cannot belong to one person: both sides
+    carry IDs and no pair of them is compatible. Such a hit is a linkage error, not an
+    alert."""
+    a, b = [i for i in old if i], [i for i in new if i]
+    return bool(a and b) and not any(compatible(x, y) for x in a for y in b)
+
+
+def _array(values: set[str]) -> pa.Array:
+    return pa.array(sorted(values), type=pa.string())
+
+
+def _key_levels(levels: list[dict]) -> list[dict]:
+    ranked = sorted(levels, key=lambda lv: -abs(lv.get("match_weight") or 0.0))[:KEY_LEVELS]
+    return [
+        {
+            "comparison": lv["comparison"],
+            "level": lv["level"],
+            "match_weight": round(lv["match_weight"], 2),
+        }
+        for lv in ranked
+    ]
+
+
+def _on(mentions: list[str], records: list[str]) -> list[str]:
+    """The mentions (source:record_id:slot) that sit on these records (source:record_id)."""
+    prefixes = tuple(f"{r}:" for r in records)
+    return sorted(m for m in mentions if m.startswith(prefixes)) if prefixes else []
+
+
+def _shortest(
+    adjacency: dict[str, list[dict]], starts: list[str], goals: list[str]
+) -> list[tuple[str, dict]] | None:
+    """Fewest links from any start mention to any goal mention (breadth first)."""
+    goal = set(goals)
+    if not starts or not goal:
+        return None
+    back: dict[str, tuple[str, dict] | None] = {s: None for s in starts}
+    queue = deque(starts)
+    while queue:
+        node = queue.popleft()
+        if node in goal:
+            path = []
+            while back[node] is not None:
+                prev, hop = back[node]
+                path.append((prev, hop))
+                node = prev
+            return path[::-1]
+        for hop in adjacency.get(node, ()):
+            if hop["to"] not in back:
+                back[hop["to"]] = (node, hop)
+                queue.append(hop["to"])
+    return None
+
+
+# -- the evidence document -----------------------------------------------------------------
+
+
+def _company(companies: dict[str, dict], entity_id: str | None) -> dict[str, Any] | None:
+    if entity_id is None:
+        return None
+    c = companies.get(entity_id, {})
+    return {
+        "entity_id": entity_id,
+        "name": c.get("name"),
+        "uscc": c.get("uscc"),
+        "industry_code": c.get("industry_code"),
+        "region_code": c.get("region_code"),
+    }
+
+
+def _path_text(path: dict, names: dict[str, str]) -> str:
+    text = names.get(path["nodes"][0], path["nodes"][0])
+    for node, ratio in zip(path["nodes"][1:], path["ratios"], strict=True):
+        text += f" -{ratio:.2%}-> {names.get(node, node)}"
+    return f"{text} = {path['share']:.2%}"
+
+
+def _names(companies: dict[str, dict], persons: dict[str, dict]) -> dict[str, str]:
+    names = {k: v.get("name") or k for k, v in companies.items()}
+    names.update({k: v.get("name") or k for k, v in persons.items()})
+    return names
+
+
+def build(
+    hit: Hit,
+    companies: dict[str, dict],
+    persons: dict[str, dict],
+    identity: Identity,
+) -> dict[str, Any]:
+    """The evidence document of one hit (JSON-ready)."""
+    rule, trigger, role = hit.rule, hit.trigger, hit.role
+    person = persons.get(hit.person, {})
+    names = _names(companies, persons)
+    old_records = sorted({r for tie in hit.ties for r in tie.records})
+    record = {k: v for k, v in trigger.record.items() if v is not None}
+    target: dict[str, Any] = {
+        "company": _company(companies, role.company),
+        "role": role.role,
+        "start": role.start,
+        "start_inferred": role.start_inferred,
+        "end": role.end,
+        "began_before_trigger": hit.began_before_trigger,
+        "records": role.records,
+    }
+    if role.control is not None:
+        c = role.control
+        target["control"] = {
+            "look_through_share": round(c["share"], 6),
+            "basis": c.get("basis"),
+            "chain": [names.get(n, n) for n in c.get("chain", [])],
+            "paths": [_path_text(p, names) for p in c["paths"]],
+            "cycles_contribute": c["cycles_contribute"],
+        }
+    window_start, window_end = trigger.window
+    return _iso(
+        {
+            "rule": {
+                "id": rule.id,
+                "title": rule.title,
+                "legal_basis": rule.legal_basis,
+                "severity": rule.severity,
+            },
+            "trigger": {
+                "kind": trigger.kind,
+                **record,
+                "company": _company(companies, trigger.party_id)
+                if trigger.party_kind == "company"
+                else None,
+            },
+            "person": {
+                "entity_id": hit.person,
+                "name": person.get("name"),
+                "names": person.get("names") or [],
+                "id_masks": person.get("id_masks") or [],
+            },
+            "ties": [_tie(t, names) for t in hit.ties],
+            "identity": identity.evidence(
+                hit.person, person.get("mentions") or [], old_records, role.records
+            ),
+            "target": target,
+            "window": {
+                "start": window_start,
+                "end": window_end,
+                "period": _period_text(rule),
+            },
+        }
+    )
+
+
+def _tie(tie: Any, names: dict[str, str]) -> dict[str, Any]:
+    detail = dict(tie.detail)
+    if "paths" in detail:
+        detail["paths"] = [_path_text(p, names) for p in detail["paths"]]
+        detail["chain"] = [names.get(n, n) for n in detail.get("chain", [])]
+        detail["share"] = round(detail["share"], 6)
+    return {"how": tie.how, **detail, "records": tie.records}
+
+
+def _period_text(rule: Any) -> str:
+    period = rule.period
+    if period.years is not None:
+        return f"{period.years} years from the trigger date"
+    if period.lifetime:
+        return "for life"
+    return "until the list entry is removed"

@@ -1,0 +1,396 @@
+"""Alerts as records in Neo4j: one sweep writes them, reviewers move them through statuses,
+inspectors list and export them.
+
+An `Alert` node is keyed by a deterministic ID (rule + person + target company +
+triggering record + role), so re-running a sweep never duplicates: it refreshes the
+evidence and marks the alert seen. Statuses are `new`, `acknowledged`, `confirmed`,
+`dismissed`; each review records reviewer, time and reason and is appended to the
+alert's history. A dismissed alert stays dismissed while its evidence digest is the one
+the reviewer saw; if the evidence changes (a new role record, another path, a changed
+link), it is reopened as `new` and says why. A full sweep that no longer raises an alert
+marks it inactive (`active: false`), never deletes it. Alert nodes carry no `load` stamp:
+a graph reload does not remove them. Each sweep leaves an `AlertSweep` node (audit).
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import time
+import uuid
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
+from pathlib import Path
+from typing import Any
+
+import neo4j
+
+from config.errors import InputError, NotFound
+from config.graph import Control
+from config.rules import RulesConfig
+from graph.alert_evidence import Identity, alert_id, build, digest
+from graph.alert_reads import GraphReader
+from graph.alerts import Hit, evaluate
+
+STATUSES = ("new", "acknowledged", "confirmed", "dismissed")
+REVIEW_STATUSES = ("acknowledged", "confirmed", "dismissed", "new")
+
+SCHEMA = (
+    "CREATE CONSTRAINT alert_id IF NOT EXISTS FOR (a:Alert) REQUIRE a.id IS UNIQUE",
+    "CREATE CONSTRAINT alert_sweep_id IF NOT EXISTS FOR (s:AlertSweep) REQUIRE s.id IS UNIQUE",
+    "CREATE INDEX alert_status IF NOT EXISTS FOR (a:Alert) ON (a.status)",
+    "CREATE INDEX alert_rule IF NOT EXISTS FOR (a:Alert) ON (a.rule)",
+)
+
+_EXISTING = (
+    "MATCH (a:Alert) RETURN a.id AS id, a.status AS status, a.evidence_digest AS digest, "
+    "a.reviewed_digest AS reviewed_digest, a.active AS active"
+)
+_WRITE = (
+    "UNWIND $rows AS row "
+    "MERGE (a:Alert {id: row.id}) "
+    "ON CREATE SET a.first_sweep = $sweep, a.raised_at = $at, a.history = [] "
+    "SET a += row.props, a.last_sweep = $sweep, a.active = true, a.updated_at = $at, "
+    "a.history = a.history + row.history "
+    "WITH a, row "
+    "OPTIONAL MATCH (p:Person {entity_id: row.props.person_id}) "
+    "OPTIONAL MATCH (c:Company {entity_id: row.props.company_id}) "
+    "FOREACH (_ IN CASE WHEN p IS NULL THEN [] ELSE [1] END | MERGE (a)-[:ABOUT]->(p)) "
+    "FOREACH (_ IN CASE WHEN c IS NULL THEN [] ELSE [1] END | MERGE (a)-[:AT]->(c))"
+)
+_WITHDRAW = (
+    "MATCH (a:Alert) WHERE a.active AND a.last_sweep <> $sweep "
+    "SET a.active = false, a.withdrawn_sweep = $sweep, "
+    "a.history = a.history + [$entry] RETURN count(a) AS n"
+)
+_SWEEP = "CREATE (s:AlertSweep) SET s = $props"
+_REVIEW = (
+    "MATCH (a:Alert {id: $id}) "
+    "SET a.status = $status, a.reviewer = $reviewer, a.reviewed_at = $at, a.reason = $reason, "
+    "a.reviewed_digest = a.evidence_digest, a.history = a.history + [$entry] "
+    "RETURN a.id AS id"
+)
+_LIST = (
+    "MATCH (a:Alert) "
+    "WHERE ($status IS NULL OR a.status = $status) AND ($rule IS NULL OR a.rule = $rule) "
+    "AND ($region IS NULL OR a.region_code STARTS WITH $region) "
+    "AND ($all OR a.active) "
+    "AND ($sweep IS NULL OR a.first_sweep = $sweep OR a.reopened_sweep = $sweep) "
+    "RETURN a {.*} AS alert ORDER BY a.severity, a.rule, a.company_name, a.id"
+)
+_LATEST_SWEEP = "MATCH (s:AlertSweep) WHERE s.full RETURN s.id AS id ORDER BY s.ran_at DESC LIMIT 1"
+_ONE = "MATCH (a:Alert {id: $id}) RETURN a {.*} AS alert"
+
+#: Columns of the CSV export (the evidence goes in full into JSONL).
+CSV_COLUMNS = (
+    "id",
+    "rule",
+    "severity",
+    "status",
+    "active",
+    "person_id",
+    "person_name",
+    "role",
+    "company_id",
+    "company_name",
+    "company_uscc",
+    "region_code",
+    "industry_code",
+    "role_start",
+    "role_end",
+    "began_before_trigger",
+    "trigger_kind",
+    "trigger_reference",
+    "trigger_date",
+    "window_start",
+    "window_end",
+    "match_probability",
+    "first_sweep",
+    "last_sweep",
+    "reviewer",
+    "reviewed_at",
+    "reason",
+)
+
+
+@dataclass
+class SweepSummary:
+    """What one `veil alerts run` did."""
+
+    id: str = field(default_factory=lambda: uuid.uuid4().hex[:12])
+    as_of: date | None = None
+    since: date | None = None
+    ran_at: str = field(default_factory=lambda: datetime.now(UTC).isoformat(timespec="seconds"))
+    triggers: dict[str, int] = field(default_factory=dict)
+    reached: dict[str, int] = field(default_factory=dict)
+    raised: dict[str, int] = field(default_factory=dict)
+    new: list[str] = field(default_factory=list)
+    reopened: list[str] = field(default_factory=list)
+    withdrawn: int = 0
+    undated_triggers: int = 0
+    #: Hits not raised: the resident IDs on the old and new records cannot be one person's
+    #: (a linkage error to review, never an alert): (rule, person, company, trigger key).
+    identity_conflicts: list[tuple[str, str, str, str]] = field(default_factory=list)
+    seconds: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def full(self) -> bool:
+        return self.since is None
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "sweep": self.id,
+            "as_of": self.as_of.isoformat() if self.as_of else None,
+            "since": self.since.isoformat() if self.since else None,
+            "ran_at": self.ran_at,
+            "triggers": self.triggers,
+            "persons_reached": self.reached,
+            "raised": self.raised,
+            "new": self.new,
+            "reopened": self.reopened,
+            "withdrawn": self.withdrawn,
+            "undated_triggers": self.undated_triggers,
+            "identity_conflicts": [list(c) for c in self.identity_conflicts],
+            "seconds": {k: round(v, 3) for k, v in self.seconds.items()},
+        }
+
+
+def ensure_schema(driver: neo4j.Driver, database: str = "neo4j") -> None:
+    for statement in SCHEMA:
+        driver.execute_query(statement, database_=database)
+
+
+def sweep(
+    driver: neo4j.Driver,
+    rules: RulesConfig,
+    settings: Control,
+    as_of: date | None = None,
+    since: date | None = None,
+    database: str = "neo4j",
+) -> SweepSummary:
+    """Evaluate every rule, write the alerts, and say which are new (see module docstring)."""
+    summary = SweepSummary(as_of=as_of or date.today(), since=since)
+    started = time.perf_counter()
+    ensure_schema(driver, database)
+    reader = GraphReader(driver, database)
+    evaluation = evaluate(reader, rules, settings, summary.as_of, since)
+    summary.triggers, summary.reached = evaluation.triggers, evaluation.reached
+    summary.undated_triggers = evaluation.undated
+    summary.seconds["evaluate"] = time.perf_counter() - started
+
+    mark = time.perf_counter()
+    rows = _rows(reader, evaluation.hits, summary.identity_conflicts)
+    summary.seconds["evidence"] = time.perf_counter() - mark
+
+    mark = time.perf_counter()
+    existing = {r["id"]: r.data() for r in driver.execute_query(_EXISTING, database_=database)[0]}
+    at = summary.ran_at
+    for row in rows:
+        before = existing.get(row["id"])
+        row["history"] = []
+        props = row["props"]
+        summary.raised[props["rule"]] = summary.raised.get(props["rule"], 0) + 1
+        if before is None:
+            props["status"] = "new"
+            summary.new.append(row["id"])
+            continue
+        changed = (
+            before["reviewed_digest"] is not None
+            and before["reviewed_digest"] != props["evidence_digest"]
+        )
+        if before["status"] == "dismissed" and changed:
+            props.update(status="new", reopened_sweep=summary.id)
+            row["history"] = [_entry("new", "veil", at, "reopened: the evidence changed")]
+            summary.reopened.append(row["id"])
+        elif not before["active"]:
+            row["history"] = [_entry(before["status"], "veil", at, "raised again")]
+    for start in range(0, len(rows), 2000):
+        driver.execute_query(
+            _WRITE, rows=rows[start : start + 2000], sweep=summary.id, at=at, database_=database
+        )
+    if summary.full:
+        entry = _entry(None, "veil", at, "no longer raised by a full sweep")
+        records, _, _ = driver.execute_query(
+            _WITHDRAW, sweep=summary.id, entry=entry, database_=database
+        )
+        summary.withdrawn = records[0]["n"]
+    driver.execute_query(_SWEEP, props=_sweep_props(summary), database_=database)
+    summary.seconds["write"] = time.perf_counter() - mark
+    summary.seconds["total"] = time.perf_counter() - started
+    return summary
+
+
+def _sweep_props(summary: SweepSummary) -> dict[str, Any]:
+    return {
+        "id": summary.id,
+        "as_of": summary.as_of,
+        "since": summary.since,
+        "full": summary.full,
+        "ran_at": summary.ran_at,
+        "raised": sum(summary.raised.values()),
+        "new": len(summary.new),
+        "reopened": len(summary.reopened),
+        "withdrawn": summary.withdrawn,
+    }
+
+
+def _entry(status: str | None, reviewer: str, at: str, reason: str) -> str:
+    return json.dumps(
+        {"at": at, "status": status, "reviewer": reviewer, "reason": reason}, ensure_ascii=False
+    )
+
+
+def _rows(
+    reader: GraphReader, hits: list[Hit], conflicts: list[tuple[str, str, str, str]]
+) -> list[dict[str, Any]]:
+    """One row per hit: flat properties for filtering plus the evidence document. Hits whose
+    identity the resident IDs contradict go to `conflicts` instead."""
+    if not hits:
+        return []
+    persons = reader.persons(sorted({h.person for h in hits}))
+    company_ids = {h.role.company for h in hits} | {
+        h.trigger.party_id for h in hits if h.trigger.party_kind == "company"
+    }
+    for h in hits:
+        if h.role.control:
+            company_ids |= {n for p in h.role.control["paths"] for n in p["nodes"]}
+    companies = reader.companies(sorted(c for c in company_ids if c))
+    load = reader.latest_load()
+    identity = Identity(Path(load["run_dir"]) if load else None, sorted(persons))
+    rows = []
+    for hit in hits:
+        evidence = build(hit, companies, persons, identity)
+        if evidence["identity"]["ids_contradict"]:
+            conflicts.append((hit.rule.id, hit.person, hit.role.company, hit.trigger.key))
+            continue
+        company = evidence["target"]["company"] or {}
+        identity_ev = evidence["identity"]
+        props = {
+            "rule": hit.rule.id,
+            "severity": hit.rule.severity,
+            "person_id": hit.person,
+            "person_name": evidence["person"]["name"],
+            "company_id": hit.role.company,
+            "company_name": company.get("name"),
+            "company_uscc": company.get("uscc"),
+            "region_code": company.get("region_code"),
+            "industry_code": company.get("industry_code"),
+            "role": hit.role.role,
+            "role_start": hit.role.start,
+            "role_end": hit.role.end,
+            "began_before_trigger": hit.began_before_trigger,
+            "trigger_key": hit.trigger.key,
+            "trigger_kind": hit.trigger.kind,
+            "trigger_reference": hit.trigger.record.get("reference"),
+            "trigger_date": hit.trigger.day,
+            "window_start": hit.trigger.window[0],
+            "window_end": hit.trigger.window[1],
+            "match_probability": identity_ev.get("weakest_probability"),
+            "evidence": json.dumps(evidence, ensure_ascii=False, sort_keys=True),
+            "evidence_digest": digest(evidence),
+        }
+        key = alert_id(hit.rule.id, hit.person, hit.role.company, hit.trigger.key, hit.role.role)
+        rows.append({"id": key, "props": props})
+    return rows
+
+
+def review(
+    driver: neo4j.Driver,
+    alert: str,
+    status: str,
+    reviewer: str,
+    reason: str,
+    database: str = "neo4j",
+) -> dict[str, Any]:
+    """Move an alert to `status`, recording who, when and why."""
+    if status not in REVIEW_STATUSES:
+        raise InputError("--status", f"'{status}' is not one of {', '.join(REVIEW_STATUSES)}")
+    if not reviewer.strip():
+        raise InputError("--reviewer", "a review needs the reviewer's name")
+    if status == "dismissed" and not reason.strip():
+        raise InputError("--reason", "dismissing an alert needs a reason")
+    at = datetime.now(UTC).isoformat(timespec="seconds")
+    records, _, _ = driver.execute_query(
+        _REVIEW,
+        id=alert,
+        status=status,
+        reviewer=reviewer,
+        reason=reason,
+        at=at,
+        entry=_entry(status, reviewer, at, reason),
+        database_=database,
+    )
+    if not records:
+        raise NotFound(f"no alert {alert!r}")
+    return get_alert(driver, alert, database)
+
+
+def latest_full_sweep(driver: neo4j.Driver, database: str = "neo4j") -> str | None:
+    records, _, _ = driver.execute_query(
+        _LATEST_SWEEP, database_=database, routing_=neo4j.RoutingControl.READ
+    )
+    return records[0]["id"] if records else None
+
+
+def list_alerts(
+    driver: neo4j.Driver,
+    status: str | None = None,
+    rule: str | None = None,
+    region: str | None = None,
+    sweep_id: str | None = None,
+    include_inactive: bool = False,
+    database: str = "neo4j",
+) -> list[dict[str, Any]]:
+    """Alerts matching the filters (region: a prefix of the company's region code; sweep:
+    only those first raised or reopened by that sweep), evidence parsed."""
+    if status is not None and status not in STATUSES:
+        raise InputError("--status", f"'{status}' is not one of {', '.join(STATUSES)}")
+    records, _, _ = driver.execute_query(
+        _LIST,
+        status=status,
+        rule=rule,
+        region=region,
+        sweep=sweep_id,
+        all=include_inactive,
+        database_=database,
+        routing_=neo4j.RoutingControl.READ,
+    )
+    return [_plain(r["alert"]) for r in records]
+
+
+def get_alert(driver: neo4j.Driver, alert: str, database: str = "neo4j") -> dict[str, Any]:
+    records, _, _ = driver.execute_query(
+        _ONE, id=alert, database_=database, routing_=neo4j.RoutingControl.READ
+    )
+    if not records:
+        raise NotFound(f"no alert {alert!r}")
+    return _plain(records[0]["alert"])
+
+
+def _plain(alert: dict[str, Any]) -> dict[str, Any]:
+    out = {}
+    for key, value in alert.items():
+        if hasattr(value, "iso_format"):
+            value = value.iso_format()
+        out[key] = value
+    out["evidence"] = json.loads(out.get("evidence") or "{}")
+    out["history"] = [json.loads(h) for h in out.get("history") or []]
+    return out
+
+
+def export(alerts: list[dict[str, Any]], path: Path) -> int:
+    """Write alerts to `path`: JSONL (one alert with its full evidence per line) or CSV (one
+    row per alert, the flat fields). The format follows the suffix."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if path.suffix == ".jsonl":
+        with path.open("w", encoding="utf-8") as out:
+            for alert in alerts:
+                out.write(json.dumps(alert, ensure_ascii=False, sort_keys=True) + "\n")
+    elif path.suffix == ".csv":
+        with path.open("w", encoding="utf-8-sig", newline="") as out:
+            writer = csv.DictWriter(out, fieldnames=CSV_COLUMNS, extrasaction="ignore")
+            writer.writeheader()
+            writer.writerows(alerts)
+    else:
+        raise InputError(str(path), "export to a .jsonl or .csv file")
+    return len(alerts)

@@ -1,0 +1,501 @@
+"""The alert engine: which persons a rule reaches, and where they turn up inside its window.
+
+For every rule of config/rules.yaml (the semantics are documented there and in
+docs/ALERTS.md):
+
+1. **Triggers**: the punishments and list entries the rule names, dated on or before the
+   sweep's as-of day. Each opens a window: [decision date, + N years) with 29 February
+   rolling to 1 March, [date, open) for life, or [entered, removed) for a list entry.
+2. **Reach**: the persons the trigger reaches, each with how (the tie): legal
+   representative of the triggering company on the trigger date (registry tenure) or named
+   as such on the record, directly responsible persons the decision names, officers in
+   office then, the actual controller or beneficial owners then (look-through control
+   computed from the holdings in force on that day), a natural-person party.
+3. **Roles**: every legal-representative and officer tenure of those persons, and control
+   of companies as of the sweep's day: look-through shares through any chain of holding
+   companies (graph/control.py), the actual controller and beneficial owners, with the
+   holding paths. A control role starts when the last holding on its paths was in place.
+4. **Hits**: a role the rule restricts, in a company of its industries (other than the
+   triggering company), overlapping the window: it starts before the window ends and has
+   not ended before the window starts. A role that began before the trigger and continued
+   into the window counts too and says so. One hit per (rule, person, company, trigger,
+   role), with the earliest qualifying start.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass, field
+from datetime import date
+from typing import Any
+
+import pandas as pd
+
+from config.graph import Control
+from config.rules import CONTROL_ROLES, Rule, RulesConfig
+from graph import control
+from graph.alert_reads import GraphReader
+from graph.analysis import consolidate
+
+PUNISHMENT = "punishment"
+LIST_ENTRY = "list_entry"
+
+
+def add_years(day: date, years: int) -> date:
+    """The same calendar day `years` later; 29 February rolls to 1 March."""
+    try:
+        return day.replace(year=day.year + years)
+    except ValueError:
+        return date(day.year + years, 3, 1)
+
+
+def in_force(start: date | None, end: date | None, day: date) -> bool:
+    """A tenure or holding holds on `day`: started (or start unknown), not yet ended."""
+    return (start is None or start <= day) and (end is None or end > day)
+
+
+def overlaps(start: date | None, end: date | None, window: tuple[date, date | None]) -> bool:
+    """[start, end) meets the window [w0, w1): starts before it ends, ends after it starts."""
+    w0, w1 = window
+    return (w1 is None or start is None or start < w1) and (end is None or end > w0)
+
+
+@dataclass
+class Trigger:
+    """One record that starts a rule's restriction, and the window it opens."""
+
+    kind: str  # punishment | list_entry
+    key: str
+    record: dict[str, Any]  # the record's fields as the graph holds them
+    party_id: str | None
+    party_kind: str | None
+    day: date
+    window: tuple[date, date | None]
+
+
+@dataclass
+class Tie:
+    """How a trigger reaches a person: `how` from config.rules.Reach, plus what shows it."""
+
+    how: str
+    detail: dict[str, Any]
+    records: list[str]  # source:record_id behind the tie
+
+
+@dataclass
+class Role:
+    """A role or control of a person in a company, with the records (and paths) behind it."""
+
+    person: str
+    company: str
+    role: str
+    start: date | None
+    end: date | None
+    records: list[str]
+    control: dict[str, Any] | None = None  # share, basis, chain, paths, cycles_contribute
+    start_inferred: bool = False  # start unknown: the company's establishment date stands in
+
+
+@dataclass
+class Hit:
+    rule: Rule
+    trigger: Trigger
+    person: str
+    ties: list[Tie]
+    role: Role
+
+    @property
+    def began_before_trigger(self) -> bool:
+        return self.role.start is None or self.role.start < self.trigger.window[0]
+
+
+@dataclass
+class Evaluation:
+    """A sweep's hits and what it looked at."""
+
+    hits: list[Hit]
+    triggers: dict[str, int] = field(default_factory=dict)  # per rule
+    reached: dict[str, int] = field(default_factory=dict)  # persons per rule
+    undated: int = 0  # triggering records without a date: no window, skipped
+    holdings_read: int = 0
+
+
+def evaluate(
+    reader: GraphReader,
+    rules: RulesConfig,
+    settings: Control,
+    as_of: date,
+    since: date | None = None,
+) -> Evaluation:
+    """Every hit of every rule as of `as_of` (roles starting on or after `since` only, if
+    given: an incremental sweep after a wave)."""
+    triggers, undated = _triggers(reader, rules.rules, as_of)
+    ties = _reach(reader, rules.rules, triggers, settings)
+    persons = sorted({person for by_person in ties.values() for person in by_person})
+    roles, holdings_read = _roles(reader, persons, settings, as_of)
+    companies = reader.companies(sorted({r.company for rs in roles.values() for r in rs}))
+    _infer_starts(roles, companies)
+    evaluation = Evaluation(hits=[], undated=undated, holdings_read=holdings_read)
+    for rule in rules.rules:
+        evaluation.triggers[rule.id] = len(triggers[rule.id])
+        evaluation.reached[rule.id] = len(
+            {p for (rid, _), by_person in ties.items() if rid == rule.id for p in by_person}
+        )
+    for (rule_id, trigger_key), by_person in sorted(ties.items()):
+        rule = rules.rule(rule_id)
+        trigger = triggers[rule_id][trigger_key]
+        for person, person_ties in sorted(by_person.items()):
+            best: dict[tuple[str, str], Role] = {}
+            for role in roles.get(person, ()):
+                if not _restricted(rule, trigger, role, companies, as_of, since):
+                    continue
+                key = (role.company, role.role)
+                if key not in best or _earlier(role.start, best[key].start):
+                    best[key] = role
+            evaluation.hits += [
+                Hit(rule, trigger, person, person_ties, role) for _, role in sorted(best.items())
+            ]
+    return evaluation
+
+
+def _infer_starts(roles: dict[str, list[Role]], companies: dict[str, dict[str, Any]]) -> None:
+    """A role whose start no record gives began no earlier than its company was established
+    (a registry row says who is legal representative now, not since when): take that day,
+    so a company founded after a ban ended does not look like one run during it."""
+    for role in (r for rs in roles.values() for r in rs):
+        established = (companies.get(role.company) or {}).get("established")
+        if role.start is None and established is not None:
+            role.start, role.start_inferred = established, True
+
+
+def _earlier(a: date | None, b: date | None) -> bool:
+    return b is not None and (a is None or a < b)
+
+
+def _restricted(
+    rule: Rule,
+    trigger: Trigger,
+    role: Role,
+    companies: dict[str, dict[str, Any]],
+    as_of: date,
+    since: date | None,
+) -> bool:
+    scope = rule.restricts
+    if role.role not in scope.roles:
+        return False
+    if scope.other_companies_only and role.company == trigger.party_id:
+        return False
+    industry = (companies.get(role.company) or {}).get("industry_code") or ""
+    if scope.industries and not industry.startswith(scope.industries):
+        return False
+    if role.start is not None and role.start > as_of:
+        return False
+    if since is not None and (role.start is None or role.start < since):
+        return False
+    return overlaps(role.start, role.end, trigger.window)
+
+
+# -- 1. triggers -------------------------------------------------------------------------
+
+
+def _window(rule: Rule, day: date, removed: date | None) -> tuple[date, date | None]:
+    period = rule.period
+    if period.years is not None:
+        return day, add_years(day, period.years)
+    if period.lifetime:
+        return day, None
+    return day, removed
+
+
+def _triggers(
+    reader: GraphReader, rules: tuple[Rule, ...], as_of: date
+) -> tuple[dict[str, dict[str, Trigger]], int]:
+    categories = sorted({c for r in rules for c in r.trigger.punishment_categories})
+    lists = sorted({name for r in rules for name in r.trigger.lists})
+    punishments = reader.punishments(categories) if categories else pd.DataFrame()
+    entries = reader.list_entries(lists) if lists else pd.DataFrame()
+    undated: set[str] = set()
+    out: dict[str, dict[str, Trigger]] = {}
+    for rule in rules:
+        found: dict[str, Trigger] = {}
+        for kind, frame in ((PUNISHMENT, punishments), (LIST_ENTRY, entries)):
+            for row in _matching(rule, kind, frame):
+                if row["date"] is None:
+                    undated.add(row["key"])
+                    continue
+                if row["date"] > as_of:
+                    continue
+                found[row["key"]] = Trigger(
+                    kind=kind,
+                    key=row["key"],
+                    record={k: v for k, v in row.items() if k not in ("party_id", "party_kind")},
+                    party_id=row["party_id"],
+                    party_kind=row["party_kind"] if row["party_id"] else None,
+                    day=row["date"],
+                    window=_window(rule, row["date"], row.get("removed")),
+                )
+        out[rule.id] = found
+    return out, len(undated)
+
+
+def _matching(rule: Rule, kind: str, frame: pd.DataFrame) -> list[dict[str, Any]]:
+    if frame.empty:
+        return []
+    if kind == PUNISHMENT:
+        wanted = set(rule.trigger.punishment_categories)
+        if not wanted:
+            return []
+        keep = frame["categories"].map(lambda cs: bool(wanted.intersection(cs or ())))
+        if rule.trigger.legal_basis_contains:
+            needles = rule.trigger.legal_basis_contains
+            keep &= frame["legal_basis"].map(lambda b: any(n in (b or "") for n in needles))
+    else:
+        keep = frame["list"].isin(rule.trigger.lists)
+    return frame[keep].to_dict("records")
+
+
+# -- 2. reach ------------------------------------------------------------------------------
+
+Ties = dict[tuple[str, str], dict[str, list[Tie]]]  # (rule, trigger key) -> person -> ties
+
+
+def _reach(
+    reader: GraphReader,
+    rules: tuple[Rule, ...],
+    triggers: dict[str, dict[str, Trigger]],
+    settings: Control,
+) -> Ties:
+    every = {t.key: t for found in triggers.values() for t in found.values()}
+    companies = sorted({t.party_id for t in every.values() if t.party_kind == "company"})
+    named = reader.named(
+        sorted(k for k, t in every.items() if t.kind == PUNISHMENT),
+        sorted(k for k, t in every.items() if t.kind == LIST_ENTRY),
+    )
+    named_by_key: dict[str, list[tuple[str, str, str]]] = defaultdict(list)
+    for key, how, slot, person in named.itertuples(index=False, name=None):
+        named_by_key[key].append((how, slot, person))
+    roles_at: dict[str, list[dict]] = defaultdict(list)
+    if any({"legal_rep", "officers"} & set(r.reaches) for r in rules) and companies:
+        for row in reader.roles_in(companies).to_dict("records"):
+            roles_at[row["company"]].append(row)
+    controlled_at = _ControlAt(reader, every, rules, settings)
+
+    ties: Ties = {}
+    for rule in rules:
+        for key, trigger in triggers[rule.id].items():
+            by_person: dict[str, list[Tie]] = defaultdict(list)
+            for how in rule.reaches:
+                for person, tie in _ties(how, trigger, named_by_key, roles_at, controlled_at):
+                    by_person[person].append(tie)
+            if by_person:
+                ties[(rule.id, key)] = dict(by_person)
+    return ties
+
+
+def _record(trigger: Trigger) -> list[str]:
+    return [f"{trigger.record['source']}:{trigger.record['record_id']}"]
+
+
+def _ties(
+    how: str,
+    trigger: Trigger,
+    named: dict[str, list[tuple[str, str, str]]],
+    roles_at: dict[str, list[dict]],
+    controlled_at: _ControlAt,
+) -> list[tuple[str, Tie]]:
+    """The persons `trigger` reaches in the way `how` names, each with its tie."""
+    out: list[tuple[str, Tie]] = []
+    company = trigger.party_id if trigger.party_kind == "company" else None
+    if how == "party" and trigger.party_kind == "person":
+        out.append((trigger.party_id, Tie("party", {}, _record(trigger))))
+    if how == "responsible":
+        for rel, slot, person in named.get(trigger.key, ()):
+            if rel == "NAMES_RESPONSIBLE":
+                out.append((person, Tie("responsible", {"slot": slot}, _record(trigger))))
+    if how == "legal_rep":
+        for rel, slot, person in named.get(trigger.key, ()):
+            if rel == "NAMES" and slot == "legal_rep":
+                detail = {"named_on_record": True, "slot": slot}
+                out.append((person, Tie("legal_rep", detail, _record(trigger))))
+    if how in ("legal_rep", "officers") and company is not None:
+        for row in roles_at.get(company, ()):
+            is_rep = row["role"] == "legal_rep"
+            if is_rep != (how == "legal_rep") or not in_force(
+                row["start"], row["end"], trigger.day
+            ):
+                continue
+            detail = {"role": row["role"], "tenure": [row["start"], row["end"]]}
+            records = [f"{s}:{r}" for s, r in zip(row["sources"], row["record_ids"], strict=True)]
+            out.append((row["person"], Tie(how, detail, records)))
+    if how in CONTROL_ROLES and company is not None:
+        for person, detail, records in controlled_at.reached(trigger, how):
+            out.append((person, Tie(how, detail, records)))
+    return out
+
+
+class _ControlAt:
+    """Control of the triggering companies on their trigger dates, computed on demand from
+    the holdings upstream of each (read once, for every date)."""
+
+    def __init__(
+        self,
+        reader: GraphReader,
+        triggers: dict[str, Trigger],
+        rules: tuple[Rule, ...],
+        settings: Control,
+    ) -> None:
+        self.settings = settings
+        wanted = any(set(CONTROL_ROLES) & set(r.reaches) for r in rules)
+        companies = sorted({t.party_id for t in triggers.values() if t.party_kind == "company"})
+        frame = reader.holdings_upstream(companies if wanted else [])
+        self.holdings = DatedHoldings(frame)
+        self._cache: dict[tuple[str, date], Controlled] = {}
+
+    def reached(self, trigger: Trigger, how: str) -> list[tuple[str, dict, list[str]]]:
+        company = trigger.party_id
+        found = self._cache.get((company, trigger.day))
+        if found is None:
+            found = self.holdings.control([company], trigger.day, self.settings)
+            self._cache[(company, trigger.day)] = found
+        roles = control_roles(found, [company], None, self.settings)
+        return [
+            (r.person, {"as_of": trigger.day, **(r.control or {})}, r.records)
+            for r in roles
+            if r.role == how
+        ]
+
+
+# -- 3. roles --------------------------------------------------------------------------------
+
+
+Edges = dict[tuple[str, str], tuple[date | None, list[str]]]
+
+
+@dataclass
+class Controlled:
+    """Control computed on one day: the result, the consolidated holdings it came from, and
+    per holding edge (holder, company) its earliest start and its records."""
+
+    result: control.ControlResult
+    holdings: pd.DataFrame
+    edges: Edges
+
+
+class DatedHoldings:
+    """Holdings with their dates and records; control on any day from those in force."""
+
+    def __init__(self, frame: pd.DataFrame) -> None:
+        self.frame = frame.reset_index(drop=True)
+        self._upstream: dict[str, list[int]] = defaultdict(list)
+        for i, company in enumerate(self.frame["company"]):
+            self._upstream[company].append(i)
+
+    def rows_upstream(self, companies: list[str]) -> pd.DataFrame:
+        """The holdings that can reach `companies` (cycles end the walk)."""
+        seen, frontier, rows = set(companies), list(companies), []
+        holders = self.frame["holder"].to_numpy()
+        kinds = self.frame["holder_kind"].to_numpy()
+        while frontier:
+            for i in self._upstream.get(frontier.pop(), ()):
+                rows.append(i)
+                if kinds[i] == control.COMPANY and holders[i] not in seen:
+                    seen.add(holders[i])
+                    frontier.append(holders[i])
+        return self.frame.loc[sorted(rows)]
+
+    def control(self, companies: list[str], day: date, settings: Control) -> Controlled:
+        """Control of `companies` from the holdings upstream of them in force on `day`."""
+        rows = self.rows_upstream(companies)
+        keep = [
+            in_force(a, b, day) for a, b in zip(rows["valid_from"], rows["valid_to"], strict=True)
+        ]
+        rows = rows[keep] if keep else rows
+        edges: Edges = {}
+        for holder, held, start, source, record in rows[
+            ["holder", "company", "valid_from", "source", "record_id"]
+        ].itertuples(index=False, name=None):
+            first, records = edges.get((holder, held), (start, []))
+            earliest = start if _earlier(start, first) else first
+            edges[(holder, held)] = (earliest, [*records, f"{source}:{record}"])
+        holdings = consolidate(rows[["holder", "holder_kind", "company", "ratio"]])
+        result = control.control_analysis(
+            companies,
+            holdings,
+            threshold=settings.beneficial_owner_threshold,
+            majority=settings.majority,
+        )
+        return Controlled(result, holdings, edges)
+
+
+def control_roles(
+    found: Controlled, companies: list[str], persons: set[str] | None, settings: Control
+) -> list[Role]:
+    """Actual-controller and beneficial-owner roles in `companies` (of `persons`, if given),
+    each with its share, basis, paths, start (when the last holding on its paths began) and
+    the holding records behind it."""
+    if found.holdings.empty:
+        return []
+    finder = control.PathFinder(found.holdings)
+    ownership = found.result.look_through.ownership
+    share = ownership.set_index(["company", "person"])["look_through_share"]
+    wanted = set(companies)
+
+    def role(person: str, company: str, name: str, extra: dict, used: list) -> Role:
+        paths, cycles = finder.paths(person, company, max_paths=settings.max_paths)
+        used = used or [(a, b) for p in paths for a, b in zip(p.nodes, p.nodes[1:], strict=False)]
+        starts = [found.edges[e][0] for e in used if e in found.edges]
+        start = None if not starts or None in starts else max(starts)
+        records = sorted({r for e in used if e in found.edges for r in found.edges[e][1]})
+        detail = {
+            "share": float(share.get((company, person), 0.0)),
+            **extra,
+            "paths": [{"nodes": p.nodes, "ratios": p.ratios, "share": p.share} for p in paths],
+            "cycles_contribute": cycles,
+        }
+        return Role(person, company, name, start, None, records, detail)
+
+    out = []
+    for company, person in found.result.beneficial_owners[["company", "person"]].itertuples(
+        index=False, name=None
+    ):
+        if company in wanted and (persons is None or person in persons):
+            out.append(role(person, company, "beneficial_owner", {}, []))
+    for row in found.result.controllers.itertuples(index=False):
+        if row.company not in wanted or row.person is None or pd.isna(row.person):
+            continue
+        if persons is not None and row.person not in persons:
+            continue
+        chain = list(row.chain)
+        # a majority chain starts when its last link was in place; look-through control
+        # when the last holding on any of its paths was
+        links = (
+            [(chain[i + 1], chain[i]) for i in range(len(chain) - 1)]
+            if row.basis == "majority_chain"
+            else []
+        )
+        extra = {"basis": row.basis, "chain": chain}
+        out.append(role(row.person, row.company, "actual_controller", extra, links))
+    return out
+
+
+def _roles(
+    reader: GraphReader, persons: list[str], settings: Control, as_of: date
+) -> tuple[dict[str, list[Role]], int]:
+    """Every tenure of `persons`, and their control as of `as_of` of every company they
+    reach through holdings."""
+    roles: dict[str, list[Role]] = defaultdict(list)
+    if not persons:
+        return roles, 0
+    for row in reader.roles_of(persons).to_dict("records"):
+        records = [f"{s}:{r}" for s, r in zip(row["sources"], row["record_ids"], strict=True)]
+        roles[row["person"]].append(
+            Role(row["person"], row["company"], row["role"], row["start"], row["end"], records)
+        )
+    candidates = sorted(reader.held_downstream(persons))
+    if not candidates:
+        return roles, 0
+    holdings = DatedHoldings(reader.holdings_upstream(candidates))
+    found = holdings.control(candidates, as_of, settings)
+    for role in control_roles(found, candidates, set(persons), settings):
+        roles[role.person].append(role)
+    return roles, len(holdings.frame)

@@ -1,0 +1,258 @@
+"""`veil alerts run|list|show|review|export`: reincorporation alerts for the inspectors."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import typer
+from rich.table import Table
+
+from config.graph import load_graph_config
+from config.rules import load_rules
+from graph.alert_records import (
+    export,
+    get_alert,
+    latest_full_sweep,
+    list_alerts,
+    review,
+    sweep,
+)
+from service.cmd_graph import AS_OF_HELP, CONFIG_HELP, graph_driver, parse_as_of
+from service.console import console, print_json, run_guarded
+
+alerts_app = typer.Typer(no_args_is_help=True, help="Reincorporation alerts: run, list, review.")
+
+RULES_HELP = "rules file (default: $VEIL_RULES or config/rules.yaml)"
+
+
+def run(
+    as_of: str | None = typer.Option(None, "--as-of", help=AS_OF_HELP),
+    since: str | None = typer.Option(
+        None, "--since", help="only roles that started on or after this day (after a wave)"
+    ),
+    rules: Path | None = typer.Option(None, "--rules", help=RULES_HELP),
+    config: Path | None = typer.Option(None, "--config", help=CONFIG_HELP),
+    json_output: bool = typer.Option(False, "--json"),
+) -> None:
+    rule_set = load_rules(rules)
+    settings = load_graph_config(config).control
+    day, first = parse_as_of(as_of), parse_as_of(since)
+    with graph_driver(json_output) as (driver, database):
+        with console.status("Evaluating the alert rules..."):
+            summary = sweep(driver, rule_set, settings, day, first, database)
+        new = list_alerts(driver, sweep_id=summary.id, database=database)
+    if json_output:
+        print_json({**summary.as_dict(), "new_alerts": new})
+        return
+    print_sweep(summary.as_dict())
+    if new:
+        print_alerts(new, f"new in this sweep ({len(new)})")
+
+
+def print_sweep(summary: dict[str, Any]) -> None:
+    table = Table(title=f"alert sweep {summary['sweep']} as of {summary['as_of']}")
+    for column in ("rule", "triggering records", "persons reached", "alerts raised"):
+        table.add_column(column, justify="left" if column == "rule" else "right")
+    for rule, n in summary["triggers"].items():
+        table.add_row(
+            rule,
+            f"{n:,}",
+            f"{summary['persons_reached'].get(rule, 0):,}",
+            f"{summary['raised'].get(rule, 0):,}",
+        )
+    console.print(table)
+    console.print(
+        f"new: {len(summary['new'])}, reopened (evidence changed after a dismissal): "
+        f"{len(summary['reopened'])}, withdrawn (no longer raised): {summary['withdrawn']}, "
+        f"{summary['seconds']['total']:.1f} s"
+    )
+    if summary["identity_conflicts"]:
+        console.print(
+            f"[yellow]not raised: {len(summary['identity_conflicts'])} findings where the "
+            "resident IDs on the old and the new record cannot be one person's (a linkage "
+            "error to review with `veil explain`)[/]"
+        )
+    if summary["undated_triggers"]:
+        console.print(
+            f"[yellow]{summary['undated_triggers']} triggering records carry no date and "
+            "open no window: check their source[/]"
+        )
+
+
+def print_alerts(alerts: list[dict[str, Any]], title: str) -> None:
+    table = Table(title=title)
+    for column in (
+        "id",
+        "rule",
+        "status",
+        "person",
+        "role",
+        "company",
+        "region",
+        "since",
+        "window end",
+    ):
+        table.add_column(column, no_wrap=column == "id")
+    for a in alerts:
+        table.add_row(
+            a["id"],
+            a["rule"],
+            a["status"] + ("" if a.get("active", True) else " (inactive)"),
+            a.get("person_name") or a["person_id"],
+            a["role"],
+            a.get("company_name") or a["company_id"],
+            a.get("region_code") or "",
+            a.get("role_start") or "?",
+            a.get("window_end") or "open",
+        )
+    console.print(table)
+
+
+def print_alert(alert: dict[str, Any]) -> None:
+    """One alert in full, in the order an inspector reads it."""
+    ev = alert["evidence"]
+    rule, trigger, target = ev["rule"], ev["trigger"], ev["target"]
+    company = target["company"] or {}
+    console.print(
+        f"[bold]{alert['id']}[/]  {rule['id']} ({rule['severity']})  status: {alert['status']}",
+        highlight=False,
+    )
+    console.print(f"[bold]Rule[/] {rule['title']}\n  {rule['legal_basis']}", highlight=False)
+    source = trigger.get("company") or {}
+    what = ", ".join(trigger.get("categories") or []) or trigger.get("list", "")
+    console.print(
+        f"[bold]Trigger[/] {trigger['kind']} {trigger.get('reference') or ''} "
+        f"({trigger['source']}:{trigger['record_id']}) on {trigger['date']}: {what}"
+        + (f"; removed {trigger['removed']}" if trigger.get("removed") else "")
+        + (
+            f"\n  against {source.get('name')} ({source.get('uscc') or source.get('entity_id')})"
+            if source
+            else ""
+        ),
+        highlight=False,
+    )
+    person = ev["person"]
+    console.print(
+        f"[bold]Person[/] {person['name']} {person['entity_id']} "
+        f"IDs {', '.join(person['id_masks']) or 'none on record'}",
+        highlight=False,
+    )
+    for tie in ev["ties"]:
+        detail = {k: v for k, v in tie.items() if k not in ("how", "records", "paths")}
+        console.print(
+            f"  tied as {tie['how']}: {detail} via {', '.join(tie['records'])}", highlight=False
+        )
+    identity = ev["identity"]
+    console.print(
+        "[bold]Identity[/] old record: "
+        + "; ".join(_mention(m) for m in identity["old_mentions"])
+        + "\n  new record: "
+        + "; ".join(_mention(m) for m in identity["new_mentions"]),
+        highlight=False,
+    )
+    for hop in identity.get("path", []):
+        levels = ", ".join(
+            f"{lv['comparison']}={lv['level']} ({lv['match_weight']:+})" for lv in hop["levels"]
+        )
+        console.print(
+            f"  {_mention(hop['from'])} = {_mention(hop['to'])}: {hop['evidence']}, "
+            f"p={hop['match_probability']:.4f}" + (f" [{levels}]" if levels else ""),
+            highlight=False,
+        )
+    if identity.get("note"):
+        console.print(f"  ({identity['note']})", highlight=False)
+    console.print(
+        f"[bold]Target[/] {target['role']} of {company.get('name')} "
+        f"({company.get('uscc') or company.get('entity_id')}, industry "
+        f"{company.get('industry_code')}, region {company.get('region_code')}) from "
+        f"{target['start'] or 'an unknown date'}"
+        + (f" until {target['end']}" if target["end"] else "")
+        + (" (began before the trigger and continued)" if target["began_before_trigger"] else ""),
+        highlight=False,
+    )
+    for path in (target.get("control") or {}).get("paths", []):
+        console.print(f"  {path}", highlight=False)
+    window = ev["window"]
+    console.print(
+        f"[bold]Window[/] {window['start']} to {window['end'] or 'open'} ({window['period']})",
+        highlight=False,
+    )
+
+
+def _mention(m: dict[str, Any]) -> str:
+    return f"{m.get('name') or '?'} [{m.get('id') or 'no ID'}] ({m['mention']})"
+
+
+def list_command(
+    status: str | None = typer.Option(
+        None, "--status", help="new, acknowledged, confirmed, dismissed"
+    ),
+    rule: str | None = typer.Option(None, "--rule", help="a rule id from rules.yaml"),
+    region: str | None = typer.Option(None, "--region", help="region code prefix, e.g. 3101"),
+    new: bool = typer.Option(False, "--new", help="only those new in the latest full sweep"),
+    include_inactive: bool = typer.Option(False, "--all", help="also alerts no longer raised"),
+    json_output: bool = typer.Option(False, "--json"),
+) -> None:
+    with graph_driver(json_output) as (driver, database):
+        sweep_id = latest_full_sweep(driver, database) if new else None
+        alerts = list_alerts(driver, status, rule, region, sweep_id, include_inactive, database)
+    if json_output:
+        print_json(alerts)
+    else:
+        print_alerts(alerts, f"{len(alerts)} alerts")
+
+
+def show(
+    alert: str = typer.Argument(..., help="an alert ID"),
+    json_output: bool = typer.Option(False, "--json"),
+) -> None:
+    with graph_driver(json_output) as (driver, database):
+        found = get_alert(driver, alert, database)
+    if json_output:
+        print_json(found)
+    else:
+        print_alert(found)
+
+
+def review_command(
+    alert: str = typer.Argument(..., help="an alert ID"),
+    status: str = typer.Option(..., "--status", help="acknowledged, confirmed, dismissed, new"),
+    reviewer: str = typer.Option(..., "--reviewer", help="who decides"),
+    reason: str = typer.Option("", "--reason", help="why (required to dismiss)"),
+    json_output: bool = typer.Option(False, "--json"),
+) -> None:
+    with graph_driver(json_output) as (driver, database):
+        found = review(driver, alert, status, reviewer, reason, database)
+    if json_output:
+        print_json(found)
+    else:
+        console.print(f"{found['id']}: {found['status']} by {found['reviewer']}", highlight=False)
+
+
+def export_command(
+    path: Path = typer.Argument(..., help="a .jsonl (full evidence) or .csv file"),
+    status: str | None = typer.Option(None, "--status"),
+    rule: str | None = typer.Option(None, "--rule"),
+    region: str | None = typer.Option(None, "--region"),
+    new: bool = typer.Option(False, "--new", help="only those new in the latest full sweep"),
+    include_inactive: bool = typer.Option(False, "--all"),
+) -> None:
+    with graph_driver() as (driver, database):
+        sweep_id = latest_full_sweep(driver, database) if new else None
+        alerts = list_alerts(driver, status, rule, region, sweep_id, include_inactive, database)
+    n = export(alerts, path)
+    console.print(f"{n} alerts written to {path}", highlight=False)
+
+
+alerts_app.command("run", help="Evaluate every rule over the graph and store the alerts.")(
+    run_guarded(run)
+)
+alerts_app.command("list", help="List alerts (filters: status, rule, region, new).")(
+    run_guarded(list_command)
+)
+alerts_app.command("show", help="One alert in full, with its evidence.")(run_guarded(show))
+alerts_app.command("review", help="Acknowledge, confirm or dismiss an alert.")(
+    run_guarded(review_command)
+)
+alerts_app.command("export", help="Write alerts to JSONL or CSV.")(run_guarded(export_command))
