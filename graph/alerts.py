@@ -334,8 +334,10 @@ def _ties(
 
 
 class _ControlAt:
-    """Control of the triggering companies on their trigger dates, computed on demand from
-    the holdings upstream of each (read once, for every date)."""
+    """Control of the triggering companies on their trigger dates. Each (company, day) gets
+    its own copy of the holdings upstream of it in force that day, node IDs suffixed
+    `@n` (persons, having no holders, are shared), so one control analysis serves every
+    trigger at once."""
 
     def __init__(
         self,
@@ -344,25 +346,54 @@ class _ControlAt:
         rules: tuple[Rule, ...],
         settings: Control,
     ) -> None:
-        self.settings = settings
-        wanted = any(set(CONTROL_ROLES) & set(r.reaches) for r in rules)
-        companies = sorted({t.party_id for t in triggers.values() if t.party_kind == "company"})
-        frame = reader.holdings_upstream(companies if wanted else [])
-        self.holdings = DatedHoldings(frame)
-        self._cache: dict[tuple[str, date], Controlled] = {}
+        self.by_target: dict[tuple[str, date], list[Role]] = {}
+        if not any(set(CONTROL_ROLES) & set(r.reaches) for r in rules):
+            return
+        dated = sorted(
+            {(t.party_id, t.day) for t in triggers.values() if t.party_kind == "company"}
+        )
+        holdings = DatedHoldings(reader.holdings_upstream(sorted({c for c, _ in dated})))
+        parts, targets = [], {}
+        for n, (company, day) in enumerate(dated):
+            rows = holdings.in_force(holdings.rows_upstream([company]), day)
+            if rows.empty:
+                continue
+            suffix = f"@{n}"
+            is_company = (rows["holder_kind"] == control.COMPANY).to_numpy()
+            parts.append(
+                rows.assign(
+                    company=rows["company"] + suffix,
+                    holder=rows["holder"].where(~is_company, rows["holder"] + suffix),
+                )
+            )
+            targets[company + suffix] = (company, day)
+        if not parts:
+            return
+        found = controlled(pd.concat(parts, ignore_index=True), sorted(targets), settings)
+        for role in control_roles(found, sorted(targets), None, settings):
+            self.by_target.setdefault(targets[role.company], []).append(_unsuffixed(role))
 
     def reached(self, trigger: Trigger, how: str) -> list[tuple[str, dict, list[str]]]:
-        company = trigger.party_id
-        found = self._cache.get((company, trigger.day))
-        if found is None:
-            found = self.holdings.control([company], trigger.day, self.settings)
-            self._cache[(company, trigger.day)] = found
-        roles = control_roles(found, [company], None, self.settings)
+        roles = self.by_target.get((trigger.party_id, trigger.day), [])
         return [
             (r.person, {"as_of": trigger.day, **(r.control or {})}, r.records)
             for r in roles
             if r.role == how
         ]
+
+
+def _unsuffixed(role: Role) -> Role:
+    def plain(node: str) -> str:
+        return node.split("@", 1)[0]
+
+    detail = dict(role.control or {})
+    detail["chain"] = [plain(n) for n in detail.get("chain", [])]
+    detail["paths"] = [
+        {**p, "nodes": [plain(n) for n in p["nodes"]]} for p in detail.get("paths", [])
+    ]
+    return Role(
+        role.person, plain(role.company), role.role, role.start, role.end, role.records, detail
+    )
 
 
 # -- 3. roles --------------------------------------------------------------------------------
@@ -403,28 +434,35 @@ class DatedHoldings:
                     frontier.append(holders[i])
         return self.frame.loc[sorted(rows)]
 
-    def control(self, companies: list[str], day: date, settings: Control) -> Controlled:
-        """Control of `companies` from the holdings upstream of them in force on `day`."""
-        rows = self.rows_upstream(companies)
+    @staticmethod
+    def in_force(rows: pd.DataFrame, day: date) -> pd.DataFrame:
         keep = [
             in_force(a, b, day) for a, b in zip(rows["valid_from"], rows["valid_to"], strict=True)
         ]
-        rows = rows[keep] if keep else rows
-        edges: Edges = {}
-        for holder, held, start, source, record in rows[
-            ["holder", "company", "valid_from", "source", "record_id"]
-        ].itertuples(index=False, name=None):
-            first, records = edges.get((holder, held), (start, []))
-            earliest = start if _earlier(start, first) else first
-            edges[(holder, held)] = (earliest, [*records, f"{source}:{record}"])
-        holdings = consolidate(rows[["holder", "holder_kind", "company", "ratio"]])
-        result = control.control_analysis(
-            companies,
-            holdings,
-            threshold=settings.beneficial_owner_threshold,
-            majority=settings.majority,
-        )
-        return Controlled(result, holdings, edges)
+        return rows[keep] if keep else rows
+
+    def control(self, companies: list[str], day: date, settings: Control) -> Controlled:
+        """Control of `companies` from the holdings upstream of them in force on `day`."""
+        return controlled(self.in_force(self.rows_upstream(companies), day), companies, settings)
+
+
+def controlled(rows: pd.DataFrame, companies: list[str], settings: Control) -> Controlled:
+    """Control of `companies` from these dated holding rows (all in force)."""
+    edges: Edges = {}
+    for holder, held, start, source, record in rows[
+        ["holder", "company", "valid_from", "source", "record_id"]
+    ].itertuples(index=False, name=None):
+        first, records = edges.get((holder, held), (start, []))
+        earliest = start if _earlier(start, first) else first
+        edges[(holder, held)] = (earliest, [*records, f"{source}:{record}"])
+    holdings = consolidate(rows[["holder", "holder_kind", "company", "ratio"]])
+    result = control.control_analysis(
+        companies,
+        holdings,
+        threshold=settings.beneficial_owner_threshold,
+        majority=settings.majority,
+    )
+    return Controlled(result, holdings, edges)
 
 
 def control_roles(
