@@ -35,8 +35,10 @@ import graph  # noqa: F401
 sys.path[:] = _SAVED
 
 import argparse
+import cProfile
 import json
 import multiprocessing
+import pstats
 import resource
 import shutil
 import socket
@@ -102,15 +104,31 @@ def _met(ok: bool) -> str:
 
 
 def _empty(driver: neo4j.Driver) -> None:
-    driver.execute_query("MATCH (n) CALL (n) { DETACH DELETE n } IN TRANSACTIONS OF 10000 ROWS")
+    with driver.session() as session:  # CALL ... IN TRANSACTIONS needs an implicit transaction
+        session.run(
+            "MATCH (n) CALL (n) { DETACH DELETE n } IN TRANSACTIONS OF 10000 ROWS"
+        ).consume()
 
 
-def accuracy(driver: neo4j.Driver, companies: int, seed: int, relink: bool) -> dict[str, Any]:
+def _sweep(driver: neo4j.Driver, profile: bool) -> Any:
+    """One full sweep as of the truth's date; with `profile`, the 25 costliest calls."""
+    rules, settings = load_rules(), load_graph_config().control
+    if not profile:
+        return sweep(driver, rules, settings, TRUTH_AS_OF)
+    profiler = cProfile.Profile()
+    summary = profiler.runcall(sweep, driver, rules, settings, TRUTH_AS_OF)
+    pstats.Stats(profiler).sort_stats("cumulative").print_stats(25)
+    return summary
+
+
+def accuracy(
+    driver: neo4j.Driver, companies: int, seed: int, relink: bool, profile: bool
+) -> dict[str, Any]:
     world, run = _run(companies, seed, "linked", fresh=relink)
     _empty(driver)
     loaded = load_graph(driver, run)
     print(f"graph load {companies:,} (linked by veil): {loaded.seconds:.1f} s", flush=True)
-    summary = sweep(driver, load_rules(), load_graph_config().control, TRUTH_AS_OF)
+    summary = _sweep(driver, profile)
     print(f"sweep: {summary.seconds['total']:.1f} s; raised {summary.raised}", flush=True)
     print(f"identity conflicts (not raised): {len(summary.identity_conflicts)}")
     scores = score_alerts(list_alerts(driver), run, world)
@@ -134,16 +152,15 @@ def accuracy(driver: neo4j.Driver, companies: int, seed: int, relink: bool) -> d
     }
 
 
-def speed(driver: neo4j.Driver, companies: int, seed: int) -> dict[str, Any]:
+def speed(driver: neo4j.Driver, companies: int, seed: int, profile: bool) -> dict[str, Any]:
     _, run = _run(companies, seed, "perfect")
     print(f"speed at {companies:,} companies, PERFECT ENTITIES (truth clustering, no linkage)")
     _empty(driver)
     loaded = load_graph(driver, run)
     print(f"graph load: {loaded.seconds:.1f} s", flush=True)
-    rules, settings = load_rules(), load_graph_config().control
     sweeps = []
     for what in ("first sweep", "re-run"):
-        s = sweep(driver, rules, settings, TRUTH_AS_OF)
+        s = _sweep(driver, profile and what == "first sweep")
         print(
             f"{what}: {s.seconds['total']:.1f} s ({json.dumps(s.seconds)}); triggers "
             f"{s.triggers}, persons reached {s.reached}, raised {s.raised}, new {len(s.new)}",
@@ -163,6 +180,7 @@ def main() -> None:
     parser.add_argument("--relink", action="store_true", help="link the accuracy run again")
     parser.add_argument("--skip-accuracy", action="store_true")
     parser.add_argument("--skip-speed", action="store_true")
+    parser.add_argument("--profile", action="store_true", help="profile the (first) sweeps")
     args = parser.parse_args()
 
     store = OUT / "neo4j-alerts-bench"
@@ -175,9 +193,11 @@ def main() -> None:
     try:
         with open_driver(server.settings) as driver:
             if not args.skip_accuracy:
-                result["accuracy"] = accuracy(driver, args.companies, args.seed, args.relink)
+                result["accuracy"] = accuracy(
+                    driver, args.companies, args.seed, args.relink, args.profile
+                )
             if not args.skip_speed:
-                result["speed"] = speed(driver, args.speed_companies, args.seed)
+                result["speed"] = speed(driver, args.speed_companies, args.seed, args.profile)
     finally:
         server.stop()
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024

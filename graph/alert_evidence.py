@@ -245,7 +245,8 @@ def _path_text(path: dict, names: dict[str, str]) -> str:
     return f"{text} = {path['share']:.2%}"
 
 
-def _names(companies: dict[str, dict], persons: dict[str, dict]) -> dict[str, str]:
+def display_names(companies: dict[str, dict], persons: dict[str, dict]) -> dict[str, str]:
+    """Entity ID -> name, for paths and chains (built once per sweep)."""
     names = {k: v.get("name") or k for k, v in companies.items()}
     names.update({k: v.get("name") or k for k, v in persons.items()})
     return names
@@ -256,11 +257,11 @@ def build(
     companies: dict[str, dict],
     persons: dict[str, dict],
     identity: Identity,
+    names: dict[str, str],
 ) -> dict[str, Any]:
     """The evidence document of one hit (JSON-ready)."""
     rule, trigger, role = hit.rule, hit.trigger, hit.role
     person = persons.get(hit.person, {})
-    names = _names(companies, persons)
     old_records = sorted({r for tie in hit.ties for r in tie.records})
     record = {k: v for k, v in trigger.record.items() if v is not None}
     target: dict[str, Any] = {

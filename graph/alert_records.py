@@ -28,7 +28,7 @@ import neo4j
 from config.errors import InputError, NotFound
 from config.graph import Control
 from config.rules import RulesConfig
-from graph.alert_evidence import Identity, alert_id, build, digest
+from graph.alert_evidence import Identity, alert_id, build, digest, display_names
 from graph.alert_reads import GraphReader
 from graph.alerts import Hit, evaluate
 
@@ -257,9 +257,10 @@ def _rows(
     companies = reader.companies(sorted(c for c in company_ids if c))
     load = reader.latest_load()
     identity = Identity(Path(load["run_dir"]) if load else None, sorted(persons))
+    names = display_names(companies, persons)
     rows = []
     for hit in hits:
-        evidence = build(hit, companies, persons, identity)
+        evidence = build(hit, companies, persons, identity, names)
         if evidence["identity"]["ids_contradict"]:
             conflicts.append((hit.rule.id, hit.person, hit.role.company, hit.trigger.key))
             continue

@@ -5,15 +5,21 @@ scored edges (Splink match probabilities), must-links (equal USCC or resident-ID
 reviewer "same") and cannot-links (reviewer "different"). Plain connected components over
 the edges above a threshold would let one weak bridge chain two people into one, so
 `cluster` agglomerates greedily instead: strongest edge first, and a merge is refused when
-it would put a cannot-link pair, or two different exclusive keys (two full resident-ID
-tokens, two USCCs), inside one cluster. The order is fixed (probability descending, then
-the pair's node indices ascending), so the result does not depend on input order.
+it would put a cannot-link pair, two different exclusive keys (two full resident-ID
+tokens, two USCCs), or two disagreeing partial keys inside one cluster. A partial key is
+what a mention shows of an identifier, hidden characters as '*' (a masked resident ID
+`440305********5872`; a full ID contributes its own mask): two agree when every position
+both show holds the same character. Agreeing partial keys never link anything (many people
+share a mask); disagreeing ones prove two people. The order is fixed (probability
+descending, then the pair's node indices ascending), so the result does not depend on
+input order.
 
 Most components of the thresholded graph contain no constraint at all; for them greedy
 agglomeration ends in the whole component, so they are labelled in bulk with scipy's
 connected components, and only the contested components go through the Python
 union-find loop (path halving, union by size, per-root cannot-link partner sets merged
-small into big).
+small into big; a cluster's partial keys held as two Python ints, which characters it
+shows and what they are, so a check is one xor and two ands).
 
 `stable_entity_ids` names the clusters: a hash of the smallest mention key on a first
 run, so the same input gives the same IDs; on later runs (new waves, re-loads) old IDs
@@ -44,7 +50,7 @@ __all__ = [
 ]
 
 #: Why a scored edge was not used to merge (keys of Clustering.refused).
-REFUSAL_REASONS = ("cannot_link", "exclusive_key")
+REFUSAL_REASONS = ("cannot_link", "exclusive_key", "partial_key")
 
 #: Columns naming a mention, in every frame these functions take.
 KEY_COLUMNS = ["source", "record_id", "slot"]
@@ -67,6 +73,8 @@ _SEP = "\x1f"
 _ID_HEX = 12
 #: Key code of a root whose cluster holds several keys (a must-link joined two).
 _MULTI = -2
+#: A partial key's hidden character.
+_HIDDEN = "*"
 
 
 @dataclass(frozen=True)
@@ -115,9 +123,10 @@ class Clustering:
     refused: per reason in REFUSAL_REASONS, scored edges that would have merged two
         clusters but were refused.
     conflicts: (a, b, reason) per must-link that met a constraint: "cannot_link" (skipped:
-        a reviewer's "different" beats a deterministic link) or "exclusive_key" (applied:
+        a reviewer's "different" beats a deterministic link), "exclusive_key" (applied:
         the cluster now holds two different keys, e.g. a reviewer said "same" across two
-        ID tokens; no further key may join it).
+        ID tokens; no further key may join it) or "partial_key" (applied: the cluster now
+        shows two characters at some position; one showing a third may not join it).
     """
 
     labels: np.ndarray
@@ -146,13 +155,18 @@ def cluster(
     must_link: Edges | None = None,
     cannot_link: tuple[np.ndarray, np.ndarray] | None = None,
     exclusive_key: np.ndarray | None = None,
+    partial_key: np.ndarray | None = None,
 ) -> Clustering:
     """Constrained greedy agglomeration of n nodes (see the module docstring).
 
     Must-links are applied first, unconditionally except across a cannot-link; then the
     scored edges with probability >= threshold, strongest first, each merging its two
-    clusters unless a cannot-link pair or two different non-null `exclusive_key` values
-    (None, NaN and "" mean no key) would end up in one cluster.
+    clusters unless a cannot-link pair, two different non-null `exclusive_key` values
+    (None, NaN and "" mean no key) or two `partial_key` values disagreeing at a position
+    both show would end up in one cluster. Partial keys are strings of one length, '*'
+    where a character is hidden (None, NaN and "" mean no key). A cluster a must-link gave
+    disagreeing keys is compared position by position: a merge is allowed where, at every
+    position, the characters one side shows include all the other side shows.
     """
     must = must_link if must_link is not None else Edges.empty()
     cannot_a, cannot_b = _cannot_arrays(cannot_link)
@@ -169,6 +183,7 @@ def cluster(
     if np.any(cannot_a == cannot_b):
         raise ValueError("cannot_link pairs a node with itself")
     codes = _key_codes(exclusive_key, n)
+    pattern, table = _partial_patterns(partial_key, n)
 
     # Scored edges that may merge, strongest first; ties by (low node, high node). Two
     # stable argsorts over one int64 pair key are twice as fast as a three-key lexsort.
@@ -194,6 +209,8 @@ def cluster(
         n_codes = int(codes.max()) + 1
         comp_keys = np.unique(comp[keyed] * n_codes + codes[keyed])
         contested |= np.bincount(comp_keys // n_codes, minlength=n_comp) > 1
+    if (pattern >= 0).any():
+        contested |= _partial_contested(comp, contested, pattern, table)
 
     group = comp.astype(np.int64)
     refused = dict.fromkeys(REFUSAL_REASONS, 0)
@@ -206,6 +223,8 @@ def cluster(
         m_sel = node_contested[m_lo]
         e_sel = node_contested[e_lo]
         c_sel = inside & node_contested[cannot_a]
+        shown, value = _packed(table)
+        local_pattern = pattern[local]
         roots, refused, local_conflicts = _greedy(
             local.size,
             to_local[m_lo[m_sel]].tolist(),
@@ -215,6 +234,12 @@ def cluster(
             to_local[cannot_a[c_sel]].tolist(),
             to_local[cannot_b[c_sel]].tolist(),
             codes[local].tolist(),
+            _Partial(
+                _node_values(shown, local_pattern),
+                _node_values(value, local_pattern),
+                table.shape[1],
+                _width(table),
+            ),
         )
         group[local] = n_comp + roots
         conflicts = [(int(local[a]), int(local[b]), why) for a, b, why in local_conflicts]
@@ -247,6 +272,106 @@ def _key_codes(exclusive_key: np.ndarray | None, n: int) -> np.ndarray:
     values = values.mask(values.eq(""))
     codes, _ = pd.factorize(values, use_na_sentinel=True)
     return codes.astype(np.int64)
+
+
+def _partial_patterns(partial_key: np.ndarray | None, n: int) -> tuple[np.ndarray, np.ndarray]:
+    """Per node the code of its partial key (-1: none, or nothing shown), and per code the
+    characters at the positions where two keys can disagree (those showing two different
+    characters across all keys): 0 hidden, else 1 + the character's rank among all shown."""
+    if partial_key is None:
+        return np.full(n, -1, dtype=np.int64), np.zeros((0, 0), dtype=np.int64)
+    values = np.asarray(partial_key, dtype=object).ravel()
+    if len(values) != n:
+        raise ValueError(f"partial_key has {len(values)} values for {n} nodes")
+    # Arrow's dictionary encoding: a third of pandas' time on a million Python strings.
+    encoded = pc.dictionary_encode(pa.array(values, pa.string(), from_pandas=True))
+    codes = encoded.indices.fill_null(-1).to_numpy().astype(np.int64)
+    text = np.asarray(encoded.dictionary.to_numpy(zero_copy_only=False), dtype=str)
+    length = np.char.str_len(text)
+    empty = length == 0
+    if empty.all():
+        return np.full(n, -1, dtype=np.int64), np.zeros((0, 0), dtype=np.int64)
+    if (length[~empty] != length.max()).any():
+        raise ValueError("partial_key values differ in length")
+    chars = text.view(np.uint32).reshape(len(text), int(length.max()))
+    hidden = (chars == ord(_HIDDEN)) | empty[:, None]
+    alphabet = np.sort(pd.unique(chars[~hidden]))
+    table = np.where(hidden, 0, np.searchsorted(alphabet, chars) + 1)
+    low = np.where(hidden, alphabet.size + 1, table).min(axis=0)
+    table = table[:, low < table.max(axis=0)]
+    blank = ~table.any(axis=1)  # "", or nothing shown where keys can differ
+    if blank.any():
+        codes[(codes >= 0) & blank[np.maximum(codes, 0)]] = -1
+    return codes, table
+
+
+def _partial_contested(
+    comp: np.ndarray, contested: np.ndarray, pattern: np.ndarray, table: np.ndarray
+) -> np.ndarray:
+    """Per component, whether two of its partial keys disagree at a position both show.
+
+    Only components not yet `contested` and holding two distinct keys are looked at
+    position by position."""
+    n_comp = contested.size
+    has = (pattern >= 0) & ~contested[comp]
+    n_pat = len(table)
+    pairs = np.unique(comp[has] * n_pat + pattern[has])
+    p_comp, p_pat = pairs // n_pat, pairs % n_pat
+    several = (np.bincount(p_comp, minlength=n_comp) > 1)[p_comp]
+    p_comp, p_pat = p_comp[several], p_pat[several]
+    disagree = np.zeros(n_comp, dtype=bool)
+    if not p_comp.size:
+        return disagree
+    chars = table[p_pat]
+    width = chars.shape[1]
+    n_chars = int(table.max()) + 1
+    shown = chars > 0
+    cell = (p_comp[:, None] * width + np.arange(width))[shown]
+    distinct = np.unique(cell * n_chars + chars[shown]) // n_chars
+    cells, count = np.unique(distinct, return_counts=True)
+    disagree[cells[count > 1] // width] = True
+    return disagree
+
+
+def _width(table: np.ndarray) -> int:
+    """Bits per position of a packed partial key."""
+    return max(int(table.max(initial=0)).bit_length(), 1)
+
+
+def _packed(table: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Per partial key, `shown` (all ones where a character shows) and `value` (the
+    character codes), `_width` bits per position: int64 when they fit in 63 bits (so the
+    union-find handles small Python ints), else Python ints of any size.
+
+    Two keys agree when (value_a ^ value_b) & shown_a & shown_b is 0; their union is
+    shown_a | shown_b, value_a | value_b.
+    """
+    width = _width(table)
+    ones = np.uint64((1 << width) - 1)
+    per = 63 // width
+    parts: list[tuple[np.ndarray, np.ndarray]] = []
+    for start in range(0, max(table.shape[1], 1), per):
+        chars = table[:, start : start + per].astype(np.uint64)
+        shift = np.arange(chars.shape[1], dtype=np.uint64) * np.uint64(width)
+        value = (chars << shift).sum(axis=1, dtype=np.uint64)
+        shown = (np.where(chars > 0, ones, np.uint64(0)) << shift).sum(axis=1, dtype=np.uint64)
+        parts.append((shown, value))
+    if len(parts) == 1:
+        return parts[0][0].astype(np.int64), parts[0][1].astype(np.int64)
+    shown_big = np.zeros(len(table), dtype=object)
+    value_big = np.zeros(len(table), dtype=object)
+    for i, (shown, value) in enumerate(parts):
+        offset = i * per * width
+        shown_big += shown.astype(object) << offset
+        value_big += value.astype(object) << offset
+    return shown_big, value_big
+
+
+def _node_values(packed: np.ndarray, pattern: np.ndarray) -> list[int]:
+    """Per node, the packed value of its partial key (0 for none), as Python ints."""
+    if not packed.size:
+        return [0] * pattern.size
+    return np.where(pattern >= 0, packed[np.maximum(pattern, 0)], 0).tolist()
 
 
 def _components(n: int, a: np.ndarray, b: np.ndarray) -> tuple[int, np.ndarray]:
@@ -302,6 +427,52 @@ def _merge_multi(
     return sa | sb, sa <= sb or sb <= sa
 
 
+@dataclass
+class _Partial:
+    """Partial keys of the union-find: per node (per root once merged) its packed `shown`
+    and `value` (see _packed), and for a root whose cluster a must-link gave disagreeing
+    keys, in `spread`, the set of characters shown per position (bit c: character code c)."""
+
+    shown: list[int]
+    value: list[int]
+    length: int
+    width: int
+    spread: dict[int, list[int]] = field(default_factory=dict)
+
+    def sets(self, root: int) -> list[int]:
+        """Per position, the characters the cluster rooted at `root` shows, as bits."""
+        held = self.spread.get(root)
+        if held is not None:
+            return held
+        ones = (1 << self.width) - 1
+        shown, value = self.shown[root], self.value[root]
+        return [
+            1 << ((value >> (p * self.width)) & ones) if (shown >> (p * self.width)) & ones else 0
+            for p in range(self.length)
+        ]
+
+    def merge(self, ra: int, rb: int) -> tuple[bool, list[int] | None]:
+        """Whether the keys of two clusters agree (per position, one side shows everything
+        the other shows), and the per-position union when either is spread or they differ."""
+        if self.spread and (ra in self.spread or rb in self.spread):
+            sa, sb = self.sets(ra), self.sets(rb)
+            ok = not any(a & ~b and b & ~a for a, b in zip(sa, sb, strict=True))
+            return ok, [a | b for a, b in zip(sa, sb, strict=True)]
+        sa, sb = self.shown[ra], self.shown[rb]
+        if sa and sb and (self.value[ra] ^ self.value[rb]) & sa & sb:
+            return False, [a | b for a, b in zip(self.sets(ra), self.sets(rb), strict=True)]
+        return True, None
+
+    def join(self, into: int, gone: int, sets: list[int] | None) -> None:
+        """Record that the cluster rooted at `gone` joined `into` (`sets`: from merge)."""
+        self.shown[into] |= self.shown[gone]
+        self.value[into] |= self.value[gone]
+        if self.spread:
+            self.spread.pop(gone, None)
+        if sets is not None:
+            self.spread[into] = sets
+
+
 def _greedy(
     m: int,
     must_a: list[int],
@@ -311,13 +482,15 @@ def _greedy(
     cannot_a: list[int],
     cannot_b: list[int],
     keys: list[int],
+    partial: _Partial,
 ) -> tuple[np.ndarray, dict[str, int], list[tuple[int, int, str]]]:
     """Union-find over m nodes: must-links, then the edges in the order given.
 
     keys: per node, -1 (none) or a key code; a root whose cluster a must-link gave several
-    keys holds _MULTI and its set lives in `multi`. Returns the root per node, refused
-    counts per reason and must-link conflicts. The edge loop is the one per-edge Python
-    loop of linkage, so find and union are written inline there.
+    keys holds _MULTI and its set lives in `multi`. partial: the partial keys. Returns the
+    root per node, refused counts per reason and must-link conflicts. The edge loop is the
+    one per-edge Python loop of linkage, so find, union and the common partial-key check
+    are written inline there.
     """
     parent = list(range(m))
     size = [1] * m
@@ -348,12 +521,15 @@ def _greedy(
             sa, rb = sb, ra
         return any(find(p) == rb for p in sa)
 
-    def union(ra: int, rb: int, key: int, key_set: frozenset[int] | None) -> None:
+    def union(
+        ra: int, rb: int, key: int, key_set: frozenset[int] | None, sets: list[int] | None
+    ) -> None:
         if size[ra] < size[rb]:
             ra, rb = rb, ra
         parent[rb] = ra
         size[ra] += size[rb]
         keys[ra] = key
+        partial.join(ra, rb, sets)
         if multi:
             multi.pop(rb, None)
         if key_set is not None:
@@ -388,11 +564,15 @@ def _greedy(
             conflicts.append((a, b, "cannot_link"))
             continue
         key, key_set, ok = merged_key(ra, rb)
+        agree, sets = partial.merge(ra, rb)
         if not ok:
             conflicts.append((a, b, "exclusive_key"))
-        union(ra, rb, key, key_set)
+        elif not agree:
+            conflicts.append((a, b, "partial_key"))
+        union(ra, rb, key, key_set, sets)
 
-    refused_cannot = refused_key = 0
+    shown, value, spread = partial.shown, partial.value, partial.spread
+    refused_cannot = refused_key = refused_partial = 0
     for a, b in zip(edge_a, edge_b, strict=True):
         while True:  # find(a), path halving
             p = parent[a]
@@ -426,11 +606,28 @@ def _greedy(
             if not ok:
                 refused_key += 1
                 continue
+        sets = None
+        if spread and (a in spread or b in spread):
+            agree, sets = partial.merge(a, b)
+            if not agree:
+                refused_partial += 1
+                continue
+        else:
+            sa, sb = shown[a], shown[b]
+            if sa and sb and (value[a] ^ value[b]) & sa & sb:
+                refused_partial += 1
+                continue
         if size[a] < size[b]:
             a, b = b, a
         parent[b] = a
         size[a] += size[b]
         keys[a] = key
+        if shown[b]:
+            shown[a] |= shown[b]
+            value[a] |= value[b]
+        if sets is not None:
+            spread.pop(b, None)
+            spread[a] = sets
         if multi:
             moved = multi.pop(b, None)
             if key_set is None and moved is not None:
@@ -457,7 +654,11 @@ def _greedy(
         if np.array_equal(hop, roots):
             break
         roots = hop
-    refused = {"cannot_link": refused_cannot, "exclusive_key": refused_key}
+    refused = {
+        "cannot_link": refused_cannot,
+        "exclusive_key": refused_key,
+        "partial_key": refused_partial,
+    }
     return roots, refused, conflicts
 
 

@@ -4,6 +4,9 @@ One row per mention, with an integer `mention_id` (Splink's unique id: the row's
 and the mention key. Only identifiers the loader judged valid are used: an invalid USCC or
 a malformed ID number proves nothing. Resident IDs appear only as the loader's HMAC token
 and the visible parts a masked ID keeps (region prefix, last four), never in full.
+`id_visible` is what a mention shows of its ID as 18 positions ('*' hidden): the mask of
+a full ID, a masked ID as published. Clustering refuses to join two that disagree at a
+position both show; it never links two that agree (a mask is shared by many people).
 
 A person's company context is the list of company entities named in the same record: a
 legal representative and the company of the registry row, a shareholder and the company
@@ -41,6 +44,7 @@ PERSON_FEATURES = [
     "id_prefix",
     "id_suffix",
     "id_masked",
+    "id_visible",
     "birth_date",
     "sex",
     "phone",
@@ -75,7 +79,7 @@ def mention_refs(frame: pd.DataFrame) -> pd.Series:
 
 #: What person_features and company_features read of the loader's tables: the rest (raw
 #: names, display forms, dates of establishment...) would only cost memory.
-PERSON_INPUT = [*KEY, "name", "id_kind", "id_token", "id_prefix", "id_suffix"]
+PERSON_INPUT = [*KEY, "name", "id_kind", "id_token", "id_display", "id_prefix", "id_suffix"]
 PERSON_INPUT += ["birth_date", "sex", "phone", "address"]
 COMPANY_INPUT = [*KEY, "name", "former_names", "uscc", "uscc_status", "org_code"]
 COMPANY_INPUT += ["org_code_status", "reg_no", "reg_no_status", "region_code", "address"]
@@ -111,6 +115,32 @@ def _valid(table: pa.Table, column: str) -> pd.Series:
     return _objects(values)
 
 
+#: Length of a resident ID, and so of `id_visible`.
+ID_LENGTH = 18
+
+
+def _id_visible(table: pa.Table) -> pd.Series:
+    """Per mention, its resident ID's visible characters at their positions ('*' hidden).
+
+    A full ID shows its display (first 6, last 4); an 18-character mask shows what it
+    shows. A mask of another length (a 15-digit number, or fewer stars than hidden
+    digits) places only the region code for sure, so only that is kept.
+    """
+    kind = table.column("id_kind")
+    has_id = pc.fill_null(pc.is_in(kind, pa.array(["18", "15_upgraded", "masked"])), False)
+    display = table.column("id_display").cast(pa.string())
+    whole = pc.fill_null(pc.equal(pc.utf8_length(display), ID_LENGTH), False)
+    region = pc.utf8_rpad(
+        pc.utf8_slice_codeunits(table.column("id_prefix").cast(pa.string()), 0, 6),
+        ID_LENGTH,
+        padding="*",
+    )
+    visible = pc.if_else(whole, display, region)
+    hidden = pc.fill_null(pc.equal(pc.replace_substring(visible, "*", ""), ""), True)
+    keep = pc.and_(has_id, pc.invert(hidden))
+    return _objects(pc.if_else(keep, visible, pa.scalar(None, pa.string())))
+
+
 def person_features(run_dir: Path) -> pd.DataFrame:
     """Standardised person mentions of a run, as PERSON_FEATURES (context not yet added)."""
     table = standardise_person_mentions(_read(run_dir, "person_mentions", PERSON_INPUT))
@@ -126,6 +156,7 @@ def person_features(run_dir: Path) -> pd.DataFrame:
     for column in ("id_prefix", "id_suffix"):
         frame[column] = _objects(table.column(column))
     frame["id_masked"] = pc.fill_null(pc.equal(table.column("id_kind"), "masked"), False).to_numpy()
+    frame["id_visible"] = _id_visible(table)
     frame["birth_date"] = _objects(table.column("birth_date"))
     for column in ("sex", "phone", "address"):
         frame[column] = _objects(table.column(column))

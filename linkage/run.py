@@ -3,8 +3,9 @@
 Companies are resolved first, because a person's strongest evidence after an ID number is
 the company they appear in: person mentions then carry the company entities of their
 record as context. For each entity type: deterministic links (identifiers), Splink scores
-for candidate pairs, then constrained clustering (reviewers' "different" and two different
-identifiers forbid a merge), then entity IDs kept stable against the previous result.
+for candidate pairs, then constrained clustering (reviewers' "different", two different
+identifiers and two resident IDs, full or masked, disagreeing in a character both show
+forbid a merge), then entity IDs kept stable against the previous result.
 
 Outputs, written to staging and moved into place together (docs/ARCHITECTURE.md has the
 schemas): entities.parquet, links.parquet, suspects.parquet, link_report.json, and the
@@ -50,6 +51,8 @@ Progress = Callable[[str, str], None]
 PREFIX = {models.PERSON: "P", models.COMPANY: "C"}
 IDENTIFIERS = {models.PERSON: PERSON_IDENTIFIERS, models.COMPANY: COMPANY_IDENTIFIERS}
 EXCLUSIVE = {models.PERSON: "id_token", models.COMPANY: "uscc"}
+#: Feature holding a partial key (see clusters.cluster): what a person's ID shows.
+PARTIAL = {models.PERSON: "id_visible", models.COMPANY: None}
 #: Mentions equal on these are one provisional entity while training (see
 #: deterministic.provisional_entities): same name in the same company; same company name.
 PROVISIONAL = {
@@ -230,6 +233,10 @@ class _Resolver:
             self.pairs["match_probability"].to_numpy(np.float64),
         )
         exclusive = self.features[EXCLUSIVE[self.entity_type]].to_numpy(dtype=object)
+        partial_column = PARTIAL[self.entity_type]
+        partial = (
+            None if partial_column is None else self.features[partial_column].to_numpy(dtype=object)
+        )
         self.clustering = self._timed(
             "cluster",
             lambda: cluster(
@@ -239,6 +246,7 @@ class _Resolver:
                 must_link=must_link,
                 cannot_link=cannot,
                 exclusive_key=exclusive,
+                partial_key=partial,
             ),
         )
         self.entity_ids, self.changes = stable_entity_ids(

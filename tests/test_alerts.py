@@ -174,7 +174,8 @@ def test_control_through_two_holding_companies(neo4j_driver: neo4j.Driver, tmp_p
         "李建国",
     ]
     assert target["control"]["paths"] == [
-        "李建国 -80.00%-> 壹号控股有限公司 -100.00%-> 贰号投资有限公司 -60.00%-> 新乳业有限公司 = 48.00%"
+        "李建国 -80.00%-> 壹号控股有限公司 -100.00%-> 贰号投资有限公司 -60.00%-> "
+        "新乳业有限公司 = 48.00%"
     ]
     assert len(target["records"]) == 3  # the three holding records on the chain
 
@@ -363,7 +364,8 @@ def test_rules_yaml_errors_name_file_and_key(tmp_path: Path):
     path.write_text(
         "version: 1\nrules:\n- id: x_rule\n  title: t\n  legal_basis: b\n  severity: ban\n"
         "  trigger: {punishment_categories: [licence_revocation]}\n  reaches: [legal_rep]\n"
-        "  restricts: {roles: [legal_rep], industries: [food]}\n  period: {years: 5, lifetime: true}\n",
+        "  restricts: {roles: [legal_rep], industries: [food]}\n"
+        "  period: {years: 5, lifetime: true}\n",
         encoding="utf-8",
     )
     with pytest.raises(ConfigError) as err:

@@ -29,7 +29,7 @@ def test_threshold_is_inclusive_and_labels_are_smallest_member() -> None:
     result = cluster(5, edges((3, 4, 0.8), (1, 2, 0.79), (4, 0, 0.9)), 0.8)
     assert result.labels.tolist() == [0, 1, 2, 0, 0]
     assert result.accepted.tolist() == [True, False, True]
-    assert result.refused == {"cannot_link": 0, "exclusive_key": 0}
+    assert result.refused == {"cannot_link": 0, "exclusive_key": 0, "partial_key": 0}
     assert result.n_clusters == 3
 
 
@@ -42,7 +42,7 @@ def test_cannot_link_stops_a_chain() -> None:
     # A-B 0.99, B-C 0.98, A and C judged different: C stays out.
     result = cluster(3, edges((0, 1, 0.99), (1, 2, 0.98)), 0.5, cannot_link=([0], [2]))
     assert result.labels.tolist() == [0, 0, 2]
-    assert result.refused == {"cannot_link": 1, "exclusive_key": 0}
+    assert result.refused == {"cannot_link": 1, "exclusive_key": 0, "partial_key": 0}
     assert result.refused_total == 1
     assert result.accepted.tolist() == [True, False]
 
@@ -59,7 +59,7 @@ def test_exclusive_key_refuses_two_tokens_through_a_keyless_node() -> None:
         5, edges((0, 1, 0.9), (1, 2, 0.95), (3, 4, 0.9), (2, 3, 0.6)), 0.5, exclusive_key=key
     )
     assert result.labels.tolist() == [0, 1, 1, 1, 1]  # None, NaN and "" carry no key
-    assert result.refused == {"cannot_link": 0, "exclusive_key": 1}
+    assert result.refused == {"cannot_link": 0, "exclusive_key": 1, "partial_key": 0}
 
 
 def test_same_key_merges() -> None:
@@ -100,7 +100,7 @@ def test_must_link_across_two_keys_is_applied_and_reported() -> None:
     # 0 and 1 are joined despite x != y; x may join it again, z may not.
     assert result.labels.tolist() == [0, 0, 0, 3]
     assert result.conflicts == [(0, 1, "exclusive_key")]
-    assert result.refused == {"cannot_link": 0, "exclusive_key": 1}
+    assert result.refused == {"cannot_link": 0, "exclusive_key": 1, "partial_key": 0}
 
 
 def test_two_multi_key_clusters_merge_only_when_one_holds_the_others_keys() -> None:
@@ -109,6 +109,86 @@ def test_two_multi_key_clusters_merge_only_when_one_holds_the_others_keys() -> N
     result = cluster(6, edges((1, 2, 0.9), (3, 4, 0.8)), 0.5, must_link=must, exclusive_key=key)
     assert result.labels.tolist() == [0, 0, 0, 0, 4, 4]
     assert result.refused["exclusive_key"] == 1
+
+
+def test_masked_id_disagreeing_with_the_clusters_id_is_refused() -> None:
+    # The demo's 刘洋: a registry mention with a full ID (token + its mask), a key-personnel
+    # mention without ID, a punishment mention whose masked ID shows another region and
+    # other last four. The ID-less bridge takes the first edge; the masked one stays out.
+    token = np.array(["tok-a", None, None, None], dtype=object)
+    shown = np.array(
+        ["340104********3595", None, "440305********5872", "340104********3595"], dtype=object
+    )
+    result = cluster(
+        4,
+        edges((0, 1, 0.9), (1, 2, 0.58), (1, 3, 0.55)),
+        0.5,
+        exclusive_key=token,
+        partial_key=shown,
+    )
+    assert result.labels.tolist() == [0, 0, 2, 0]
+    assert result.refused == {"cannot_link": 0, "exclusive_key": 0, "partial_key": 1}
+    assert result.accepted.tolist() == [True, False, True]
+
+
+def test_partial_keys_agree_on_the_positions_both_show() -> None:
+    # One differing visible character is enough; a hidden one never disagrees.
+    shown = np.array(["1234**", "1234*6", "12*4*7", "1*****", "9*****", ""], dtype=object)
+    result = cluster(
+        6,
+        edges((0, 1, 0.99), (0, 2, 0.98), (2, 3, 0.97), (3, 4, 0.96), (4, 5, 0.95)),
+        0.5,
+        partial_key=shown,
+    )
+    # 0+1 agree; 2 shows 7 where 1 shows 6; 3 agrees with 2 (and with 0+1) but has merged
+    # with 2 first; 4 shows 9 where 3 shows 1; "" is no key and joins 4.
+    assert result.labels.tolist() == [0, 0, 2, 2, 4, 4]
+    assert result.refused["partial_key"] == 2
+
+
+def test_agreeing_masks_are_no_link() -> None:
+    # Two mentions showing the same mask are not one person by that alone.
+    shown = np.array(["110101********123X", "110101********123X"], dtype=object)
+    assert cluster(2, Edges.empty(), 0.5, partial_key=shown).labels.tolist() == [0, 1]
+    below = cluster(2, edges((0, 1, 0.4)), 0.5, partial_key=shown)
+    assert below.labels.tolist() == [0, 1]
+
+
+def test_uncontested_components_with_agreeing_masks_merge_whole() -> None:
+    # No two keys disagree in the component: the bulk (connected components) path.
+    shown = np.array(["12**", None, "1*3*", "**34"], dtype=object)
+    result = cluster(4, edges((0, 1, 0.6), (1, 2, 0.7), (2, 3, 0.8)), 0.5, partial_key=shown)
+    assert result.labels.tolist() == [0, 0, 0, 0]
+    assert result.refused_total == 0
+
+
+def test_must_link_across_disagreeing_masks_is_applied_and_reported() -> None:
+    # A reviewer's "same" joins 0 and 1 (first character 1 and 2); 2 shows nothing new at
+    # any position and may join; 3 shows a 3 at the first position and may not.
+    shown = np.array(["1a", "2b", "1b", "3a"], dtype=object)
+    result = cluster(
+        4,
+        edges((0, 2, 0.9), (1, 3, 0.95)),
+        0.5,
+        must_link=Edges.certain([1], [0]),
+        partial_key=shown,
+    )
+    assert result.labels.tolist() == [0, 0, 0, 3]
+    assert result.conflicts == [(0, 1, "partial_key")]
+    assert result.refused == {"cannot_link": 0, "exclusive_key": 0, "partial_key": 1}
+
+
+def test_partial_key_refusal_counts_after_exclusive_key() -> None:
+    # Two tokens that also show different masks: one refusal, under exclusive_key.
+    result = cluster(
+        2,
+        edges((0, 1, 0.9)),
+        0.5,
+        exclusive_key=np.array(["t1", "t2"], dtype=object),
+        partial_key=np.array(["11**", "22**"], dtype=object),
+    )
+    assert result.labels.tolist() == [0, 1]
+    assert result.refused == {"cannot_link": 0, "exclusive_key": 1, "partial_key": 0}
 
 
 def test_confidence_is_the_best_accepted_edge_of_each_node() -> None:
@@ -128,6 +208,8 @@ def test_shuffled_input_gives_identical_result() -> None:
     left, right = rng.integers(0, n, m), rng.integers(0, n, m)
     prob = rng.choice([0.55, 0.7, 0.9, 0.99, 0.3], m)  # many ties
     key = np.where(rng.random(n) < 0.3, rng.integers(0, 40, n).astype(str), None)
+    mask = np.array(["".join(p) for p in rng.choice(list("12*"), (n, 3))], dtype=object)
+    mask[rng.random(n) < 0.5] = None
     cannot = rng.integers(0, n, (2, 60))
     cannot = cannot[:, cannot[0] != cannot[1]]
     must = rng.integers(0, n, (2, 30))
@@ -138,8 +220,9 @@ def test_shuffled_input_gives_identical_result() -> None:
         must_link=Edges.certain(must[0], must[1]),
         cannot_link=(cannot[0], cannot[1]),
         exclusive_key=key,
+        partial_key=mask,
     )
-    assert base.refused_total > 0
+    assert base.refused_total > 0 and base.refused["partial_key"] > 0
     perm = rng.permutation(m)
     swap = rng.random(m) < 0.5
     sl = np.where(swap, right, left)[perm]
@@ -152,6 +235,7 @@ def test_shuffled_input_gives_identical_result() -> None:
         must_link=Edges.certain(must[1][mperm], must[0][mperm]),
         cannot_link=(cannot[1][::-1], cannot[0][::-1]),
         exclusive_key=key,
+        partial_key=mask,
     )
     assert np.array_equal(base.labels, shuffled.labels)
     assert np.array_equal(base.accepted[perm], shuffled.accepted)
@@ -159,7 +243,7 @@ def test_shuffled_input_gives_identical_result() -> None:
     assert base.refused == shuffled.refused
 
 
-def _reference(n, left, right, prob, threshold, must, cannot, key) -> list[int]:
+def _reference(n, left, right, prob, threshold, must, cannot, key, partial) -> list[int]:
     """The definition, written as plainly as possible: sets of members, no shortcuts."""
     member = {i: {i} for i in range(n)}
     where = list(range(n))
@@ -172,7 +256,14 @@ def _reference(n, left, right, prob, threshold, must, cannot, key) -> list[int]:
             return False
         ka = {key[x] for x in a if key[x] is not None}
         kb = {key[x] for x in b if key[x] is not None}
-        return not (ka <= kb or kb <= ka)
+        if not (ka <= kb or kb <= ka):
+            return True
+        for at in range(2):
+            pa = {partial[x][at] for x in a if partial[x] and partial[x][at] != "*"}
+            pb = {partial[x][at] for x in b if partial[x] and partial[x][at] != "*"}
+            if not (pa <= pb or pb <= pa):
+                return True
+        return False
 
     def merge(x: int, y: int, check_keys: bool) -> None:
         a, b = where[x], where[y]
@@ -202,6 +293,8 @@ def test_matches_the_plain_definition(data: st.DataObject) -> None:
     must = data.draw(st.lists(st.tuples(node, node), max_size=3))
     cannot = [p for p in data.draw(st.lists(st.tuples(node, node), max_size=4)) if p[0] != p[1]]
     key = data.draw(st.lists(st.sampled_from([None, "a", "b", "c"]), min_size=n, max_size=n))
+    masks = [None, "", "**", "1*", "2*", "*1", "*2", "11", "12", "21"]
+    partial = data.draw(st.lists(st.sampled_from(masks), min_size=n, max_size=n))
     result = cluster(
         n,
         edges(*triples),
@@ -209,11 +302,13 @@ def test_matches_the_plain_definition(data: st.DataObject) -> None:
         must_link=Edges.certain([p[0] for p in must], [p[1] for p in must]),
         cannot_link=(np.array([p[0] for p in cannot], int), np.array([p[1] for p in cannot], int)),
         exclusive_key=np.array(key, dtype=object),
+        partial_key=np.array(partial, dtype=object),
     )
     left = [t[0] for t in triples]
     right = [t[1] for t in triples]
     prob = [t[2] for t in triples]
-    assert result.labels.tolist() == _reference(n, left, right, prob, 0.5, must, cannot, key)
+    expected = _reference(n, left, right, prob, 0.5, must, cannot, key, partial)
+    assert result.labels.tolist() == expected
 
 
 def test_rejects_bad_input() -> None:
@@ -225,6 +320,10 @@ def test_rejects_bad_input() -> None:
         Edges(np.array([0]), np.array([1, 2]), np.array([0.5]))
     with pytest.raises(ValueError, match="exclusive_key"):
         cluster(2, Edges.empty(), 0.5, exclusive_key=np.array(["a"], dtype=object))
+    with pytest.raises(ValueError, match="partial_key has 1"):
+        cluster(2, Edges.empty(), 0.5, partial_key=np.array(["a*"], dtype=object))
+    with pytest.raises(ValueError, match="differ in length"):
+        cluster(2, Edges.empty(), 0.5, partial_key=np.array(["a*", "a**"], dtype=object))
 
 
 def test_empty() -> None:
@@ -239,6 +338,9 @@ def test_million_nodes_three_million_edges() -> None:
     n, m = 1_000_000, 3_000_000
     scored = Edges(rng.integers(0, n, m), rng.integers(0, n, m), rng.random(m))
     key = np.where(rng.random(n) < 0.3, rng.integers(0, 200_000, n).astype(str), None)
+    digits = rng.integers(0, 10, (n, 10)).astype(str)
+    masked = np.array(["".join(r[:6]) + "********" + "".join(r[6:]) for r in digits], object)
+    masked[rng.random(n) < 0.6] = None
     cannot = rng.integers(0, n, (2, 20_000))
     cannot = cannot[:, cannot[0] != cannot[1]]
     must = rng.integers(0, n, (2, 50_000))
@@ -250,10 +352,11 @@ def test_million_nodes_three_million_edges() -> None:
         must_link=Edges.certain(must[0], must[1]),
         cannot_link=(cannot[0], cannot[1]),
         exclusive_key=key,
+        partial_key=masked,
     )
     print(f"\n1M nodes / 3M edges clustered in {time.perf_counter() - start:.1f} s")
     assert result.labels.shape == (n,)
-    assert result.refused["exclusive_key"] > 0
+    assert result.refused["exclusive_key"] > 0 and result.refused["partial_key"] > 0
 
 
 # -- stable entity IDs --------------------------------------------------------------------

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 import yaml
@@ -17,6 +18,7 @@ from typer.testing import CliRunner
 
 from config.errors import ConfigError, InputError
 from config.linkage import load_linkage_config
+from linkage.clusters import REFUSAL_REASONS
 from linkage.deterministic import (
     COMPANY_IDENTIFIERS,
     identifier_links,
@@ -148,6 +150,87 @@ def test_a_reviewers_same_joins_two_entities(linked, tmp_path: Path):
     ids = set(after.loc[first.index, "entity_id"])
     assert len(ids) == 1
     assert summary.company.changes.get("merged", 0) == 1
+
+
+KEY = ["source", "record_id", "slot"]
+
+
+def _agree(a: str, b: str) -> bool:
+    return all(x == y or "*" in (x, y) for x, y in zip(a, b, strict=True))
+
+
+def _another_id(display: str) -> str:
+    """A mask of the same shape showing a different character at every shown position."""
+    return "".join(
+        "*" if c == "*" else "0" if c == "X" else str((int(c) + 1) % 10) for c in display
+    )
+
+
+def _person_entities(run: Path) -> pd.DataFrame:
+    entities = pq.read_table(run / "entities.parquet").to_pandas()
+    return entities[entities["entity_type"] == "person"]
+
+
+def _persons_with_disagreeing_ids(run: Path) -> set[str]:
+    """Person entities holding two resident IDs (full ones by their mask, or masked ones)
+    that differ in a character both show."""
+    mentions = pq.read_table(run / "person_mentions.parquet").to_pandas()
+    entities = _person_entities(run)
+    shown = mentions[mentions["id_status"].isin(["valid", "masked"])]
+    shown = shown.merge(entities[[*KEY, "entity_id"]], on=KEY)
+    bad = set()
+    for entity, displays in shown.groupby("entity_id")["id_display"]:
+        distinct = sorted(set(displays))
+        if any(not _agree(a, b) for i, a in enumerate(distinct) for b in distinct[i + 1 :]):
+            bad.add(entity)
+    return bad
+
+
+def test_a_masked_id_disagreeing_with_the_entitys_id_does_not_join(linked, tmp_path: Path):
+    run, _ = linked
+    assert not _persons_with_disagreeing_ids(run)
+    work = _copy(run, tmp_path)
+    mentions = pq.read_table(work / "person_mentions.parquet")
+    frame = mentions.to_pandas()
+    entities = _person_entities(work)
+    links = pq.read_table(work / "links.parquet").to_pandas()
+    frame["ref"] = frame["source"] + ":" + frame["record_id"] + ":" + frame["slot"]
+    status = dict(zip(frame["ref"], frame["id_status"], strict=True))
+    # A model link between two ID-less mentions of an entity that also has a full ID:
+    # give one of them a masked ID showing another region and other last four, as the
+    # demo's punished 刘洋 did. The other ID-less mention still bridges the two.
+    merged = links[(links["evidence"] == "model") & links["merged"]]
+    merged = merged[merged["entity_type"] == "person"].sort_values("match_probability")
+    with_id = entities.merge(frame[[*KEY, "id_status", "id_display"]], on=KEY)
+    with_id = with_id[with_id["id_status"] == "valid"].drop_duplicates("entity_id")
+    display = dict(zip(with_id["entity_id"], with_id["id_display"], strict=True))
+    bridge = merged[
+        (merged["mention_l"].map(status) == "missing")
+        & (merged["mention_r"].map(status) == "missing")
+        & merged["entity_id_l"].isin(display)
+    ].iloc[-1]
+    full = display[bridge["entity_id_l"]]
+    other = _another_id(full)
+    row = frame["ref"] == bridge["mention_r"]
+    frame.loc[row, ["id_status", "id_kind", "id_display"]] = ["masked", "masked", other]
+    frame.loc[row, ["id_prefix", "id_suffix"]] = [other[:6], other[-4:]]
+    frame = frame.drop(columns="ref")
+    pq.write_table(
+        pa.Table.from_pandas(frame, mentions.schema, preserve_index=False),
+        work / "person_mentions.parquet",
+    )
+
+    summary = link_run(work, models_dir=work / "models")
+    after = _person_entities(work)
+    refs = after["source"] + ":" + after["record_id"] + ":" + after["slot"]
+    entity = dict(zip(refs, after["entity_id"], strict=True))
+    holder = with_id[with_id["entity_id"] == bridge["entity_id_l"]].iloc[0]
+    holder_ref = f"{holder['source']}:{holder['record_id']}:{holder['slot']}"
+    assert entity[bridge["mention_r"]] != entity[holder_ref]
+    assert not _persons_with_disagreeing_ids(work)
+    assert summary.person.refused_merges["partial_key"] >= 1
+    report = json.loads((work / "link_report.json").read_text(encoding="utf-8"))
+    assert set(report["person"]["refused_merges"]) == set(REFUSAL_REASONS)
 
 
 def test_saved_models_are_reused(loaded: Path, tmp_path: Path):
