@@ -29,6 +29,7 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from config.graph import Control
@@ -353,23 +354,22 @@ class _ControlAt:
             {(t.party_id, t.day) for t in triggers.values() if t.party_kind == "company"}
         )
         holdings = DatedHoldings(reader.holdings_upstream(sorted({c for c, _ in dated})))
-        parts, targets = [], {}
+        positions, suffixes, targets = [], [], {}
         for n, (company, day) in enumerate(dated):
-            rows = holdings.in_force(holdings.rows_upstream([company]), day)
-            if rows.empty:
-                continue
-            suffix = f"@{n}"
-            is_company = (rows["holder_kind"] == control.COMPANY).to_numpy()
-            parts.append(
-                rows.assign(
-                    company=rows["company"] + suffix,
-                    holder=rows["holder"].where(~is_company, rows["holder"] + suffix),
-                )
-            )
-            targets[company + suffix] = (company, day)
-        if not parts:
+            rows = holdings.upstream([company], day)
+            if len(rows):
+                positions.append(rows)
+                suffixes.append(np.full(len(rows), f"@{n}", dtype=object))
+                targets[f"{company}@{n}"] = (company, day)
+        if not positions:
             return
-        found = controlled(pd.concat(parts, ignore_index=True), sorted(targets), settings)
+        rows = holdings.frame.iloc[np.concatenate(positions)].reset_index(drop=True)
+        suffix = np.concatenate(suffixes)
+        is_company = (rows["holder_kind"] == control.COMPANY).to_numpy()
+        holder = rows["holder"].to_numpy(dtype=object)
+        rows["company"] = rows["company"].to_numpy(dtype=object) + suffix
+        rows["holder"] = np.where(is_company, holder + suffix, holder)
+        found = controlled(rows, sorted(targets), settings)
         for role in control_roles(found, sorted(targets), None, settings):
             self.by_target.setdefault(targets[role.company], []).append(_unsuffixed(role))
 
@@ -420,30 +420,40 @@ class DatedHoldings:
         self._upstream: dict[str, list[int]] = defaultdict(list)
         for i, company in enumerate(self.frame["company"]):
             self._upstream[company].append(i)
+        self._holders = self.frame["holder"].to_numpy()
+        self._is_company = (self.frame["holder_kind"] == control.COMPANY).to_numpy()
+        self._from = _days(self.frame["valid_from"])
+        self._to = _days(self.frame["valid_to"])
 
-    def rows_upstream(self, companies: list[str]) -> pd.DataFrame:
-        """The holdings that can reach `companies` (cycles end the walk)."""
+    def upstream(self, companies: list[str], day: date) -> np.ndarray:
+        """Positions of the holdings in force on `day` that can reach `companies` through
+        holdings in force that day (cycles end the walk)."""
+        when = np.datetime64(day, "D")
         seen, frontier, rows = set(companies), list(companies), []
-        holders = self.frame["holder"].to_numpy()
-        kinds = self.frame["holder_kind"].to_numpy()
         while frontier:
             for i in self._upstream.get(frontier.pop(), ()):
+                if not (
+                    (np.isnat(self._from[i]) or self._from[i] <= when)
+                    and (np.isnat(self._to[i]) or self._to[i] > when)
+                ):
+                    continue
                 rows.append(i)
-                if kinds[i] == control.COMPANY and holders[i] not in seen:
-                    seen.add(holders[i])
-                    frontier.append(holders[i])
-        return self.frame.loc[sorted(rows)]
-
-    @staticmethod
-    def in_force(rows: pd.DataFrame, day: date) -> pd.DataFrame:
-        keep = [
-            in_force(a, b, day) for a, b in zip(rows["valid_from"], rows["valid_to"], strict=True)
-        ]
-        return rows[keep] if keep else rows
+                holder = self._holders[i]
+                if self._is_company[i] and holder not in seen:
+                    seen.add(holder)
+                    frontier.append(holder)
+        return np.array(sorted(rows), dtype=np.int64)
 
     def control(self, companies: list[str], day: date, settings: Control) -> Controlled:
         """Control of `companies` from the holdings upstream of them in force on `day`."""
-        return controlled(self.in_force(self.rows_upstream(companies), day), companies, settings)
+        return controlled(self.frame.iloc[self.upstream(companies, day)], companies, settings)
+
+
+def _days(values: pd.Series) -> np.ndarray:
+    return np.array(
+        [np.datetime64(v, "D") if v is not None else np.datetime64("NaT") for v in values],
+        dtype="datetime64[D]",
+    )
 
 
 def controlled(rows: pd.DataFrame, companies: list[str], settings: Control) -> Controlled:
