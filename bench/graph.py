@@ -12,9 +12,10 @@ Starts a throwaway Neo4j (its own store under bench/out/neo4j-graph-bench, a fre
    shares within 1e-6.
 2. Speed: the world of --speed-companies with PERFECT ENTITIES (the truth's clustering,
    world.graph_checks.perfect_entities; linkage is too slow at that size and is not what
-   is measured): first load into an empty graph and an idempotent re-load (target >=
-   20,000 relationships/s), run_control for all companies (target < 2 min), `controls`
-   latency over --queries random companies (target p95 < 50 ms) and `footprint` latency.
+   is measured): first load into an empty graph (CREATE) and an idempotent re-load
+   (MERGE; target >= 20,000 relationships/s), run_control for all companies (target
+   < 2 min), `controls` latency over --queries random companies (target p95 < 50 ms) and
+   `footprint` latency. The load average at the end says how busy the shared cores were.
 
 Prints MET / NOT MET per target and one JSON line for docs/PERFORMANCE.md.
 """
@@ -37,6 +38,7 @@ sys.path[:] = _SAVED
 import argparse
 import json
 import multiprocessing
+import os
 import random
 import resource
 import shutil
@@ -155,6 +157,7 @@ def _timed_load(driver: neo4j.Driver, run: Path, what: str) -> dict[str, Any]:
     summary = load_graph(driver, run, progress=progress)
     relationships = summary.rows - _node_rows(summary)
     out = {
+        "mode": summary.mode,
         "seconds": round(summary.seconds, 1),
         "rows": summary.rows,
         "relationship_rows": relationships,
@@ -164,8 +167,8 @@ def _timed_load(driver: neo4j.Driver, run: Path, what: str) -> dict[str, Any]:
         "steps": {k: round(v, 1) for k, v in steps.items()},
     }
     print(
-        f"{what}: {summary.seconds:.1f} s, {summary.rows:,} rows ({relationships:,} "
-        f"relationships): {out['relationships_per_second']:,} relationships/s, "
+        f"{what} ({summary.mode}): {summary.seconds:.1f} s, {summary.rows:,} rows "
+        f"({relationships:,} relationships): {out['relationships_per_second']:,} relationships/s, "
         f"{out['rows_per_second']:,} rows/s; created {summary.counters.get('nodes_created', 0):,}"
         f" nodes, {summary.counters.get('relationships_created', 0):,} relationships",
         flush=True,
@@ -238,9 +241,11 @@ def speed(driver: neo4j.Driver, companies: int, seed: int, queries: int) -> dict
     }
     for text, ok in checks.items():
         print(f"  {_met(ok)}  {text}")
+    print(f"load average at the end (other jobs share the cores): {os.getloadavg()}")
     return {
         "companies": companies,
         "entities": "perfect (truth clustering)",
+        "load_average_at_end": os.getloadavg(),
         "resolve_seconds": round(resolve_seconds, 1),
         "first_load": first,
         "reload": again,

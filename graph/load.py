@@ -9,18 +9,22 @@ end date) instead of adding duplicates. Control results are stamped too and go s
 with the facts they were computed from; alert records (issue 5) carry no stamp and stay.
 
 Each batch is one managed transaction (`session.execute_write`), which the driver
-retries on transient errors (deadlocks, leader changes).
+retries on transient errors (deadlocks, leader changes). A graph without veil nodes (the
+first load) is written with CREATE instead: the same graph, without a lookup per row.
 """
 
 from __future__ import annotations
 
 import math
+import queue
+import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from functools import partial
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import neo4j
 import numpy as np
@@ -30,6 +34,7 @@ from graph.facts import LEGAL_REPRESENTATIVE, ResolvedRun, resolve_run
 from graph.schema import init_schema
 
 BATCH_SIZE = 5_000
+T = TypeVar("T")
 Progress = Callable[[str, int, int], None]
 
 
@@ -43,6 +48,7 @@ class LoadSummary:
 
     run_dir: str
     load_id: str
+    mode: str = ""
     rows: int = 0
     seconds: float = 0.0
     counters: dict[str, int] = field(default_factory=dict)
@@ -58,6 +64,7 @@ class LoadSummary:
         return {
             "run_dir": self.run_dir,
             "load_id": self.load_id,
+            "mode": self.mode,
             "rows": self.rows,
             "seconds": round(self.seconds, 3),
             "rows_per_second": round(self.rows_per_second, 1),
@@ -68,24 +75,38 @@ class LoadSummary:
         }
 
 
-# One constant query text per step; rows arrive as $rows.
+# One constant query text per step; rows arrive as $rows. MERGE finds what an earlier
+# load wrote; CREATE, for a graph without veil nodes, skips that lookup (see `load_run`).
 _NODE = "UNWIND $rows AS row MERGE (n:{label} {{{key}: row.{key}}}) SET n += row.props"
+_NEW_NODE = "UNWIND $rows AS row CREATE (n:{label}) SET n += row.props"
 _REL = (
     "UNWIND $rows AS row "
     "MATCH (a:{start} {{{start_key}: row.start}}) "
     "MATCH (b:{end} {{{end_key}: row.end}}) "
-    "MERGE (a)-[r:{type} {{key: row.key}}]->(b) SET r += row.props"
+    "{verb} (a)-[r:{type} {{key: row.key}}]->(b) SET r += row.props"
 )
 
 
-def _node(label: str, key: str = "entity_id") -> str:
-    return _NODE.format(label=label, key=key)
+def _node(label: str, key: str, create: bool) -> str:
+    return (_NEW_NODE if create else _NODE).format(label=label, key=key)
 
 
 def _rel(
-    rel_type: str, start: str, end: str, start_key: str = "entity_id", end_key: str = "entity_id"
+    rel_type: str,
+    start: str,
+    end: str,
+    create: bool,
+    start_key: str = "entity_id",
+    end_key: str = "entity_id",
 ) -> str:
-    return _REL.format(type=rel_type, start=start, end=end, start_key=start_key, end_key=end_key)
+    return _REL.format(
+        verb="CREATE" if create else "MERGE",
+        type=rel_type,
+        start=start,
+        end=end,
+        start_key=start_key,
+        end_key=end_key,
+    )
 
 
 KIND_LABEL = {"person": "Person", "company": "Company"}
@@ -111,7 +132,12 @@ def load_run(
     batch_size: int = BATCH_SIZE,
     progress: Progress = no_progress,
 ) -> LoadSummary:
-    """Resolve `run_dir` and write it; returns counts and speed."""
+    """Resolve `run_dir` and write it; returns counts and speed.
+
+    Into a graph without veil nodes (no Person, Company, Punishment, ListEntry or
+    Licence) every node and relationship is CREATEd: the same graph MERGE would build
+    (rows that MERGE would fold into one, the last winning, are folded first), without
+    looking each one up, and with nothing stale to delete."""
     started = time.perf_counter()
     resolved = resolve_run(Path(run_dir))
     init_schema(driver, database)
@@ -122,13 +148,29 @@ def load_run(
         unresolved_slots=resolved.unresolved,
     )
     with driver.session(database=database) as session:
-        summary.counters, summary.rows = write_batches(
-            session, list(_steps(resolved)), batch_size, progress
+        create = session.execute_read(_without_veil_nodes)
+        summary.mode = "create" if create else "merge"
+        steps = list(_steps(resolved, create))
+        summary.counters, summary.rows = _write_all(
+            session,
+            _ahead(_batches(steps, batch_size)),
+            sum(len(step.frame) for step in steps),
+            progress,
+            {},
         )
-        summary.stale_deleted = _delete_stale(session, resolved.load_id)
+        if not create:
+            summary.stale_deleted = _delete_stale(session, resolved.load_id)
         session.execute_write(_record_load, resolved, summary)
     summary.seconds = time.perf_counter() - started
     return summary
+
+
+def _without_veil_nodes(tx: neo4j.ManagedTransaction) -> bool:
+    """No node of a stamped label (counts come from Neo4j's count store, not a scan)."""
+    return not any(
+        tx.run(f"MATCH (n:{label}) RETURN count(n) AS n").single(strict=True)["n"]
+        for label in STAMPED_NODES
+    )
 
 
 def write_batches(
@@ -140,15 +182,29 @@ def write_batches(
 ) -> tuple[dict[str, int], int]:
     """Run each (name, query, rows) step over its rows in batches, one managed transaction
     per batch (`params` go to every batch); returns the summed counters and rows sent."""
-    counters: dict[str, int] = {}
+    batches = (
+        (name, query, rows[start : start + batch_size])
+        for name, query, rows in steps
+        for start in range(0, len(rows), batch_size)
+    )
     total = sum(len(rows) for _, _, rows in steps)
+    return _write_all(session, batches, total, progress, params)
+
+
+def _write_all(
+    session: neo4j.Session,
+    batches: Iterable[tuple[str, str, list[dict]]],
+    total: int,
+    progress: Progress,
+    params: dict[str, Any],
+) -> tuple[dict[str, int], int]:
+    """Write (name, query, rows) batches in order; returns the summed counters and rows."""
+    counters: dict[str, int] = {}
     done = 0
-    for name, query, rows in steps:
-        for start in range(0, len(rows), batch_size):
-            batch = rows[start : start + batch_size]
-            add_counters(counters, session.execute_write(_write, query, batch, params))
-            done += len(batch)
-            progress(name, done, total)
+    for name, query, batch in batches:
+        add_counters(counters, session.execute_write(_write, query, batch, params))
+        done += len(batch)
+        progress(name, done, total)
     return counters, done
 
 
@@ -206,139 +262,220 @@ def _record_load(tx: neo4j.ManagedTransaction, resolved: ResolvedRun, summary: L
     ).consume()
 
 
-def _steps(r: ResolvedRun) -> Iterator[tuple[str, str, list[dict]]]:
-    """(step name, query, rows) in dependency order: nodes before relationships."""
+@dataclass(frozen=True)
+class _Step:
+    """One query over a frame's rows; `rows` turns a slice of the frame into $rows."""
+
+    name: str
+    query: str
+    frame: pd.DataFrame
+    rows: Callable[[pd.DataFrame], list[dict]]
+
+
+def _batches(steps: list[_Step], batch_size: int) -> Iterator[tuple[str, str, list[dict]]]:
+    """(name, query, rows) per batch, rows built a batch at a time."""
+    for step in steps:
+        for start in range(0, len(step.frame), batch_size):
+            yield step.name, step.query, step.rows(step.frame.iloc[start : start + batch_size])
+
+
+_END = object()
+
+
+def _ahead(items: Iterator[T], depth: int = 2) -> Iterator[T]:
+    """`items`, produced by a thread up to `depth` ahead: the next batch's rows are built
+    while the driver waits for Neo4j to write the last (the wait releases the GIL)."""
+    ready: queue.Queue = queue.Queue(maxsize=depth)
+    stop = threading.Event()
+
+    def put(entry: tuple[Any, BaseException | None]) -> bool:
+        while not stop.is_set():
+            try:
+                ready.put(entry, timeout=0.1)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    def produce() -> None:
+        try:
+            for item in items:
+                if not put((item, None)):
+                    return
+            put((_END, None))
+        except BaseException as error:  # re-raised in the consumer
+            put((_END, error))
+
+    thread = threading.Thread(target=produce, name="veil-load-rows", daemon=True)
+    thread.start()
+    try:
+        while True:
+            item, error = ready.get()
+            if error is not None:
+                raise error
+            if item is _END:
+                return
+            yield item
+    finally:
+        stop.set()
+        thread.join()
+
+
+def _steps(r: ResolvedRun, create: bool) -> Iterator[_Step]:
+    """The steps in dependency order: nodes before relationships. For CREATE, rows that
+    MERGE would fold into one node or relationship (same key and endpoints) are folded
+    first, the last row winning as under MERGE ... SET +=."""
     load = r.load_id
-    yield "persons", _node("Person"), _node_rows(r.persons, "entity_id", load)
-    yield "companies", _node("Company"), _node_rows(r.companies, "entity_id", load)
-    punishments = r.punishments.drop(
-        columns=[
-            "run",
-            "party_slot",
-            "responsible_slots",
-            "party_id",
-            "party_kind",
-            "responsible_ids",
-        ]
-    )
-    yield "punishments", _node("Punishment", "key"), _node_rows(punishments, "key", load)
+
+    def step(
+        name: str, query: str, frame: pd.DataFrame, rows: Callable, unique: list[str]
+    ) -> _Step:
+        if create:
+            frame = frame.drop_duplicates(unique, keep="last")
+        return _Step(name, query, frame, rows)
+
+    def nodes(name: str, label: str, frame: pd.DataFrame, key: str = "entity_id") -> _Step:
+        rows = partial(_node_rows, key=key, load=load)
+        return step(name, _node(label, key, create), frame, rows, [key])
+
+    def facts(name: str, query: str, frame: pd.DataFrame, start: str, end: str) -> _Step:
+        rows = partial(_rel_rows, start=start, end=end, load=load)
+        return step(name, query, frame, rows, [start, end, "key"])
+
+    def provenance(name: str, query: str, frame: pd.DataFrame, end: str) -> _Step:
+        frame = frame[["key", "source", "record_id", end]]
+        return step(name, query, frame, partial(_provenance_rows, end=end, load=load), ["key", end])
+
+    yield nodes("persons", "Person", r.persons)
+    yield nodes("companies", "Company", r.companies)
+    punishment_links = [
+        "run",
+        "party_slot",
+        "responsible_slots",
+        "party_id",
+        "party_kind",
+        "responsible_ids",
+    ]
+    yield nodes("punishments", "Punishment", r.punishments.drop(columns=punishment_links), "key")
     entries = r.list_entries.drop(columns=["run", "party_slot", "party_id", "party_kind"])
-    yield "list entries", _node("ListEntry", "key"), _node_rows(entries, "key", load)
+    yield nodes("list entries", "ListEntry", entries, "key")
     licences = r.licences.drop(columns=["run", "holder_slot", "holder_id"])
-    yield "licences", _node("Licence", "key"), _node_rows(licences, "key", load)
+    yield nodes("licences", "Licence", licences, "key")
 
     tenures = r.tenures
     is_rep = tenures["role"] == LEGAL_REPRESENTATIVE
-    yield (
+    yield facts(
         "legal representatives",
-        _rel("LEGAL_REPRESENTATIVE_OF", "Person", "Company"),
-        _rel_rows(tenures[is_rep].drop(columns=["role"]), "person_id", "company_id", load),
+        _rel("LEGAL_REPRESENTATIVE_OF", "Person", "Company", create),
+        tenures[is_rep].drop(columns=["role"]),
+        "person_id",
+        "company_id",
     )
-    yield (
+    yield facts(
         "officers",
-        _rel("OFFICER_OF", "Person", "Company"),
-        _rel_rows(tenures[~is_rep], "person_id", "company_id", load),
+        _rel("OFFICER_OF", "Person", "Company", create),
+        tenures[~is_rep],
+        "person_id",
+        "company_id",
     )
     for kind, label in KIND_LABEL.items():
-        holdings = r.holdings[r.holdings["holder_kind"] == kind].drop(columns=["holder_kind"])
-        yield (
+        yield facts(
             f"{kind} shareholdings",
-            _rel("HOLDS_SHARES_IN", label, "Company"),
-            _rel_rows(holdings, "holder_id", "company_id", load),
+            _rel("HOLDS_SHARES_IN", label, "Company", create),
+            r.holdings[r.holdings["holder_kind"] == kind].drop(columns=["holder_kind"]),
+            "holder_id",
+            "company_id",
         )
-        punished = r.punishments[r.punishments["party_kind"] == kind]
-        yield (
+        yield provenance(
             f"punishments of {kind}s",
-            _rel("IMPOSED_ON", "Punishment", label, "key"),
-            _provenance_rows(punished, "party_id", load),
+            _rel("IMPOSED_ON", "Punishment", label, create, "key"),
+            r.punishments[r.punishments["party_kind"] == kind],
+            "party_id",
         )
-        listed = r.list_entries[r.list_entries["party_kind"] == kind]
-        yield (
+        yield provenance(
             f"list entries of {kind}s",
-            _rel("LISTS", "ListEntry", label, "key"),
-            _provenance_rows(listed, "party_id", load),
+            _rel("LISTS", "ListEntry", label, create, "key"),
+            r.list_entries[r.list_entries["party_kind"] == kind],
+            "party_id",
         )
     responsible = (
         r.punishments[["key", "source", "record_id", "responsible_ids"]]
         .explode("responsible_ids")
         .dropna(subset=["responsible_ids"])
     )
-    yield (
+    yield provenance(
         "responsible persons",
-        _rel("NAMES_RESPONSIBLE", "Punishment", "Person", "key"),
-        _provenance_rows(responsible, "responsible_ids", load),
+        _rel("NAMES_RESPONSIBLE", "Punishment", "Person", create, "key"),
+        responsible,
+        "responsible_ids",
     )
-    yield (
+    yield provenance(
         "licence holders",
-        _rel("ISSUED_TO", "Licence", "Company", "key"),
-        _provenance_rows(r.licences, "holder_id", load),
+        _rel("ISSUED_TO", "Licence", "Company", create, "key"),
+        r.licences,
+        "holder_id",
     )
-    named = r.named
     for label, frame in (
         ("Punishment", r.punishments),
         ("ListEntry", r.list_entries),
         ("Licence", r.licences),
     ):
-        rows = named[named["record_key"].isin(frame["key"])]
-        yield (
+        yield step(
             f"persons named in {label}",
-            _rel("NAMES", label, "Person", "key"),
-            [
-                {
-                    "start": row["record_key"],
-                    "end": row["person_id"],
-                    "key": f"{row['record_key']}:{row['slot']}",
-                    "props": {
-                        "slot": row["slot"],
-                        "source": row["source"],
-                        "record_id": row["record_id"],
-                        "load": load,
-                    },
-                }
-                for row in _records(rows)
-            ],
+            _rel("NAMES", label, "Person", create, "key"),
+            r.named[r.named["record_key"].isin(frame["key"])],
+            partial(_named_rows, load=load),
+            ["record_key", "person_id", "slot"],
         )
 
 
 def _node_rows(frame: pd.DataFrame, key: str, load: str) -> list[dict]:
-    rows = []
-    for record in _records(frame):
-        rows.append({key: record[key], "props": {**record, "load": load}})
-    return rows
+    return [{key: props[key], "props": props} for props in _records(frame.assign(load=load))]
 
 
 def _rel_rows(frame: pd.DataFrame, start: str, end: str, load: str) -> list[dict]:
-    rows = []
-    for record in _records(frame):
-        props = {k: v for k, v in record.items() if k not in (start, end)}
-        rows.append(
-            {
-                "start": record[start],
-                "end": record[end],
-                "key": record["key"],
-                "props": {**props, "load": load},
-            }
-        )
-    return rows
+    """Rows of facts: the frame's columns but the endpoints are the properties."""
+    props = _records(frame.drop(columns=[start, end]).assign(load=load))
+    return [
+        {"start": a, "end": b, "key": p["key"], "props": p}
+        for a, b, p in zip(_column(frame[start]), _column(frame[end]), props, strict=True)
+    ]
 
 
 def _provenance_rows(frame: pd.DataFrame, end: str, load: str) -> list[dict]:
     return [
         {
-            "start": row["key"],
-            "end": row[end],
-            "key": f"{row['key']}:{row[end]}",
-            "props": {"source": row["source"], "record_id": row["record_id"], "load": load},
+            "start": key,
+            "end": entity,
+            "key": f"{key}:{entity}",
+            "props": {"source": source, "record_id": record_id, "load": load},
         }
-        for row in _records(frame[["key", "source", "record_id", end]])
+        for key, source, record_id, entity in _tuples(frame[["key", "source", "record_id", end]])
     ]
+
+
+def _named_rows(frame: pd.DataFrame, load: str) -> list[dict]:
+    columns = ["record_key", "person_id", "slot", "source", "record_id"]
+    return [
+        {
+            "start": record,
+            "end": person,
+            "key": f"{record}:{slot}",
+            "props": {"slot": slot, "source": source, "record_id": record_id, "load": load},
+        }
+        for record, person, slot, source, record_id in _tuples(frame[columns])
+    ]
+
+
+def _tuples(frame: pd.DataFrame) -> Iterator[tuple]:
+    return zip(*(_column(frame[c]) for c in frame.columns), strict=True)
 
 
 def _records(frame: pd.DataFrame) -> Iterator[dict[str, Any]]:
     """Rows as plain Python values the driver accepts: no NaN, numpy scalars or arrays.
     Converted a column at a time: per value, this cost 40 s of a 100k-company load."""
     columns = list(frame.columns)
-    for values in zip(*(_column(frame[c]) for c in columns), strict=True):
+    for values in _tuples(frame):
         yield dict(zip(columns, values, strict=True))
 
 

@@ -15,19 +15,22 @@ candidates; none raises `NotFound`.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from datetime import date
-from typing import Any
+from typing import Any, TypeVar
 
 import neo4j
+import pandas as pd
 
 from config.errors import Ambiguous, NotFound
 from config.graph import Control
 from graph import control
-from graph.analysis import IN_FORCE, company_control
+from graph.analysis import IN_FORCE
 
 COMPANY_ID = re.compile(r"^C[0-9a-f]{12}$")
 PERSON_ID = re.compile(r"^P[0-9a-f]{12}$")
 USCC = re.compile(r"^[0-9A-HJ-NPQRTUWXY]{2}\d{6}[0-9A-HJ-NPQRTUWXY]{10}$")
+T = TypeVar("T")
 
 _COMPANY_FIELDS = (
     "c {.entity_id, .name, .uscc, .names, .former_names, .industry_code, .region_code, "
@@ -49,6 +52,17 @@ def _read(driver: neo4j.Driver, query: str, database: str, **params: Any) -> lis
     return [_jsonable(r.data()) for r in records]
 
 
+def _rows(tx: neo4j.ManagedTransaction, query: str, **params: Any) -> list[dict]:
+    return [_jsonable(r.data()) for r in tx.run(query, **params)]
+
+
+def _in_read(driver: neo4j.Driver, database: str, work: Callable[..., T], *args: Any) -> T:
+    """`work(tx, *args)` in one read transaction: its queries share one BEGIN and COMMIT
+    instead of one auto-managed transaction (and session) each."""
+    with driver.session(database=database, default_access_mode=neo4j.READ_ACCESS) as session:
+        return session.execute_read(work, *args)
+
+
 def _jsonable(value: Any) -> Any:
     if isinstance(value, dict):
         return {k: _jsonable(v) for k, v in value.items()}
@@ -68,6 +82,10 @@ def resolve_company(driver: neo4j.Driver, reference: str, database: str = "neo4j
 
 def find_company(driver: neo4j.Driver, reference: str, database: str = "neo4j") -> dict:
     """The company `reference` names, with its properties (`_COMPANY_FIELDS`)."""
+    return _in_read(driver, database, _find_company, reference)
+
+
+def _find_company(tx: neo4j.ManagedTransaction, reference: str) -> dict:
     reference = reference.strip()
     if COMPANY_ID.match(reference):
         query = "MATCH (c:Company {entity_id: $ref}) RETURN " + _COMPANY_FIELDS + " AS c"
@@ -79,7 +97,7 @@ def find_company(driver: neo4j.Driver, reference: str, database: str = "neo4j") 
             "MATCH (c:Company) WHERE c.name = $ref OR $ref IN c.names "
             "OR $ref IN c.former_names RETURN " + _COMPANY_FIELDS + " AS c LIMIT 50"
         )
-    found = _read(driver, query, database, ref=reference)
+    found = _rows(tx, query, ref=reference)
     if not found:
         raise NotFound(f"no company matches '{reference}' (entity ID, USCC or exact name)")
     if len(found) > 1:
@@ -140,6 +158,28 @@ def _id_compatible(masks: list[str], hint: str) -> bool:
     return any(m.upper().startswith(prefix) and m.upper().endswith(suffix) for m in masks)
 
 
+_ROLES = (
+    "MATCH (p:Person)-[r:LEGAL_REPRESENTATIVE_OF|OFFICER_OF]->(c:Company {entity_id: $id}) "
+    "WHERE " + IN_FORCE + " RETURN type(r) AS type, r.role AS role, " + _PERSON_FIELDS + " AS p, "
+    "r.valid_from AS valid_from, r.valid_to AS valid_to, r.sources AS sources, "
+    "r.record_ids AS record_ids ORDER BY p.entity_id, role"
+)
+_SHAREHOLDERS = (
+    "MATCH (h)-[r:HOLDS_SHARES_IN]->(c:Company {entity_id: $id}) WHERE " + IN_FORCE + " "
+    "RETURN h.entity_id AS entity_id, h.name AS name, "
+    "CASE WHEN h:Person THEN 'person' ELSE 'company' END AS kind, r.ratio AS ratio, "
+    "r.subscribed_capital AS subscribed_capital, r.valid_from AS valid_from, "
+    "r.source AS source, r.record_id AS record_id ORDER BY ratio DESC, entity_id"
+)
+# graph.analysis.upstream_holdings' query with the holder's name, which the answer shows.
+_HOLDERS_OF = (
+    "UNWIND $companies AS id MATCH (c:Company {entity_id: id}) "
+    "MATCH (h)-[r:HOLDS_SHARES_IN]->(c) WHERE " + IN_FORCE + " "
+    "RETURN h.entity_id AS holder, CASE WHEN h:Person THEN 'person' ELSE 'company' END "
+    "AS holder_kind, c.entity_id AS company, r.ratio AS ratio, h.name AS name"
+)
+
+
 def controls(
     driver: neo4j.Driver,
     reference: str,
@@ -156,38 +196,25 @@ def controls(
     punishments and list entries are those on the company and on every person above,
     each with `on` (entity ID) and `via` (how it names them).
     """
-    company = find_company(driver, reference, database)
+    return _in_read(driver, database, _controls, reference, settings, as_of or date.today())
+
+
+def _controls(
+    tx: neo4j.ManagedTransaction, reference: str, settings: Control, as_of: date
+) -> dict[str, Any]:
+    """`controls` in one read transaction: one round trip per query and ownership level."""
+    company = _find_company(tx, reference)
     company_id = company["entity_id"]
-    as_of = as_of or date.today()
-    roles = _read(
-        driver,
-        "MATCH (p:Person)-[r:LEGAL_REPRESENTATIVE_OF|OFFICER_OF]->(c:Company {entity_id: $id}) "
-        "WHERE "
-        + IN_FORCE
-        + " RETURN type(r) AS type, r.role AS role, "
-        + _PERSON_FIELDS
-        + " AS p, r.valid_from AS valid_from, r.valid_to AS valid_to, "
-        "r.sources AS sources, r.record_ids AS record_ids ORDER BY p.entity_id, role",
-        database,
-        id=company_id,
-        as_of=as_of,
+    roles = _rows(tx, _ROLES, id=company_id, as_of=as_of)
+    shareholders = _rows(tx, _SHAREHOLDERS, id=company_id, as_of=as_of)
+    holdings, names = _upstream(tx, company, shareholders, as_of)
+    result = control.control_analysis(
+        [company_id],
+        holdings,
+        threshold=settings.beneficial_owner_threshold,
+        majority=settings.majority,
     )
-    shareholders = _read(
-        driver,
-        "MATCH (h)-[r:HOLDS_SHARES_IN]->(c:Company {entity_id: $id}) WHERE "
-        + IN_FORCE
-        + " RETURN h.entity_id AS entity_id, h.name AS name, "
-        "CASE WHEN h:Person THEN 'person' ELSE 'company' END AS kind, r.ratio AS ratio, "
-        "r.subscribed_capital AS subscribed_capital, r.valid_from AS valid_from, "
-        "r.source AS source, r.record_id AS record_id ORDER BY ratio DESC, entity_id",
-        database,
-        id=company_id,
-        as_of=as_of,
-    )
-    holdings, result = company_control(driver, company_id, settings, as_of, database)
     finder = control.PathFinder(holdings)
-    ids = set(holdings["holder"]) | set(holdings["company"])
-    names = _names(driver, sorted(ids), database)
     owners = []
     for person, share in result.beneficial_owners.loc[
         result.beneficial_owners["company"] == company_id, ["person", "look_through_share"]
@@ -216,9 +243,50 @@ def controls(
         "shareholders": shareholders,
         "beneficial_owners": owners,
         "actual_controller": controller,
-        "punishments": punishments_on(driver, on, as_of, database),
-        "list_entries": list_entries_on(driver, on, as_of, database),
+        "punishments": _rows(tx, _PUNISHMENTS_ON, ids=on, as_of=as_of),
+        "list_entries": _rows(tx, _LIST_ENTRIES_ON, ids=on, as_of=as_of),
     }
+
+
+def _upstream(
+    tx: neo4j.ManagedTransaction, company: dict, shareholders: list[dict], as_of: date
+) -> tuple[pd.DataFrame, dict[str, str]]:
+    """The holdings that can reach `company` (as graph.analysis.upstream_holdings: level by
+    level upwards, each company once) and the names of everyone on them. The first level
+    is `shareholders`, already read."""
+    company_id, company_name = company["entity_id"], company["name"]
+    rows = [
+        {
+            "holder": s["entity_id"],
+            "holder_kind": s["kind"],
+            "company": company_id,
+            "ratio": s["ratio"],
+            "name": s["name"],
+        }
+        for s in shareholders
+    ]
+    seen = {company_id}
+    level = rows
+    while parents := sorted({r["holder"] for r in level if r["holder_kind"] == "company"} - seen):
+        seen.update(parents)
+        level = _rows(tx, _HOLDERS_OF, companies=parents, as_of=as_of)
+        rows += level
+    names = {company_id: company_name} | {r["holder"]: r["name"] for r in rows}
+    return _consolidated(rows), names
+
+
+def _consolidated(rows: list[dict]) -> pd.DataFrame:
+    """graph.analysis.consolidate for a few rows, summed in Python: pandas' groupby costs
+    more than the rest of the lookup (about 10 ms)."""
+    ratios: dict[tuple[str, str, str], float] = {}
+    for r in rows:
+        if r["ratio"] is not None:
+            key = (r["holder"], r["holder_kind"], r["company"])
+            ratios[key] = ratios.get(key, 0.0) + r["ratio"]
+    columns = ["holder", "holder_kind", "company", "ratio"]
+    if not ratios:
+        return pd.DataFrame(columns=columns)
+    return pd.DataFrame([(*key, ratio) for key, ratio in sorted(ratios.items())], columns=columns)
 
 
 def _role(row: dict) -> dict:
@@ -271,56 +339,42 @@ def _paths(paths: list[control.HoldingPath], names: dict[str, str]) -> list[dict
     ]
 
 
-def _names(driver: neo4j.Driver, ids: list[str], database: str) -> dict[str, str]:
-    rows = _read(
-        driver,
-        "UNWIND $ids AS id " + _PERSON_OR_COMPANY + " RETURN x.entity_id AS id, x.name AS name",
-        database,
-        ids=ids,
-    )
-    return {r["id"]: r["name"] for r in rows}
+_PUNISHMENTS_ON = (
+    "UNWIND $ids AS id " + _PERSON_OR_COMPANY + " "
+    "MATCH (n:Punishment)-[l:IMPOSED_ON|NAMES_RESPONSIBLE|NAMES]->(x) "
+    "WHERE $as_of IS NULL OR n.decision_date IS NULL OR n.decision_date <= $as_of "
+    "RETURN x.entity_id AS on, x.name AS on_name, "
+    "CASE type(l) WHEN 'IMPOSED_ON' THEN 'party' WHEN 'NAMES_RESPONSIBLE' "
+    "THEN 'responsible' ELSE l.slot END AS via, n.decision_number AS decision_number, "
+    "n.decision_date AS decision_date, n.categories AS categories, n.agency AS agency, "
+    "n.legal_basis AS legal_basis, n.source AS source, n.record_id AS record_id "
+    "ORDER BY decision_date, decision_number, on"
+)
+_LIST_ENTRIES_ON = (
+    "UNWIND $ids AS id " + _PERSON_OR_COMPANY + " "
+    "MATCH (n:ListEntry)-[l:LISTS|NAMES]->(x) "
+    "WHERE $as_of IS NULL OR n.entered IS NULL OR n.entered <= $as_of "
+    "RETURN x.entity_id AS on, x.name AS on_name, "
+    "CASE type(l) WHEN 'LISTS' THEN 'party' ELSE l.slot END AS via, n.list AS list, "
+    "n.entered AS entered, n.removed AS removed, "
+    "($as_of IS NOT NULL AND (n.removed IS NULL OR n.removed > $as_of)) AS listed_on_date, "
+    "n.reason AS reason, n.authority AS authority, n.case_number AS case_number, "
+    "n.source AS source, n.record_id AS record_id ORDER BY entered, case_number, on"
+)
 
 
 def punishments_on(
     driver: neo4j.Driver, entity_ids: list[str], as_of: date | None, database: str = "neo4j"
 ) -> list[dict]:
     """Punishments imposed on, or naming, any of `entity_ids` (decided by `as_of`)."""
-    return _read(
-        driver,
-        "UNWIND $ids AS id " + _PERSON_OR_COMPANY + " "
-        "MATCH (n:Punishment)-[l:IMPOSED_ON|NAMES_RESPONSIBLE|NAMES]->(x) "
-        "WHERE $as_of IS NULL OR n.decision_date IS NULL OR n.decision_date <= $as_of "
-        "RETURN x.entity_id AS on, x.name AS on_name, "
-        "CASE type(l) WHEN 'IMPOSED_ON' THEN 'party' WHEN 'NAMES_RESPONSIBLE' "
-        "THEN 'responsible' ELSE l.slot END AS via, n.decision_number AS decision_number, "
-        "n.decision_date AS decision_date, n.categories AS categories, n.agency AS agency, "
-        "n.legal_basis AS legal_basis, n.source AS source, n.record_id AS record_id "
-        "ORDER BY decision_date, decision_number, on",
-        database,
-        ids=entity_ids,
-        as_of=as_of,
-    )
+    return _read(driver, _PUNISHMENTS_ON, database, ids=entity_ids, as_of=as_of)
 
 
 def list_entries_on(
     driver: neo4j.Driver, entity_ids: list[str], as_of: date | None, database: str = "neo4j"
 ) -> list[dict]:
     """List entries of, or naming, any of `entity_ids`, with whether listed on `as_of`."""
-    return _read(
-        driver,
-        "UNWIND $ids AS id " + _PERSON_OR_COMPANY + " "
-        "MATCH (n:ListEntry)-[l:LISTS|NAMES]->(x) "
-        "WHERE $as_of IS NULL OR n.entered IS NULL OR n.entered <= $as_of "
-        "RETURN x.entity_id AS on, x.name AS on_name, "
-        "CASE type(l) WHEN 'LISTS' THEN 'party' ELSE l.slot END AS via, n.list AS list, "
-        "n.entered AS entered, n.removed AS removed, "
-        "($as_of IS NOT NULL AND (n.removed IS NULL OR n.removed > $as_of)) AS listed_on_date, "
-        "n.reason AS reason, n.authority AS authority, n.case_number AS case_number, "
-        "n.source AS source, n.record_id AS record_id ORDER BY entered, case_number, on",
-        database,
-        ids=entity_ids,
-        as_of=as_of,
-    )
+    return _read(driver, _LIST_ENTRIES_ON, database, ids=entity_ids, as_of=as_of)
 
 
 def footprint(

@@ -82,6 +82,42 @@ def test_loading_twice_changes_nothing(neo4j_driver: neo4j.Driver, tmp_path: Pat
     assert first.counters["nodes_created"] == 2 + 2 + 1  # companies, persons, punishment
 
 
+def test_a_first_load_creates_what_merging_builds(neo4j_driver: neo4j.Driver, tmp_path: Path):
+    """Into a graph without veil nodes the loader CREATEs; the graph equals the one MERGE
+    builds, rows that MERGE folds into one (same key and endpoints) included."""
+    b = _cycle_world()
+    b.legal_rep("X", "A", date(2015, 1, 1))
+    b.legal_rep("X", "A", date(2015, 1, 1), source="company_registry")  # one tenure key
+    b.officer("Y", "B", "director", date(2016, 1, 1))
+    b.punishment(
+        "A",
+        "沪市监处〔2020〕2号",
+        date(2020, 5, 1),
+        ["fine"],
+        responsible=("X", "X"),
+        legal_rep="Y",
+    )
+    b.listed("B", date(2021, 1, 1))
+    b.licence("A", "JY1", date(2020, 1, 1), date(2025, 1, 1))
+    run_dir = b.write(tmp_path / "run")
+    other = RunBuilder("O")
+    other.company("Z")
+    load_run(neo4j_driver, other.write(tmp_path / "other"))  # veil nodes: the next MERGEs
+    merged = load_run(neo4j_driver, run_dir)
+    built_by_merge = _dump(neo4j_driver)
+    neo4j_driver.execute_query(
+        "MATCH (n) WHERE n:Person OR n:Company OR n:Punishment OR n:ListEntry OR n:Licence "
+        "DETACH DELETE n"
+    )
+    created = load_run(neo4j_driver, run_dir)
+    assert (merged.mode, created.mode) == ("merge", "create")
+    assert _dump(neo4j_driver) == built_by_merge
+    assert created.counters["relationships_created"] == merged.counters["relationships_created"]
+    assert created.counters["nodes_created"] == merged.counters["nodes_created"]
+    assert load_run(neo4j_driver, run_dir).mode == "merge"
+    assert _dump(neo4j_driver) == built_by_merge
+
+
 def test_every_relationship_carries_provenance(neo4j_driver: neo4j.Driver, tmp_path: Path):
     b = _cycle_world()
     b.legal_rep("X", "A", date(2015, 1, 1))
