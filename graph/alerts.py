@@ -312,7 +312,8 @@ def _ties(
     if how == "responsible":
         for rel, slot, person in named.get(trigger.key, ()):
             if rel == "NAMES_RESPONSIBLE":
-                out.append((person, Tie("responsible", {"slot": slot}, _record(trigger))))
+                detail = {"slot": slot} if isinstance(slot, str) else {}
+                out.append((person, Tie("responsible", detail, _record(trigger))))
     if how == "legal_rep":
         for rel, slot, person in named.get(trigger.key, ()):
             if rel == "NAMES" and slot == "legal_rep":

@@ -141,7 +141,10 @@ def print_alert(alert: dict[str, Any]) -> None:
     for tie in ev["ties"]:
         detail = {k: v for k, v in tie.items() if k not in ("how", "records", "paths")}
         console.print(
-            f"  tied as {tie['how']}: {detail} via {', '.join(tie['records'])}", highlight=False
+            f"  tied as {tie['how']}"
+            + (f" ({', '.join(f'{k}: {v}' for k, v in detail.items())})" if detail else "")
+            + f" via {', '.join(tie['records'])}",
+            highlight=False,
         )
     identity = ev["identity"]
     console.print(
