@@ -19,20 +19,7 @@ Starts a throwaway Neo4j (its own store under bench/out/neo4j-alerts-bench, a fr
 Prints MET / NOT MET per target and one JSON line for docs/PERFORMANCE.md.
 """
 
-# ruff: noqa: E402  (the package `graph` must be imported before the other imports)
 from __future__ import annotations
-
-import sys
-from pathlib import Path
-
-# bench/graph.py shadows the graph package while this folder is on sys.path: import the
-# package (cached for the later `graph.*` imports) with the folder taken off.
-_BENCH = Path(__file__).resolve().parent
-_SAVED = list(sys.path)
-sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != _BENCH]
-import graph  # noqa: F401
-
-sys.path[:] = _SAVED
 
 import argparse
 import cProfile
@@ -43,6 +30,7 @@ import resource
 import shutil
 import socket
 import time
+from pathlib import Path
 from typing import Any
 
 import neo4j
@@ -83,7 +71,7 @@ def _prepare(companies: int, seed: int, kind: str) -> None:
 
 def _run(companies: int, seed: int, kind: str, fresh: bool = False) -> tuple[Path, Path]:
     """(world, run with entities), prepared in a child process and cached under bench/out/
-    (the same runs bench/graph.py uses)."""
+    (the same runs bench/graph_speed.py uses)."""
     world = ensure_world(companies, seed)
     run = OUT / f"graphrun-{kind}-{companies}-{seed}"
     if fresh or not (run / "entities.parquet").is_file():

@@ -1,6 +1,6 @@
 """Benchmark the corporate-veil graph: correctness against truth, then speed, on a local Neo4j.
 
-    .venv/bin/python bench/graph.py --companies 20000 --speed-companies 100000
+    .venv/bin/python bench/graph_speed.py --companies 20000 --speed-companies 100000
 
 Starts a throwaway Neo4j (its own store under bench/out/neo4j-graph-bench, a free port,
 4g heap, 2g page cache) and stops it at the end.
@@ -20,20 +20,7 @@ Starts a throwaway Neo4j (its own store under bench/out/neo4j-graph-bench, a fre
 Prints MET / NOT MET per target and one JSON line for docs/PERFORMANCE.md.
 """
 
-# ruff: noqa: E402  (the package `graph` must be imported before the other imports)
 from __future__ import annotations
-
-import sys
-from pathlib import Path
-
-# This file is bench/graph.py: while its folder is on sys.path, `import graph` finds this file
-# instead of the graph package. The package is imported (and cached) with the folder taken off.
-_BENCH = Path(__file__).resolve().parent
-_SAVED = list(sys.path)
-sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != _BENCH]
-import graph  # noqa: F401  (cached: later `graph.*` imports find the package)
-
-sys.path[:] = _SAVED
 
 import argparse
 import json
@@ -45,6 +32,7 @@ import shutil
 import socket
 import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import neo4j
