@@ -24,17 +24,14 @@ from __future__ import annotations
 import argparse
 import cProfile
 import json
-import multiprocessing
 import pstats
 import resource
 import shutil
-import socket
-import time
-from pathlib import Path
 from typing import Any
 
 import neo4j
-from bench_worlds import OUT, ensure_world
+from bench_runs import free_port, graph_run
+from bench_worlds import OUT
 
 from config.graph import load_graph_config
 from config.rules import load_rules
@@ -42,49 +39,12 @@ from graph.alert_records import list_alerts, sweep
 from graph.connection import open_driver
 from graph.load import load_run as load_graph
 from graph.neo4j_server import ServerConfig, start
-from linkage.run import link_run
-from loaders.run import load_run
 from world.alert_checks import format_alert_scores, score_alerts
-from world.graph_checks import TRUTH_AS_OF, perfect_entities
+from world.graph_checks import TRUTH_AS_OF
 
 RECALL_TARGET = 0.98
 PRECISION_TARGET = 0.95
 SWEEP_SECONDS_TARGET = 60.0
-
-
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def _prepare(companies: int, seed: int, kind: str) -> None:
-    world = ensure_world(companies, seed)
-    run = OUT / f"graphrun-{kind}-{companies}-{seed}"
-    shutil.rmtree(run, ignore_errors=True)
-    load_run(world / "sources.yaml", run, secret=b"bench")
-    if kind == "linked":
-        link_run(run, models_dir=run / "no-saved-models")
-    else:
-        perfect_entities(run, world)
-
-
-def _run(companies: int, seed: int, kind: str, fresh: bool = False) -> tuple[Path, Path]:
-    """(world, run with entities), prepared in a child process and cached under bench/out/
-    (the same runs bench/graph_speed.py uses)."""
-    world = ensure_world(companies, seed)
-    run = OUT / f"graphrun-{kind}-{companies}-{seed}"
-    if fresh or not (run / "entities.parquet").is_file():
-        started = time.perf_counter()
-        child = multiprocessing.get_context("spawn").Process(
-            target=_prepare, args=(companies, seed, kind)
-        )
-        child.start()
-        child.join()
-        if child.exitcode != 0:
-            raise RuntimeError(f"preparing {run} failed (exit code {child.exitcode})")
-        print(f"prepared {run}: {time.perf_counter() - started:.1f} s", flush=True)
-    return world, run
 
 
 def _met(ok: bool) -> str:
@@ -112,7 +72,7 @@ def _sweep(driver: neo4j.Driver, profile: bool) -> Any:
 def accuracy(
     driver: neo4j.Driver, companies: int, seed: int, relink: bool, profile: bool
 ) -> dict[str, Any]:
-    world, run = _run(companies, seed, "linked", fresh=relink)
+    world, run = graph_run(companies, seed, "linked", fresh=relink)
     _empty(driver)
     loaded = load_graph(driver, run)
     print(f"graph load {companies:,} (linked by veil): {loaded.seconds:.1f} s", flush=True)
@@ -141,7 +101,7 @@ def accuracy(
 
 
 def speed(driver: neo4j.Driver, companies: int, seed: int, profile: bool) -> dict[str, Any]:
-    _, run = _run(companies, seed, "perfect")
+    _, run = graph_run(companies, seed, "perfect")
     print(f"speed at {companies:,} companies, PERFECT ENTITIES (truth clustering, no linkage)")
     _empty(driver)
     loaded = load_graph(driver, run)
@@ -174,7 +134,7 @@ def main() -> None:
     store = OUT / "neo4j-alerts-bench"
     shutil.rmtree(store, ignore_errors=True)
     server = start(
-        ServerConfig(data_dir=store, port=_free_port(), heap="4g", pagecache="2g"),
+        ServerConfig(data_dir=store, port=free_port(), heap="4g", pagecache="2g"),
         watch_stdin=True,
     )
     result: dict[str, Any] = {"machine": "2 cores, 24 GiB"}

@@ -24,12 +24,10 @@ from __future__ import annotations
 
 import argparse
 import json
-import multiprocessing
 import os
 import random
 import resource
 import shutil
-import socket
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -37,7 +35,8 @@ from typing import Any
 
 import neo4j
 import numpy as np
-from bench_worlds import OUT, ensure_world
+from bench_runs import free_port, graph_run
+from bench_worlds import OUT
 
 from config.graph import load_graph_config
 from graph.analysis import run_control
@@ -47,9 +46,7 @@ from graph.load import LoadSummary
 from graph.load import load_run as load_graph
 from graph.neo4j_server import LocalServer, ServerConfig, start
 from graph.queries import controls, footprint
-from linkage.run import link_run
-from loaders.run import load_run
-from world.graph_checks import TRUTH_AS_OF, format_control_scores, perfect_entities, score_control
+from world.graph_checks import TRUTH_AS_OF, format_control_scores, score_control
 
 AGREEMENT_TARGET = 0.995
 SHARE_TOLERANCE = 1e-6
@@ -59,51 +56,13 @@ P95_TARGET_MS = 50.0
 WARM_UP = 20  # queries run before timing: query plans and page cache warm
 
 
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def _prepare(companies: int, seed: int, kind: str) -> None:
-    """Load the world and write entities: `linked` by veil, or `perfect` from the truth."""
-    world = ensure_world(companies, seed)
-    run = OUT / f"graphrun-{kind}-{companies}-{seed}"
-    shutil.rmtree(run, ignore_errors=True)
-    started = time.perf_counter()
-    load_run(world / "sources.yaml", run, secret=b"bench")
-    print(f"veil load {companies:,}: {time.perf_counter() - started:.1f} s", flush=True)
-    started = time.perf_counter()
-    if kind == "linked":
-        link_run(run, models_dir=run / "no-saved-models")  # trained on this run
-    else:
-        perfect_entities(run, world)
-    print(f"entities ({kind}): {time.perf_counter() - started:.1f} s", flush=True)
-
-
-def _loaded(companies: int, seed: int, kind: str) -> tuple[Path, Path]:
-    """(world, run) with entities, prepared once in a child process (cached under
-    bench/out/), so this process's peak memory is the graph's work alone."""
-    world = ensure_world(companies, seed)
-    run = OUT / f"graphrun-{kind}-{companies}-{seed}"
-    if not (run / "entities.parquet").is_file():
-        child = multiprocessing.get_context("spawn").Process(
-            target=_prepare, args=(companies, seed, kind)
-        )
-        child.start()
-        child.join()
-        if child.exitcode != 0:
-            raise RuntimeError(f"preparing {run} failed (exit code {child.exitcode})")
-    return world, run
-
-
 def _met(ok: bool) -> str:
     return "MET    " if ok else "NOT MET"
 
 
 def correctness(driver: neo4j.Driver, companies: int, seed: int) -> dict[str, Any]:
     """Linked run -> graph -> control -> scores against truth."""
-    world, run = _loaded(companies, seed, "linked")
+    world, run = graph_run(companies, seed, "linked")
     summary = load_graph(driver, run)
     print(f"graph load {companies:,} (linked): {summary.seconds:.1f} s", flush=True)
     control = run_control(driver, load_graph_config().control, TRUTH_AS_OF)
@@ -185,7 +144,7 @@ def _latencies(call: Callable[[str], Any], refs: list[str]) -> dict[str, float]:
 
 def speed(driver: neo4j.Driver, companies: int, seed: int, queries: int) -> dict[str, Any]:
     """Perfect-entities run: load twice, control, query latency."""
-    _, run = _loaded(companies, seed, "perfect")
+    _, run = graph_run(companies, seed, "perfect")
     print(f"speed at {companies:,} companies, PERFECT ENTITIES (truth clustering, no linkage)")
     driver.execute_query("MATCH (n) CALL (n) { DETACH DELETE n } IN TRANSACTIONS OF 10000 ROWS")
     started = time.perf_counter()
@@ -271,7 +230,7 @@ def main() -> None:
     shutil.rmtree(data_dir, ignore_errors=True)
     data_dir.mkdir(parents=True)
     config = ServerConfig(
-        data_dir=data_dir, port=_free_port(), heap=args.heap, pagecache=args.pagecache, tx_max="2g"
+        data_dir=data_dir, port=free_port(), heap=args.heap, pagecache=args.pagecache, tx_max="2g"
     )
     started = time.perf_counter()
     server = start(config, watch_stdin=True)

@@ -32,21 +32,10 @@ Reach = Literal[
     "legal_rep", "responsible", "officers", "actual_controller", "beneficial_owner", "party"
 ]
 
+#: The roles that are control of a company, not an office in it.
+CONTROL_ROLES = ("actual_controller", "beneficial_owner")
 #: Roles a rule can restrict: legal_rep, any officer role of the graph (OFFICER_OF.role),
 #: and control (actual_controller; beneficial_owner at or above the control threshold).
-OFFICER_ROLES = (
-    "chairman",
-    "vice_chairman",
-    "executive_director",
-    "director",
-    "supervisor",
-    "manager",
-    "deputy_manager",
-    "finance_officer",
-    "board_secretary",
-    "food_safety_manager",
-)
-CONTROL_ROLES = ("actual_controller", "beneficial_owner")
 Role = Literal[
     "legal_rep",
     "chairman",

@@ -27,9 +27,6 @@ from graph.alerts import Hit
 
 #: Comparison levels shown per model link: the ones that weighed most, either way.
 KEY_LEVELS = 4
-#: Evidence fields that do not change what an inspector would conclude: left out of the
-#: digest that decides whether a dismissed alert's evidence changed.
-_VOLATILE = ("computed_at",)
 
 
 def alert_id(rule: str, person: str, company: str, trigger: str, role: str) -> str:
@@ -39,8 +36,9 @@ def alert_id(rule: str, person: str, company: str, trigger: str, role: str) -> s
 
 
 def digest(evidence: dict[str, Any]) -> str:
-    stable = {k: v for k, v in evidence.items() if k not in _VOLATILE}
-    return hashlib.sha256(json.dumps(stable, sort_keys=True, default=str).encode()).hexdigest()[:16]
+    """What a reviewer saw: a dismissal holds while this stays the same."""
+    text = json.dumps(evidence, sort_keys=True, default=str)
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
 def _iso(value: Any) -> Any:

@@ -14,7 +14,7 @@ from typing import Any
 import neo4j
 import pandas as pd
 
-from graph import control
+from graph.analysis import walk_upstream
 
 _PUNISHMENTS = (
     "MATCH (p:Punishment) WHERE any(c IN p.categories WHERE c IN $categories) "
@@ -181,21 +181,16 @@ class GraphReader:
         return reached
 
     def holdings_upstream(self, companies: list[str]) -> pd.DataFrame:
-        """Every holding (any date) that can reach these companies, level by level."""
-        seen = set(companies)
-        frontier = sorted(seen)
-        frames = []
-        while frontier:
-            level = _frame(
-                self._run(_HOLDERS_OF, ids=frontier), HOLDING_COLUMNS, ("valid_from", "valid_to")
-            )
-            frames.append(level)
-            parents = set(level.loc[level["holder_kind"] == control.COMPANY, "holder"]) - seen
-            seen |= parents
-            frontier = sorted(parents)
-        if not frames:
+        """Every holding (any date) that can reach these companies (walk_upstream)."""
+        if not companies:
             return pd.DataFrame(columns=HOLDING_COLUMNS)
-        return pd.concat(frames, ignore_index=True)
+        rows = walk_upstream(
+            lambda ids: [r.data() for r in self._run(_HOLDERS_OF, ids=ids)], companies
+        )
+        frame = pd.DataFrame(rows, columns=HOLDING_COLUMNS)
+        for column in ("valid_from", "valid_to"):
+            frame[column] = [_day(v) for v in frame[column]]
+        return frame
 
     def companies(self, ids: list[str]) -> dict[str, dict[str, Any]]:
         records = self._run(_COMPANIES, ids=ids)

@@ -33,7 +33,6 @@ from graph.alert_reads import GraphReader
 from graph.alerts import Hit, evaluate
 
 STATUSES = ("new", "acknowledged", "confirmed", "dismissed")
-REVIEW_STATUSES = ("acknowledged", "confirmed", "dismissed", "new")
 
 SCHEMA = (
     "CREATE CONSTRAINT alert_id IF NOT EXISTS FOR (a:Alert) REQUIRE a.id IS UNIQUE",
@@ -304,8 +303,8 @@ def review(
     database: str = "neo4j",
 ) -> dict[str, Any]:
     """Move an alert to `status`, recording who, when and why."""
-    if status not in REVIEW_STATUSES:
-        raise InputError("--status", f"'{status}' is not one of {', '.join(REVIEW_STATUSES)}")
+    if status not in STATUSES:
+        raise InputError("--status", f"'{status}' is not one of {', '.join(STATUSES)}")
     if not reviewer.strip():
         raise InputError("--reviewer", "a review needs the reviewer's name")
     if status == "dismissed" and not reason.strip():

@@ -118,7 +118,6 @@ class Evaluation:
     triggers: dict[str, int] = field(default_factory=dict)  # per rule
     reached: dict[str, int] = field(default_factory=dict)  # persons per rule
     undated: int = 0  # triggering records without a date: no window, skipped
-    holdings_read: int = 0
 
 
 def evaluate(
@@ -133,10 +132,10 @@ def evaluate(
     triggers, undated = _triggers(reader, rules.rules, as_of)
     ties = _reach(reader, rules.rules, triggers, settings)
     persons = sorted({person for by_person in ties.values() for person in by_person})
-    roles, holdings_read = _roles(reader, persons, settings, as_of)
+    roles = _roles(reader, persons, settings, as_of)
     companies = reader.companies(sorted({r.company for rs in roles.values() for r in rs}))
     _infer_starts(roles, companies)
-    evaluation = Evaluation(hits=[], undated=undated, holdings_read=holdings_read)
+    evaluation = Evaluation(hits=[], undated=undated)
     for rule in rules.rules:
         evaluation.triggers[rule.id] = len(triggers[rule.id])
         evaluation.reached[rule.id] = len(
@@ -529,12 +528,12 @@ def control_roles(
 
 def _roles(
     reader: GraphReader, persons: list[str], settings: Control, as_of: date
-) -> tuple[dict[str, list[Role]], int]:
+) -> dict[str, list[Role]]:
     """Every tenure of `persons`, and their control as of `as_of` of every company they
     reach through holdings."""
     roles: dict[str, list[Role]] = defaultdict(list)
     if not persons:
-        return roles, 0
+        return roles
     for row in reader.roles_of(persons).to_dict("records"):
         records = [f"{s}:{r}" for s, r in zip(row["sources"], row["record_ids"], strict=True)]
         roles[row["person"]].append(
@@ -542,9 +541,9 @@ def _roles(
         )
     candidates = sorted(reader.held_downstream(persons))
     if not candidates:
-        return roles, 0
+        return roles
     holdings = DatedHoldings(reader.holdings_upstream(candidates))
     found = holdings.control(candidates, as_of, settings)
     for role in control_roles(found, candidates, set(persons), settings):
         roles[role.person].append(role)
-    return roles, len(holdings.frame)
+    return roles

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from typing import Any
@@ -103,30 +104,42 @@ def holdings_in_force(driver: neo4j.Driver, as_of: date, database: str = "neo4j"
     )
 
 
+def walk_upstream(
+    read_level: Callable[[list[str]], list[dict]],
+    companies: list[str],
+    first: list[dict] | None = None,
+) -> list[dict]:
+    """Holding rows that can reach `companies`, read level by level upwards; each company is
+    asked once, so cycles end the walk. `read_level(ids)` returns the rows (with `holder`
+    and `holder_kind`) of the holdings in those companies; `first` is the first level when
+    the caller has read it already."""
+    seen = set(companies)
+    level = first if first is not None else read_level(sorted(seen))
+    rows = list(level)
+    while parents := sorted({r["holder"] for r in level if r["holder_kind"] == "company"} - seen):
+        seen.update(parents)
+        level = read_level(parents)
+        rows += level
+    return rows
+
+
 def upstream_holdings(
     driver: neo4j.Driver, company_id: str, as_of: date, database: str = "neo4j"
 ) -> pd.DataFrame:
-    """The holdings that can reach `company_id`, found level by level upwards (cycles end
-    the walk, since a company is visited once)."""
-    seen = {company_id}
-    frontier = [company_id]
-    frames = []
-    while frontier:
+    """The holdings in force on `as_of` that can reach `company_id`, consolidated."""
+
+    def read_level(ids: list[str]) -> list[dict]:
         records, _, _ = driver.execute_query(
             _UPSTREAM_HOLDINGS,
-            companies=frontier,
+            companies=ids,
             as_of=as_of,
             database_=database,
             routing_=neo4j.RoutingControl.READ,
         )
-        level = pd.DataFrame(
-            [r.data() for r in records], columns=["holder", "holder_kind", "company", "ratio"]
-        )
-        frames.append(level)
-        parents = set(level.loc[level["holder_kind"] == "company", "holder"]) - seen
-        seen |= parents
-        frontier = sorted(parents)
-    return consolidate(pd.concat(frames, ignore_index=True))
+        return [r.data() for r in records]
+
+    rows = walk_upstream(read_level, [company_id])
+    return consolidate(pd.DataFrame(rows, columns=["holder", "holder_kind", "company", "ratio"]))
 
 
 def path_texts(paths: list[control.HoldingPath]) -> list[str]:

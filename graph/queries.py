@@ -25,7 +25,7 @@ import pandas as pd
 from config.errors import Ambiguous, NotFound
 from config.graph import Control
 from graph import control
-from graph.analysis import IN_FORCE
+from graph.analysis import IN_FORCE, walk_upstream
 
 COMPANY_ID = re.compile(r"^C[0-9a-f]{12}$")
 PERSON_ID = re.compile(r"^P[0-9a-f]{12}$")
@@ -251,9 +251,8 @@ def _controls(
 def _upstream(
     tx: neo4j.ManagedTransaction, company: dict, shareholders: list[dict], as_of: date
 ) -> tuple[pd.DataFrame, dict[str, str]]:
-    """The holdings that can reach `company` (as graph.analysis.upstream_holdings: level by
-    level upwards, each company once) and the names of everyone on them. The first level
-    is `shareholders`, already read."""
+    """The holdings that can reach `company` (graph.analysis.walk_upstream) and the names of
+    everyone on them. The first level is `shareholders`, already read."""
     company_id, company_name = company["entity_id"], company["name"]
     rows = [
         {
@@ -265,12 +264,9 @@ def _upstream(
         }
         for s in shareholders
     ]
-    seen = {company_id}
-    level = rows
-    while parents := sorted({r["holder"] for r in level if r["holder_kind"] == "company"} - seen):
-        seen.update(parents)
-        level = _rows(tx, _HOLDERS_OF, companies=parents, as_of=as_of)
-        rows += level
+    rows = walk_upstream(
+        lambda ids: _rows(tx, _HOLDERS_OF, companies=ids, as_of=as_of), [company_id], rows
+    )
     names = {company_id: company_name} | {r["holder"]: r["name"] for r in rows}
     return _consolidated(rows), names
 

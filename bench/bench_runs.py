@@ -1,0 +1,59 @@
+"""Linked runs shared by the graph and alert benchmarks, prepared once under bench/out/.
+
+A run is the world of (companies, seed) loaded by veil, with entities either `linked` by
+veil's own linkage or `perfect` (the truth's clustering, for timing the graph without
+linkage). It is prepared in a child process, so a benchmark's peak memory is its own
+stage's alone.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import shutil
+import socket
+import time
+from pathlib import Path
+
+from bench_worlds import OUT, ensure_world
+
+
+def free_port() -> int:
+    """A port on 127.0.0.1 that nothing listens on right now (for a throwaway Neo4j)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _prepare(companies: int, seed: int, kind: str) -> None:
+    from linkage.run import link_run
+    from loaders.run import load_run
+    from world.graph_checks import perfect_entities
+
+    world = ensure_world(companies, seed)
+    run = OUT / f"graphrun-{kind}-{companies}-{seed}"
+    shutil.rmtree(run, ignore_errors=True)
+    started = time.perf_counter()
+    load_run(world / "sources.yaml", run, secret=b"bench")
+    print(f"veil load {companies:,}: {time.perf_counter() - started:.1f} s", flush=True)
+    started = time.perf_counter()
+    if kind == "linked":
+        link_run(run, models_dir=run / "no-saved-models")  # trained on this run
+    else:
+        perfect_entities(run, world)
+    print(f"entities ({kind}): {time.perf_counter() - started:.1f} s", flush=True)
+
+
+def graph_run(companies: int, seed: int, kind: str, fresh: bool = False) -> tuple[Path, Path]:
+    """(world, run with entities) for `kind` "linked" or "perfect", cached under bench/out/
+    (`fresh`: prepared again, e.g. to link with the current code)."""
+    world = ensure_world(companies, seed)
+    run = OUT / f"graphrun-{kind}-{companies}-{seed}"
+    if fresh or not (run / "entities.parquet").is_file():
+        child = multiprocessing.get_context("spawn").Process(
+            target=_prepare, args=(companies, seed, kind)
+        )
+        child.start()
+        child.join()
+        if child.exitcode != 0:
+            raise RuntimeError(f"preparing {run} failed (exit code {child.exitcode})")
+    return world, run
