@@ -20,7 +20,6 @@ from datetime import date
 from typing import Any, TypeVar
 
 import neo4j
-import pandas as pd
 
 from config.errors import Ambiguous, NotFound
 from config.graph import Control
@@ -208,28 +207,26 @@ def _controls(
     roles = _rows(tx, _ROLES, id=company_id, as_of=as_of)
     shareholders = _rows(tx, _SHAREHOLDERS, id=company_id, as_of=as_of)
     holdings, names = _upstream(tx, company, shareholders, as_of)
-    result = control.control_analysis(
-        [company_id],
+    result = control.company_control(
+        company_id,
         holdings,
         threshold=settings.beneficial_owner_threshold,
         majority=settings.majority,
     )
     finder = control.PathFinder(holdings)
     owners = []
-    for person, share in result.beneficial_owners.loc[
-        result.beneficial_owners["company"] == company_id, ["person", "look_through_share"]
-    ].itertuples(index=False, name=None):
+    for person, share in result.beneficial_owners:
         paths, cycles = finder.paths(person, company_id, max_paths=settings.max_paths)
         owners.append(
             {
                 "entity_id": person,
                 "name": names.get(person),
-                "look_through_share": float(share),
+                "look_through_share": share,
                 "cycles_contribute": cycles,
                 "paths": _paths(paths, names),
             }
         )
-    controller = _controller(result, company_id, finder, names, settings)
+    controller = _controller(result, finder, names, settings)
     people = {r["p"]["entity_id"] for r in roles} | {o["entity_id"] for o in owners}
     people |= {s["entity_id"] for s in shareholders if s["kind"] == "person"}
     if controller.get("entity_id"):
@@ -250,7 +247,7 @@ def _controls(
 
 def _upstream(
     tx: neo4j.ManagedTransaction, company: dict, shareholders: list[dict], as_of: date
-) -> tuple[pd.DataFrame, dict[str, str]]:
+) -> tuple[list[control.Holding], dict[str, str]]:
     """The holdings that can reach `company` (graph.analysis.walk_upstream) and the names of
     everyone on them. The first level is `shareholders`, already read."""
     company_id, company_name = company["entity_id"], company["name"]
@@ -271,7 +268,7 @@ def _upstream(
     return _consolidated(rows), names
 
 
-def _consolidated(rows: list[dict]) -> pd.DataFrame:
+def _consolidated(rows: list[dict]) -> list[control.Holding]:
     """graph.analysis.consolidate for a few rows, summed in Python: pandas' groupby costs
     more than the rest of the lookup (about 10 ms)."""
     ratios: dict[tuple[str, str, str], float] = {}
@@ -279,10 +276,7 @@ def _consolidated(rows: list[dict]) -> pd.DataFrame:
         if r["ratio"] is not None:
             key = (r["holder"], r["holder_kind"], r["company"])
             ratios[key] = ratios.get(key, 0.0) + r["ratio"]
-    columns = ["holder", "holder_kind", "company", "ratio"]
-    if not ratios:
-        return pd.DataFrame(columns=columns)
-    return pd.DataFrame([(*key, ratio) for key, ratio in sorted(ratios.items())], columns=columns)
+    return [(*key, ratio) for key, ratio in sorted(ratios.items())]
 
 
 def _role(row: dict) -> dict:
@@ -297,28 +291,25 @@ def _role(row: dict) -> dict:
 
 
 def _controller(
-    result: control.ControlResult,
-    company_id: str,
+    result: control.CompanyControl,
     finder: control.PathFinder,
     names: dict[str, str],
     settings: Control,
 ) -> dict[str, Any]:
-    rows = result.controllers[result.controllers["company"] == company_id]
-    row = rows.iloc[0] if len(rows) else None
-    if row is None or row["person"] is None or row["basis"] == "none":
+    if result.person is None:
         return {
             "basis": "none",
             "note": "no identifiable controller: no majority chain ends at a person and "
             "no single person holds the largest look-through share at or above "
             f"{settings.beneficial_owner_threshold:.0%}",
         }
-    paths, cycles = finder.paths(row["person"], company_id, max_paths=settings.max_paths)
+    paths, cycles = finder.paths(result.person, result.company, max_paths=settings.max_paths)
     return {
-        "entity_id": row["person"],
-        "name": names.get(row["person"]),
-        "basis": row["basis"],
-        "look_through_share": float(row["look_through_share"]),
-        "chain": [{"entity_id": e, "name": names.get(e)} for e in row["chain"]],
+        "entity_id": result.person,
+        "name": names.get(result.person),
+        "basis": result.basis,
+        "look_through_share": result.share,
+        "chain": [{"entity_id": e, "name": names.get(e)} for e in result.chain],
         "cycles_contribute": cycles,
         "paths": _paths(paths, names),
     }

@@ -16,6 +16,7 @@ from graph.control import (
     PathFinder,
     actual_controllers,
     beneficial_owners,
+    company_control,
     control_analysis,
     holding_paths,
     look_through,
@@ -411,3 +412,35 @@ def test_actual_controllers_takes_given_ownership() -> None:
     )
     row = controller(actual_controllers(["C"], world, ownership), "C")
     assert (row["person"], row["look_through_share"]) == ("P", 0.4)
+
+
+@FAST
+@given(worlds())
+def test_one_company_agrees_with_the_batch(world: pd.DataFrame) -> None:
+    """company_control (the interactive fast path) gives the batch figures for each company."""
+    companies = sorted(set(world["company"]))
+    batch = control_analysis(companies, world)
+    rows = list(world.itertuples(index=False, name=None))
+    for company, person, basis, value, chain in batch.controllers.itertuples(index=False):
+        one = company_control(company, rows)
+        own = batch.look_through.ownership
+        own = own[own["company"] == company]
+        assert one.ownership.keys() == set(own["person"])
+        for who, figure in zip(own["person"], own["look_through_share"], strict=True):
+            assert one.ownership[who] == pytest.approx(figure, abs=1e-12)
+        owners = batch.beneficial_owners
+        assert [p for p, _ in one.beneficial_owners] == sorted(
+            owners.loc[owners["company"] == company, "person"]
+        )
+        assert (one.person, one.basis, one.chain) == (person, basis, chain)
+        if person is not None:
+            assert one.share == pytest.approx(value, abs=1e-12)
+
+
+def test_one_company_checks_its_rows() -> None:
+    with pytest.raises(HoldingsError, match="consolidate"):
+        company_control("C", [("P", "person", "C", 0.3), ("P", "person", "C", 0.2)])
+    with pytest.raises(HoldingsError, match=r"\[0, 1\]"):
+        company_control("C", [("P", "person", "C", 1.5)])
+    with pytest.raises(HoldingsError, match="both as person and as company"):
+        company_control("C", [("P", "person", "C", 0.5), ("P", "company", "D", 0.5)])
