@@ -184,7 +184,7 @@ def _distinct_lists(frame: pd.DataFrame, column: str, distinct: bool = True) -> 
     entity, value = np.divmod(pair, max(len(values), 1))
     starts = _starts(entity)
     items = values.take(value).to_numpy(dtype=object).tolist()
-    ends = np.r_[starts[1:], len(entity)].tolist()
+    ends = np.r_[starts[1:], len(entity)][: len(starts)].tolist()
     return pd.Series(
         [items[a:b] for a, b in zip(starts.tolist(), ends, strict=True)],
         index=pd.Index(entities.take(entity[starts]), name="entity_id"),

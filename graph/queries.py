@@ -204,8 +204,8 @@ def _controls(
     """`controls` in one read transaction: one round trip per query and ownership level."""
     company = _find_company(tx, reference)
     company_id = company["entity_id"]
-    roles = _rows(tx, _ROLES, id=company_id, as_of=as_of)
-    shareholders = _rows(tx, _SHAREHOLDERS, id=company_id, as_of=as_of)
+    first = _rows(tx, _ROLES_AND_SHAREHOLDERS, id=company_id, as_of=as_of)[0]
+    roles, shareholders = first["roles"], first["shareholders"]
     holdings, names = _upstream(tx, company, shareholders, as_of)
     result = control.company_control(
         company_id,
@@ -240,8 +240,7 @@ def _controls(
         "shareholders": shareholders,
         "beneficial_owners": owners,
         "actual_controller": controller,
-        "punishments": _rows(tx, _PUNISHMENTS_ON, ids=on, as_of=as_of),
-        "list_entries": _rows(tx, _LIST_ENTRIES_ON, ids=on, as_of=as_of),
+        **_rows(tx, _RECORDS_ON, ids=on, as_of=as_of)[0],
     }
 
 
@@ -347,6 +346,46 @@ _LIST_ENTRIES_ON = (
     "($as_of IS NOT NULL AND (n.removed IS NULL OR n.removed > $as_of)) AS listed_on_date, "
     "n.reason AS reason, n.authority AS authority, n.case_number AS case_number, "
     "n.source AS source, n.record_id AS record_id ORDER BY entered, case_number, on"
+)
+
+
+def _collected(query: str, name: str) -> str:
+    """A row query (`... RETURN a AS x, b AS y ORDER BY ...`) as a subquery that returns its
+    rows in order as one list `name`: two such lists come back in one round trip."""
+    match, _, projection = query.rpartition(" RETURN ")
+    columns, _, order = projection.partition(" ORDER BY ")
+    aliases = [c.rpartition(" AS ")[2] for c in _top_level(columns)]
+    fields = ", ".join(f"{a}: {a}" for a in aliases)
+    return (
+        f"CALL () {{ {match} WITH {columns} ORDER BY {order} "
+        f"RETURN collect({{{fields}}}) AS {name} }}"
+    )
+
+
+def _top_level(columns: str) -> list[str]:
+    """The comma-separated items of a RETURN clause, ignoring commas inside brackets."""
+    items, depth, start = [], 0, 0
+    for i, char in enumerate(columns):
+        depth += char in "([{"
+        depth -= char in ")]}"
+        if char == "," and depth == 0:
+            items.append(columns[start:i].strip())
+            start = i + 1
+    return [*items, columns[start:].strip()]
+
+
+# `controls` reads these pairs in one round trip each.
+_ROLES_AND_SHAREHOLDERS = (
+    _collected(_ROLES, "roles")
+    + " "
+    + _collected(_SHAREHOLDERS, "shareholders")
+    + " RETURN roles, shareholders"
+)
+_RECORDS_ON = (
+    _collected(_PUNISHMENTS_ON, "punishments")
+    + " "
+    + _collected(_LIST_ENTRIES_ON, "list_entries")
+    + " RETURN punishments, list_entries"
 )
 
 
