@@ -63,6 +63,7 @@ def test_perfect_entities_give_the_truth_exactly(
     assert scores["look_through_pairs"] > COMPANIES / 2
     assert scores["mismatches"] == 0
     assert scores["linkage"] == {"unclean_companies": 0, "unclean_persons": 0}
+    assert scores["split_holding_mentions"] == {"person": {}, "company": {}}
     with pytest.raises(StaleControl):
         score_control(neo4j_driver, run, world, TRUTH_AS_OF.replace(year=2020))
 
@@ -80,3 +81,7 @@ def test_real_linkage_differs_only_through_entity_resolution(
     assert scores["controller_agreement"] >= 0.95
     assert set(scores["mismatch_reasons"]) <= {ENTITY_RESOLUTION}
     assert all(e["unclean"] for e in scores["mismatch_examples"])
+    if scores["mismatches"]:  # the split mentions behind them are counted
+        assert sum(
+            n for counts in scores["split_holding_mentions"].values() for n in counts.values()
+        )

@@ -266,8 +266,11 @@ def score_control(
     wrong = result[~(result["bo_set"] & result["controller"] & result["look_through"])]
     examples = _reasons(wrong, truth_dir, unclean, pairs, graph_ctrl, true_person_of)
     reasons: dict[str, int] = {}
+    upstream_unclean: set[str] = set()
     for example in examples:
         reasons[example["reason"]] = reasons.get(example["reason"], 0) + 1
+        upstream_unclean |= example.pop("_upstream_unclean")
+    split = _split_holdings(run_dir, entities, truth_dir, holding, maps, upstream_unclean)
     n = len(result)
     mapped = set(companies["company_v"].dropna())
     return {
@@ -284,6 +287,7 @@ def score_control(
         "mismatches": len(wrong),
         "mismatch_reasons": reasons,
         "mismatch_examples": examples[:20],
+        "split_holding_mentions": split,
         "linkage": {
             "unclean_companies": int(company_unclean.sum()),
             "unclean_persons": int(person_unclean.sum()),
@@ -327,8 +331,46 @@ def _reasons(
                 ],
                 "reason": ENTITY_RESOLUTION if bad or pd.isna(row.company_v) else CONTROL,
                 "unclean": bad[:10],
+                "_upstream_unclean": involved & unclean,
             }
         )
+    return out
+
+
+# The identifier each kind's mentions carry, and the loader's column saying whether it is there.
+_IDENTIFIER = {
+    "person": ("person_mentions", "id_status"),
+    "company": ("company_mentions", "uscc_status"),
+}
+
+
+def _split_holdings(
+    run_dir: Path,
+    entities: pd.DataFrame,
+    truth_dir: Path,
+    holding: pd.DataFrame,
+    maps: dict[str, tuple[pd.Series, pd.Series, pd.Series]],
+    involved: set[str],
+) -> dict[str, dict[str, int]]:
+    """For the unclean holders upstream of mismatched companies: their shareholding mentions
+    that linkage put outside their main entity, counted by the status of the identifier on
+    the mention (resident ID for persons, USCC for companies). A mention without one, naming
+    a holder by a common name only, leaves linkage little to go on; one with a valid ID is
+    linkage's own miss."""
+    out: dict[str, dict[str, int]] = {}
+    for kind, (file, true_col, _) in _KINDS.items():
+        truth = pd.read_parquet(truth_dir / file, columns=[*KEY, true_col])
+        truth = truth[truth[true_col].isin(involved)]
+        table, status = _IDENTIFIER[kind]
+        mentions = pd.read_parquet(run_dir / f"{table}.parquet", columns=[*KEY, status])
+        rows = (
+            truth.merge(holding, on=KEY)
+            .merge(entities[[*KEY, "entity_id"]], on=KEY)
+            .merge(mentions, on=KEY, how="left")
+        )
+        main = rows[true_col].map(maps[kind][0])
+        split = rows[rows["entity_id"] != main]
+        out[kind] = {str(k): int(v) for k, v in split[status].fillna("none").value_counts().items()}
     return out
 
 
@@ -357,6 +399,11 @@ def format_control_scores(scores: dict[str, Any]) -> str:
     ]
     reasons = ", ".join(f"{k}: {v}" for k, v in sorted(scores["mismatch_reasons"].items()))
     lines.append(f"  companies differing: {scores['mismatches']:,} ({reasons or 'none'})")
+    split = scores.get("split_holding_mentions", {})
+    for kind, counts in split.items():
+        if counts:
+            by = ", ".join(f"{status} {n:,}" for status, n in sorted(counts.items()))
+            lines.append(f"  {kind} holding mentions split off their entity, by identifier: {by}")
     linkage = scores["linkage"]
     lines.append(
         f"  linkage: {linkage['unclean_companies']:,} true companies and "
