@@ -13,9 +13,14 @@ Starts a throwaway Neo4j (its own store under bench/out/neo4j-graph-bench, a fre
 2. Speed: the world of --speed-companies with PERFECT ENTITIES (the truth's clustering,
    world.graph_checks.perfect_entities; linkage is too slow at that size and is not what
    is measured): first load into an empty graph (CREATE) and an idempotent re-load
-   (MERGE; target >= 20,000 relationships/s), run_control for all companies (target
-   < 2 min), `controls` latency over --queries random companies (target p95 < 50 ms) and
+   (MERGE; target >= 20,000 relationships/s), the same first load by bulk import
+   (graph/bulk_import.py, `veil graph load --bulk`) into a second, empty local Neo4j
+   (bench/out/neo4j-graph-bulk, removed afterwards; started beforehand as a user's would
+   be: the import stops and restarts it), run_control for all companies (target < 2 min),
+   `controls` latency over --queries random companies (target p95 < 50 ms) and
    `footprint` latency. The load average at the end says how busy the shared cores were.
+   --verify-bulk re-loads the run over Bolt into the imported graph, which must create
+   and delete nothing.
 
 Prints MET / NOT MET per target and one JSON line for docs/PERFORMANCE.md.
 """
@@ -40,11 +45,12 @@ from bench_worlds import OUT
 
 from config.graph import load_graph_config
 from graph.analysis import run_control
+from graph.bulk_import import bulk_load
 from graph.connection import open_driver
 from graph.facts import resolve_run
 from graph.load import LoadSummary
 from graph.load import load_run as load_graph
-from graph.neo4j_server import LocalServer, ServerConfig, start
+from graph.neo4j_server import LocalServer, ServerConfig, start, stop
 from graph.queries import controls, footprint
 from world.graph_checks import TRUTH_AS_OF, format_control_scores, score_control
 
@@ -124,6 +130,84 @@ def _timed_load(driver: neo4j.Driver, run: Path, what: str) -> dict[str, Any]:
     return out
 
 
+def bulk(run: Path, first: dict[str, Any], args: argparse.Namespace) -> dict[str, Any]:
+    """The first load again, by bulk import into a second local Neo4j (its own data dir)."""
+    data_dir = OUT / "neo4j-graph-bulk"
+    shutil.rmtree(data_dir, ignore_errors=True)
+    data_dir.mkdir(parents=True)
+    config = ServerConfig(
+        data_dir=data_dir, port=free_port(), heap=args.heap, pagecache=args.pagecache, tx_max="2g"
+    )
+    servers = [start(config, watch_stdin=True)]  # running and empty, as a user's would be
+    load_before = os.getloadavg()
+    started = time.perf_counter()
+
+    def progress(stage: str, message: str) -> None:
+        if message:
+            print(f"   {time.perf_counter() - started:6.1f} s  {stage:<8} {message}", flush=True)
+
+    try:
+        imported = bulk_load(config, run, watch_stdin=True, progress=progress)
+        servers.append(imported.server)
+        summary = imported.summary
+        relationships = summary.counters["relationships_created"]
+        stages = {k: round(v, 1) for k, v in summary.stages.items()}
+        without_resolve = summary.seconds - summary.stages["resolve"]
+        out = {
+            "mode": summary.mode,
+            "seconds": round(summary.seconds, 1),
+            "seconds_without_resolve": round(without_resolve, 1),
+            "rows": summary.rows,
+            "relationships": relationships,
+            "relationships_per_second": round(relationships / summary.seconds),
+            "relationships_per_second_without_resolve": round(relationships / without_resolve),
+            "import_relationships_per_second": round(relationships / summary.stages["import"]),
+            "counters": summary.counters,
+            "stages": stages,
+            "load_average_before": load_before,
+            "load_average_after": os.getloadavg(),
+        }
+        print(
+            f"bulk import (first load, empty graph): {summary.seconds:.1f} s, "
+            f"{relationships:,} relationships: {out['relationships_per_second']:,} rel/s "
+            f"({out['relationships_per_second_without_resolve']:,} rel/s without resolving, "
+            f"{without_resolve:.1f} s; the import stage alone "
+            f"{out['import_relationships_per_second']:,} rel/s); created "
+            f"{summary.counters['nodes_created']:,} nodes",
+            flush=True,
+        )
+        print(
+            f"   stages (s): {json.dumps(stages)}; load average {load_before} -> "
+            f"{out['load_average_after']}"
+        )
+        same = all(
+            summary.counters[k] == first["counters"][k]
+            for k in ("nodes_created", "relationships_created")
+        )
+        out["same_counts_as_bolt"] = same
+        if args.verify_bulk:
+            with open_driver(imported.server.settings) as driver:
+                again = load_graph(driver, run)
+            out["bolt_reload_into_import"] = {
+                "mode": again.mode,
+                "seconds": round(again.seconds, 1),
+                "counters": again.counters,
+                "stale_deleted": again.stale_deleted,
+            }
+            reload = json.dumps(out["bolt_reload_into_import"])
+            print(f"   Bolt re-load into the imported graph: {reload}")
+            same = same and again.counters["nodes_created"] == 0
+            same = same and again.counters["relationships_created"] == 0
+            same = same and not again.stale_deleted
+            out["bolt_reload_changes_nothing"] = same
+    finally:
+        stop(config)
+        for server in servers:
+            server.stop()
+        shutil.rmtree(data_dir, ignore_errors=True)  # 1.2 GB at 100k
+    return out
+
+
 def _latencies(call: Callable[[str], Any], refs: list[str]) -> dict[str, float]:
     for ref in refs[:WARM_UP]:
         call(ref)
@@ -142,8 +226,9 @@ def _latencies(call: Callable[[str], Any], refs: list[str]) -> dict[str, float]:
     }
 
 
-def speed(driver: neo4j.Driver, companies: int, seed: int, queries: int) -> dict[str, Any]:
-    """Perfect-entities run: load twice, control, query latency."""
+def speed(driver: neo4j.Driver, args: argparse.Namespace) -> dict[str, Any]:
+    """Perfect-entities run: load twice, bulk import, control, query latency."""
+    companies, seed, queries = args.speed_companies, args.seed, args.queries
     _, run = graph_run(companies, seed, "perfect")
     print(f"speed at {companies:,} companies, PERFECT ENTITIES (truth clustering, no linkage)")
     driver.execute_query("MATCH (n) CALL (n) { DETACH DELETE n } IN TRANSACTIONS OF 10000 ROWS")
@@ -153,6 +238,7 @@ def speed(driver: neo4j.Driver, companies: int, seed: int, queries: int) -> dict
     print(f"resolve_run alone (no Neo4j): {resolve_seconds:.1f} s")
     first = _timed_load(driver, run, "first load (empty graph)")
     again = _timed_load(driver, run, "re-load (same run, idempotent)")
+    imported = bulk(run, first, args)
 
     settings = load_graph_config().control
     summary = run_control(driver, settings, TRUTH_AS_OF)
@@ -183,6 +269,13 @@ def speed(driver: neo4j.Driver, companies: int, seed: int, queries: int) -> dict
         >= REL_PER_SECOND_TARGET,
         f"re-load >= {REL_PER_SECOND_TARGET:,} relationships/s": again["relationships_per_second"]
         >= REL_PER_SECOND_TARGET,
+        f"bulk import (first load) >= {REL_PER_SECOND_TARGET:,} relationships/s": imported[
+            "relationships_per_second"
+        ]
+        >= REL_PER_SECOND_TARGET,
+        "bulk import: same nodes and relationships as the Bolt load": imported[
+            "bolt_reload_changes_nothing" if args.verify_bulk else "same_counts_as_bolt"
+        ],
         f"run_control < {CONTROL_SECONDS_TARGET:.0f} s": control_seconds < CONTROL_SECONDS_TARGET,
         f"controls p95 < {P95_TARGET_MS:.0f} ms": controls_ms["p95_ms"] < P95_TARGET_MS,
     }
@@ -196,6 +289,7 @@ def speed(driver: neo4j.Driver, companies: int, seed: int, queries: int) -> dict
         "resolve_seconds": round(resolve_seconds, 1),
         "first_load": first,
         "reload": again,
+        "bulk_import": imported,
         "control": summary.as_dict() | {"divergent_companies": len(summary.divergent)},
         "control_seconds": round(control_seconds, 1),
         "controls_latency": controls_ms,
@@ -224,6 +318,11 @@ def main() -> None:
     parser.add_argument("--pagecache", default="2g")
     parser.add_argument("--skip-correctness", action="store_true")
     parser.add_argument("--skip-speed", action="store_true")
+    parser.add_argument(
+        "--verify-bulk",
+        action="store_true",
+        help="re-load the run over Bolt into the bulk-imported graph (must create nothing)",
+    )
     args = parser.parse_args()
 
     data_dir = OUT / "neo4j-graph-bench"
@@ -239,7 +338,7 @@ def main() -> None:
     try:
         with open_driver(server.settings) as driver:
             if not args.skip_speed:
-                result["speed"] = speed(driver, args.speed_companies, args.seed, args.queries)
+                result["speed"] = speed(driver, args)
             if not args.skip_correctness:
                 result["correctness"] = correctness(driver, args.companies, args.seed)
         result["jvm_peak_rss_mib"] = _jvm_peak_mib(server)

@@ -10,7 +10,9 @@ with the facts they were computed from; alert records (issue 5) carry no stamp a
 
 Each batch is one managed transaction (`session.execute_write`), which the driver
 retries on transient errors (deadlocks, leader changes). A graph without veil nodes (the
-first load) is written with CREATE instead: the same graph, without a lookup per row.
+first load) is written with CREATE instead: the same graph, without a lookup per row. Into
+an empty local graph, graph/bulk_import.py (`veil graph load --bulk`) writes the same
+steps (`load_steps`, their `Shape` and `Columns` as data) by offline import instead.
 """
 
 from __future__ import annotations
@@ -44,7 +46,8 @@ def no_progress(_: str, __: int, ___: int) -> None:
 
 @dataclass
 class LoadSummary:
-    """What a load did; `rows` counts the node and relationship rows sent."""
+    """What a load did; `rows` counts the node and relationship rows sent; `stages` are the
+    seconds of a bulk import's stages (graph/bulk_import.py)."""
 
     run_dir: str
     load_id: str
@@ -55,6 +58,7 @@ class LoadSummary:
     stale_deleted: dict[str, int] = field(default_factory=dict)
     resolved: dict[str, int] = field(default_factory=dict)
     unresolved_slots: int = 0
+    stages: dict[str, float] = field(default_factory=dict)
 
     @property
     def rows_per_second(self) -> float:
@@ -72,7 +76,7 @@ class LoadSummary:
             "stale_deleted": self.stale_deleted,
             "resolved": self.resolved,
             "unresolved_slots": self.unresolved_slots,
-        }
+        } | ({"stages": {k: round(v, 3) for k, v in self.stages.items()}} if self.stages else {})
 
 
 # One constant query text per step; rows arrive as $rows. MERGE finds what an earlier
@@ -150,7 +154,7 @@ def load_run(
     with driver.session(database=database) as session:
         create = session.execute_read(_without_veil_nodes)
         summary.mode = "create" if create else "merge"
-        steps = list(_steps(resolved, create))
+        steps = list(load_steps(resolved, create))
         summary.counters, summary.rows = _write_all(
             session,
             _ahead(_batches(steps, batch_size)),
@@ -160,7 +164,7 @@ def load_run(
         )
         if not create:
             summary.stale_deleted = _delete_stale(session, resolved.load_id)
-        session.execute_write(_record_load, resolved, summary)
+        session.execute_write(record_load, resolved, summary)
     summary.seconds = time.perf_counter() - started
     return summary
 
@@ -250,7 +254,8 @@ def _delete_stale(session: neo4j.Session, load_id: str) -> dict[str, int]:
     return {k: v for k, v in deleted.items() if v}
 
 
-def _record_load(tx: neo4j.ManagedTransaction, resolved: ResolvedRun, summary: LoadSummary) -> None:
+def record_load(tx: neo4j.ManagedTransaction, resolved: ResolvedRun, summary: LoadSummary) -> None:
+    """The run's `Load` node (audit): created once per distinct run loaded."""
     tx.run(
         "MERGE (l:Load {id: $id}) ON CREATE SET l.run_dir = $run_dir, l.loaded_at = $at, "
         "l.persons = $persons, l.companies = $companies",
@@ -263,16 +268,70 @@ def _record_load(tx: neo4j.ManagedTransaction, resolved: ResolvedRun, summary: L
 
 
 @dataclass(frozen=True)
-class _Step:
-    """One query over a frame's rows; `rows` turns a slice of the frame into $rows."""
+class Shape:
+    """What a step writes, as data: nodes labelled `label` and keyed by property `key`, or
+    (with `start` and `end`) relationships of type `label`, keyed by property `key`, from
+    the `start` node whose `start_key` is the row's start to the `end` node likewise."""
+
+    label: str
+    key: str = "key"
+    start: str | None = None
+    end: str | None = None
+    start_key: str = "entity_id"
+    end_key: str = "entity_id"
+
+    @property
+    def is_node(self) -> bool:
+        return self.start is None
+
+    def query(self, create: bool) -> str:
+        if self.start is None or self.end is None:
+            return _node(self.label, self.key, create)
+        return _rel(self.label, self.start, self.end, create, self.start_key, self.end_key)
+
+
+@dataclass(frozen=True)
+class Columns:
+    """A step's rows as columns: `props` are the properties `SET += props` stores (None:
+    absent); a relationship also has its ends and its `key` (stored too: the relationship
+    pattern sets it)."""
+
+    props: pd.DataFrame
+    start: pd.Series | None = None
+    end: pd.Series | None = None
+    key: pd.Series | None = None
+
+
+@dataclass(frozen=True)
+class Step:
+    """One query over a frame's rows; `columns` turns a slice of the frame into Columns,
+    `rows` into the query's $rows."""
 
     name: str
-    query: str
+    shape: Shape
+    create: bool
     frame: pd.DataFrame
-    rows: Callable[[pd.DataFrame], list[dict]]
+    columns: Callable[[pd.DataFrame], Columns]
+
+    @property
+    def query(self) -> str:
+        return self.shape.query(self.create)
+
+    def rows(self, frame: pd.DataFrame) -> list[dict]:
+        c = self.columns(frame)
+        props = _records(c.props)
+        if c.start is None or c.end is None or c.key is None:
+            key = self.shape.key
+            return [{key: p[key], "props": p} for p in props]
+        return [
+            {"start": a, "end": b, "key": k, "props": p}
+            for a, b, k, p in zip(
+                plain_values(c.start), plain_values(c.end), plain_values(c.key), props, strict=True
+            )
+        ]
 
 
-def _batches(steps: list[_Step], batch_size: int) -> Iterator[tuple[str, str, list[dict]]]:
+def _batches(steps: list[Step], batch_size: int) -> Iterator[tuple[str, str, list[dict]]]:
     """(name, query, rows) per batch, rows built a batch at a time."""
     for step in steps:
         for start in range(0, len(step.frame), batch_size):
@@ -321,30 +380,34 @@ def _ahead(items: Iterator[T], depth: int = 2) -> Iterator[T]:
         thread.join()
 
 
-def _steps(r: ResolvedRun, create: bool) -> Iterator[_Step]:
+def load_steps(r: ResolvedRun, create: bool) -> Iterator[Step]:
     """The steps in dependency order: nodes before relationships. For CREATE, rows that
     MERGE would fold into one node or relationship (same key and endpoints) are folded
     first, the last row winning as under MERGE ... SET +=."""
     load = r.load_id
 
     def step(
-        name: str, query: str, frame: pd.DataFrame, rows: Callable, unique: list[str]
-    ) -> _Step:
+        name: str, shape: Shape, frame: pd.DataFrame, columns: Callable, unique: list[str]
+    ) -> Step:
         if create:
             frame = frame.drop_duplicates(unique, keep="last")
-        return _Step(name, query, frame, rows)
+        return Step(name, shape, create, frame, columns)
 
-    def nodes(name: str, label: str, frame: pd.DataFrame, key: str = "entity_id") -> _Step:
-        rows = partial(_node_rows, key=key, load=load)
-        return step(name, _node(label, key, create), frame, rows, [key])
+    def nodes(name: str, label: str, frame: pd.DataFrame, key: str = "entity_id") -> Step:
+        columns = partial(_node_columns, load=load)
+        return step(name, Shape(label, key), frame, columns, [key])
 
-    def facts(name: str, query: str, frame: pd.DataFrame, start: str, end: str) -> _Step:
-        rows = partial(_rel_rows, start=start, end=end, load=load)
-        return step(name, query, frame, rows, [start, end, "key"])
+    def facts(name: str, shape: Shape, frame: pd.DataFrame, start: str, end: str) -> Step:
+        columns = partial(_fact_columns, start=start, end=end, load=load)
+        return step(name, shape, frame, columns, [start, end, "key"])
 
-    def provenance(name: str, query: str, frame: pd.DataFrame, end: str) -> _Step:
+    def provenance(name: str, shape: Shape, frame: pd.DataFrame, end: str) -> Step:
         frame = frame[["key", "source", "record_id", end]]
-        return step(name, query, frame, partial(_provenance_rows, end=end, load=load), ["key", end])
+        columns = partial(_provenance_columns, end=end, load=load)
+        return step(name, shape, frame, columns, ["key", end])
+
+    def from_record(rel_type: str, record: str, label: str) -> Shape:
+        return Shape(rel_type, start=record, end=label, start_key="key")
 
     yield nodes("persons", "Person", r.persons)
     yield nodes("companies", "Company", r.companies)
@@ -366,14 +429,14 @@ def _steps(r: ResolvedRun, create: bool) -> Iterator[_Step]:
     is_rep = tenures["role"] == LEGAL_REPRESENTATIVE
     yield facts(
         "legal representatives",
-        _rel("LEGAL_REPRESENTATIVE_OF", "Person", "Company", create),
+        Shape("LEGAL_REPRESENTATIVE_OF", start="Person", end="Company"),
         tenures[is_rep].drop(columns=["role"]),
         "person_id",
         "company_id",
     )
     yield facts(
         "officers",
-        _rel("OFFICER_OF", "Person", "Company", create),
+        Shape("OFFICER_OF", start="Person", end="Company"),
         tenures[~is_rep],
         "person_id",
         "company_id",
@@ -381,20 +444,20 @@ def _steps(r: ResolvedRun, create: bool) -> Iterator[_Step]:
     for kind, label in KIND_LABEL.items():
         yield facts(
             f"{kind} shareholdings",
-            _rel("HOLDS_SHARES_IN", label, "Company", create),
+            Shape("HOLDS_SHARES_IN", start=label, end="Company"),
             r.holdings[r.holdings["holder_kind"] == kind].drop(columns=["holder_kind"]),
             "holder_id",
             "company_id",
         )
         yield provenance(
             f"punishments of {kind}s",
-            _rel("IMPOSED_ON", "Punishment", label, create, "key"),
+            from_record("IMPOSED_ON", "Punishment", label),
             r.punishments[r.punishments["party_kind"] == kind],
             "party_id",
         )
         yield provenance(
             f"list entries of {kind}s",
-            _rel("LISTS", "ListEntry", label, create, "key"),
+            from_record("LISTS", "ListEntry", label),
             r.list_entries[r.list_entries["party_kind"] == kind],
             "party_id",
         )
@@ -405,13 +468,13 @@ def _steps(r: ResolvedRun, create: bool) -> Iterator[_Step]:
     )
     yield provenance(
         "responsible persons",
-        _rel("NAMES_RESPONSIBLE", "Punishment", "Person", create, "key"),
+        from_record("NAMES_RESPONSIBLE", "Punishment", "Person"),
         responsible,
         "responsible_ids",
     )
     yield provenance(
         "licence holders",
-        _rel("ISSUED_TO", "Licence", "Company", create, "key"),
+        from_record("ISSUED_TO", "Licence", "Company"),
         r.licences,
         "holder_id",
     )
@@ -422,53 +485,37 @@ def _steps(r: ResolvedRun, create: bool) -> Iterator[_Step]:
     ):
         yield step(
             f"persons named in {label}",
-            _rel("NAMES", label, "Person", create, "key"),
+            from_record("NAMES", label, "Person"),
             r.named[r.named["record_key"].isin(frame["key"])],
-            partial(_named_rows, load=load),
+            partial(_named_columns, load=load),
             ["record_key", "person_id", "slot"],
         )
 
 
-def _node_rows(frame: pd.DataFrame, key: str, load: str) -> list[dict]:
-    return [{key: props[key], "props": props} for props in _records(frame.assign(load=load))]
+def _node_columns(frame: pd.DataFrame, load: str) -> Columns:
+    return Columns(frame.assign(load=load))
 
 
-def _rel_rows(frame: pd.DataFrame, start: str, end: str, load: str) -> list[dict]:
-    """Rows of facts: the frame's columns but the endpoints are the properties."""
-    props = _records(frame.drop(columns=[start, end]).assign(load=load))
-    return [
-        {"start": a, "end": b, "key": p["key"], "props": p}
-        for a, b, p in zip(_column(frame[start]), _column(frame[end]), props, strict=True)
-    ]
+def _fact_columns(frame: pd.DataFrame, start: str, end: str, load: str) -> Columns:
+    """Facts: the frame's columns but the endpoints are the properties."""
+    props = frame.drop(columns=[start, end]).assign(load=load)
+    return Columns(props, frame[start], frame[end], frame["key"])
 
 
-def _provenance_rows(frame: pd.DataFrame, end: str, load: str) -> list[dict]:
-    return [
-        {
-            "start": key,
-            "end": entity,
-            "key": f"{key}:{entity}",
-            "props": {"source": source, "record_id": record_id, "load": load},
-        }
-        for key, source, record_id, entity in _tuples(frame[["key", "source", "record_id", end]])
-    ]
+def _provenance_columns(frame: pd.DataFrame, end: str, load: str) -> Columns:
+    props = frame[["source", "record_id"]].assign(load=load)
+    key = frame["key"] + ":" + frame[end]
+    return Columns(props, frame["key"], frame[end], key)
 
 
-def _named_rows(frame: pd.DataFrame, load: str) -> list[dict]:
-    columns = ["record_key", "person_id", "slot", "source", "record_id"]
-    return [
-        {
-            "start": record,
-            "end": person,
-            "key": f"{record}:{slot}",
-            "props": {"slot": slot, "source": source, "record_id": record_id, "load": load},
-        }
-        for record, person, slot, source, record_id in _tuples(frame[columns])
-    ]
+def _named_columns(frame: pd.DataFrame, load: str) -> Columns:
+    props = frame[["slot", "source", "record_id"]].assign(load=load)
+    key = frame["record_key"] + ":" + frame["slot"]
+    return Columns(props, frame["record_key"], frame["person_id"], key)
 
 
 def _tuples(frame: pd.DataFrame) -> Iterator[tuple]:
-    return zip(*(_column(frame[c]) for c in frame.columns), strict=True)
+    return zip(*(plain_values(frame[c]) for c in frame.columns), strict=True)
 
 
 def _records(frame: pd.DataFrame) -> Iterator[dict[str, Any]]:
@@ -479,8 +526,10 @@ def _records(frame: pd.DataFrame) -> Iterator[dict[str, Any]]:
         yield dict(zip(columns, values, strict=True))
 
 
-def _column(series: pd.Series) -> list[Any]:
+def plain_values(series: pd.Series) -> list[Any]:
     """A column as plain values; `_plain` runs per value only for lists, dates, numpy scalars."""
+    if isinstance(series.dtype, pd.StringDtype):  # no Python loop over Arrow-backed strings
+        return series.to_numpy(dtype=object, na_value=None).tolist()
     values = series.astype(object).where(series.notna(), None).tolist()
     if any(isinstance(v, _NOT_PLAIN) for v in values):
         return [_plain(v) for v in values]
@@ -492,6 +541,8 @@ _NOT_PLAIN = (np.ndarray, list, tuple, np.generic, pd.Timestamp)
 
 def _plain(value: Any) -> Any:
     if isinstance(value, np.ndarray | list | tuple):
+        if all(type(v) is str for v in value):  # the common case, without a call per element
+            return list(value)
         return [_plain(v) for v in value]
     if isinstance(value, np.generic):
         value = value.item()

@@ -236,6 +236,16 @@ def _read_state(config: ServerConfig) -> dict[str, Any] | None:
     return None
 
 
+def is_running(config: ServerConfig) -> bool:
+    """True while a launcher of config.data_dir runs (its state file names a live process)."""
+    return _read_state(config) is not None
+
+
+def store_in_use(config: ServerConfig) -> bool:
+    """True if some process (a launcher or any other Neo4j) holds the store's lock."""
+    return _store_locked(config.data_dir)
+
+
 def _is_our_launcher(pid: int, data_dir: Path) -> bool:
     """True if pid is a live launcher for data_dir (guards against a reused pid)."""
     if pid <= 0:

@@ -6,6 +6,7 @@ starts (detached, as `veil neo4j start` would) when it is not running yet.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import date
@@ -18,12 +19,13 @@ from rich.progress import BarColumn, MofNCompleteColumn, TextColumn, TimeElapsed
 from rich.progress import Progress as RichProgress
 from rich.table import Table
 
-from config.errors import InputError
+from config.errors import EnvironmentProblem, InputError
 from config.graph import load_graph_config
 from graph import neo4j_server
 from graph.analysis import control_one, run_control
+from graph.bulk_import import bulk_load
 from graph.connection import Neo4jSettings, external_settings, open_driver
-from graph.load import load_run
+from graph.load import LoadSummary, load_run
 from graph.queries import controls, footprint, related_party_risk, resolve_company
 from graph.schema import init_schema
 from service.console import console, print_json, run_guarded
@@ -93,14 +95,24 @@ def init(json_output: bool = typer.Option(False, "--json")) -> None:
         console.print(f"schema ready: {statements} constraints and indexes (IF NOT EXISTS)")
 
 
+BULK_HELP = (
+    "first load into an EMPTY local graph by offline bulk import (neo4j-admin): stops the "
+    "local Neo4j, writes its store, starts it again; docs/GRAPH.md"
+)
+
+
 def load(
     run: Path = typer.Option(..., "--run", help="a linked run directory"),
     config: Path | None = typer.Option(None, "--config", help=CONFIG_HELP),
+    bulk: bool = typer.Option(False, "--bulk", help=BULK_HELP),
     json_output: bool = typer.Option(False, "--json"),
 ) -> None:
     settings = load_graph_config(config)
-    with graph_driver(json_output) as (driver, database), rows_progress(json_output) as bar:
-        summary = load_run(driver, run, database, settings.load.batch_size, bar)
+    if bulk:
+        summary = _bulk(run, settings.load.batch_size, json_output)
+    else:
+        with graph_driver(json_output) as (driver, database), rows_progress(json_output) as bar:
+            summary = load_run(driver, run, database, settings.load.batch_size, bar)
     if json_output:
         print_json(summary.as_dict())
         return
@@ -119,6 +131,43 @@ def load(
     if summary.stale_deleted:
         gone = ", ".join(f"{k} {v:,}" for k, v in summary.stale_deleted.items())
         console.print(f"no longer stated by this run, deleted: {gone}")
+    if summary.stages:
+        console.print("seconds: " + ", ".join(f"{k} {v:.1f}" for k, v in summary.stages.items()))
+
+
+def _bulk(run: Path, batch_size: int, quiet: bool) -> LoadSummary:
+    """`bulk_import.bulk_load` into the local instance, a line per stage as it ends."""
+    if external_settings() is not None:
+        raise EnvironmentProblem(
+            "--bulk imports into veil's own local Neo4j, but NEO4J_URI is set "
+            f"({os.environ.get('NEO4J_URI')}): unset it, or load without --bulk"
+        )
+    config = neo4j_server.server_config()
+    if quiet:
+        return bulk_load(config, run, batch_size=batch_size).summary
+    with console.status("bulk import: checking the local graph is empty...") as status:
+
+        def progress(stage: str, message: str) -> None:
+            if not message:
+                status.update(f"bulk import: {STAGES.get(stage, stage)}...")
+            elif message.endswith("..."):  # a phase of the importer
+                status.update(f"bulk import: {STAGES.get(stage, stage)}: {message}")
+            else:
+                console.print(f"  {stage:<8} {message}", highlight=False)
+
+        return bulk_load(config, run, batch_size=batch_size, progress=progress).summary
+
+
+STAGES = {
+    "check": "checking the local graph is empty",
+    "resolve": "resolving the run",
+    "csv": "writing CSVs (the local Neo4j stops meanwhile)",
+    "stop": "waiting for the local Neo4j to stop",
+    "import": "neo4j-admin database import",
+    "restart": "starting the local Neo4j",
+    "schema": "constraints and indexes",
+    "finish": "empty lists and the Load node",
+}
 
 
 def control(
@@ -321,7 +370,9 @@ def risk_command(
 
 
 graph_app.command("init", help="Create the graph's constraints and indexes.")(run_guarded(init))
-graph_app.command("load", help="Write a linked run into Neo4j (idempotent).")(run_guarded(load))
+graph_app.command(
+    "load", help="Write a linked run into Neo4j (idempotent; --bulk: first load, offline)."
+)(run_guarded(load))
 graph_app.command("control", help="Look-through ownership, beneficial owners, controllers.")(
     run_guarded(control)
 )
