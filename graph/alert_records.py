@@ -303,8 +303,7 @@ def review(
     database: str = "neo4j",
 ) -> dict[str, Any]:
     """Move an alert to `status`, recording who, when and why."""
-    if status not in STATUSES:
-        raise InputError("--status", f"'{status}' is not one of {', '.join(STATUSES)}")
+    _check_status(status)
     if not reviewer.strip():
         raise InputError("--reviewer", "a review needs the reviewer's name")
     if status == "dismissed" and not reason.strip():
@@ -325,6 +324,11 @@ def review(
     return get_alert(driver, alert, database)
 
 
+def _check_status(status: str) -> None:
+    if status not in STATUSES:
+        raise InputError("--status", f"'{status}' is not one of {', '.join(STATUSES)}")
+
+
 def latest_full_sweep(driver: neo4j.Driver, database: str = "neo4j") -> str | None:
     records, _, _ = driver.execute_query(
         _LATEST_SWEEP, database_=database, routing_=neo4j.RoutingControl.READ
@@ -343,8 +347,8 @@ def list_alerts(
 ) -> list[dict[str, Any]]:
     """Alerts matching the filters (region: a prefix of the company's region code; sweep:
     only those first raised or reopened by that sweep), evidence parsed."""
-    if status is not None and status not in STATUSES:
-        raise InputError("--status", f"'{status}' is not one of {', '.join(STATUSES)}")
+    if status is not None:
+        _check_status(status)
     records, _, _ = driver.execute_query(
         _LIST,
         status=status,

@@ -5,7 +5,7 @@ job (`veil graph control`) reads every holding in force on the as-of date, solve
 look-through ownership for all companies at once, and writes
 (Person)-[:BENEFICIAL_OWNER_OF]->(Company) and (Person)-[:CONTROLS]->(Company) with the
 share, the basis and the holding paths behind each figure; a company without an
-identifiable controller is flagged on its node. `company_control` does the same for one
+identifiable controller is flagged on its node. `control_one` does the same for one
 company on demand, from the holdings upstream of it only.
 """
 
@@ -312,25 +312,6 @@ def write_control(
     return counters
 
 
-def company_control(
-    driver: neo4j.Driver,
-    company_id: str,
-    settings: Control,
-    as_of: date | None = None,
-    database: str = "neo4j",
-) -> tuple[pd.DataFrame, control.ControlResult]:
-    """Control of one company from the holdings upstream of it (on demand, any date)."""
-    as_of = as_of or date.today()
-    holdings = upstream_holdings(driver, company_id, as_of, database)
-    result = control.control_analysis(
-        [company_id],
-        holdings,
-        threshold=settings.beneficial_owner_threshold,
-        majority=settings.majority,
-    )
-    return holdings, result
-
-
 def control_one(
     driver: neo4j.Driver,
     company_id: str,
@@ -341,7 +322,13 @@ def control_one(
     """`veil graph control --company`: compute and write the results of one company."""
     as_of = as_of or date.today()
     summary = ControlSummary(as_of=as_of)
-    holdings, result = company_control(driver, company_id, settings, as_of, database)
+    holdings = upstream_holdings(driver, company_id, as_of, database)
+    result = control.control_analysis(
+        [company_id],
+        holdings,
+        threshold=settings.beneficial_owner_threshold,
+        majority=settings.majority,
+    )
     records, _, _ = driver.execute_query(
         "MATCH (c:Company {entity_id: $id}) RETURN c.load AS load",
         id=company_id,
