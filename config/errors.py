@@ -32,6 +32,25 @@ class InputError(VeilError):
         return (self.__class__, (self.path, self.message))
 
 
+class StageFailure(VeilError):
+    """A stage of a batch job failed inside a library (Splink, DuckDB): names the stage, the
+    entity type and what to do; the traceback is kept in a log file for whoever debugs it."""
+
+    def __init__(self, stage: str, entity_type: str, cause: str, hint: str, log: str):
+        self.stage = stage
+        self.entity_type = entity_type
+        self.cause = cause
+        self.hint = hint
+        self.log = log
+        super().__init__(
+            f"{entity_type}: {stage} failed: {cause}\n  what to do: {hint}\n"
+            f"  details: {log}"
+        )
+
+    def __reduce__(self) -> tuple:
+        return (self.__class__, (self.stage, self.entity_type, self.cause, self.hint, self.log))
+
+
 class EnvironmentProblem(VeilError):
     """Something outside veil is missing or busy (Java, Maven, a port): says what to do."""
 

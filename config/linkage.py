@@ -42,6 +42,10 @@ class Training(_Strict):
     u_max_pairs: float = Field(1e7, ge=1e3)
     seed: int = 42
     min_field_coverage: float = Field(0.01, ge=0.0, le=1.0)
+    em_max_iterations: int = Field(100, ge=1, le=10_000)
+    em_tolerance: float = Field(1e-4, gt=0.0, lt=1.0)
+    unobserved_m: float = Field(1e-6, gt=0.0, lt=1.0)
+    unobserved_max_penalty: float = Field(20.0, ge=0.0, le=60.0)
 
 
 class LinkageConfig(_Strict):

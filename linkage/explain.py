@@ -300,7 +300,9 @@ def write_waterfall(
         raise ValueError("a pair record needs the saved model that scored it")
     else:
         record = source
-    settings = SettingsCreator.from_path_or_dict(Path(model)).get_settings("duckdb")
+    settings = SettingsCreator.from_path_or_dict(models.read_saved(Path(model))).get_settings(
+        "duckdb"
+    )
     data = records_to_waterfall_data([record], settings, False)
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)

@@ -15,9 +15,10 @@ identifiers (USCC, organisation code or registration number equal / conflict), r
 and address. Term-frequency adjustment on names makes a shared 王伟 count for little and
 a shared rare name for much.
 
-Training needs no labels: u from random pairs, m by expectation maximisation in two
-blocks (same name: learns the identifier and context levels; same identifier: learns the
-name levels), so each comparison is estimated where the other decides the blocking.
+Training (linkage/training.py) needs no labels: u from random pairs and exact counts, m by
+expectation maximisation in two blocks (same name: learns the identifier and context
+levels; same identifier: learns the name levels), so each comparison is estimated where
+the other decides the blocking.
 """
 
 from __future__ import annotations
@@ -41,7 +42,6 @@ from splink import DuckDBAPI, Linker, SettingsCreator, block_on
 from splink.internals.splink_dataframe import SplinkDataFrame
 
 from config.errors import InputError
-from config.linkage import Training
 
 PERSON = "person"
 COMPANY = "company"
@@ -295,11 +295,18 @@ def settings(entity_type: str, optional: set[str]) -> SettingsCreator:
     )
 
 
-#: Training blocks: (blocking rule, what it teaches). Each teaches the comparisons its
-#: rule does not use.
-EM_BLOCKS = {
-    PERSON: ["l.name_block = r.name_block", "l.id_token = r.id_token"],
-    COMPANY: ["l.name_canonical = r.name_canonical", "l.uscc = r.uscc"],
+#: Training blocks: (blocking rule, the comparisons it fixes). Each block teaches the
+#: comparisons its rule does not fix: same name teaches identifiers and context, same
+#: identifier teaches names.
+EM_BLOCKS: dict[str, list[tuple[str, frozenset[str]]]] = {
+    PERSON: [
+        ("l.name_block = r.name_block", frozenset({"name"})),
+        ("l.id_token = r.id_token", frozenset({"resident_id"})),
+    ],
+    COMPANY: [
+        ("l.name_canonical = r.name_canonical", frozenset({"name"})),
+        ("l.uscc = r.uscc", frozenset({"identifiers"})),
+    ],
 }
 
 
@@ -381,18 +388,6 @@ def term_frequencies(
     return pd.DataFrame({column: direct.index, f"tf_{column}": direct.to_numpy()})
 
 
-def _fill_unobserved_u(model: dict[str, Any], pairs: float) -> None:
-    """Levels never seen among `pairs` random pairs of different entities (same full ID,
-    same canonical company name) get u = 1/pairs: the most the sample allows, rather than
-    Splink's uninformed default."""
-    for comparison in model["comparisons"]:
-        for level in comparison["comparison_levels"]:
-            if level.get("is_null_level"):
-                continue
-            if level.get("u_probability") in (None, 0):
-                level["u_probability"] = 1.0 / pairs
-
-
 def prior(provisional: np.ndarray) -> float:
     """Probability that two random mentions match: the share of mention pairs inside
     provisional groups (identifier links and same name in the same company)."""
@@ -403,6 +398,10 @@ def prior(provisional: np.ndarray) -> float:
     return min(max(within / total, 1e-9), 0.5) if total else 0.5
 
 
+#: Key of a saved model's training record (Splink ignores nothing: it is taken out on load).
+TRAINING_KEY = "veil_training"
+
+
 @dataclass
 class Model:
     """A linker over one entity type's features, trained or loaded."""
@@ -410,10 +409,16 @@ class Model:
     entity_type: str
     linker: Linker
     con: duckdb.DuckDBPyConnection
+    #: How training obtained the parameters (training.TrainingRecord), None when loaded.
+    training: Any = None
 
     def save(self, path: Path) -> None:
+        """The Splink model, with veil's training record under TRAINING_KEY."""
         path.parent.mkdir(parents=True, exist_ok=True)
-        self.linker.misc.save_model_to_json(str(path), overwrite=True)
+        saved = self.as_dict()
+        if self.training is not None:
+            saved[TRAINING_KEY] = self.training.as_dict()
+        path.write_text(json.dumps(saved, ensure_ascii=False, indent=2), encoding="utf-8")
 
     def as_dict(self) -> dict[str, Any]:
         return self.linker.misc.save_model_to_json()
@@ -517,44 +522,16 @@ def _with_tf(
     return linker
 
 
-def train(
-    frame: pd.DataFrame,
-    entity_type: str,
-    training: Training,
-    provisional: np.ndarray,
-    temp_dir: Path | None = None,
-) -> Model:
-    """Estimate a model from unlabelled mentions.
-
-    u comes from random pairs of provisional entities (one mention each), because random
-    pairs of mentions are often the same entity named twice, which would make agreement
-    look common among non-matches. m comes from EM over all mentions.
-    """
-    con = connect(temp_dir)
-    optional = optional_fields(frame, entity_type, training.min_field_coverage)
-    first = ~pd.Series(provisional).duplicated().to_numpy()
-    sampler, _ = _linker(
-        frame[first].reset_index(drop=True),
-        entity_type,
-        settings(entity_type, optional),
-        con,
-        f"{entity_type}_representatives",
-    )
-    sampler.training.estimate_u_using_random_sampling(
-        max_pairs=training.u_max_pairs, seed=training.seed
-    )
-    model = sampler.misc.save_model_to_json()
-    representatives = int(first.sum())
-    _fill_unobserved_u(
-        model, max(min(training.u_max_pairs, representatives * (representatives - 1) / 2), 1.0)
-    )
-    model["probability_two_random_records_match"] = prior(provisional)
-    linker = _with_tf(frame, entity_type, model, provisional, con)
-    for rule in EM_BLOCKS[entity_type]:
-        linker.training.estimate_parameters_using_expectation_maximisation(
-            rule, estimate_without_term_frequencies=True
-        )
-    return Model(entity_type, linker, con)
+def read_saved(path: Path) -> dict[str, Any]:
+    """A saved model's Splink settings (its veil training record taken out)."""
+    try:
+        saved = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, json.JSONDecodeError) as err:
+        raise InputError(str(path), f"not a saved Splink model: {err}") from None
+    if not isinstance(saved, dict) or "comparisons" not in saved:
+        raise InputError(str(path), "not a saved Splink model: no comparisons")
+    saved.pop(TRAINING_KEY, None)
+    return saved
 
 
 def load(
@@ -565,10 +542,7 @@ def load(
     temp_dir: Path | None = None,
 ) -> Model:
     """A model saved by `veil model train`, over this run's mentions."""
-    try:
-        saved = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, json.JSONDecodeError) as err:
-        raise InputError(str(path), f"not a saved Splink model: {err}") from None
+    saved = read_saved(path)
     # Blocking is how this code searches a run, not something the model learnt: a model
     # saved before the rules changed gets today's (the capped name keys, for one).
     rules = person_blocking() if entity_type == PERSON else company_blocking()

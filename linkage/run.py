@@ -18,6 +18,7 @@ import json
 import os
 import shutil
 import time
+import traceback
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -29,10 +30,10 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from config.errors import InputError
+from config.errors import InputError, StageFailure, VeilError
 from config.linkage import EntityLinkage, LinkageConfig, load_linkage_config
 from config.settings import veil_home
-from linkage import models
+from linkage import models, training
 from linkage.clusters import Edges, cluster, stable_entity_ids
 from linkage.deterministic import (
     COMPANY_IDENTIFIERS,
@@ -71,6 +72,27 @@ ENTITY_SCHEMA = pa.schema(
         ("confidence", pa.float64()),
     ]
 )
+
+#: What to do when a stage fails inside Splink or DuckDB.
+STAGE_HINTS = {
+    "train": (
+        "reuse saved models with `veil link --run RUN --models DIR` (DIR from `veil model "
+        "train` on an earlier run), or run `veil model train --run RUN` to inspect training alone"
+    ),
+    "load model": (
+        "the saved model does not fit this run's features: retrain with `veil model train "
+        "--run RUN --models DIR`, or link without --models to train on this run"
+    ),
+    "predict": (
+        "if memory ran out, lower VEIL_DUCKDB_MEMORY_LIMIT or free the machine; otherwise "
+        "retrain with `veil model train --run RUN` and link with --models"
+    ),
+}
+STAGE_HINTS["predict new"] = STAGE_HINTS["predict"]
+DEFAULT_HINT = "rerun with the same inputs; if it fails again, report the log below"
+
+#: Where a failed stage's traceback is written, in the run directory.
+ERROR_LOG = "link_error.log"
 
 #: Model pairs turned into links.parquet rows at a time (bounds the rows' memory).
 LINK_CHUNK = 500_000
@@ -113,6 +135,8 @@ class EntityResult:
     suspects: int
     changes: dict[str, int]
     seconds: dict[str, float] = field(default_factory=dict)
+    #: How the model was trained (training.TrainingRecord), when it was trained on this run.
+    training: dict[str, Any] | None = None
 
 
 @dataclass
@@ -170,16 +194,36 @@ class _Resolver:
         self.work = work
         self.progress = progress
         self.seconds: dict[str, float] = {}
+        self.training: training.TrainingRecord | None = None
         self.links, self.provisional = provisional_grouping(features, entity_type)
 
     def _timed(self, stage: str, fn: Callable[[], Any]) -> Any:
+        """Run a stage; a failure inside a library becomes a StageFailure that says what to
+        do, with the traceback in the run directory's ERROR_LOG."""
         _stage(self.progress, stage, self.entity_type)
         started = time.perf_counter()
-        result = fn()
+        try:
+            result = fn()
+        except VeilError:
+            raise
+        except Exception as err:
+            log = self.work.parent / ERROR_LOG
+            log.write_text(
+                f"{self.entity_type}: {stage}\n{traceback.format_exc()}", encoding="utf-8"
+            )
+            raise StageFailure(
+                stage,
+                self.entity_type,
+                f"{type(err).__name__}: {str(err).splitlines()[0] if str(err) else ''}",
+                STAGE_HINTS.get(stage, DEFAULT_HINT),
+                str(log),
+            ) from err
         self.seconds[stage] = round(time.perf_counter() - started, 3)
         return result
 
-    def model(self, saved: Path | None) -> tuple[models.Model, str]:
+    def model(self, saved: Path | None, previous: Path | None = None) -> tuple[models.Model, str]:
+        """The saved model when there is one, else one trained on this run (`previous`, a
+        model saved earlier, fills what this run's data cannot teach)."""
         temp = self.work / "duckdb"
         if saved is not None and saved.is_file():
             model = self._timed(
@@ -189,10 +233,16 @@ class _Resolver:
             return model, str(saved)
         model = self._timed(
             "train",
-            lambda: models.train(
-                self.features, self.entity_type, self.config.training, self.provisional, temp
+            lambda: training.train(
+                self.features,
+                self.entity_type,
+                self.config.training,
+                self.provisional,
+                temp,
+                previous,
             ),
         )
+        self.training = model.training
         return model, "trained on this run"
 
     def resolve(
@@ -370,6 +420,7 @@ class _Resolver:
             suspects=suspects,
             changes={str(k): int(v) for k, v in changes.items()},
             seconds=self.seconds,
+            training=None if self.training is None else self.training.as_dict(),
         )
 
 
@@ -628,7 +679,9 @@ def _resolve_all(
     )
     del companies
     with pq.ParquetWriter(staging / "links.parquet", LINK_SCHEMA) as links:
-        model, company.model_source = company.model(_saved_model(model_dirs, models.COMPANY))
+        model, company.model_source = company.model(
+            _saved_model(model_dirs, models.COMPANY), _model_path(out_dir / "models", "company")
+        )
         model.save(staging / "models" / "company.json")
         company_warnings: list[str] = []
         company.resolve(model, verdicts, _previous(previous, models.COMPANY), company_warnings)
@@ -643,7 +696,9 @@ def _resolve_all(
             models.PERSON, persons, config.person, config, staging, progress, existing
         )
         del persons
-        model, person.model_source = person.model(_saved_model(model_dirs, models.PERSON))
+        model, person.model_source = person.model(
+            _saved_model(model_dirs, models.PERSON), _model_path(out_dir / "models", "person")
+        )
         model.save(staging / "models" / "person.json")
         person_warnings: list[str] = []
         person.resolve(model, verdicts, _previous(previous, models.PERSON), person_warnings)
@@ -652,6 +707,12 @@ def _resolve_all(
         person.release()
     # A judgement names persons or companies: it is unknown only if neither knows it.
     warnings.extend(w for w in person_warnings if w in set(company_warnings))
+    for resolver in (company, person):
+        line = None if resolver.training is None else resolver.training.summary(
+            resolver.entity_type
+        )
+        if line:
+            warnings.append(line)
     return {"person": person, "company": company}
 
 
@@ -701,13 +762,13 @@ def train_models(
     try:
         companies = company_features(run_dir)
         company = _Resolver(models.COMPANY, companies, config.company, config, staging, progress)
-        model, _ = company.model(None)
+        model, _ = company.model(None, _model_path(models_dir, models.COMPANY))
         model.save(staging / "company.json")
         company.resolve(model, read_judgements(staging / "no-judgements.jsonl"), None, [])
         persons = person_features(run_dir)
         persons["context"] = company_context(persons, companies, company.entity_ids)
         person = _Resolver(models.PERSON, persons, config.person, config, staging, progress)
-        model, _ = person.model(None)
+        model, _ = person.model(None, _model_path(models_dir, models.PERSON))
         model.save(staging / "person.json")
         model.close()
         models_dir.mkdir(parents=True, exist_ok=True)

@@ -1,0 +1,183 @@
+"""u counted, not sampled, for the levels that are equalities on values.
+
+u is the chance that two different entities agree at a level. For an equality (same full
+name, same ID, same masked ID, same address) it is a count over distinct values: pairs of
+different entities bearing the same value, over the pairs that could be compared. Random
+sampling of a fixed number of pairs cannot see a collision rarer than one in that number,
+so a sampled u is floored at 1/pairs while the prior keeps falling as 1/N: the weights of
+rare agreements then stop growing with the data and every fixed threshold drifts with the
+size of the run. Counted exactly, u falls as the data grows wherever collisions are rare
+(a full company name, unique within its registration authority by law; a full ID) and
+stays put where they are common (a 王伟), so a match probability means the same at every
+size.
+
+Collisions are counted among entities known to be different: one representative mention
+per provisional entity for persons (identifier links and same name in the same company),
+one per USCC-bearing identifier-linked company for companies (two USCCs are two
+companies, whatever their names; a mention with only an organisation code or a
+registration number may be a company already counted under its USCC). Half a colliding
+pair is added to every count: an equality never seen among N entities is rarer than 1 in
+N(N-1)/2 but not impossible (an agency's typo).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from itertools import combinations
+
+import numpy as np
+import pandas as pd
+
+#: Added to every count of agreeing pairs (see the module docstring).
+UNSEEN_PAIRS = 0.5
+
+
+def pairs(n: float) -> float:
+    return n * (n - 1) / 2
+
+
+def agreeing_pairs(frame: pd.DataFrame, columns: list[str]) -> float:
+    """Unordered pairs of rows equal (and not null) on every column."""
+    known = frame[columns].dropna()
+    if known.empty:
+        return 0.0
+    sizes = known.groupby(columns, sort=False).size().to_numpy(np.float64)
+    return float((sizes * (sizes - 1) / 2).sum())
+
+
+def _present(frame: pd.DataFrame, column: str) -> pd.Series:
+    return frame[column].notna()
+
+
+def _exact(column: str) -> Callable[[pd.DataFrame], tuple[float, float]]:
+    def count(frame: pd.DataFrame) -> tuple[float, float]:
+        return agreeing_pairs(frame, [column]), pairs(float(_present(frame, column).sum()))
+
+    return count
+
+
+def _same_sound(frame: pd.DataFrame) -> tuple[float, float]:
+    """Same pinyin key, different simplified name."""
+    sound = agreeing_pairs(frame, ["name_pinyin_key"])
+    both = agreeing_pairs(frame, ["name_pinyin_key", "name_simplified"])
+    return sound - both, pairs(float(_present(frame, "name_simplified").sum()))
+
+
+def _id_comparable(frame: pd.DataFrame) -> float:
+    return pairs(float((_present(frame, "id_token") | _present(frame, "id_prefix")).sum()))
+
+
+def _same_id(frame: pd.DataFrame) -> tuple[float, float]:
+    return agreeing_pairs(frame, ["id_token"]), _id_comparable(frame)
+
+
+def _masked_id(frame: pd.DataFrame) -> tuple[float, float]:
+    """Same visible prefix and suffix, at least one side masked."""
+    visible = agreeing_pairs(frame, ["id_prefix", "id_suffix"])
+    full = frame[~frame["id_masked"].fillna(False).astype(bool)]
+    return visible - agreeing_pairs(full, ["id_prefix", "id_suffix"]), _id_comparable(frame)
+
+
+def _same_company(frame: pd.DataFrame) -> tuple[float, float]:
+    """Pairs sharing a company entity (a pair sharing two is counted twice: an upper bound,
+    and such pairs are rare among different people)."""
+    context = frame["context"].map(lambda v: len(v) if v is not None else 0)
+    exploded = frame.loc[context > 0, ["context"]].explode("context")
+    return agreeing_pairs(exploded, ["context"]), pairs(float((context > 0).sum()))
+
+
+def _same_brand(frame: pd.DataFrame) -> tuple[float, float]:
+    """Same brand words, industry and legal form, regions equal or one unknown, and not the
+    same canonical name (the level above)."""
+    keys = frame[["name_core", "name_industry", "name_legal_form", "name_region"]].copy()
+    keys = keys[keys["name_core"].notna()]
+    keys[["name_industry", "name_legal_form"]] = keys[["name_industry", "name_legal_form"]].fillna(
+        ""
+    )
+    group = ["name_core", "name_industry", "name_legal_form"]
+    sizes = keys.groupby(group, sort=False).size()
+    unknown = keys[keys["name_region"].isna()].groupby(group, sort=False).size()
+    unknown = unknown.reindex(sizes.index, fill_value=0).to_numpy(np.float64)
+    n = sizes.to_numpy(np.float64)
+    compatible = agreeing_pairs(keys, [*group, "name_region"]) + float(
+        (unknown * (n - unknown) + unknown * (unknown - 1) / 2).sum()
+    )
+    exact = agreeing_pairs(frame, ["name_canonical"])
+    return max(compatible - exact, 0.0), pairs(float(_present(frame, "name_canonical").sum()))
+
+
+IDENTIFIER_COLUMNS = ("uscc", "org_code", "reg_no")
+
+
+def _same_identifier(frame: pd.DataFrame) -> tuple[float, float]:
+    """Equal on any identifier (inclusion-exclusion over the three), over the pairs with an
+    identifier on both sides."""
+    columns = list(IDENTIFIER_COLUMNS)
+    agree = 0.0
+    for size in (1, 2, 3):
+        for subset in _subsets(columns, size):
+            agree += (-1) ** (size + 1) * agreeing_pairs(frame, subset)
+    present = frame[columns].notna().to_numpy()
+    pattern = pd.Series(present @ np.array([1, 2, 4])).value_counts()
+    comparable = 0.0
+    for a, na in pattern.items():
+        for b, nb in pattern.items():
+            if a and b and a & b:
+                comparable += na * (na - 1) / 2 if a == b else na * nb / 2
+    return agree, comparable
+
+
+def _subsets(columns: list[str], size: int) -> list[list[str]]:
+    return [list(c) for c in combinations(columns, size)]
+
+
+#: (comparison, level label) -> count of (agreeing pairs, comparable pairs).
+COUNTED: dict[str, dict[tuple[str, str], Callable[[pd.DataFrame], tuple[float, float]]]] = {
+    "person": {
+        ("name", "exact"): _exact("name_simplified"),
+        ("name", "same sound"): _same_sound,
+        ("resident_id", "same ID"): _same_id,
+        ("resident_id", "masked ID agrees"): _masked_id,
+        ("company_context", "same company"): _same_company,
+        ("phone", "same phone"): _exact("phone"),
+        ("address", "same address"): _exact("address"),
+    },
+    "company": {
+        ("name", "exact"): _exact("name_canonical"),
+        ("name", "same brand"): _same_brand,
+        ("identifiers", "same identifier"): _same_identifier,
+        ("region_code", "same region"): _exact("region_code"),
+        ("address", "same address"): _exact("address"),
+    },
+}
+
+
+@dataclass
+class CountedU:
+    comparison: str
+    level: str
+    agreeing_pairs: float
+    comparable_pairs: float
+    u: float
+    sampled_u: float | None
+
+
+def counted_u(
+    representatives: pd.DataFrame, entity_type: str, levels: list[tuple[str, str]]
+) -> dict[tuple[str, str], tuple[float, float]]:
+    """For each countable level among `levels`: (agreeing pairs, comparable pairs) among the
+    representatives (one row per entity known to be different)."""
+    counters = COUNTED[entity_type]
+    out = {}
+    for key in levels:
+        if key in counters:
+            out[key] = counters[key](representatives)
+    return out
+
+
+def u_from_counts(agreeing: float, comparable: float) -> float | None:
+    """The u of a counted level, None when no pair could be compared."""
+    if comparable <= 0:
+        return None
+    return min((agreeing + UNSEEN_PAIRS) / comparable, 1.0)
