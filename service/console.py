@@ -9,6 +9,7 @@ from typing import Any
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 
 from config.errors import VeilError
 
@@ -24,7 +25,9 @@ def run_guarded(fn: Callable[..., Any]) -> Callable[..., Any]:
         try:
             return fn(*args, **kwargs)
         except VeilError as err:
-            err_console.print(f"[bold red]error:[/] {err}", markup=True, highlight=False)
+            # The message carries user data and library text: never read it as markup.
+            message = escape(str(err))
+            err_console.print(f"[bold red]error:[/] {message}", markup=True, highlight=False)
             raise typer.Exit(1) from None
 
     return wrapper
