@@ -616,6 +616,7 @@ def link_run(
     verdicts = effective_judgements(
         pd.concat([read_judgements(p) for p in paths], ignore_index=True)
     )
+    (out_dir / ERROR_LOG).unlink(missing_ok=True)
     staging = out_dir / ".link-staging"
     shutil.rmtree(staging, ignore_errors=True)
     staging.mkdir(parents=True)
