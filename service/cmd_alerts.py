@@ -41,13 +41,24 @@ def run(
     with graph_driver(json_output) as (driver, database):
         with console.status("Evaluating the alert rules..."):
             summary = sweep(driver, rule_set, settings, day, first, database)
+        if json_output:
+            print_json(sweep_counts(summary.as_dict()))
+            return
         new = list_alerts(driver, sweep_id=summary.id, database=database)
-    if json_output:
-        print_json({**summary.as_dict(), "new_alerts": new})
-        return
     print_sweep(summary.as_dict())
     if new:
         print_alerts(new, f"new in this sweep ({len(new)})")
+
+
+def sweep_counts(summary: dict[str, Any]) -> dict[str, Any]:
+    """The sweep as counts (a sweep at 100,000 companies raises tens of thousands of alerts:
+    their evidence belongs in `veil alerts export`, not in a summary)."""
+    counted = ("new", "reopened", "identity_conflicts")
+    return {
+        **{k: v for k, v in summary.items() if k not in counted},
+        **{k: len(summary[k]) for k in counted},
+        "details": "veil alerts list --new --json; veil alerts export FILE.jsonl|FILE.csv",
+    }
 
 
 def print_sweep(summary: dict[str, Any]) -> None:

@@ -307,7 +307,10 @@ def test_cli_run_list_show_review_export(
     runner = CliRunner()
     ran = runner.invoke(app, ["alerts", "run", "--as-of", "2026-10-31", "--json"])
     assert ran.exit_code == 0, ran.output
-    (new,) = json.loads(ran.output)["new_alerts"]
+    counts = json.loads(ran.output)
+    assert counts["new"] == 1 and counts["raised"] == {"food_art135": 1}
+    assert "沪市监处" not in ran.output  # a summary, not the alerts and their evidence
+    (new,) = json.loads(runner.invoke(app, ["alerts", "list", "--new", "--json"]).output)
     listed = runner.invoke(app, ["alerts", "list", "--rule", "food_art135", "--json"])
     assert [a["id"] for a in json.loads(listed.output)] == [new["id"]]
     region = runner.invoke(app, ["alerts", "list", "--region", "99", "--json"])
