@@ -55,7 +55,7 @@ def companies(n: int, seed: int) -> tuple[pd.DataFrame, np.ndarray]:
             "name_core_pinyin": core,
             "name_is_branch": False,
             "uscc": uscc,
-            "org_code": np.char.add(np.array([u[8:17] for u in uscc], dtype=object).astype(str), ""),
+            "org_code": np.array([u[8:17] for u in uscc]),
             "reg_no": None,
             "region_code": np.array(REGION_CODES)[region],
             "address": np.char.add(np.char.add(regions, "路"), ids.astype(str)),
