@@ -27,48 +27,11 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pandas as pd
-import pyarrow as pa
-import pyarrow.parquet as pq
 from bench_worlds import OUT, ensure_world
 
 from loaders.run import load_run
 from world.linkage_checks import ENTITY_COLUMNS, score_run
-
-MENTIONS = ("person_mentions", "company_mentions")
-ID_FIELDS = ("id_status", "id_kind", "id_token", "id_display", "id_prefix", "id_suffix")
-
-
-def _rewrite(run: Path, table: str, change: Callable[[pd.DataFrame], pd.DataFrame]) -> None:
-    path = run / f"{table}.parquet"
-    schema = pq.read_schema(path)
-    frame = change(pq.read_table(path).to_pandas())
-    pq.write_table(pa.Table.from_pandas(frame, schema=schema, preserve_index=False), path)
-
-
-def as_generated(run: Path) -> None:
-    return None
-
-
-def unmasked_one_address(run: Path) -> None:
-    def unmask(frame: pd.DataFrame) -> pd.DataFrame:
-        masked = frame["id_kind"] == "masked"
-        for column in ID_FIELDS:
-            frame[column] = frame[column].where(~masked, None)
-        return frame
-
-    _rewrite(run, "person_mentions", unmask)
-    for table in MENTIONS:
-        _rewrite(run, table, lambda f: f.assign(address="上海市黄浦区人民大道1号"))
-
-
-def few_repeats(run: Path) -> None:
-    for table in MENTIONS:
-        _rewrite(
-            run,
-            table,
-            lambda f: f[(f["source"] == "company_registry") | (f.index % 50 == 0)],
-        )
-
+from world.skews import SCORABLE, as_generated, few_repeats, unmasked_one_address
 
 LARGE = [(11, as_generated), (12, unmasked_one_address), (13, few_repeats)]
 
@@ -108,8 +71,7 @@ def link_one(companies: int, seed: int, habit: Callable[[Path], None]) -> dict:
         )
         for kind in ("person", "company")
     }
-    if habit is few_repeats:
-        # Most mentions were removed: the truth, which covers every mention, cannot score it.
+    if habit not in SCORABLE:
         row["scores"] = None
     else:
         entities = pd.read_parquet(run / "entities.parquet", columns=ENTITY_COLUMNS)

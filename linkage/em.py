@@ -24,7 +24,6 @@ from scipy.special import expit
 
 #: Columns that a comparison level reads: `name_l`, `"address_r"`.
 _SIDE_COLUMN = re.compile(r"\b([A-Za-z_][A-Za-z0-9_]*?)_[lr]\b")
-_BLOCK_COLUMN = re.compile(r"\b[lr]\.\"?([A-Za-z_][A-Za-z0-9_]*)\"?")
 
 GROUP = "veil_provisional"
 TABLE = "veil_em_mentions"
@@ -42,10 +41,6 @@ def comparison_columns(comparison: dict[str, Any]) -> set[str]:
         for level in comparison["comparison_levels"]
         for m in _SIDE_COLUMN.finditer(level["sql_condition"])
     }
-
-
-def block_columns(rule: str) -> set[str]:
-    return {m.group(1) for m in _BLOCK_COLUMN.finditer(rule)}
 
 
 def gamma_sql(comparison: dict[str, Any]) -> str:

@@ -116,8 +116,8 @@ def _same_identifier(frame: pd.DataFrame) -> tuple[float, float]:
     columns = list(IDENTIFIER_COLUMNS)
     agree = 0.0
     for size in (1, 2, 3):
-        for subset in _subsets(columns, size):
-            agree += (-1) ** (size + 1) * agreeing_pairs(frame, subset)
+        for subset in combinations(columns, size):
+            agree += (-1) ** (size + 1) * agreeing_pairs(frame, list(subset))
     present = frame[columns].notna().to_numpy()
     pattern = pd.Series(present @ np.array([1, 2, 4])).value_counts()
     comparable = 0.0
@@ -126,10 +126,6 @@ def _same_identifier(frame: pd.DataFrame) -> tuple[float, float]:
             if a and b and a & b:
                 comparable += na * (na - 1) / 2 if a == b else na * nb / 2
     return agree, comparable
-
-
-def _subsets(columns: list[str], size: int) -> list[list[str]]:
-    return [list(c) for c in combinations(columns, size)]
 
 
 #: (comparison, level label) -> count of (agreeing pairs, comparable pairs).

@@ -681,7 +681,8 @@ def _resolve_all(
     del companies
     with pq.ParquetWriter(staging / "links.parquet", LINK_SCHEMA) as links:
         model, company.model_source = company.model(
-            _saved_model(model_dirs, models.COMPANY), _model_path(out_dir / "models", "company")
+            _saved_model(model_dirs, models.COMPANY),
+            _model_path(out_dir / "models", models.COMPANY),
         )
         model.save(staging / "models" / "company.json")
         company_warnings: list[str] = []
@@ -698,7 +699,7 @@ def _resolve_all(
         )
         del persons
         model, person.model_source = person.model(
-            _saved_model(model_dirs, models.PERSON), _model_path(out_dir / "models", "person")
+            _saved_model(model_dirs, models.PERSON), _model_path(out_dir / "models", models.PERSON)
         )
         model.save(staging / "models" / "person.json")
         person_warnings: list[str] = []

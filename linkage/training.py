@@ -33,14 +33,12 @@ from typing import Any
 import duckdb
 import numpy as np
 import pandas as pd
-from scipy.sparse import coo_matrix
-from scipy.sparse.csgraph import connected_components
 
+from config.errors import InputError
 from config.linkage import Training
 from linkage import em, exact_u
-from linkage.deterministic import COMPANY_IDENTIFIERS, identifier_links
+from linkage.deterministic import COMPANY_IDENTIFIERS, identifier_links, provisional_entities
 from linkage.models import (
-    COMPANY,
     EM_BLOCKS,
     PERSON,
     UNIQUE_ID,
@@ -51,6 +49,7 @@ from linkage.models import (
     connect,
     optional_fields,
     prior,
+    read_saved,
     settings,
 )
 
@@ -67,7 +66,7 @@ class Fix:
     comparison: str
     level: str
     block: str | None
-    value: float
+    value: float | None  # None: nothing was used (an unsettled block's estimates)
     source: str  # "saved model", "floor", "no weight", "half an observation", "clipped"
     why: str
 
@@ -133,7 +132,7 @@ def _saved_value(
     return float(value) if isinstance(value, (int, float)) and 0 < value <= 1 else None
 
 
-def _representatives(frame: pd.DataFrame, provisional: np.ndarray) -> np.ndarray:
+def _first_of(provisional: np.ndarray) -> np.ndarray:
     """One row (the first) per provisional entity."""
     return ~pd.Series(provisional).duplicated().to_numpy()
 
@@ -146,19 +145,12 @@ def _known_different(
     USCCs are two companies; a mention with only a registration number or an organisation
     code may be a company already counted under its USCC)."""
     if entity_type == PERSON:
-        return frame[_representatives(frame, provisional)]
+        return frame[_first_of(provisional)]
     carries = frame["uscc"].notna().to_numpy()
     if not carries.any():
         return frame.iloc[0:0]
-    links = identifier_links(frame, COMPANY_IDENTIFIERS)
-    n = len(frame)
-    graph = coo_matrix(
-        (np.ones(len(links), dtype=np.int8), (links["left"].to_numpy(), links["right"].to_numpy())),
-        shape=(n, n),
-    )
-    components = connected_components(graph, directed=False)[1]
-    first = ~pd.Series(components[carries]).duplicated().to_numpy()
-    return frame[carries][first]
+    components = provisional_entities(frame, identifier_links(frame, COMPANY_IDENTIFIERS), [])
+    return frame[carries][_first_of(components[carries])]
 
 
 def _sample_u(
@@ -170,7 +162,7 @@ def _sample_u(
     con: duckdb.DuckDBPyConnection,
 ) -> tuple[dict[str, Any], int, float]:
     """The model with Splink's sampled u; the representatives and pairs sampled."""
-    first = _representatives(frame, provisional)
+    first = _first_of(provisional)
     representatives = int(first.sum())
     sampler, _ = _linker(
         frame[first].reset_index(drop=True),
@@ -265,13 +257,12 @@ def _block_estimates(
     model: dict[str, Any],
     provisional: np.ndarray,
     training: Training,
-    previous: dict | None,
     con: duckdb.DuckDBPyConnection,
     record: TrainingRecord,
-) -> dict[tuple[str, int], list[tuple[float, str]]]:
-    """m estimates per (comparison, level index), with the block each came from."""
+) -> dict[tuple[str, int], list[float]]:
+    """m estimates per (comparison, level index), one per block that could make one."""
     em.register(con, frame, provisional)
-    estimates: dict[tuple[str, int], list[tuple[float, str]]] = {}
+    estimates: dict[tuple[str, int], list[float]] = {}
     comparisons = model["comparisons"]
     for rule, fixed in EM_BLOCKS[entity_type]:
         active = [c for c in comparisons if c["output_column_name"] not in fixed]
@@ -298,7 +289,7 @@ def _block_estimates(
             name = comparison["output_column_name"]
             if not result.converged:
                 record.fixes.append(
-                    Fix("m", name, "*", rule, float("nan"), "not used",
+                    Fix("m", name, "*", rule, None, "not used",
                         f"EM did not settle in {result.iterations} iterations "
                         f"(last change {result.max_change:.2g}): this block's estimates of "
                         f"{name} are not used")
@@ -306,7 +297,7 @@ def _block_estimates(
                 continue
             for i in range(levels[c]):
                 if result.matches_at[c][i] >= MIN_MATCHING_PAIRS:
-                    estimates.setdefault((name, i), []).append((float(result.m[c][i]), rule))
+                    estimates.setdefault((name, i), []).append(float(result.m[c][i]))
     return estimates
 
 
@@ -316,19 +307,15 @@ def _floor(u: float, training: Training) -> float:
     return min(max(training.unobserved_m, u * 2.0 ** -training.unobserved_max_penalty), u)
 
 
-def _estimate_m(
-    frame: pd.DataFrame,
-    entity_type: str,
+def _set_m(
     model: dict[str, Any],
-    provisional: np.ndarray,
+    estimates: dict[tuple[str, int], list[float]],
+    entity_type: str,
     training: Training,
     previous: dict | None,
-    con: duckdb.DuckDBPyConnection,
     record: TrainingRecord,
 ) -> None:
-    estimates = _block_estimates(
-        frame, entity_type, model, provisional, training, previous, con, record
-    )
+    """Each level's m: the median of its block estimates, else a recorded replacement."""
     blocks = [b.rule for b in record.blocks]
     for comparison, levels in _levels(model):
         name = comparison["output_column_name"]
@@ -339,7 +326,7 @@ def _estimate_m(
         for i, level in enumerate(levels):
             label = level["label_for_charts"]
             if (name, i) in estimates:
-                m[i] = median(v for v, _ in estimates[(name, i)])
+                m[i] = median(estimates[(name, i)])
                 continue
             fixed[i] = True
             saved = _saved_value(previous, name, label, "m")
@@ -415,16 +402,14 @@ def _prior(provisional: np.ndarray, record: TrainingRecord) -> float:
 
 
 def read_previous(path: Path | None) -> dict[str, Any] | None:
-    """A saved model to take missing parameters from, when there is a readable one."""
-    import json
-
+    """A saved model to take missing parameters from, when there is a readable one (an
+    unreadable one is no help, not a reason to stop training)."""
     if path is None or not path.is_file():
         return None
     try:
-        saved = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
+        return read_saved(path)
+    except InputError:
         return None
-    return saved if isinstance(saved, dict) and "comparisons" in saved else None
 
 
 def train(
@@ -452,12 +437,11 @@ def train(
         _fill_u(model, saved, record)
         record.prior = _prior(provisional, record)
         model["probability_two_random_records_match"] = record.prior
-        _estimate_m(frame, entity_type, model, provisional, training, saved, con, record)
+        estimates = _block_estimates(frame, entity_type, model, provisional, training, con, record)
+        _set_m(model, estimates, entity_type, training, saved, record)
         linker = _with_tf(frame, entity_type, model, provisional, con)
     except BaseException:
         con.close()
         raise
     return Model(entity_type, linker, con, training=record)
 
-
-__all__ = ["COMPANY", "PERSON", "Fix", "TrainingRecord", "train"]

@@ -11,57 +11,13 @@ import shutil
 from collections.abc import Callable
 from pathlib import Path
 
-import pandas as pd
-import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
 from linkage.run import link_run
 from loaders.run import load_run
 from world.generate import generate_world
-
-MENTIONS = ("person_mentions", "company_mentions")
-ID_FIELDS = ("id_status", "id_kind", "id_token", "id_display", "id_prefix", "id_suffix")
-
-
-def _rewrite(run: Path, table: str, change: Callable[[pd.DataFrame], pd.DataFrame]) -> None:
-    path = run / f"{table}.parquet"
-    schema = pq.read_schema(path)
-    frame = change(pq.read_table(path).to_pandas())
-    pq.write_table(pa.Table.from_pandas(frame, schema=schema, preserve_index=False), path)
-
-
-def same_address(run: Path) -> None:
-    for table in MENTIONS:
-        _rewrite(run, table, lambda f: f.assign(address="上海市黄浦区人民大道1号"))
-
-
-def no_masked_ids(run: Path) -> None:
-    def unmask(frame: pd.DataFrame) -> pd.DataFrame:
-        masked = frame["id_kind"] == "masked"
-        for column in ID_FIELDS:
-            frame[column] = frame[column].where(~masked, None)
-        return frame
-
-    _rewrite(run, "person_mentions", unmask)
-
-
-def single_source(run: Path) -> None:
-    for table in MENTIONS:
-        _rewrite(run, table, lambda f: f[f["source"] == "company_registry"])
-
-
-def few_matches(run: Path) -> None:
-    def thin(frame: pd.DataFrame) -> pd.DataFrame:
-        keep = (frame["source"] == "company_registry") | (frame.index % 50 == 0)
-        return frame[keep]
-
-    for table in MENTIONS:
-        _rewrite(run, table, thin)
-
-
-def as_generated(run: Path) -> None:
-    return None
+from world.skews import as_generated, few_repeats, no_masked_ids, same_address, single_source
 
 
 @pytest.fixture(scope="module")
@@ -87,7 +43,7 @@ CASES = [
     (300, 5, same_address),
     (300, 5, no_masked_ids),
     (300, 5, single_source),
-    (300, 5, few_matches),
+    (300, 5, few_repeats),
 ]
 
 
