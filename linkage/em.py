@@ -54,7 +54,7 @@ def gamma_sql(comparison: dict[str, Any]) -> str:
         is_else = condition.upper() == "ELSE"
         parts.append(f"ELSE {code}" if is_else else f"WHEN {condition} THEN {code}")
     if not parts[-1].startswith("ELSE"):
-        parts.append("ELSE NULL")
+        parts.append("ELSE -1")
     return "CASE " + " ".join(parts) + " END"
 
 
@@ -78,6 +78,10 @@ def register(con: duckdb.DuckDBPyConnection, frame: pd.DataFrame, groups: np.nda
     con.register(TABLE, table)
 
 
+def unregister(con: duckdb.DuckDBPyConnection) -> None:
+    con.unregister(TABLE)
+
+
 def count_patterns(
     con: duckdb.DuckDBPyConnection,
     columns: list[str],
@@ -86,6 +90,8 @@ def count_patterns(
     unique_id: str,
 ) -> PatternCounts:
     """Agreement patterns of the pairs a training block's rule makes (each pair once)."""
+    if not comparisons:
+        return PatternCounts(np.zeros((0, 0), np.int64), np.zeros(0), np.zeros(0))
     used = sorted(set().union(*(comparison_columns(c) for c in comparisons)) & set(columns))
     sides = ", ".join(f'l."{c}" AS "{c}_l", r."{c}" AS "{c}_r"' for c in used)
     sides = f"{sides}, " if sides else ""
@@ -106,7 +112,7 @@ def count_patterns(
     k = len(table["pairs"])
     gamma = np.column_stack(
         [np.asarray(table[f"g{i}"], dtype=np.int64) for i in range(len(comparisons))]
-    ) if comparisons else np.zeros((k, 0), dtype=np.int64)
+    )
     return PatternCounts(
         gamma.reshape(k, len(comparisons)),
         np.asarray(table["pairs"], dtype=np.float64),

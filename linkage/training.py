@@ -298,6 +298,7 @@ def _block_estimates(
             for i in range(levels[c]):
                 if result.matches_at[c][i] >= MIN_MATCHING_PAIRS:
                     estimates.setdefault((name, i), []).append(float(result.m[c][i]))
+    em.unregister(con)
     return estimates
 
 
