@@ -106,7 +106,7 @@ def _company_model(size: int, tmp: Path) -> tuple[float, float]:
     try:
         n = len(frame)
         exact_name = _score(model, frame, n - 2, n - 1)
-        prior = model.linker._settings_obj._probability_two_random_records_match
+        prior = model.as_dict()["probability_two_random_records_match"]
     finally:
         model.close()
     return exact_name, prior
