@@ -73,10 +73,23 @@ def _same_id(frame: pd.DataFrame) -> tuple[float, float]:
 
 
 def _masked_id(frame: pd.DataFrame) -> tuple[float, float]:
-    """Same visible prefix and suffix, at least one side masked."""
-    visible = agreeing_pairs(frame, ["id_prefix", "id_suffix"])
-    full = frame[~frame["id_masked"].fillna(False).astype(bool)]
-    return visible - agreeing_pairs(full, ["id_prefix", "id_suffix"]), _id_comparable(frame)
+    """Same visible prefix and suffix, at least one side masked: the pairs with a masked
+    side, times how often two different full IDs agree on those positions.
+
+    Counting the masked pairs directly would count people as their own namesakes: a
+    masked mention (a court list, a punishment) and the same person's full ID often sit
+    in two provisional entities, since only the mask links them. Two different full IDs
+    belong to two different people, so their rate is the one that holds for strangers.
+    Without two full IDs to learn it from, the masked pairs are counted directly."""
+    with_id = frame[_present(frame, "id_token") | _present(frame, "id_prefix")]
+    full = with_id[~with_id["id_masked"].fillna(False).astype(bool)]
+    comparable = pairs(float(len(with_id)))
+    masked_side = comparable - pairs(float(len(full)))
+    if len(full) < 2:
+        visible = agreeing_pairs(with_id, ["id_prefix", "id_suffix"])
+        return visible - agreeing_pairs(full, ["id_prefix", "id_suffix"]), comparable
+    rate = agreeing_pairs(full, ["id_prefix", "id_suffix"]) / pairs(float(len(full)))
+    return masked_side * rate, comparable
 
 
 def _same_company(frame: pd.DataFrame) -> tuple[float, float]:

@@ -216,7 +216,7 @@ def test_agreeing_pairs_and_the_identifier_union() -> None:
     assert comparable == 7
 
 
-def test_masked_ids_count_only_pairs_with_a_masked_side() -> None:
+def test_masked_ids_agree_at_the_rate_of_strangers_full_ids() -> None:
     frame = pd.DataFrame(
         {
             "id_token": ["t1", "t2", None, None, "t3"],
@@ -226,11 +226,15 @@ def test_masked_ids_count_only_pairs_with_a_masked_side() -> None:
         }
     )
     agree, comparable = exact_u._masked_id(frame)
-    # 6 pairs among the four 110101/1234 rows, less the one between two full IDs
-    assert agree == 5 and comparable == 10
+    # The two masked rows may be t1's or t2's own mentions: they do not count as strangers.
+    # Strangers' full IDs agree in 1 of their 3 pairs; 7 of the 10 pairs have a masked side.
+    assert agree == pytest.approx(7 / 3) and comparable == 10
     assert exact_u._same_id(frame) == (0, 10)
     assert exact_u.u_from_counts(0, 10) == pytest.approx(0.05)
     assert exact_u.u_from_counts(0, 0) is None
+    # Without two full IDs the masked pairs are counted as they are.
+    only_masked = frame.iloc[1:4]
+    assert exact_u._masked_id(only_masked) == (3, 3)
 
 
 def test_brand_pairs_exclude_exact_names_and_other_regions() -> None:
