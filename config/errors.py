@@ -43,8 +43,7 @@ class StageFailure(VeilError):
         self.hint = hint
         self.log = log
         super().__init__(
-            f"{entity_type}: {stage} failed: {cause}\n  what to do: {hint}\n"
-            f"  details: {log}"
+            f"{entity_type}: {stage} failed: {cause}\n  what to do: {hint}\n  details: {log}"
         )
 
     def __reduce__(self) -> tuple:

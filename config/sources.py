@@ -11,7 +11,14 @@ from pathlib import Path
 from typing import Annotated, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from config.errors import ConfigError
 
@@ -166,15 +173,31 @@ class SourceSpec(Strict):
 
     description: str = ""
     agency: str = ""
-    files: str = Field(description="glob relative to the sources file's directory")
+    files: str = Field(
+        description="glob relative to the sources file's directory, or an absolute glob"
+    )
+    allow_outside: bool = Field(
+        False,
+        description="let `files` match files outside the sources file's directory; off, a "
+        "glob that reaches outside it (../, an absolute path elsewhere) is refused",
+    )
     format: Literal["csv", "xlsx", "jsonl", "parquet"]
     encoding: Literal["utf-8", "gbk", "gb18030", "detect"] = "utf-8"
-    delimiter: str = ","
+    delimiter: str = Field(",", description="one character, not a quote or a line break")
     sheet: str | int | None = None
     record_key: str | list[str]
     mentions: dict[str, MentionSpec]
     facts: list[Fact] = Field(default_factory=list)
     vocabulary: dict[str, dict[str, str]] = Field(default_factory=dict)
+
+    @field_validator("delimiter")
+    @classmethod
+    def _one_character(cls, value: str) -> str:
+        if len(value) != 1 or value in '"\r\n':
+            raise ValueError(
+                f"delimiter must be one character other than a quote or a line break, got {value!r}"
+            )
+        return value
 
     @property
     def key_columns(self) -> list[str]:
@@ -203,8 +226,17 @@ class SourceSpec(Strict):
         return self
 
 
+class Limits(Strict):
+    """Bounds on one value: longer is not a name or a text but a broken or hostile cell,
+    and Neo4j cannot index a property of more than about 8 kB."""
+
+    name_chars: int = Field(1_000, gt=0, description="a column mapped to a mention's name")
+    text_chars: int = Field(100_000, gt=0, description="any other value")
+
+
 class SourcesFile(Strict):
     version: Literal[1] = 1
+    limits: Limits = Field(default_factory=Limits)
     sources: dict[str, SourceSpec]
 
 

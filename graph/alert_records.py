@@ -382,6 +382,21 @@ def _plain(alert: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
+# A text cell starting with one of these is run as a formula by Excel and WPS (OWASP,
+# "CSV Injection"): =cmd|' /C calc'!A0, +SUM(1), @SUM, -2+3, or a tab/CR before them.
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def spreadsheet_safe(value: object) -> object:
+    """A CSV cell that a spreadsheet shows as text: a leading ' before a formula start.
+
+    Only text is touched (numbers stay numbers); the JSONL export keeps every value exact.
+    """
+    if isinstance(value, str) and value.startswith(FORMULA_START):
+        return "'" + value
+    return value
+
+
 def export(alerts: list[dict[str, Any]], path: Path) -> int:
     """Write alerts to `path`: JSONL (one alert with its full evidence per line) or CSV (one
     row per alert, the flat fields). The format follows the suffix."""
@@ -394,7 +409,8 @@ def export(alerts: list[dict[str, Any]], path: Path) -> int:
         with path.open("w", encoding="utf-8-sig", newline="") as out:
             writer = csv.DictWriter(out, fieldnames=CSV_COLUMNS, extrasaction="ignore")
             writer.writeheader()
-            writer.writerows(alerts)
+            for alert in alerts:
+                writer.writerow({k: spreadsheet_safe(alert.get(k)) for k in CSV_COLUMNS})
     else:
         raise InputError(str(path), "export to a .jsonl or .csv file")
     return len(alerts)

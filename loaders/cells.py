@@ -18,7 +18,7 @@ from loaders.fields import (
     parse_number,
     parse_ratio,
 )
-from loaders.identifiers import mask_id
+from loaders.identifiers import mask_id, mask_ids_in_text
 
 # Words that mean "no end date" in validity columns (a licence valid 长期).
 OPEN_ENDED = frozenset({"长期", "长期有效", "永久", "永久有效", "无固定期限"})
@@ -35,11 +35,12 @@ class Problem:
 
 
 def shown(value: object, is_id: bool = False) -> str | None:
-    """A raw value as quarantine may show it: identity numbers only masked."""
+    """A raw value as quarantine may show it: an ID column masked whole, any ID-like
+    number inside other text masked too, cut to 500 characters."""
     if value is None:
         return None
     text = value if isinstance(value, str) else str(value)
-    return mask_id(text) if is_id else text[:500]
+    return mask_id(text) if is_id else mask_ids_in_text(text[:540])[:500]
 
 
 class Cells:

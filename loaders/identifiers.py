@@ -36,6 +36,7 @@ __all__ = [
     "make_resident_id",
     "make_uscc",
     "mask_id",
+    "mask_ids_in_text",
     "parse_org_code",
     "parse_reg_no",
     "parse_resident_id",
@@ -421,6 +422,22 @@ def mask_id(raw: object) -> str | None:
     if len(code) < 14:
         return "*" * len(code)
     return code[:6] + _STARS + code[-4:]
+
+
+# A run of 15 or more digits (full-width too, an X last): what a resident ID looks like
+# inside free text such as a broken raw line; longer runs may hide one, so they count.
+_ID_IN_TEXT = re.compile(
+    r"(?<![0-9０-９])([0-9０-９]{6})([0-9０-９]{8,}[0-9０-９Xx])(?![0-9０-９])"
+)
+
+
+def mask_ids_in_text(text: str) -> str:
+    """`text` with every ID-like number masked to its first 6 and last 4 characters.
+
+    Used on raw lines kept for quarantine, where a resident ID may sit in any column;
+    an 18-digit USCC or other long number is masked too, which costs nothing there.
+    """
+    return _ID_IN_TEXT.sub(lambda m: m.group(1) + _STARS + m.group(2)[-4:], text)
 
 
 def make_resident_id(region6: str, birth: date, sequence: int) -> str:

@@ -1,32 +1,42 @@
 """Readers: turn one extract file into rows with their physical line numbers.
 
 Each reader yields `RawRow` for a row it could read and `BadRow` for a row it could not
-(undecodable bytes, wrong column count, broken JSON), so the caller can quarantine the
-latter instead of losing it. Problems with the whole file (missing, empty, wrong
-encoding, missing columns) raise `InputError` before any row is yielded.
+(undecodable bytes, wrong column count, a quote that never closes, broken JSON), so the
+caller can quarantine the latter instead of losing it. Every physical line (CSV, JSONL)
+or sheet row (xlsx) is accounted for in `FileStats`: it is part of exactly one row or
+blank, so the manifest reconciles against the file, not against what a parser returned.
+Problems with the whole file (missing, empty, wrong encoding, missing columns) raise
+`InputError` before any row is yielded.
 """
 
 from __future__ import annotations
 
 import csv
 import json
+from collections import deque
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from config.errors import InputError
+from loaders.identifiers import mask_ids_in_text
 
 # A declared encoding that fails on more than this share of lines is the wrong encoding,
 # not a few damaged lines.
 WRONG_ENCODING_SHARE = 0.05
 DETECT_SAMPLE_BYTES = 1 << 20
 CODECS = {"utf-8": "utf-8", "gbk": "gbk", "gb18030": "gb18030"}
+# A quoted CSV value may hold line breaks (an address typed over two lines); one that
+# spans more physical lines than this is a quote that never closed, not a value.
+MAX_RECORD_LINES = 20
+RAW_SHOWN_CHARS = 500
 
 
 @dataclass(slots=True)
 class RawRow:
     line: int
     values: dict[str, object]
+    span: int = 1  # physical lines (CSV) the row was read from
 
 
 @dataclass(slots=True)
@@ -35,9 +45,31 @@ class BadRow:
     reason: str
     detail: str
     raw: str
+    span: int = 1
 
 
 Row = RawRow | BadRow
+
+
+@dataclass(slots=True)
+class FileStats:
+    """The physical size of one file, filled in as its rows are read.
+
+    `units` are data lines (CSV, JSONL: the header excluded) or data rows (xlsx: the
+    header row excluded; parquet: rows). Once the rows are exhausted, every unit is in
+    exactly one yielded row (`span` each) or in `blank`.
+    """
+
+    units: int = 0
+    blank: int = 0
+    multiline_rows: int = 0
+    unit_name: str = "lines"
+    finished: bool = field(default=False)
+
+
+def shown_raw(text: str) -> str:
+    """A raw line as quarantine may keep it: cut short, every ID-like number masked."""
+    return mask_ids_in_text(text[: RAW_SHOWN_CHARS + 40])[:RAW_SHOWN_CHARS]
 
 
 def read_rows(
@@ -47,11 +79,12 @@ def read_rows(
     expected: list[str],
     delimiter: str,
     sheet: str | int | None,
-) -> tuple[list[str], Iterator[Row]]:
-    """Open `path` and return (header, rows); raises InputError for whole-file problems.
+) -> tuple[list[str], Iterator[Row], FileStats]:
+    """Open `path` and return (header, rows, stats); raises InputError for whole-file problems.
 
     `expected` are the columns the mapping uses: a file lacking any of them is refused
-    before a single row is read, so a wrong mapping never half-loads.
+    before a single row is read, so a wrong mapping never half-loads. `stats` is complete
+    once `rows` is exhausted.
     """
     if not path.is_file():
         raise InputError(str(path), "file not found")
@@ -59,14 +92,17 @@ def read_rows(
         raise InputError(
             str(path), f"file is empty; expected a {fmt} extract with columns {expected}"
         )
+    stats = FileStats()
     if fmt == "csv":
-        header, rows = _read_csv(path, encoding, delimiter)
+        header, rows = _read_csv(path, encoding, delimiter, stats)
     elif fmt == "jsonl":
-        header, rows = _read_jsonl(path, encoding)
+        header, rows = _read_jsonl(path, encoding, stats)
     elif fmt == "xlsx":
-        header, rows = _read_xlsx(path, sheet)
+        stats.unit_name = "rows"
+        header, rows = _read_xlsx(path, sheet, stats)
     elif fmt == "parquet":
-        header, rows = _read_parquet(path)
+        stats.unit_name = "rows"
+        header, rows = _read_parquet(path, stats)
     else:
         raise InputError(str(path), f"unknown format {fmt!r}")
     if fmt != "jsonl":
@@ -74,7 +110,25 @@ def read_rows(
         if missing:
             hint = f" (declared encoding {encoding}: is it right?)" if fmt == "csv" else ""
             raise InputError(str(path), f"missing column(s) {missing}; found {header}{hint}")
-    return header, rows
+    return header, _finishing(rows, stats), stats
+
+
+def _finishing(rows: Iterator[Row], stats: FileStats) -> Iterator[Row]:
+    yield from rows
+    stats.finished = True
+
+
+def split_lines(data: bytes) -> list[bytes]:
+    """Physical lines of a text file ending in LF, CRLF, or CR alone (old Mac exports).
+
+    A CR counts as a line break only in a file with no LF at all, so a stray CR inside a
+    value of an LF file is kept as data rather than cutting its record in two. Neither
+    byte can occur inside a UTF-8 or GB18030 multi-byte character.
+    """
+    lines = data.split(b"\n") if b"\n" in data else data.split(b"\r")
+    if lines and lines[-1] == b"":
+        lines.pop()
+    return lines
 
 
 def _resolve_encoding(path: Path, encoding: str) -> str:
@@ -128,9 +182,7 @@ def _decoded_lines(path: Path, encoding: str) -> Iterator[tuple[int, str | None,
     _check_not_utf8_in_disguise(path, data, codec)
     if codec == "utf-8" and data.startswith(b"\xef\xbb\xbf"):
         data = data[3:]
-    lines = data.split(b"\n")
-    if lines and lines[-1] == b"":
-        lines.pop()
+    lines = split_lines(data)
     failures = 0
     for number, raw in enumerate(lines, start=1):
         raw = raw.removesuffix(b"\r")
@@ -157,83 +209,141 @@ def _undecodable(number: int, raw: bytes) -> BadRow:
         number,
         "undecodable",
         "bytes invalid in the declared encoding",
-        raw.decode("utf-8", "backslashreplace")[:500],
+        shown_raw(raw.decode("utf-8", "backslashreplace")),
     )
 
 
-def _read_csv(path: Path, encoding: str, delimiter: str) -> tuple[list[str], Iterator[Row]]:
+def _read_csv(
+    path: Path, encoding: str, delimiter: str, stats: FileStats
+) -> tuple[list[str], Iterator[Row]]:
     lines = _decoded_lines(path, encoding)
     first = next(lines, None)
     if first is None or not (first[1] or "").strip():
         raise InputError(str(path), "file has no header line")
     header = [h.strip() for h in next(csv.reader([first[1]], delimiter=delimiter))]
-    return header, _csv_rows(path, lines, header, delimiter)
+    return header, _csv_rows(lines, header, delimiter, stats)
+
+
+class _RecordTooLong(Exception):
+    """A record kept consuming lines past MAX_RECORD_LINES: its quote never closed."""
 
 
 def _csv_rows(
-    path: Path, lines: Iterator[tuple[int, str | None, bytes]], header: list[str], delimiter: str
+    lines: Iterator[tuple[int, str | None, bytes]],
+    header: list[str],
+    delimiter: str,
+    stats: FileStats,
 ) -> Iterator[Row]:
-    bad: list[BadRow] = []
-    start = [0]
+    """Rows of a CSV body, resynchronising after a quote that does not close.
 
-    def good_lines() -> Iterator[str]:
-        for number, text, raw in lines:
-            if text is None:
-                bad.append(_undecodable(number, raw))
-                continue
-            start.append(number)
-            yield text + "\n"
-
+    The csv module folds every line after an unbalanced quote into one value. Here a
+    record read from several lines is kept only if it has the header's width; otherwise
+    its first line is quarantined alone ("unbalanced_quote") and reading restarts on the
+    next line, so one stray quote costs one row, not the rest of the file.
+    """
     width = len(header)
-    reader = csv.reader(good_lines(), delimiter=delimiter)
+    pending: deque[tuple[int, str]] = deque()
+    consumed: list[tuple[int, str]] = []
+    undecodable: list[BadRow] = []
+
+    def feed() -> Iterator[str]:
+        while True:
+            if pending:
+                item = pending.popleft()
+            else:
+                nxt = next(lines, None)
+                if nxt is None:
+                    return
+                number, text, raw = nxt
+                stats.units += 1
+                if text is None:
+                    undecodable.append(_undecodable(number, raw))
+                    continue
+                item = (number, text)
+            consumed.append(item)
+            if len(consumed) > MAX_RECORD_LINES:
+                raise _RecordTooLong
+            yield item[1] + "\n"
+
+    reader = csv.reader(feed(), delimiter=delimiter)
     while True:
-        consumed = len(start)
+        consumed.clear()
+        error: Exception | None = None
         try:
             fields = next(reader)
         except StopIteration:
-            break
-        except csv.Error as err:
-            yield BadRow(start[-1], "wrong_column_count", f"malformed CSV: {err}", "")
+            fields = None
+        except (csv.Error, _RecordTooLong) as err:
+            fields, error = None, err
+            reader = csv.reader(feed(), delimiter=delimiter)
+        yield from undecodable
+        undecodable.clear()
+        if not consumed:
+            if error is None:
+                break
             continue
-        line = start[consumed] if consumed < len(start) else start[-1]
-        yield from bad
-        bad.clear()
-        if not fields or (len(fields) == 1 and not fields[0].strip()):
+        first_line, first_text = consumed[0]
+        span = len(consumed)
+        if fields is not None and (span == 1 or len(fields) == width):
+            if not fields or (len(fields) == 1 and not fields[0].strip()):
+                stats.blank += span
+            elif len(fields) != width:
+                yield BadRow(
+                    first_line,
+                    "wrong_column_count",
+                    f"{len(fields)} fields, header has {width}",
+                    shown_raw(first_text),
+                )
+            else:
+                stats.multiline_rows += span > 1
+                yield RawRow(first_line, dict(zip(header, fields, strict=True)), span)
             continue
-        if len(fields) != width:
-            yield BadRow(
-                line,
-                "wrong_column_count",
-                f"{len(fields)} fields, header has {width}",
-                delimiter.join(fields)[:500],
-            )
+        if span == 1:
+            detail = f"malformed CSV: {error}"
+            yield BadRow(first_line, "malformed_csv", detail, shown_raw(first_text))
             continue
-        yield RawRow(line, dict(zip(header, fields, strict=True)))
-    yield from bad
+        yield BadRow(
+            first_line,
+            "unbalanced_quote",
+            f"a quote opened on line {first_line} does not close on it (the next "
+            f"{span - 1} line(s) would have joined this row); read again from line "
+            f"{consumed[1][0]}",
+            shown_raw(first_text),
+        )
+        pending.extendleft(reversed(consumed[1:]))
+        if fields is not None:
+            reader = csv.reader(feed(), delimiter=delimiter)
 
 
-def _read_jsonl(path: Path, encoding: str) -> tuple[list[str], Iterator[Row]]:
+def _read_jsonl(path: Path, encoding: str, stats: FileStats) -> tuple[list[str], Iterator[Row]]:
     def rows() -> Iterator[Row]:
         for number, text, raw in _decoded_lines(path, encoding):
+            stats.units += 1
             if text is None:
                 yield _undecodable(number, raw)
                 continue
             if not text.strip():
+                stats.blank += 1
                 continue
             try:
                 obj = json.loads(text)
-            except json.JSONDecodeError as err:
-                yield BadRow(number, "unparseable_json", str(err), text[:500])
+            except (json.JSONDecodeError, RecursionError) as err:
+                detail = str(err) if isinstance(err, json.JSONDecodeError) else "nested too deep"
+                yield BadRow(number, "unparseable_json", detail, shown_raw(text))
                 continue
             if not isinstance(obj, dict):
-                yield BadRow(number, "unparseable_json", "line is not a JSON object", text[:500])
+                yield BadRow(
+                    number, "unparseable_json", "line is not a JSON object", shown_raw(text)
+                )
                 continue
             yield RawRow(number, obj)
 
     return [], rows()
 
 
-def _read_xlsx(path: Path, sheet: str | int | None) -> tuple[list[str], Iterator[Row]]:
+def _read_xlsx(
+    path: Path, sheet: str | int | None, stats: FileStats
+) -> tuple[list[str], Iterator[Row]]:
     """Read a sheet with calamine (Rust): ten times openpyxl's speed on large extracts."""
     from python_calamine import CalamineWorkbook
 
@@ -259,7 +369,9 @@ def _read_xlsx(path: Path, sheet: str | int | None) -> tuple[list[str], Iterator
 
     def rows() -> Iterator[Row]:
         for number, values in enumerate(cells[1:], start=2):
+            stats.units += 1
             if all(v is None or (isinstance(v, str) and not v.strip()) for v in values):
+                stats.blank += 1
                 continue
             extra = [v for v in values[width:] if v not in (None, "")]
             if extra:
@@ -267,7 +379,7 @@ def _read_xlsx(path: Path, sheet: str | int | None) -> tuple[list[str], Iterator
                     number,
                     "wrong_column_count",
                     f"{width + len(extra)} cells, header has {width}",
-                    str(values)[:500],
+                    shown_raw(str(values)),
                 )
                 continue
             padded = list(values[:width]) + [None] * (width - len(values))
@@ -276,7 +388,7 @@ def _read_xlsx(path: Path, sheet: str | int | None) -> tuple[list[str], Iterator
     return header, rows()
 
 
-def _read_parquet(path: Path) -> tuple[list[str], Iterator[Row]]:
+def _read_parquet(path: Path, stats: FileStats) -> tuple[list[str], Iterator[Row]]:
     import pyarrow.parquet as pq
 
     try:
@@ -290,6 +402,7 @@ def _read_parquet(path: Path) -> tuple[list[str], Iterator[Row]]:
         for batch in pf.iter_batches(batch_size=65536):
             for values in batch.to_pylist():
                 number += 1
+                stats.units += 1
                 yield RawRow(number, values)
 
     return header, rows()

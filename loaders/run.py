@@ -9,6 +9,7 @@ directory with a manifest is complete and one without is not.
 
 from __future__ import annotations
 
+import glob
 import hashlib
 import json
 import multiprocessing
@@ -27,7 +28,8 @@ import pyarrow.parquet as pq
 
 from config.errors import InputError
 from config.settings import id_token_secret
-from config.sources import SourceSpec, load_sources
+from config.sources import Limits, SourceSpec, load_sources
+from loaders.bounds import ValueBounds
 from loaders.cells import Problem
 from loaders.readers import BadRow, read_rows
 from loaders.records import RecordMapper, RowRejected
@@ -48,6 +50,7 @@ class SourceCounts:
     fields_invalidated: int = 0
     quarantine_reasons: Counter = field(default_factory=Counter)
     field_issue_reasons: Counter = field(default_factory=Counter)
+    values_cleaned: Counter = field(default_factory=Counter)
 
     def as_dict(self) -> dict:
         return {
@@ -58,6 +61,7 @@ class SourceCounts:
             "fields_invalidated": self.fields_invalidated,
             "quarantine_reasons": dict(sorted(self.quarantine_reasons.items())),
             "field_issue_reasons": dict(sorted(self.field_issue_reasons.items())),
+            "values_cleaned": dict(sorted(self.values_cleaned.items())),
         }
 
 
@@ -70,13 +74,25 @@ def file_sha256(path: Path) -> str:
 
 
 def resolve_files(base: Path, name: str, spec: SourceSpec) -> list[Path]:
-    files = sorted(p for p in base.glob(spec.files) if p.is_file())
+    """The files of a source's glob: relative to the sources file's folder or absolute,
+    and inside that folder unless the source says `allow_outside: true`."""
+    pattern = spec.files if Path(spec.files).is_absolute() else str(base / spec.files)
+    files = sorted(Path(p) for p in glob.glob(pattern, recursive=True) if Path(p).is_file())
     if not files:
         raise InputError(
-            str(base / spec.files),
+            pattern,
             f"no file matches the glob of source '{name}'; expected its "
             f"{spec.format} extract there",
         )
+    if not spec.allow_outside:
+        root = base.resolve()
+        outside = [p for p in files if not p.resolve().is_relative_to(root)]
+        if outside:
+            raise InputError(
+                f"sources.{name}.files",
+                f"{len(outside)} file(s) matched lie outside {root}; move the extracts "
+                "there or set `allow_outside: true` on the source",
+            )
     return files
 
 
@@ -117,6 +133,7 @@ class SourceJob:
     secret: bytes
     part_dir: Path
     origin: str
+    limits: Limits
 
     def mapper(self) -> RecordMapper:
         return RecordMapper(self.name, self.spec, self.vocabulary, self.secret, self.origin)
@@ -150,6 +167,7 @@ def load_run(
             secret,
             staging / f"part-{i:03d}",
             str(sources_path),
+            sources.limits,
         )
         for i, (name, spec) in enumerate(sources.sources.items())
     ]
@@ -183,7 +201,8 @@ def _run_job(job: SourceJob, progress: Progress | None) -> SourceCounts:
     job.part_dir.mkdir()
     sinks = {name: TableSink(name, job.part_dir) for name in SCHEMAS}
     mapper = job.mapper()
-    counts = _load_source(job.name, job.spec, job.paths, job.base, mapper, sinks, progress)
+    bounds = ValueBounds(job.spec, job.limits)
+    counts = _load_source(job.name, job.spec, job.paths, job.base, mapper, bounds, sinks, progress)
     for sink in sinks.values():
         sink.close()
     return counts
@@ -264,6 +283,7 @@ def _load_source(
     paths: list[Path],
     base: Path,
     mapper: RecordMapper,
+    bounds: ValueBounds,
     sinks: dict[str, TableSink],
     progress: Progress | None,
 ) -> SourceCounts:
@@ -277,11 +297,15 @@ def _load_source(
         progress(name, 0, 0, total_bytes)
     for path in paths:
         rel = os.path.relpath(path, base)
-        _, rows = read_rows(path, spec.format, spec.encoding, columns, spec.delimiter, spec.sheet)
+        _, rows, stats = read_rows(
+            path, spec.format, spec.encoding, columns, spec.delimiter, spec.sheet
+        )
         file_rows = 0
+        spanned = 0
         seen_columns: set[str] = set()
         for row in rows:
             file_rows += 1
+            spanned += row.span
             counts.rows_read += 1
             if progress and counts.rows_read % 20_000 == 0:
                 progress(name, counts.rows_read, done_bytes, total_bytes)
@@ -293,6 +317,9 @@ def _load_source(
             if spec.format == "jsonl":
                 seen_columns.update(row.values)
             try:
+                too_long = bounds.screen(row.values)
+                if too_long:
+                    raise RowRejected(too_long, mapper.record_id(row.values))
                 mapped = mapper.map(row.values)
                 if mapped.record_id in seen:
                     raise RowRejected([_duplicate(spec, row.values)], mapped.record_id)
@@ -334,7 +361,22 @@ def _load_source(
                     str(path), f"key(s) {never} appear in no record; found {sorted(seen_columns)}"
                 )
         done_bytes += path.stat().st_size
-        counts.files.append({"path": rel, "sha256": file_sha256(path), "rows_read": file_rows})
+        if not stats.finished or spanned + stats.blank != stats.units:
+            raise AssertionError(
+                f"{path}: {stats.units} {stats.unit_name} but {spanned} in rows and "
+                f"{stats.blank} blank: a reader lost lines"
+            )
+        counts.files.append(
+            {
+                "path": rel,
+                "sha256": file_sha256(path),
+                stats.unit_name: stats.units,
+                f"blank_{stats.unit_name}": stats.blank,
+                "rows_read": file_rows,
+                "rows_spanning_lines": stats.multiline_rows,
+            }
+        )
+    counts.values_cleaned.update(bounds.cleaned)
     if progress:
         progress(name, counts.rows_read, total_bytes, total_bytes)
     assert counts.rows_read == counts.rows_accepted + counts.rows_quarantined
