@@ -14,6 +14,20 @@ from pathlib import Path
 CONFIG_DIR = Path(__file__).resolve().parent
 
 
+#: Files veil creates hold personal data (mentions, exports, the store): owner only.
+PRIVATE_UMASK = 0o077
+
+
+def private_files() -> None:
+    """Make every file and directory this process creates owner-only (0600 / 0700).
+
+    Set once at the CLI's entry, so run directories, exports, logs, the local Neo4j store
+    (a child process inherits it) and anything a library writes on veil's behalf are
+    covered, not only the files veil opens itself.
+    """
+    os.umask(PRIVATE_UMASK)
+
+
 def veil_home() -> Path:
     """The local state directory (created on demand)."""
     home = Path(os.environ.get("VEIL_HOME", ".veil")).resolve()

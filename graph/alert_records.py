@@ -31,6 +31,7 @@ from config.rules import RulesConfig
 from graph.alert_evidence import Identity, alert_id, build, digest, display_names
 from graph.alert_reads import GraphReader
 from graph.alerts import Hit, evaluate
+from graph.guard import graph_writer, require_finished_load
 
 STATUSES = ("new", "acknowledged", "confirmed", "dismissed")
 
@@ -167,7 +168,23 @@ def sweep(
     since: date | None = None,
     database: str = "neo4j",
 ) -> SweepSummary:
-    """Evaluate every rule, write the alerts, and say which are new (see module docstring)."""
+    """Evaluate every rule, write the alerts, and say which are new (see module docstring).
+
+    Refused on a graph whose last load did not finish (a sweep over half a graph would
+    withdraw every alert it cannot see); holds the graph's writer lock."""
+    require_finished_load(driver, "the alert sweep", database)
+    with graph_writer(driver, "veil alerts run", database):
+        return _sweep(driver, rules, settings, as_of, since, database)
+
+
+def _sweep(
+    driver: neo4j.Driver,
+    rules: RulesConfig,
+    settings: Control,
+    as_of: date | None,
+    since: date | None,
+    database: str,
+) -> SweepSummary:
     summary = SweepSummary(as_of=as_of or date.today(), since=since)
     started = time.perf_counter()
     ensure_schema(driver, database)

@@ -23,6 +23,7 @@ import pandas as pd
 
 from config.graph import Control
 from graph import control
+from graph.guard import graph_writer, require_finished_load
 from graph.load import Progress, add_counters, counters_of, no_progress, write_batches
 
 # A holding is in force on $as_of when it started on or before it and has not ended.
@@ -160,7 +161,21 @@ def run_control(
     database: str = "neo4j",
     progress: Progress = no_progress,
 ) -> ControlSummary:
-    """Control analysis of every company; writes the results and removes older ones."""
+    """Control analysis of every company; writes the results and removes older ones.
+
+    Refused on a graph whose last load did not finish; holds the graph's writer lock."""
+    require_finished_load(driver, "control analysis", database)
+    with graph_writer(driver, "veil graph control", database):
+        return _run_control(driver, settings, as_of, database, progress)
+
+
+def _run_control(
+    driver: neo4j.Driver,
+    settings: Control,
+    as_of: date | None,
+    database: str,
+    progress: Progress,
+) -> ControlSummary:
     as_of = as_of or date.today()
     summary = ControlSummary(as_of=as_of)
     started = time.perf_counter()
@@ -320,6 +335,18 @@ def control_one(
     database: str = "neo4j",
 ) -> ControlSummary:
     """`veil graph control --company`: compute and write the results of one company."""
+    require_finished_load(driver, "control analysis", database)
+    with graph_writer(driver, f"veil graph control --company {company_id}", database):
+        return _control_one(driver, company_id, settings, as_of, database)
+
+
+def _control_one(
+    driver: neo4j.Driver,
+    company_id: str,
+    settings: Control,
+    as_of: date | None,
+    database: str,
+) -> ControlSummary:
     as_of = as_of or date.today()
     summary = ControlSummary(as_of=as_of)
     holdings = upstream_holdings(driver, company_id, as_of, database)

@@ -27,7 +27,7 @@ import pandas as pd
 import pyarrow.parquet as pq
 
 from config.errors import InputError
-from linkage.run import read_entities
+from linkage.run import read_entities, stale_entities
 
 LEGAL_REPRESENTATIVE = "legal_rep"
 MENTION_KEY = ["run", "source", "record_id", "slot"]
@@ -66,6 +66,13 @@ def resolve_run(run_dir: Path) -> ResolvedRun:
     """Join the facts of `run_dir` (and, for a wave, of its base runs) to their entities."""
     run_dir = Path(run_dir)
     entities = read_entities(run_dir)
+    stale = stale_entities(run_dir)
+    if stale:
+        raise InputError(
+            str(run_dir / "entities.parquet"),
+            f"older than the mentions it should resolve: {stale}; run `veil link --run "
+            f"{run_dir}` first (the graph was not touched)",
+        )
     if "run" not in entities.columns:
         entities["run"] = "."
     runs = sorted(entities["run"].unique())

@@ -33,6 +33,7 @@ import numpy as np
 import pandas as pd
 
 from graph.facts import LEGAL_REPRESENTATIVE, ResolvedRun, resolve_run
+from graph.guard import begin_load, finish_load, graph_writer
 from graph.schema import init_schema
 
 BATCH_SIZE = 5_000
@@ -58,6 +59,7 @@ class LoadSummary:
     stale_deleted: dict[str, int] = field(default_factory=dict)
     resolved: dict[str, int] = field(default_factory=dict)
     unresolved_slots: int = 0
+    replaced_unfinished: dict[str, Any] | None = None
     stages: dict[str, float] = field(default_factory=dict)
 
     @property
@@ -76,6 +78,7 @@ class LoadSummary:
             "stale_deleted": self.stale_deleted,
             "resolved": self.resolved,
             "unresolved_slots": self.unresolved_slots,
+            "replaced_unfinished": self.replaced_unfinished,
         } | ({"stages": {k: round(v, 3) for k, v in self.stages.items()}} if self.stages else {})
 
 
@@ -141,7 +144,11 @@ def load_run(
     Into a graph without veil nodes (no Person, Company, Punishment, ListEntry or
     Licence) every node and relationship is CREATEd: the same graph MERGE would build
     (rows that MERGE would fold into one, the last winning, are folded first), without
-    looking each one up, and with nothing stale to delete."""
+    looking each one up, and with nothing stale to delete.
+
+    The load holds the graph's writer lock and marks the graph as loading until its stale
+    sweep is done (graph/guard.py): a load that fails part-way leaves the graph marked
+    unfinished, and running it again completes it."""
     started = time.perf_counter()
     resolved = resolve_run(Path(run_dir))
     init_schema(driver, database)
@@ -151,7 +158,14 @@ def load_run(
         resolved=resolved.counts(),
         unresolved_slots=resolved.unresolved,
     )
-    with driver.session(database=database) as session:
+    command = f"veil graph load --run {Path(run_dir).resolve()}"
+    with (
+        graph_writer(driver, command, database),
+        driver.session(database=database) as session,
+    ):
+        summary.replaced_unfinished = begin_load(
+            session, resolved.load_id, str(Path(run_dir).resolve())
+        )
         create = session.execute_read(_without_veil_nodes)
         summary.mode = "create" if create else "merge"
         steps = list(load_steps(resolved, create))
@@ -165,6 +179,7 @@ def load_run(
         if not create:
             summary.stale_deleted = _delete_stale(session, resolved.load_id)
         session.execute_write(record_load, resolved, summary)
+        finish_load(session, resolved.load_id)
     summary.seconds = time.perf_counter() - started
     return summary
 

@@ -14,6 +14,7 @@ models used under models/ (a copy, so a run records exactly what decided it).
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import shutil
@@ -60,6 +61,9 @@ PROVISIONAL = {
     models.PERSON: [["name_simplified", "context"]],
     models.COMPANY: [["name_canonical"]],
 }
+
+#: Parquet metadata key of entities.parquet: {run: sha256 of its manifest.json}.
+INPUTS_KEY = b"veil.inputs"
 
 ENTITY_SCHEMA = pa.schema(
     [
@@ -710,8 +714,8 @@ def _resolve_all(
     # A judgement names persons or companies: it is unknown only if neither knows it.
     warnings.extend(w for w in person_warnings if w in set(company_warnings))
     for resolver in (company, person):
-        line = None if resolver.training is None else resolver.training.summary(
-            resolver.entity_type
+        line = (
+            None if resolver.training is None else resolver.training.summary(resolver.entity_type)
         )
         if line:
             warnings.append(line)
@@ -727,10 +731,7 @@ def _write(run_dir: Path, staging: Path, resolved: dict[str, _Resolver]) -> None
         [r.changes.assign(entity_type=r.entity_type) for r in resolved.values()],
         ignore_index=True,
     )
-    pq.write_table(
-        pa.Table.from_pandas(entities, ENTITY_SCHEMA, preserve_index=False),
-        staging / "entities.parquet",
-    )
+    pq.write_table(entities_table(entities, run_dir), staging / "entities.parquet")
     pq.write_table(
         pa.Table.from_pandas(suspects, preserve_index=False), staging / "suspects.parquet"
     )
@@ -782,6 +783,38 @@ def train_models(
         return saved
     finally:
         shutil.rmtree(staging, ignore_errors=True)
+
+
+def entities_table(entities: pd.DataFrame, run_dir: Path) -> pa.Table:
+    """`entities` as stored in `run_dir`: ENTITY_SCHEMA, stamped with the digest of each
+    run's manifest they resolve (see `stale_entities`)."""
+    table = pa.Table.from_pandas(entities[ENTITY_SCHEMA.names], ENTITY_SCHEMA, preserve_index=False)
+    inputs = {
+        run: hashlib.sha256((run_dir / run / "manifest.json").read_bytes()).hexdigest()
+        for run in sorted(entities["run"].unique())
+    }
+    return table.replace_schema_metadata({INPUTS_KEY: json.dumps(inputs)})
+
+
+def stale_entities(run_dir: Path) -> str | None:
+    """Why entities.parquet does not resolve the run's current load, or None if it does.
+
+    Linking stamps the entities with the digest of every manifest it resolved; a later
+    `veil load` into the same directory (or into a base run) changes a manifest, and the
+    old entities would leave the new mentions unresolved.
+    """
+    path = run_dir / "entities.parquet"
+    metadata = pq.read_schema(path).metadata or {}
+    if INPUTS_KEY not in metadata:
+        return "it carries no record of the load it resolved (linked by an older veil)"
+    stamped = json.loads(metadata[INPUTS_KEY])
+    for run, digest in sorted(stamped.items()):
+        manifest = run_dir / run / "manifest.json"
+        if not manifest.is_file():
+            return f"{manifest} is gone"
+        if hashlib.sha256(manifest.read_bytes()).hexdigest() != digest:
+            return f"{run_dir / run} was loaded again after it was linked"
+    return None
 
 
 def read_entities(run_dir: Path) -> pd.DataFrame:

@@ -174,7 +174,7 @@ def load_run(
     for job in jobs:
         job.mapper()  # refuses a bad mapping before anything is read or written
     run_dir.mkdir(parents=True, exist_ok=True)
-    shutil.rmtree(staging, ignore_errors=True)
+    orphans = remove_orphan_staging(run_dir)
     staging.mkdir()
     try:
         total = sum(p.stat().st_size for paths in files.values() for p in paths)
@@ -188,6 +188,12 @@ def load_run(
         counts = {job.name: result for job, result in zip(jobs, results, strict=True)}
         tables = _merge_parts([job.part_dir for job in jobs], staging)
         manifest = _manifest(sources_path, run_dir, counts, tables)
+        manifest["orphan_staging_removed"] = orphans
+        if (run_dir / "entities.parquet").is_file():
+            manifest["later_stages"] = (
+                "entities.parquet resolves the previous load of this directory: run "
+                "`veil link --run` again before `veil graph load` (entity IDs stay stable)"
+            )
         (staging / MANIFEST).write_text(
             json.dumps(manifest, ensure_ascii=False, indent=2), encoding="utf-8"
         )
@@ -195,6 +201,31 @@ def load_run(
         return manifest
     finally:
         shutil.rmtree(staging, ignore_errors=True)
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def remove_orphan_staging(run_dir: Path) -> list[str]:
+    """Remove staging directories left by loads that were killed (their process is gone).
+
+    A staging directory is never part of a run: tables reach the run only by being moved
+    out of it once complete, so removing an orphan loses nothing.
+    """
+    removed = []
+    for path in sorted(run_dir.glob(".staging-*")):
+        pid = path.name.removeprefix(".staging-")
+        if not pid.isdigit() or int(pid) == os.getpid() or not _pid_alive(int(pid)):
+            shutil.rmtree(path, ignore_errors=True)
+            removed.append(path.name)
+    return removed
 
 
 def _run_job(job: SourceJob, progress: Progress | None) -> SourceCounts:

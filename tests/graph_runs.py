@@ -17,7 +17,7 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from linkage.run import ENTITY_SCHEMA
+from linkage.run import ENTITY_SCHEMA, entities_table
 from loaders.tables import SCHEMAS
 
 
@@ -198,11 +198,10 @@ class RunBuilder:
             relative = Path("..") / base.name
             previous = pq.read_table(base / "entities.parquet").to_pylist()
             entities += [{**e, "run": str(relative)} for e in previous]
-        pq.write_table(
-            pa.Table.from_pylist(entities, schema=ENTITY_SCHEMA), run_dir / "entities.parquet"
-        )
         counts = {name: len(rows) for name, rows in self.tables.items()}
         (run_dir / "manifest.json").write_text(json.dumps({"tables": counts}, sort_keys=True))
+        frame = pa.Table.from_pylist(entities, schema=ENTITY_SCHEMA).to_pandas()
+        pq.write_table(entities_table(frame, run_dir), run_dir / "entities.parquet")
         return run_dir
 
     def _record(self, source: str) -> str:

@@ -38,7 +38,7 @@ def _load(driver: neo4j.Driver, builder: RunBuilder, run_dir: Path) -> None:
 def _dump(driver: neo4j.Driver) -> tuple[list, list]:
     """Every node and relationship of the veil graph with all its properties, sorted."""
     nodes, _, _ = driver.execute_query(
-        "MATCH (n) WHERE NOT n:VeilTest AND NOT n:Load "
+        "MATCH (n) WHERE NOT n:VeilTest AND NOT n:Load AND NOT n:GraphState AND NOT n:VeilLock "
         "RETURN labels(n) AS labels, properties(n) AS props"
     )
     rels, _, _ = driver.execute_query(

@@ -31,11 +31,10 @@ from typing import Any
 import neo4j
 import numpy as np
 import pandas as pd
-import pyarrow as pa
 import pyarrow.parquet as pq
 
 from config.errors import VeilError
-from linkage.run import ENTITY_SCHEMA
+from linkage.run import ENTITY_SCHEMA, entities_table
 from world.calendar import REF_DATE, to_date
 
 KEY = ["source", "record_id", "slot"]
@@ -75,7 +74,7 @@ def perfect_entities(run_dir: Path, world_dir: Path) -> Path:
         )
     entities = pd.concat(frames, ignore_index=True)[ENTITY_SCHEMA.names]
     path = Path(run_dir) / "entities.parquet"
-    pq.write_table(pa.Table.from_pandas(entities, ENTITY_SCHEMA, preserve_index=False), path)
+    pq.write_table(entities_table(entities, Path(run_dir)), path)
     return path
 
 

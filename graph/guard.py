@@ -1,0 +1,225 @@
+"""One writer at a time, a graph that knows whether its last load finished, and Neo4j
+faults told as what happened and what to do.
+
+- **The writer lock** is a `:VeilLock {name: "graph"}` node. A graph write (load, bulk
+  import, control, alert sweep) takes it with its owner (host, pid), command and start
+  time; a heartbeat keeps it alive, so a holder killed with -9 leaves a lock that expires
+  `LOCK_TTL_SECONDS` later instead of blocking for ever. A second writer waits up to
+  `wait_seconds`, then fails naming the holder. Two loads of different runs at once would
+  otherwise each delete the other's rows as stale.
+- **The load state** is a `:GraphState {name: "graph"}` node: `loading` is set (with the
+  run and load ID) before a load writes its first row and cleared after its stale sweep,
+  so a graph mixing two loads is always marked as such; `alerts run` refuses it, and the
+  next load completes or replaces it and says so.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import threading
+import time
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import neo4j
+from neo4j import exceptions as neo4j_errors
+
+from config.errors import VeilError
+
+LOCK = "graph"
+CONSTRAINTS = (
+    "CREATE CONSTRAINT veil_lock IF NOT EXISTS FOR (n:VeilLock) REQUIRE n.name IS UNIQUE",
+    "CREATE CONSTRAINT graph_state IF NOT EXISTS FOR (n:GraphState) REQUIRE n.name IS UNIQUE",
+)
+LOCK_TTL_SECONDS = 90
+HEARTBEAT_SECONDS = 20
+POLL_SECONDS = 2.0
+
+
+class GraphBusy(VeilError):
+    """Another veil command is writing the graph."""
+
+
+class GraphIncomplete(VeilError):
+    """The graph's last load did not finish: it may mix two loads."""
+
+
+class GraphUnavailable(VeilError):
+    """Neo4j stopped answering or refused a write."""
+
+
+def _claim(tx: neo4j.ManagedTransaction, token: str, owner: str, command: str) -> dict:
+    # Writing `claims` first takes the node's write lock, so two claimants are serialised
+    # and the second reads the first one's token (no lost update).
+    record = tx.run(
+        "MERGE (l:VeilLock {name: $name}) SET l.claims = coalesce(l.claims, 0) + 1 "
+        "WITH l, (l.token IS NULL OR l.expires < datetime()) AS free "
+        "FOREACH (_ IN CASE WHEN free THEN [1] ELSE [] END | "
+        "  SET l.token = $token, l.owner = $owner, l.command = $command, "
+        "      l.started = datetime(), "
+        "      l.expires = datetime() + duration({seconds: $ttl})) "
+        "RETURN l.token = $token AS mine, l.owner AS owner, l.command AS command, "
+        "       toString(l.started) AS started",
+        name=LOCK,
+        token=token,
+        owner=owner,
+        command=command,
+        ttl=LOCK_TTL_SECONDS,
+    ).single(strict=True)
+    return dict(record)
+
+
+def _renew(tx: neo4j.ManagedTransaction, token: str) -> None:
+    tx.run(
+        "MATCH (l:VeilLock {name: $name, token: $token}) "
+        "SET l.expires = datetime() + duration({seconds: $ttl})",
+        name=LOCK,
+        token=token,
+        ttl=LOCK_TTL_SECONDS,
+    ).consume()
+
+
+def _release(tx: neo4j.ManagedTransaction, token: str) -> None:
+    tx.run(
+        "MATCH (l:VeilLock {name: $name, token: $token}) "
+        "REMOVE l.token, l.owner, l.command, l.started, l.expires",
+        name=LOCK,
+        token=token,
+    ).consume()
+
+
+@contextmanager
+def graph_writer(
+    driver: neo4j.Driver, command: str, database: str = "neo4j", wait_seconds: float = 0.0
+) -> Iterator[None]:
+    """Hold the graph's writer lock for the block (see the module docstring)."""
+    for statement in CONSTRAINTS:  # two MERGEs of one unconstrained node can make two
+        driver.execute_query(statement, database_=database)
+    token = uuid.uuid4().hex
+    owner = f"{socket.gethostname()} pid {os.getpid()}"
+    deadline = time.monotonic() + wait_seconds
+    with driver.session(database=database) as session:
+        while True:
+            claim = session.execute_write(_claim, token, owner, command)
+            if claim["mine"]:
+                break
+            if time.monotonic() >= deadline:
+                raise GraphBusy(
+                    f"the graph is being written by `{claim['command']}` ({claim['owner']}, "
+                    f"since {claim['started']}); wait for it to finish and run this again "
+                    f"(a holder that died releases the lock within {LOCK_TTL_SECONDS} s)"
+                )
+            time.sleep(POLL_SECONDS)
+    stop = threading.Event()
+
+    def beat() -> None:
+        while not stop.wait(HEARTBEAT_SECONDS):
+            try:
+                with driver.session(database=database) as s:
+                    s.execute_write(_renew, token)
+            except (neo4j_errors.Neo4jError, neo4j_errors.DriverError):
+                return  # the writer itself will meet the same fault and report it
+
+    heart = threading.Thread(target=beat, name="veil-lock-heartbeat", daemon=True)
+    heart.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        heart.join()
+        try:
+            with driver.session(database=database) as session:
+                session.execute_write(_release, token)
+        except (neo4j_errors.Neo4jError, neo4j_errors.DriverError):
+            pass  # Neo4j is gone: the lock expires on its own
+
+
+def begin_load(session: neo4j.Session, load_id: str, run_dir: str) -> dict[str, Any] | None:
+    """Mark the graph as being loaded; return the unfinished load this one replaces."""
+
+    def work(tx: neo4j.ManagedTransaction) -> dict[str, Any] | None:
+        record = tx.run(
+            "MERGE (g:GraphState {name: $name}) "
+            "WITH g, g.loading AS before, g.loading_run AS before_run, "
+            "     toString(g.loading_started) AS before_started "
+            "SET g.loading = $load, g.loading_run = $run, g.loading_started = datetime() "
+            "RETURN before, before_run, before_started",
+            name=LOCK,
+            load=load_id,
+            run=run_dir,
+        ).single(strict=True)
+        if record["before"] is None:
+            return None
+        return {
+            "load_id": record["before"],
+            "run_dir": record["before_run"],
+            "started": record["before_started"],
+        }
+
+    return session.execute_write(work)
+
+
+def finish_load(session: neo4j.Session, load_id: str) -> None:
+    session.execute_write(
+        lambda tx: tx.run(
+            "MATCH (g:GraphState {name: $name}) "
+            "SET g.loaded = $load, g.loaded_at = datetime() "
+            "REMOVE g.loading, g.loading_run, g.loading_started",
+            name=LOCK,
+            load=load_id,
+        ).consume()
+    )
+
+
+def unfinished_load(driver: neo4j.Driver, database: str = "neo4j") -> dict[str, Any] | None:
+    """The load that started and did not finish, or None."""
+    records, _, _ = driver.execute_query(
+        "MATCH (g:GraphState {name: $name}) WHERE g.loading IS NOT NULL "
+        "RETURN g.loading AS load_id, g.loading_run AS run_dir, "
+        "       toString(g.loading_started) AS started",
+        name=LOCK,
+        database_=database,
+        routing_=neo4j.RoutingControl.READ,
+    )
+    return dict(records[0]) if records else None
+
+
+def require_finished_load(driver: neo4j.Driver, command: str, database: str = "neo4j") -> None:
+    """Refuse `command` on a graph whose last load did not finish."""
+    unfinished = unfinished_load(driver, database)
+    if unfinished:
+        raise GraphIncomplete(
+            f"the graph's last load (run {unfinished['run_dir']}, started "
+            f"{unfinished['started']}) did not finish, so it may mix two loads; {command} "
+            "was not run and nothing was changed. Run `veil graph load` again (it resumes)"
+        )
+
+
+@contextmanager
+def neo4j_faults(uri: str, doing: str) -> Iterator[None]:
+    """Neo4j faults as VeilErrors naming the server and the next step, not tracebacks.
+
+    The driver already retried transient errors with backoff for its
+    `max_transaction_retry_time`; what reaches here is final.
+    """
+    try:
+        yield
+    except (neo4j_errors.ServiceUnavailable, neo4j_errors.SessionExpired) as err:
+        raise GraphUnavailable(
+            f"Neo4j at {uri} stopped answering while {doing} ({type(err).__name__}); "
+            "check it is running (`veil neo4j status`, `veil neo4j start`), then run the "
+            "same command again: a load resumes, nothing is lost"
+        ) from None
+    except neo4j_errors.AuthError:
+        raise GraphUnavailable(
+            f"Neo4j at {uri} refused the credentials while {doing}; check NEO4J_USER and "
+            "NEO4J_PASSWORD (or unset NEO4J_URI to use veil's local Neo4j)"
+        ) from None
+    except neo4j_errors.Neo4jError as err:
+        raise GraphUnavailable(
+            f"Neo4j at {uri} refused a statement while {doing}: {err.code}: "
+            f"{(err.message or '')[:300]}"
+        ) from None
