@@ -221,8 +221,11 @@ def test_neo4j_gone_is_a_clear_error(free_port: int) -> None:
     from config.errors import VeilError
 
     uri = f"bolt://127.0.0.1:{free_port}"
-    with pytest.raises(VeilError) as err, neo4j_faults(uri, "loading the graph"):
-        with neo4j.GraphDatabase.driver(uri, auth=("neo4j", "x")) as driver:
-            driver.verify_connectivity()
+    with (
+        pytest.raises(VeilError) as err,
+        neo4j_faults(uri, "loading the graph"),
+        neo4j.GraphDatabase.driver(uri, auth=("neo4j", "x")) as driver,
+    ):
+        driver.verify_connectivity()
     message = str(err.value)
     assert uri in message and "veil neo4j start" in message and "run the same command" in message
