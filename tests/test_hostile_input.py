@@ -13,6 +13,7 @@ import pytest
 import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from pii_scan import scan_files
 
 from config.errors import ConfigError, InputError
 from loaders.identifiers import make_resident_id, make_uscc
@@ -150,10 +151,10 @@ def test_huge_name_is_quarantined_and_control_characters_removed(tmp_path: Path)
 def test_name_bound_is_configurable(tmp_path: Path) -> None:
     mapping = _mapping()
     mapping["limits"] = {"name_chars": 5}
-    manifest, quarantine = _load(tmp_path, (HEADER + _row(1) + "\n").encode(), mapping)
+    _, quarantine = _load(tmp_path, (HEADER + _row(1) + "\n").encode(), mapping)
     assert {q["reason"] for q in quarantine} == {"value_too_long"}
     mapping["limits"] = {"name_chars": "many"}
-    with pytest.raises(ConfigError, match="limits.name_chars"):
+    with pytest.raises(ConfigError, match=r"limits\.name_chars"):
         load_run(_write(tmp_path, HEADER.encode(), mapping), tmp_path / "run2")
 
 
@@ -166,6 +167,7 @@ def test_quarantine_never_keeps_a_full_resident_id(tmp_path: Path) -> None:
     for q in quarantine:
         assert not FULL_ID.search(q["raw_value"] or ""), q["raw_value"]
         assert "********" in q["raw_value"]
+    assert scan_files(tmp_path / "run") == {}
 
 
 def test_files_outside_the_mapping_folder_are_refused(tmp_path: Path) -> None:
