@@ -6,9 +6,10 @@ import json
 from pathlib import Path
 
 import pytest
+from pii_scan import private_modes, scan_files, scan_graph
 from typer.testing import CliRunner
 
-from graph.connection import Neo4jSettings
+from graph.connection import Neo4jSettings, open_driver
 from service.cli import app
 
 
@@ -49,3 +50,10 @@ def test_demo_runs_every_stage_and_the_load_matches_the_truth(
     exported = (tmp_path / "alerts.jsonl").read_text(encoding="utf-8").splitlines()
     assert len(exported) == sum(alerts["raised"].values())
     assert (tmp_path / "alerts.csv").is_file()
+    # No full resident ID anywhere veil wrote (the world's extracts are the input), and
+    # every file it wrote is the owner's only.
+    assert scan_files(tmp_path, skip=(tmp_path / "world",)) == {}
+    with open_driver(neo4j_server) as driver:
+        assert scan_graph(driver) == []
+    assert private_modes(tmp_path / "run") == []
+    assert private_modes(tmp_path, skip=(tmp_path / "world",)) == []

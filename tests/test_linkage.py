@@ -426,3 +426,23 @@ def test_a_wave_needs_a_linked_base(loaded: Path, tmp_path: Path):
     unlinked = _copy(loaded, tmp_path)
     with pytest.raises(InputError, match="veil link --run"):
         link_run(unlinked, wave=unlinked)
+
+
+def test_a_reload_makes_the_entities_stale_until_relinked(linked, world: Path, tmp_path: Path):
+    from graph.facts import resolve_run
+    from linkage.run import stale_entities
+
+    run, _ = linked
+    again = _copy(run, tmp_path)
+    assert stale_entities(again) is None
+    before = pq.read_table(again / "entities.parquet").to_pandas()
+    manifest = load_run(world / "sources.yaml", again, secret=b"link-test")
+    assert "veil link" in manifest["later_stages"]
+    assert "loaded again" in (stale_entities(again) or "")
+    with pytest.raises(InputError, match="older than the mentions"):
+        resolve_run(again)
+    link_run(again, models_dir=again / "models")
+    assert stale_entities(again) is None
+    assert resolve_run(again).unresolved == 0
+    after = pq.read_table(again / "entities.parquet").to_pandas()
+    assert after["entity_id"].tolist() == before["entity_id"].tolist()
