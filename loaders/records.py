@@ -33,6 +33,7 @@ from loaders.identifiers import (
     parse_resident_id,
     parse_uscc,
 )
+from loaders.industry import normalise_industry
 from loaders.vocabulary import OTHER, Vocabulary
 
 ID_FIELDS = frozenset({"id_number", "identifier", "uscc", "org_code", "reg_no"})
@@ -48,6 +49,7 @@ class MappedRecord:
     companies: list[tuple] = field(default_factory=list)
     facts: dict[str, list[tuple]] = field(default_factory=dict)
     issues: list[tuple] = field(default_factory=list)
+    inferred: list[str] = field(default_factory=list)  # readings taken from evidence
 
     def fact(self, table: str, row: tuple) -> None:
         self.facts.setdefault(table, []).append(row)
@@ -273,7 +275,17 @@ class RecordMapper:
             if former
             else []
         )
-        industry = text.get("industry_code")
+        industry = normalise_industry(text.get("industry_code"))
+        if industry.problem:
+            self._issue(
+                out,
+                slot,
+                "industry_code",
+                item.raw(spec.fields.get("industry_code")),
+                industry.problem,
+            )
+        if industry.inferred:
+            out.inferred.append(f"{industry.inferred}:{spec.fields['industry_code']}")
         name_raw = item.raw(spec.fields.get("name"))
         return (
             self.name,
@@ -289,7 +301,7 @@ class RecordMapper:
             reg.value,
             reg.status,
             uscc.region_code,
-            industry.upper() if industry else None,
+            industry.value,
             item.date(spec.fields.get("established")),
             text.get("address"),
             text.get("status"),

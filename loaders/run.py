@@ -51,6 +51,7 @@ class SourceCounts:
     quarantine_reasons: Counter = field(default_factory=Counter)
     field_issue_reasons: Counter = field(default_factory=Counter)
     values_cleaned: Counter = field(default_factory=Counter)
+    values_inferred: Counter = field(default_factory=Counter)
 
     def as_dict(self) -> dict:
         return {
@@ -62,6 +63,7 @@ class SourceCounts:
             "quarantine_reasons": dict(sorted(self.quarantine_reasons.items())),
             "field_issue_reasons": dict(sorted(self.field_issue_reasons.items())),
             "values_cleaned": dict(sorted(self.values_cleaned.items())),
+            "values_inferred": dict(sorted(self.values_inferred.items())),
         }
 
 
@@ -385,6 +387,7 @@ def _load_source(
                 sinks["field_issues"].add(issue)
                 counts.field_issue_reasons[issue[-1]] += 1
             counts.fields_invalidated += len(mapped.issues)
+            counts.values_inferred.update(mapped.inferred)
         if spec.format == "jsonl" and file_rows:
             never = [c for c in columns if c not in seen_columns]
             if never:
