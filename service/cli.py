@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import typer
 
+from config.settings import private_files
 from service import (
     cmd_alerts,
     cmd_demo,
@@ -22,6 +23,14 @@ app = typer.Typer(
     no_args_is_help=True,
     add_completion=False,
 )
+
+
+@app.callback()
+def _private() -> None:
+    """Entity resolution and corporate-veil linkage over regulatory data islands."""
+    private_files()
+
+
 app.add_typer(cmd_neo4j.app, name="neo4j", help="Run the local Neo4j (start, stop, status).")
 app.command("world", help="Generate a synthetic world of agency extracts with ground truth.")(
     run_guarded(cmd_world.world)

@@ -25,10 +25,11 @@ from graph import neo4j_server
 from graph.analysis import control_one, run_control
 from graph.bulk_import import bulk_load
 from graph.connection import Neo4jSettings, external_settings, open_driver
+from graph.guard import neo4j_faults
 from graph.load import LoadSummary, load_run
 from graph.queries import controls, footprint, related_party_risk, resolve_company
 from graph.schema import init_schema
-from service.console import console, print_json, run_guarded
+from service.console import console, err_console, print_json, run_guarded
 
 graph_app = typer.Typer(no_args_is_help=True, help="Build the corporate-veil graph in Neo4j.")
 
@@ -49,8 +50,9 @@ def graph_settings(quiet: bool = False) -> Neo4jSettings:
 
 @contextmanager
 def graph_driver(quiet: bool = False) -> Iterator[tuple[neo4j.Driver, str]]:
+    """A driver for the command's Neo4j; its faults become errors naming the server."""
     settings = graph_settings(quiet)
-    with open_driver(settings) as driver:
+    with neo4j_faults(settings.uri, "talking to the graph"), open_driver(settings) as driver:
         yield driver, settings.database
 
 
@@ -131,6 +133,17 @@ def load(
     if summary.stale_deleted:
         gone = ", ".join(f"{k} {v:,}" for k, v in summary.stale_deleted.items())
         console.print(f"no longer stated by this run, deleted: {gone}")
+    if summary.replaced_unfinished:
+        before = summary.replaced_unfinished
+        console.print(
+            f"the previous load (run {before['run_dir']}, started {before['started']}) had "
+            "not finished; this load replaced it and the graph is complete"
+        )
+    if summary.unresolved_slots:
+        err_console.print(
+            f"warning: {summary.unresolved_slots:,} fact slots name a mention without an "
+            "entity and were left out; re-link the run (`veil link --run`) and load again"
+        )
     if summary.stages:
         console.print("seconds: " + ", ".join(f"{k} {v:.1f}" for k, v in summary.stages.items()))
 

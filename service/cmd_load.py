@@ -51,8 +51,35 @@ def load(
         print_json(manifest)
         return
     console.print(manifest_table(manifest, f"veil load → {run}"))
+    for note in manifest_notes(manifest):
+        console.print(note)
     console.print(f"tables: {', '.join(f'{k}={v:,}' for k, v in manifest['tables'].items())}")
     console.print(f"quarantine: {run / 'quarantine.parquet'}   manifest: {run / 'manifest.json'}")
+
+
+def manifest_notes(manifest: dict) -> list[str]:
+    """What the table does not show: physical lines, values cleaned or read by inference,
+    rows read from several lines, and later stages this load made stale."""
+    notes = []
+    for name, c in manifest["sources"].items():
+        units = {k: sum(f.get(k, 0) for f in c["files"]) for k in ("lines", "rows")}
+        blank = sum(f.get("blank_lines", 0) + f.get("blank_rows", 0) for f in c["files"])
+        spanning = sum(f.get("rows_spanning_lines", 0) for f in c["files"])
+        size = f"{units['lines']:,} lines" if units["lines"] else f"{units['rows']:,} sheet rows"
+        extra = [f"{blank:,} blank"] if blank else []
+        if spanning:
+            extra.append(f"{spanning:,} rows over several lines")
+        for key, what in (("values_cleaned", "cleaned"), ("values_inferred", "inferred")):
+            for reason, n in c.get(key, {}).items():
+                extra.append(f"{what} {reason} {n:,}")
+        notes.append(f"{name}: {size}" + (f" ({'; '.join(extra)})" if extra else ""))
+    if manifest.get("orphan_staging_removed"):
+        notes.append(
+            f"removed {len(manifest['orphan_staging_removed'])} staging dir(s) of killed loads"
+        )
+    if manifest.get("later_stages"):
+        notes.append(f"note: {manifest['later_stages']}")
+    return notes
 
 
 def manifest_table(manifest: dict, title: str) -> Table:
