@@ -16,7 +16,7 @@ from loaders.fields import (
     parse_date,
     parse_json_list,
     parse_number,
-    parse_ratio,
+    ratio_form,
 )
 from loaders.identifiers import mask_id, mask_ids_in_text
 
@@ -89,10 +89,11 @@ class Cells:
             self.problem(column, raw, err.reason, err.detail)
             return None
 
-    def ratio(self, column: str, scale: str) -> float | None:
+    def ratio_reading(self, column: str) -> tuple[float, str] | None:
+        """The share as written and its form (loaders/ratios.py reads it in its column)."""
         raw = self.raw(column)
         try:
-            return parse_ratio(raw, scale)
+            return ratio_form(raw)
         except FieldParseError as err:
             self.problem(column, raw, err.reason, err.detail)
             return None

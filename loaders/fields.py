@@ -25,7 +25,7 @@ __all__ = [
     "parse_date",
     "parse_json_list",
     "parse_number",
-    "parse_ratio",
+    "ratio_form",
     "split_terms",
 ]
 
@@ -240,7 +240,6 @@ _NUMBER = re.compile(
     r"([+-]?(?:\d{1,3}(?:,\d{3})+|\d+)(?:\.\d+)?(?:[eE][+-]?\d+)?|[+-]?\.\d+)"
     r"\s?(?:[万亿]?(?:元|美元|港元|港币|欧元|日元)?(?:人民币)?)",
 )
-_SCALES = ("auto", "percent", "fraction")
 
 
 def _real(value: object, reason: str) -> float | None:
@@ -259,18 +258,17 @@ def _real(value: object, reason: str) -> float | None:
     return None if number != number else number
 
 
-def parse_ratio(value: object, scale: str = "auto") -> float | None:
-    """A share as a fraction in [0, 1]; None for a blank cell.
+RatioForm = str  # "percent_sign", "below_one", "one", "above_one", "zero"
 
-    A '%' sign always means percent. Otherwise `scale` says how to read the number:
-    "percent" (35 -> 0.35), "fraction" (0.35 -> 0.35), or "auto": a number below 1 is a
-    fraction and a number of 1 or more is a percentage, so "0.5" is 50% but "1" and
-    "1.00" are 1% and "100" is 100%. (Extracts overwhelmingly write whole shares as 100,
-    not 1.0; a source that writes fractions including 1.0 should be configured "fraction".)
-    The result is rounded to 10 decimal places so "35%" gives exactly 0.35.
+
+def ratio_form(value: object) -> tuple[float, RatioForm] | None:
+    """A share cell as written: (the number, its form), None for a blank cell.
+
+    The form is what the cell alone says: "35%" is a percentage; 35.00 can only be one
+    (a fraction is at most 1); 0.35 looks like a fraction but is 0.35% in a percentage
+    column; 1 is 100% as a fraction and 1% as a percentage. loaders/ratios.py reads the
+    last two by the column and by the company's other holdings.
     """
-    if scale not in _SCALES:
-        raise ValueError(f"scale must be one of {_SCALES}, not {scale!r}")
     percent = False
     if type(value) is str:
         text = normalise_text(value)
@@ -285,12 +283,19 @@ def parse_ratio(value: object, scale: str = "auto") -> float | None:
         number = _real(value, "unparseable_ratio")
         if number is None:
             return None
-    if percent or scale == "percent" or (scale == "auto" and number >= 1):
-        number /= 100
-    result = round(number, 10) + 0.0  # + 0.0 turns -0.0 into 0.0
-    if not 0.0 <= result <= 1.0:
+    if percent:
+        form = "percent_sign"
+    elif number == 0:
+        form = "zero"
+    elif number == 1:
+        form = "one"
+    elif 0 < number < 1:
+        form = "below_one"
+    else:
+        form = "above_one"
+    if number < 0 or number > 100:
         raise FieldParseError("ratio_out_of_range", f"{value!r} is outside 0-100%")
-    return result
+    return number, form
 
 
 def parse_number(value: object) -> float | None:

@@ -50,9 +50,21 @@ class MappedRecord:
     facts: dict[str, list[tuple]] = field(default_factory=dict)
     issues: list[tuple] = field(default_factory=list)
     inferred: list[str] = field(default_factory=list)  # readings taken from evidence
+    # Shareholdings wait for their column (loaders/ratios.py): (fact, row, reading, company)
+    holdings: list[
+        tuple[ShareholdingFact, tuple, tuple[float, str] | None, tuple[str | None, str | None]]
+    ] = field(default_factory=list)
 
     def fact(self, table: str, row: tuple) -> None:
         self.facts.setdefault(table, []).append(row)
+
+
+def _company_key(out: MappedRecord, slot: str) -> tuple[str | None, str | None]:
+    """Which company a holding is in, within one source: (USCC, name)."""
+    for mention in out.companies:
+        if mention[2] == slot:
+            return mention[6], mention[3]
+    return None, slot
 
 
 class RowRejected(Exception):
@@ -363,25 +375,13 @@ class RecordMapper:
     def _shareholding(
         self, fact: ShareholdingFact, cells: Cells, slots: dict[str, list[Made]], out: MappedRecord
     ) -> None:
-        ratio = cells.ratio(fact.ratio, fact.ratio_scale)
+        reading = cells.ratio_reading(fact.ratio)
         capital = cells.number(fact.subscribed_capital)
         start, end = cells.date(fact.valid_from), cells.date(fact.valid_to)
         holder, company = self._one(slots, fact.holder), self._one(slots, fact.company)
         if holder and company:
-            out.fact(
-                "shareholdings",
-                (
-                    self.name,
-                    out.record_id,
-                    holder[0],
-                    holder[1],
-                    company[0],
-                    ratio,
-                    capital,
-                    start,
-                    end,
-                ),
-            )
+            row = (self.name, out.record_id, holder[0], holder[1], company[0], None, capital)
+            out.holdings.append((fact, (*row, start, end), reading, _company_key(out, company[0])))
 
     def _punishment(
         self, fact: PunishmentFact, cells: Cells, slots: dict[str, list[Made]], out: MappedRecord

@@ -31,6 +31,7 @@ from config.settings import id_token_secret
 from config.sources import Limits, SourceSpec, load_sources
 from loaders.bounds import ValueBounds
 from loaders.cells import Problem
+from loaders.ratios import RatioColumn
 from loaders.readers import BadRow, read_rows
 from loaders.records import RecordMapper, RowRejected
 from loaders.tables import FACT_TABLES, SCHEMAS, TableSink
@@ -52,6 +53,7 @@ class SourceCounts:
     field_issue_reasons: Counter = field(default_factory=Counter)
     values_cleaned: Counter = field(default_factory=Counter)
     values_inferred: Counter = field(default_factory=Counter)
+    doubts: Counter = field(default_factory=Counter)
 
     def as_dict(self) -> dict:
         return {
@@ -64,6 +66,7 @@ class SourceCounts:
             "field_issue_reasons": dict(sorted(self.field_issue_reasons.items())),
             "values_cleaned": dict(sorted(self.values_cleaned.items())),
             "values_inferred": dict(sorted(self.values_inferred.items())),
+            "doubts": dict(sorted(self.doubts.items())),
         }
 
 
@@ -326,6 +329,7 @@ def _load_source(
     total_bytes = sum(p.stat().st_size for p in paths)
     done_bytes = 0
     quarantine = sinks["quarantine"]
+    ratio_columns: dict[tuple[str, str, str], RatioColumn] = {}
     if progress:
         progress(name, 0, 0, total_bytes)
     for path in paths:
@@ -388,6 +392,11 @@ def _load_source(
                 counts.field_issue_reasons[issue[-1]] += 1
             counts.fields_invalidated += len(mapped.issues)
             counts.values_inferred.update(mapped.inferred)
+            for fact, row, reading, company in mapped.holdings:
+                key = (fact.ratio, fact.ratio_scale, fact.company)
+                if key not in ratio_columns:
+                    ratio_columns[key] = RatioColumn(name, fact.ratio, fact.ratio_scale)
+                ratio_columns[key].add(row, reading, company)
         if spec.format == "jsonl" and file_rows:
             never = [c for c in columns if c not in seen_columns]
             if never:
@@ -411,6 +420,15 @@ def _load_source(
             }
         )
     counts.values_cleaned.update(bounds.cleaned)
+    for column in ratio_columns.values():
+        rows, inferred, doubts, issues = column.resolve()
+        for row in rows:
+            sinks["shareholdings"].add(row)
+        for issue in issues:
+            sinks["field_issues"].add(issue)
+            counts.field_issue_reasons[issue[-1]] += 1
+        counts.values_inferred.update(inferred)
+        counts.doubts.update(doubts)
     if progress:
         progress(name, counts.rows_read, total_bytes, total_bytes)
     assert counts.rows_read == counts.rows_accepted + counts.rows_quarantined

@@ -22,9 +22,10 @@ from loaders.fields import (
     parse_date,
     parse_json_list,
     parse_number,
-    parse_ratio,
+    ratio_form,
     split_terms,
 )
+from loaders.ratios import RatioColumn
 
 # -- normalise_text / clean ---------------------------------------------------------------
 
@@ -167,65 +168,68 @@ def test_field_parse_error_carries_reason() -> None:
     assert FieldParseError("unparseable_json").detail == ""
 
 
-# -- parse_ratio --------------------------------------------------------------------------
+def _read_alone(text: str) -> float:
+    """One share read in a column of its own (loaders/ratios.py)."""
+    column = RatioColumn("s", "比例", "auto")
+    row = ("s", "r", "holder", "person", "company", None, None, None, None)
+    column.add(row, ratio_form(text), (None, "C"))
+    rows, _, _, _ = column.resolve()
+    return rows[0][5]
+
+
+# -- ratio_form ---------------------------------------------------------------------------
 
 
 @pytest.mark.parametrize(
     ("raw", "expected"),
     [
-        ("35%", 0.35), ("35.00%", 0.35), ("35 %", 0.35), ("３５％", 0.35), ("0.35", 0.35),
-        ("35.00", 0.35), ("35", 0.35), (35, 0.35), (0.35, 0.35), (np.float64(0.35), 0.35),
-        ("1", 0.01), ("1.00", 0.01), (1, 0.01), ("0.5", 0.5), ("100", 1.0), ("100%", 1.0),
-        ("0", 0.0), ("0%", 0.0), ("0.00", 0.0), ("33.3333%", 0.333333), (".5", 0.5),
-        ("0.5%", 0.005), (Decimal("12.5"), 0.125),
+        ("35%", (35.0, "percent_sign")), ("35.00%", (35.0, "percent_sign")),
+        ("35 %", (35.0, "percent_sign")), ("３５％", (35.0, "percent_sign")),
+        ("0.35", (0.35, "below_one")), ("35.00", (35.0, "above_one")), (35, (35.0, "above_one")),
+        (np.float64(0.35), (0.35, "below_one")), ("1", (1.0, "one")), ("1.00", (1.0, "one")),
+        (1, (1.0, "one")), ("100", (100.0, "above_one")), ("0", (0.0, "zero")),
+        ("0.00", (0.0, "zero")), (".5", (0.5, "below_one")), (Decimal("12.5"), (12.5, "above_one")),
     ],
 )
-def test_parse_ratio_auto(raw: object, expected: float) -> None:
-    assert parse_ratio(raw) == expected
+def test_ratio_form(raw: object, expected: tuple[float, str]) -> None:
+    assert ratio_form(raw) == expected
 
 
-def test_parse_ratio_scales() -> None:
-    assert parse_ratio("0.35", scale="percent") == 0.0035
-    assert parse_ratio("35", scale="percent") == 0.35
-    assert parse_ratio("1", scale="fraction") == 1.0
-    assert parse_ratio("0.35", scale="fraction") == 0.35
-    assert parse_ratio("35%", scale="fraction") == 0.35  # an explicit % always wins
-    with pytest.raises(FieldParseError) as err:
-        parse_ratio("35", scale="fraction")
-    assert err.value.reason == "ratio_out_of_range"
-    with pytest.raises(ValueError, match="scale"):
-        parse_ratio("35", scale="percentage")
+@pytest.mark.parametrize("raw", ["101", "-1", "abc", "35%%"])
+def test_ratio_form_refuses(raw: str) -> None:
+    with pytest.raises(FieldParseError):
+        ratio_form(raw)
 
 
 @pytest.mark.parametrize("blank", [None, "", "-", "无", float("nan"), pd.NA])
-def test_parse_ratio_blank(blank: object) -> None:
-    assert parse_ratio(blank) is None
+def test_ratio_form_blank(blank: object) -> None:
+    assert ratio_form(blank) is None
 
 
 @pytest.mark.parametrize("raw", ["150%", "101", "-5%", "-0.1", 150, float("inf")])
-def test_parse_ratio_out_of_range(raw: object) -> None:
+def test_ratio_form_out_of_range(raw: object) -> None:
     with pytest.raises(FieldParseError) as err:
-        parse_ratio(raw)
+        ratio_form(raw)
     assert err.value.reason == "ratio_out_of_range"
 
 
 @pytest.mark.parametrize("raw", ["三成", "35%%", "1/3", "abc", "35.5.5", True, [35], "35 % 40"])
-def test_parse_ratio_unparseable(raw: object) -> None:
+def test_ratio_form_unparseable(raw: object) -> None:
     with pytest.raises(FieldParseError) as err:
-        parse_ratio(raw)
+        ratio_form(raw)
     assert err.value.reason == "unparseable_ratio"
 
 
 @given(st.decimals(min_value=0, max_value=100, places=4))
-def test_parse_ratio_percent_text(x: Decimal) -> None:
-    assert parse_ratio(f"{x}%") == pytest.approx(float(x) / 100, abs=1e-12)
-    assert parse_ratio(f"{x}%") == round(float(x) / 100, 10)
+def test_percent_text_reads_exactly(x: Decimal) -> None:
+    assert _read_alone(f"{x}%") == pytest.approx(float(x) / 100, abs=1e-12)
+    assert _read_alone(f"{x}%") == round(float(x) / 100, 10)
 
 
 @given(st.integers(min_value=0, max_value=100))
-def test_parse_ratio_whole_percent_is_exact(n: int) -> None:
-    assert parse_ratio(f"{n}%") == n / 100
-    assert parse_ratio(f"{n}.00%") == n / 100
+def test_whole_percent_is_exact(n: int) -> None:
+    assert _read_alone(f"{n}%") == n / 100
+    assert _read_alone(f"{n}.00%") == n / 100
 
 
 # -- parse_number -------------------------------------------------------------------------
@@ -326,7 +330,7 @@ def test_split_terms(raw: str | None, expected: list[str]) -> None:
 
 @given(st.one_of(st.text(), st.integers(), st.floats(), st.none()))
 def test_parsers_raise_only_field_parse_error(value: object) -> None:
-    for parser in (parse_date, parse_ratio, parse_number, parse_json_list):
+    for parser in (parse_date, ratio_form, parse_number, parse_json_list):
         with contextlib.suppress(FieldParseError):
             parser(value)
     cleaned = clean(value)

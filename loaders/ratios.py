@@ -1,0 +1,164 @@
+"""Shareholding ratios read by evidence: the column's own style, then the company's total.
+
+One extract may write 出资比例 as "0.35", "35.00" and "1" in the same column, "1" meaning
+100%. A rule that reads numbers of 1 or more as percentages makes that holder a 1% owner
+and changes who controls the company, without a word. Here a source's holdings are read
+once the whole column has been seen:
+
+1. **Column style** (`ratio_scale: auto`): values strictly between 1 and 100 can only be
+   percentages, values strictly between 0 and 1 look like fractions. A column with only
+   the latter is a fraction column ("1" is 100%); with only the former, a percentage
+   column ("1" is 1%, "0.5" is 0.5%); with both, a mixed column, where 35.00 is 35% and
+   0.35 is 35% or 0.35%.
+2. **Company total**: a company's current holdings should sum to about 100%. Where reading
+   its open values (its "1"s; in a mixed column also its values below 1) all as
+   fractions gives that total and all as percentages does not, or the reverse, the total
+   decides.
+3. Whatever is still undecided takes the column's reading and is counted as a doubt; a
+   company whose current holdings sum far from 100% is a field issue with the figures.
+
+Every reading taken from evidence is counted in the manifest (`values_inferred`), every
+doubt in `doubts`; `ratio_scale: percent|fraction` fixes the style but not the total
+check, so no setting turns a doubt into silence.
+"""
+
+from __future__ import annotations
+
+from collections import Counter, defaultdict
+from dataclasses import dataclass, field
+
+# A company's current holdings summing within this of 100% are complete and consistent.
+TOTAL_TOLERANCE = 0.02
+# Outside this band the sum is reported as a field issue (a partial list, or a misread).
+SUM_REPORT_BAND = (0.95, 1.05)
+RATIO_COLUMN = 5  # index of `ratio` in a shareholdings row (loaders/tables.py)
+VALID_TO_COLUMN = 8
+
+
+@dataclass(slots=True)
+class _Holding:
+    row: list
+    number: float
+    form: str
+    company: tuple[str | None, str | None]  # (USCC, name) as the record gives them
+
+
+@dataclass
+class RatioColumn:
+    """The shareholdings of one source's fact, held until the whole column is seen."""
+
+    source: str
+    column: str
+    scale: str
+    holdings: list[_Holding] = field(default_factory=list)
+    other_rows: list[tuple] = field(default_factory=list)  # blank ratios: nothing to read
+
+    def add(
+        self,
+        row: tuple,
+        reading: tuple[float, str] | None,
+        company: tuple[str | None, str | None],
+    ) -> None:
+        if reading is None:
+            self.other_rows.append(row)
+        else:
+            self.holdings.append(_Holding(list(row), reading[0], reading[1], company))
+
+    def style(self) -> str:
+        """ "fraction", "percent" or "mixed" (see the module docstring)."""
+        if self.scale != "auto":
+            return self.scale
+        forms = Counter(h.form for h in self.holdings)
+        below, above = forms["below_one"], forms["above_one"]
+        if below and above:
+            return "mixed"
+        if above:
+            return "percent"
+        if below:
+            return "fraction"
+        return "undecided"  # only 0, 1 and explicit percentages
+
+    def _ambiguous(self, h: _Holding, style: str) -> bool:
+        """A value whose reading the cell and the column leave open: a "1" (100% or 1%),
+        or a value below 1 in a mixed column (a fraction, or under 1%)."""
+        if self.scale != "auto":
+            return False
+        return h.form == "one" or (h.form == "below_one" and style == "mixed")
+
+    def resolve(self) -> tuple[list[tuple], Counter, Counter, list[tuple]]:
+        """(rows with their ratios, inferred counts, doubt counts, field issue rows)."""
+        style = self.style()
+        inferred: Counter = Counter()
+        doubts: Counter = Counter()
+        for h in self.holdings:
+            h.row[RATIO_COLUMN] = _default(h, style, doubts, self.column)
+        by_company: dict[str, list[_Holding]] = defaultdict(list)
+        uscc_of = {name: uscc for uscc, name in (h.company for h in self.holdings) if uscc and name}
+        for h in self.holdings:
+            if h.row[VALID_TO_COLUMN] is None:
+                uscc, name = h.company
+                uscc = uscc or uscc_of.get(name)
+                by_company[f"USCC {uscc}" if uscc else str(name)].append(h)
+        issues = []
+        decided: set[int] = set()
+        for company, current in by_company.items():
+            unsure = [h for h in current if self._ambiguous(h, style)]
+            if unsure and _by_total(current, unsure):
+                inferred[f"ratio_read_by_company_total:{self.column}"] += len(unsure)
+                decided.update(id(h) for h in unsure)
+            total = sum(h.row[RATIO_COLUMN] for h in current)
+            if not SUM_REPORT_BAND[0] <= total <= SUM_REPORT_BAND[1]:
+                doubts[f"holdings_sum_off:{self.column}"] += 1
+                first = current[0].row
+                issues.append(
+                    (
+                        self.source,
+                        first[1],
+                        first[4],
+                        self.column,
+                        f"current holdings of {company} sum to {total:.1%} over "
+                        f"{len(current)} holder(s) (column read as {style})",
+                        "holdings_sum_off",
+                    )
+                )
+        for h in self.holdings:
+            if not self._ambiguous(h, style) or id(h) in decided:
+                continue
+            if style in ("mixed", "undecided"):
+                doubts[f"ratio_{h.form}_undecided:{self.column}"] += 1
+            else:
+                inferred[f"ratio_one_read_by_column_style:{self.column}"] += 1
+        rows = [tuple(h.row) for h in self.holdings] + self.other_rows
+        return rows, +inferred, doubts, issues
+
+
+def _default(h: _Holding, style: str, doubts: Counter, column: str) -> float:
+    """The reading before company totals: the form where it decides, else the column."""
+    if h.form == "percent_sign":
+        return round(h.number / 100, 10)
+    if h.form == "zero":
+        return 0.0
+    if h.form == "above_one":
+        if style == "fraction":
+            doubts[f"ratio_percent_in_fraction_column:{column}"] += 1
+        return round(h.number / 100, 10)
+    if h.form == "below_one":
+        return round(h.number / 100, 10) if style == "percent" else h.number
+    # "one"
+    return 1.0 if style in ("fraction", "mixed", "undecided") else 0.01
+
+
+def _by_total(current: list[_Holding], unsure: list[_Holding]) -> bool:
+    """Read a company's unsure values all as fractions or all as percentages, whichever
+    makes its current total about 100%, if only one does; False when both or neither do
+    (the default reading stands)."""
+    ids = {id(h) for h in unsure}
+    rest = sum(h.row[RATIO_COLUMN] for h in current if id(h) not in ids)
+    as_fraction = sum(h.number for h in unsure)
+    fraction = abs(rest + as_fraction - 1.0) <= TOTAL_TOLERANCE
+    percent = abs(rest + as_fraction / 100 - 1.0) <= TOTAL_TOLERANCE
+    if fraction == percent:
+        return False
+    for h in unsure:
+        h.row[RATIO_COLUMN] = h.number if fraction else round(h.number / 100, 10)
+    return True

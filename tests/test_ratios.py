@@ -1,0 +1,152 @@
+"""Shareholding ratios read by the column's style and the company's total, with every
+inference and doubt counted (loaders/ratios.py)."""
+
+from __future__ import annotations
+
+from datetime import date
+from pathlib import Path
+
+import pyarrow.parquet as pq
+import yaml
+
+from loaders.fields import ratio_form
+from loaders.ratios import RatioColumn
+from loaders.run import load_run
+
+
+def _read(
+    holdings: list[tuple[str, str] | tuple[str, str, date]], scale: str = "auto"
+) -> tuple[dict[tuple[str, int], float], dict, dict, list]:
+    """(company, i) -> ratio for holdings given as (company, text[, ended on])."""
+    column = RatioColumn("shareholders", "出资比例", scale)
+    for i, holding in enumerate(holdings):
+        company, text = holding[0], holding[1]
+        ended = holding[2] if len(holding) > 2 else None
+        row = ("shareholders", f"R{i}", "holder", "person", "company", None, None, None, ended)
+        column.add(row, ratio_form(text), (None, company))
+    rows, inferred, doubts, issues = column.resolve()
+    ratios = {}
+    for row in rows:
+        i = int(row[1][1:])
+        ratios[(holdings[i][0], i)] = row[5]
+    return ratios, dict(inferred), dict(doubts), issues
+
+
+def test_a_fraction_column_reads_one_as_whole() -> None:
+    ratios, inferred, doubts, _ = _read([("A", "0.35"), ("A", "0.65"), ("B", "1"), ("C", "1")])
+    assert ratios == {("A", 0): 0.35, ("A", 1): 0.65, ("B", 2): 1.0, ("C", 3): 1.0}
+    assert inferred == {"ratio_read_by_company_total:出资比例": 2}
+    assert doubts == {}
+
+
+def test_a_percent_column_reads_one_as_one_percent_by_the_total() -> None:
+    ratios, inferred, doubts, _ = _read([("A", "35.00"), ("A", "65.00"), ("B", "1"), ("B", "99")])
+    assert ratios[("B", 2)] == 0.01
+    assert inferred == {"ratio_read_by_company_total:出资比例": 1}
+    assert doubts == {}
+
+
+def test_a_mixed_column_as_an_agency_wrote_it() -> None:
+    """"0.35", "35.00" and "1" in one column, "1" meaning 100%."""
+    ratios, inferred, doubts, issues = _read(
+        [
+            ("A", "0.35"),
+            ("A", "65.00"),
+            ("B", "1"),  # sole holder: 100%
+            ("C", "0.5"),
+            ("C", "0.5"),
+            ("D", "1.00"),  # 1% beside 99%
+            ("D", "99.00"),
+        ]
+    )
+    assert ratios == {
+        ("A", 0): 0.35,
+        ("A", 1): 0.65,
+        ("B", 2): 1.0,
+        ("C", 3): 0.5,
+        ("C", 4): 0.5,
+        ("D", 5): 0.01,
+        ("D", 6): 0.99,
+    }
+    assert inferred == {"ratio_read_by_company_total:出资比例": 5}
+    assert doubts == {} and issues == []
+
+
+def test_what_the_total_cannot_decide_is_a_doubt_and_a_field_issue() -> None:
+    ratios, inferred, doubts, issues = _read(
+        [("A", "0.35"), ("A", "35.00"), ("E", "0.5"), ("E", "1"), ("F", "1", date(2020, 1, 1))]
+    )
+    # Undecided values keep the mixed column's default: fractions, "1" as 100%.
+    assert list(ratios.values()) == [0.35, 0.35, 0.5, 1.0, 1.0]
+    assert doubts == {
+        "ratio_below_one_undecided:出资比例": 2,  # A's and E's
+        "ratio_one_undecided:出资比例": 2,  # E's, and F's ended holding
+        "holdings_sum_off:出资比例": 2,  # A: 70%, E: 150%
+    }
+    assert inferred == {}
+    assert sorted(i[-1] for i in issues) == ["holdings_sum_off"] * 2
+    assert any("sum to 150.0% over 2 holder(s)" in i[4] for i in issues)
+
+
+def test_a_configured_scale_is_kept_and_still_checked() -> None:
+    ratios, inferred, doubts, _ = _read([("A", "1"), ("B", "0.35")], scale="percent")
+    assert ratios == {("A", 0): 0.01, ("B", 1): 0.0035}
+    assert inferred == {}
+    assert doubts == {"holdings_sum_off:出资比例": 2}
+    _, _, doubts, _ = _read([("A", "35"), ("A", "0.65")], scale="fraction")
+    assert doubts == {"ratio_percent_in_fraction_column:出资比例": 1}
+
+
+def test_a_load_reads_a_mixed_column_and_counts_it_in_the_manifest(tmp_path: Path) -> None:
+    lines = [
+        "编号,企业名称,股东名称,出资比例",
+        "G1,甲有限公司,张三,0.35",
+        "G2,甲有限公司,李四,65.00",
+        "G3,乙有限公司,王五,1",
+        "G4,丙有限公司,赵六,0.5",
+        "G5,丙有限公司,钱七,1",
+    ]
+    (tmp_path / "shareholders.csv").write_text("\n".join(lines) + "\n", encoding="gbk")
+    mapping = {
+        "version": 1,
+        "sources": {
+            "shareholders": {
+                "files": "shareholders.csv",
+                "format": "csv",
+                "encoding": "gbk",
+                "record_key": "编号",
+                "mentions": {
+                    "company": {"kind": "company", "fields": {"name": "企业名称"}},
+                    "holder": {"kind": "person", "fields": {"name": "股东名称"}},
+                },
+                "facts": [
+                    {
+                        "type": "shareholding",
+                        "holder": "holder",
+                        "company": "company",
+                        "ratio": "出资比例",
+                    }
+                ],
+            }
+        },
+    }
+    (tmp_path / "sources.yaml").write_text(yaml.safe_dump(mapping, allow_unicode=True))
+    manifest = load_run(tmp_path / "sources.yaml", tmp_path / "run", secret=b"x")
+    source = manifest["sources"]["shareholders"]
+    assert source["values_inferred"] == {"ratio_read_by_company_total:出资比例": 2}
+    assert source["doubts"] == {
+        "holdings_sum_off:出资比例": 1,
+        "ratio_below_one_undecided:出资比例": 1,
+        "ratio_one_undecided:出资比例": 1,
+    }
+    assert source["field_issue_reasons"] == {"holdings_sum_off": 1}
+    holdings = pq.read_table(tmp_path / "run" / "shareholdings.parquet").to_pylist()
+    assert {h["record_id"]: h["ratio"] for h in holdings} == {
+        "G1": 0.35,
+        "G2": 0.65,
+        "G3": 1.0,
+        "G4": 0.5,
+        "G5": 1.0,
+    }
+    issues = pq.read_table(tmp_path / "run" / "field_issues.parquet").to_pylist()
+    assert "丙有限公司 sum to 150.0%" in issues[0]["raw_value"]
