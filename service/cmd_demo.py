@@ -22,6 +22,7 @@ from graph import neo4j_server
 from graph.alert_records import export, list_alerts, sweep
 from graph.analysis import run_control
 from graph.connection import external_settings, open_driver
+from graph.guard import neo4j_faults
 from graph.load import load_run as load_graph
 from graph.queries import controls, notable_structures
 from linkage.run import link_run
@@ -53,7 +54,7 @@ def demo(
         with console.status("Starting the local Neo4j..."):
             server = neo4j_server.start(neo4j_server.server_config())
         settings = server.settings
-    with open_driver(settings) as driver:
+    with neo4j_faults(settings.uri, "checking Neo4j"), open_driver(settings) as driver:
         driver.verify_connectivity()
         records, _, _ = driver.execute_query("RETURN count(*) AS n", database_=settings.database)
     summary["neo4j"] = {
@@ -117,7 +118,7 @@ def demo(
 
     as_of = REF_DATE.astype(object)
     graph_config = load_graph_config()
-    with open_driver(settings) as driver:
+    with neo4j_faults(settings.uri, "the demo's graph steps"), open_driver(settings) as driver:
         with rows_progress(disabled=json_output) as bar:
             loaded = load_graph(
                 driver, run_dir, settings.database, graph_config.load.batch_size, bar
