@@ -52,6 +52,13 @@ Role = Literal[
     "beneficial_owner",
 ]
 INDUSTRY_PREFIX = re.compile(r"^[A-T][0-9]{0,4}$")
+#: Licence kinds a rule can scope by, told by the licence number's prefix: SC + 14 digits
+#: (食品生产许可管理办法 art. 29) and JY + 14 digits (食品经营许可管理办法 art. 27).
+LicenceKind = Literal["food_production", "food_business"]
+LICENCE_PREFIXES: dict[str, tuple[str, ...]] = {
+    "food_production": ("SC",),
+    "food_business": ("JY",),
+}
 RULE_ID = re.compile(r"^[a-z][a-z0-9_]{1,63}$")
 
 
@@ -78,11 +85,15 @@ class Trigger(_Strict):
 
 
 class Restricts(_Strict):
-    """What the reached persons must not do: take these roles, in companies of these
-    industries (GB/T 4754 code prefixes; empty: every industry)."""
+    """What the reached persons must not do: take these roles, in companies in scope.
+
+    A company is in scope when its GB/T 4754 code starts with one of `industries`, or it
+    holds a licence of one of `licences` that is in force during the role (within the
+    rule's window); with neither given, every company is."""
 
     roles: tuple[Role, ...] = Field(min_length=1)
     industries: tuple[str, ...] = ()
+    licences: tuple[LicenceKind, ...] = ()
     other_companies_only: bool = True
 
     @field_validator("industries")

@@ -23,7 +23,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from graph.alerts import Hit
+from graph.alerts import Hit, in_scope
 
 #: Comparison levels shown per model link: the ones that weighed most, either way.
 KEY_LEVELS = 4
@@ -270,6 +270,9 @@ def build(
         "end": role.end,
         "began_before_trigger": hit.began_before_trigger,
         "records": role.records,
+        "in_scope": in_scope(
+            rule.restricts, companies.get(role.company) or {}, role, trigger.window
+        ),
     }
     if role.control is not None:
         c = role.control

@@ -72,7 +72,9 @@ _HOLDERS_OF = (
 _COMPANIES = (
     "UNWIND $ids AS id MATCH (c:Company {entity_id: id}) "
     "RETURN id AS entity_id, c.name AS name, c.uscc AS uscc, c.industry_code AS industry_code, "
-    "c.region_code AS region_code, c.status AS status, c.established AS established"
+    "c.region_code AS region_code, c.status AS status, c.established AS established, "
+    "[(l:Licence)-[:ISSUED_TO]->(c) | {number: l.licence_number, valid_from: l.valid_from, "
+    "valid_to: l.valid_to, status: l.status}] AS licences"
 )
 _PERSONS = (
     "UNWIND $ids AS id MATCH (p:Person {entity_id: id}) "
@@ -195,7 +197,19 @@ class GraphReader:
     def companies(self, ids: list[str]) -> dict[str, dict[str, Any]]:
         records = self._run(_COMPANIES, ids=ids)
         return {
-            r["entity_id"]: {**r.data(), "established": _day(r["established"])} for r in records
+            r["entity_id"]: {
+                **r.data(),
+                "established": _day(r["established"]),
+                "licences": [
+                    {
+                        **lic,
+                        "valid_from": _day(lic["valid_from"]),
+                        "valid_to": _day(lic["valid_to"]),
+                    }
+                    for lic in r["licences"]
+                ],
+            }
+            for r in records
         }
 
     def persons(self, ids: list[str]) -> dict[str, dict[str, Any]]:

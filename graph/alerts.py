@@ -33,7 +33,7 @@ import numpy as np
 import pandas as pd
 
 from config.graph import Control
-from config.rules import CONTROL_ROLES, Rule, RulesConfig
+from config.rules import CONTROL_ROLES, LICENCE_PREFIXES, Restricts, Rule, RulesConfig
 from graph import control
 from graph.alert_reads import GraphReader
 from graph.analysis import consolidate
@@ -185,14 +185,51 @@ def _restricted(
         return False
     if scope.other_companies_only and role.company == trigger.party_id:
         return False
-    industry = (companies.get(role.company) or {}).get("industry_code") or ""
-    if scope.industries and not industry.startswith(scope.industries):
-        return False
     if role.start is not None and role.start > as_of:
         return False
     if since is not None and (role.start is None or role.start < since):
         return False
-    return overlaps(role.start, role.end, trigger.window)
+    if not overlaps(role.start, role.end, trigger.window):
+        return False
+    return in_scope(scope, companies.get(role.company) or {}, role, trigger.window) is not None
+
+
+#: Licence statuses that say the licence stopped on a day the extract does not give.
+_ENDED_UNDATED = frozenset({"revoked", "cancelled", "withdrawn"})
+
+
+def in_scope(
+    scope: Restricts, company: dict[str, Any], role: Role, window: tuple[date, date | None]
+) -> dict[str, Any] | None:
+    """Why the company is in the rule's scope for this role, or None.
+
+    By industry (its code starts with a listed prefix), else by a licence of a listed kind
+    in force at some time during the role within the window. A licence revoked or
+    cancelled on an unknown day is not counted: veil cannot say it was in force then.
+    """
+    if not scope.industries and not scope.licences:
+        return {"by": "every company"}
+    industry = company.get("industry_code") or ""
+    if scope.industries and industry.startswith(scope.industries):
+        return {"by": "industry", "industry_code": industry}
+    prefixes = tuple(p for kind in scope.licences for p in LICENCE_PREFIXES[kind])
+    start = max(d for d in (role.start, window[0]) if d is not None)
+    ends = [d for d in (role.end, window[1]) if d is not None]
+    end = min(ends) if ends else None
+    for licence in company.get("licences") or ():
+        number = (licence.get("number") or "").upper()
+        if not prefixes or not number.startswith(prefixes):
+            continue
+        if licence.get("status") in _ENDED_UNDATED:
+            continue
+        if overlaps(licence.get("valid_from"), licence.get("valid_to"), (start, end)):
+            return {
+                "by": "licence",
+                "licence_number": licence.get("number"),
+                "valid_from": licence.get("valid_from"),
+                "valid_to": licence.get("valid_to"),
+            }
+    return None
 
 
 # -- 1. triggers -------------------------------------------------------------------------

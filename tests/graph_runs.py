@@ -47,7 +47,7 @@ class RunBuilder:
         key: str,
         name: str | None = None,
         uscc: str | None = None,
-        industry: str = "F5211",
+        industry: str = "F5221",
         established: date | None = None,
     ) -> str:
         self.companies[key] = {
@@ -168,7 +168,14 @@ class RunBuilder:
             }
         )
 
-    def licence(self, company: str, number: str, valid_from: date, valid_to: date) -> None:
+    def licence(
+        self,
+        company: str,
+        number: str,
+        valid_from: date,
+        valid_to: date,
+        status: str = "valid",
+    ) -> None:
         self._company_mention("food_licences", number, "holder", company)
         self.tables["licences"].append(
             {
@@ -178,8 +185,8 @@ class RunBuilder:
                 "holder_slot": "holder",
                 "valid_from": valid_from,
                 "valid_to": valid_to,
-                "status": "valid",
-                "status_raw": "有效",
+                "status": status,
+                "status_raw": {"valid": "有效", "revoked": "吊销"}.get(status, status),
                 "scope": "预包装食品销售",
                 "issued": valid_from,
             }

@@ -31,7 +31,7 @@ RULES = load_rules()
 SETTINGS = load_graph_config().control
 AS_OF = date(2026, 10, 31)
 T0 = date(2020, 5, 1)  # the revocation: the art. 135 ban runs [2020-05-01, 2025-05-01)
-FOOD = "F5211"
+FOOD = "F5221"  # food retail; F5211 department stores are not food by class
 NON_FOOD = "C3130"
 
 
@@ -100,7 +100,8 @@ def test_responsible_person_as_officer_and_warning_only(neo4j_driver: neo4j.Driv
     _revoked(b, banned="B", how="responsible")
     b.company("Y", "新餐饮有限公司", industry="H6210", established=date(2019, 1, 1))
     b.officer("B", "Y", "manager", date(2022, 3, 1))
-    b.officer("B", "Y", "finance_officer", date(2022, 3, 1))  # not a restricted role
+    b.officer("B", "Y", "finance_officer", date(2022, 3, 1))  # a senior manager (art. 265)
+    b.officer("B", "Y", "food_safety_manager", date(2022, 3, 1))  # not a restricted role
     # a warning is no revocation: its legal representative may run food businesses
     b.company("Q", "警告食品有限公司", established=date(2010, 1, 1))
     b.person("S", "赵某", "110101********9999")
@@ -110,9 +111,12 @@ def test_responsible_person_as_officer_and_warning_only(neo4j_driver: neo4j.Driv
     b.legal_rep("S", "U", date(2021, 1, 1))
     _fresh(neo4j_driver, b, tmp_path / "run")
     sweep(neo4j_driver, RULES, SETTINGS, AS_OF)
-    assert _found(neo4j_driver) == {(pid("B"), cid("Y"), "manager")}
-    (alert,) = list_alerts(neo4j_driver)
-    assert [t["how"] for t in alert["evidence"]["ties"]] == ["responsible"]
+    assert _found(neo4j_driver) == {
+        (pid("B"), cid("Y"), "manager"),
+        (pid("B"), cid("Y"), "finance_officer"),
+    }
+    for alert in list_alerts(neo4j_driver):
+        assert [t["how"] for t in alert["evidence"]["ties"]] == ["responsible"]
 
 
 def test_namesake_is_not_alerted(neo4j_driver: neo4j.Driver, tmp_path: Path):
@@ -397,3 +401,32 @@ def test_a_new_rule_needs_only_yaml(neo4j_driver: neo4j.Driver, tmp_path: Path):
     _fresh(neo4j_driver, b, tmp_path / "run")
     sweep(neo4j_driver, load_rules(path), SETTINGS, AS_OF)
     assert _found(neo4j_driver) == {(pid("B"), cid("Y"), "legal_rep")}
+
+
+def test_scope_by_food_class_or_a_licence_in_force(neo4j_driver: neo4j.Driver, tmp_path: Path):
+    """Art. 135 bans food business: a food class of GB/T 4754 or a food licence in force
+    during the role, not every shop (F5211 department stores, F5161 hardware wholesale)."""
+    b = RunBuilder()
+    _revoked(b)
+    for key, industry in (
+        ("STORE", "F5211"),
+        ("HARD", "F5161"),
+        ("SHOP", "F5211"),
+        ("OLD", "F5211"),
+        ("GONE", "F5211"),
+    ):
+        b.company(key, f"{key}商贸有限公司", industry=industry, established=date(2021, 1, 1))
+        b.legal_rep("B", key, date(2021, 1, 1))
+    b.licence("SHOP", "JY13101050000001", date(2022, 6, 1), date(2027, 5, 31))
+    b.licence("OLD", "JY13101050000002", date(2010, 1, 1), date(2015, 1, 1))  # before the ban
+    b.licence("GONE", "JY13101050000003", date(2021, 1, 1), date(2026, 1, 1), status="revoked")
+    _fresh(neo4j_driver, b, tmp_path / "run")
+    sweep(neo4j_driver, RULES, SETTINGS, AS_OF)
+    assert _found(neo4j_driver) == {(pid("B"), cid("SHOP"), "legal_rep")}
+    (alert,) = list_alerts(neo4j_driver)
+    assert alert["evidence"]["target"]["in_scope"] == {
+        "by": "licence",
+        "licence_number": "JY13101050000001",
+        "valid_from": "2022-06-01",
+        "valid_to": "2027-05-31",
+    }

@@ -43,7 +43,7 @@ def _world(prefix: str, companies: int) -> RunBuilder:
     b = RunBuilder(prefix)
     for i in range(companies):
         b.company(
-            f"c{i}", f"{prefix}第{i}食品有限公司", industry="F5211", established=date(2010, 1, 1)
+            f"c{i}", f"{prefix}第{i}食品有限公司", industry="F5221", established=date(2010, 1, 1)
         )
         b.person(f"p{i}", f"{prefix}某{i}", f"110101********{i % 10000:04d}")
         b.legal_rep(f"p{i}", f"c{i}", date(2010, 1, 1))
