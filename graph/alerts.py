@@ -26,7 +26,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, timedelta
 from typing import Any
 
 import numpy as np
@@ -205,7 +205,8 @@ def in_scope(
 
     By industry (its code starts with a listed prefix), else by a licence of a listed kind
     in force at some time during the role within the window. A licence revoked or
-    cancelled on an unknown day is not counted: veil cannot say it was in force then.
+    cancelled on a day the extract does not give counts on its issue day only: veil can
+    say it was in force then, not later.
     """
     if not scope.industries and not scope.licences:
         return {"by": "every company"}
@@ -220,9 +221,12 @@ def in_scope(
         number = (licence.get("number") or "").upper()
         if not prefixes or not number.startswith(prefixes):
             continue
+        valid_from, valid_to = licence.get("valid_from"), licence.get("valid_to")
         if licence.get("status") in _ENDED_UNDATED:
-            continue
-        if overlaps(licence.get("valid_from"), licence.get("valid_to"), (start, end)):
+            if valid_from is None:
+                continue
+            valid_to = valid_from + timedelta(days=1)  # in force on its issue day, at least
+        if overlaps(valid_from, valid_to, (start, end)):
             return {
                 "by": "licence",
                 "licence_number": licence.get("number"),

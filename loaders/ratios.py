@@ -11,9 +11,8 @@ once the whole column has been seen:
    column ("1" is 1%, "0.5" is 0.5%); with both, a mixed column, where 35.00 is 35% and
    0.35 is 35% or 0.35%.
 2. **Company total**: a company's current holdings should sum to about 100%. Where reading
-   its open values (its "1"s; in a mixed column also its values below 1) all as
-   fractions gives that total and all as percentages does not, or the reverse, the total
-   decides.
+   its open values (its "1"s; in a mixed column also its values below 1), each kind as
+   fractions or as percentages, gives that total in exactly one way, the total decides.
 3. Whatever is still undecided takes the column's reading and is counted as a doubt; a
    company whose current holdings sum far from 100% is a field issue with the figures.
 
@@ -26,6 +25,7 @@ from __future__ import annotations
 
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
+from itertools import product
 
 # A company's current holdings summing within this of 100% are complete and consistent.
 TOTAL_TOLERANCE = 0.02
@@ -149,16 +149,25 @@ def _default(h: _Holding, style: str, doubts: Counter, column: str) -> float:
 
 
 def _by_total(current: list[_Holding], unsure: list[_Holding]) -> bool:
-    """Read a company's unsure values all as fractions or all as percentages, whichever
-    makes its current total about 100%, if only one does; False when both or neither do
-    (the default reading stands)."""
+    """Read a company's unsure values the way that makes its current total about 100%, if
+    only one way does; False when several or none do (the default reading stands).
+
+    The "1"s and the values below 1 are read as groups, each group all as fractions or
+    all as percentages ("0.6" and "1.00" beside "7.00" are 60% and 1%)."""
     ids = {id(h) for h in unsure}
     rest = sum(h.row[RATIO_COLUMN] for h in current if id(h) not in ids)
-    as_fraction = sum(h.number for h in unsure)
-    fraction = abs(rest + as_fraction - 1.0) <= TOTAL_TOLERANCE
-    percent = abs(rest + as_fraction / 100 - 1.0) <= TOTAL_TOLERANCE
-    if fraction == percent:
+    groups = [[h for h in unsure if h.form == form] for form in ("one", "below_one")]
+    groups = [g for g in groups if g]
+    fits = []
+    for choice in product((1.0, 0.01), repeat=len(groups)):
+        total = rest + sum(
+            scale * sum(h.number for h in g) for scale, g in zip(choice, groups, strict=True)
+        )
+        if abs(total - 1.0) <= TOTAL_TOLERANCE:
+            fits.append(choice)
+    if len(fits) != 1:
         return False
-    for h in unsure:
-        h.row[RATIO_COLUMN] = h.number if fraction else round(h.number / 100, 10)
+    for scale, group in zip(fits[0], groups, strict=True):
+        for h in group:
+            h.row[RATIO_COLUMN] = h.number if scale == 1.0 else round(h.number / 100, 10)
     return True

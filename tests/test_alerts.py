@@ -419,7 +419,8 @@ def test_scope_by_food_class_or_a_licence_in_force(neo4j_driver: neo4j.Driver, t
         b.legal_rep("B", key, date(2021, 1, 1))
     b.licence("SHOP", "JY13101050000001", date(2022, 6, 1), date(2027, 5, 31))
     b.licence("OLD", "JY13101050000002", date(2010, 1, 1), date(2015, 1, 1))  # before the ban
-    b.licence("GONE", "JY13101050000003", date(2021, 1, 1), date(2026, 1, 1), status="revoked")
+    # revoked on a day not given: in force on its issue day only, before the role began
+    b.licence("GONE", "JY13101050000003", date(2020, 12, 1), date(2025, 12, 1), status="revoked")
     _fresh(neo4j_driver, b, tmp_path / "run")
     sweep(neo4j_driver, RULES, SETTINGS, AS_OF)
     assert _found(neo4j_driver) == {(pid("B"), cid("SHOP"), "legal_rep")}

@@ -46,8 +46,15 @@ def test_a_percent_column_reads_one_as_one_percent_by_the_total() -> None:
     assert doubts == {}
 
 
+def test_a_company_can_mix_fractions_and_percentages() -> None:
+    """7.00, 0.6, 1.00, 0.32 (a world's company): 7% + 60% + 1% + 32%."""
+    ratios, inferred, doubts, _ = _read([("A", "7.00"), ("A", "0.6"), ("A", "1.00"), ("A", "0.32")])
+    assert list(ratios.values()) == [0.07, 0.6, 0.01, 0.32]
+    assert inferred == {"ratio_read_by_company_total:出资比例": 3} and doubts == {}
+
+
 def test_a_mixed_column_as_an_agency_wrote_it() -> None:
-    """"0.35", "35.00" and "1" in one column, "1" meaning 100%."""
+    """ "0.35", "35.00" and "1" in one column, "1" meaning 100%."""
     ratios, inferred, doubts, issues = _read(
         [
             ("A", "0.35"),
@@ -74,18 +81,25 @@ def test_a_mixed_column_as_an_agency_wrote_it() -> None:
 
 def test_what_the_total_cannot_decide_is_a_doubt_and_a_field_issue() -> None:
     ratios, inferred, doubts, issues = _read(
-        [("A", "0.35"), ("A", "35.00"), ("E", "0.5"), ("E", "1"), ("F", "1", date(2020, 1, 1))]
+        [
+            ("A", "0.35"),
+            ("A", "35.00"),
+            ("E", "0.5"),
+            ("E", "1"),
+            ("E", "20.00"),
+            ("F", "1", date(2020, 1, 1)),
+        ]
     )
     # Undecided values keep the mixed column's default: fractions, "1" as 100%.
-    assert list(ratios.values()) == [0.35, 0.35, 0.5, 1.0, 1.0]
+    assert list(ratios.values()) == [0.35, 0.35, 0.5, 1.0, 0.2, 1.0]
     assert doubts == {
         "ratio_below_one_undecided:出资比例": 2,  # A's and E's
         "ratio_one_undecided:出资比例": 2,  # E's, and F's ended holding
-        "holdings_sum_off:出资比例": 2,  # A: 70%, E: 150%
+        "holdings_sum_off:出资比例": 2,  # A: 70%, E: 170%
     }
     assert inferred == {}
     assert sorted(i[-1] for i in issues) == ["holdings_sum_off"] * 2
-    assert any("sum to 150.0% over 2 holder(s)" in i[4] for i in issues)
+    assert any("sum to 170.0% over 3 holder(s)" in i[4] for i in issues)
 
 
 def test_a_configured_scale_is_kept_and_still_checked() -> None:
@@ -105,6 +119,7 @@ def test_a_load_reads_a_mixed_column_and_counts_it_in_the_manifest(tmp_path: Pat
         "G3,乙有限公司,王五,1",
         "G4,丙有限公司,赵六,0.5",
         "G5,丙有限公司,钱七,1",
+        "G6,丙有限公司,孙八,20.00",
     ]
     (tmp_path / "shareholders.csv").write_text("\n".join(lines) + "\n", encoding="gbk")
     mapping = {
@@ -147,6 +162,7 @@ def test_a_load_reads_a_mixed_column_and_counts_it_in_the_manifest(tmp_path: Pat
         "G3": 1.0,
         "G4": 0.5,
         "G5": 1.0,
+        "G6": 0.2,
     }
     issues = pq.read_table(tmp_path / "run" / "field_issues.parquet").to_pylist()
-    assert "丙有限公司 sum to 150.0%" in issues[0]["raw_value"]
+    assert "丙有限公司 sum to 170.0%" in issues[0]["raw_value"]

@@ -27,17 +27,17 @@ import pandas as pd
 
 from world.calendar import NAT, add_years
 from world.control import equity_starts, majority_chain_starts
-from world.industries import food_mask
+from world.industries import LAW_FOOD_CLASSES
 from world.scenarios import BAN_YEARS
 
 TITLE_ROLES: dict[str, tuple[str, ...]] = {
     "董事长": ("director",), "董事": ("director",), "执行董事": ("director",),
     "执行董事兼总经理": ("director", "manager"), "监事": ("supervisor",),
     "监事会主席": ("supervisor",), "经理": ("manager",), "总经理": ("manager",),
-    "财务负责人": (),
+    "财务负责人": ("finance_officer",),  # a senior manager of Company Law art. 265
 }
 ROLE_VARIANT = {"legal_rep": "direct_legal_rep", "director": "officer",
-                "supervisor": "officer", "manager": "officer",
+                "supervisor": "officer", "manager": "officer", "finance_officer": "officer",
                 "actual_controller": "via_holding", "beneficial_owner": "via_holding"}
 
 
@@ -94,19 +94,23 @@ def roles_of(people: np.ndarray, tenures: pd.DataFrame, officers: pd.DataFrame,
 
 
 def art135_alerts(industry: np.ndarray, ban: pd.DataFrame, roles: pd.DataFrame,
-                  planted: pd.DataFrame) -> pd.DataFrame:
-    """Join bans with roles under the rule above; label variants."""
+                  planted: pd.DataFrame, licences: pd.DataFrame) -> pd.DataFrame:
+    """Join bans with roles under the rule above; label variants.
+
+    In scope: a company of a food class, or one holding a food licence in force at some
+    time during the role within the ban (a licence revoked or cancelled counts until the
+    day it ends in the world, which the extract does not give: veil counts only its issue
+    day, so such alerts may be missed, never invented)."""
     m = ban.merge(roles, on="person")
-    food = food_mask(industry)
+    food_class = np.array([c.startswith(LAW_FOOD_CLASSES) for c in industry.tolist()], dtype=bool)
     start = m["start"].to_numpy(dtype="datetime64[D]")
     end = m["end"].to_numpy(dtype="datetime64[D]")
-    keep = (
-        (m["company"] != m["trigger_company"]).to_numpy()
-        & food[m["company"].to_numpy()]
-        & (start < m["ban_end"].to_numpy(dtype="datetime64[D]"))
-        & (np.isnat(end) | (end > m["t0"].to_numpy(dtype="datetime64[D]")))
-    )
-    m = m[keep]
+    t0 = m["t0"].to_numpy(dtype="datetime64[D]")
+    ban_end = m["ban_end"].to_numpy(dtype="datetime64[D]")
+    overlaps = (start < ban_end) & (np.isnat(end) | (end > t0))
+    keep = (m["company"] != m["trigger_company"]).to_numpy() & overlaps
+    in_scope = food_class[m["company"].to_numpy()] | _licensed(m, licences, t0, ban_end)
+    m = m[keep & in_scope]
     m = m.sort_values(["person", "company", "trigger", "role", "start"])
     m = m.drop_duplicates(["person", "company", "trigger", "role"], ignore_index=True)
     key = ["person", "company", "trigger", "role"]
@@ -115,6 +119,23 @@ def art135_alerts(industry: np.ndarray, ban: pd.DataFrame, roles: pd.DataFrame,
     labelled["variant"] = labelled["variant"].fillna(labelled["role"].map(ROLE_VARIANT))
     return labelled[["person", "company", "trigger", "trigger_company", "t0", "ban_end",
                      "role", "start", "variant", "planted"]]
+
+
+def _licensed(m: pd.DataFrame, licences: pd.DataFrame, t0: np.ndarray,
+              ban_end: np.ndarray) -> np.ndarray:
+    """Whether each (role, ban) row's company held a licence during role ∩ ban."""
+    lo = np.maximum(np.where(np.isnat(m["start"].to_numpy(dtype="datetime64[D]")), t0,
+                             m["start"].to_numpy(dtype="datetime64[D]")), t0)
+    end = m["end"].to_numpy(dtype="datetime64[D]")
+    hi = np.where(np.isnat(end), ban_end, np.minimum(end, ban_end))
+    rows = pd.DataFrame({"row": np.arange(len(m)), "company": m["company"].to_numpy(),
+                         "lo": lo, "hi": hi})
+    joined = rows.merge(licences[["company", "issued", "valid_to"]], on="company")
+    hit = ((joined["issued"].to_numpy(dtype="datetime64[D]") < joined["hi"].to_numpy())
+           & (joined["valid_to"].to_numpy(dtype="datetime64[D]") > joined["lo"].to_numpy()))
+    out = np.zeros(len(m), dtype=bool)
+    out[joined["row"].to_numpy()[hit]] = True
+    return out
 
 
 def check_planted(alerts: pd.DataFrame, planted: pd.DataFrame,

@@ -97,7 +97,7 @@ def build_world(n_companies: int, seed: int, progress: Progress | None = None) -
     near = shifted["near_misses"].assign(trigger=lambda f: f["trigger"] + first_planted)
     ban = rules.bans(punished)
     held = rules.roles_of(ban["person"].unique(), tenures, officers, holdings, ctrl, owners)
-    alerts = rules.art135_alerts(companies["industry"].to_numpy(), ban, held, expected)
+    alerts = rules.art135_alerts(companies["industry"].to_numpy(), ban, held, expected, licences)
     rules.check_planted(alerts, expected, near)
     return World(seed, n_ord, companies, people, tenures, holdings, officers, punished, court,
                  licences, customs, serious, structures, shifted["name_forms"], owned, owners,

@@ -12,6 +12,10 @@ from dataclasses import dataclass
 import numpy as np
 
 FOOD_PREFIXES: tuple[str, ...] = ("C13", "C14", "C15", "F51", "F52", "H62")
+# The food classes as the law reads them (docs/ALERTS.md): a food business is one of these
+# classes or one holding a food licence in force. Supermarkets (F5212) are food businesses
+# of the world (they get licences) but not of a food class.
+LAW_FOOD_CLASSES: tuple[str, ...] = ("C13", "C14", "C15", "F512", "F522", "H62")
 HOLDING_CODE = "L7212"
 
 
@@ -73,3 +77,10 @@ def operating_codes() -> tuple[np.ndarray, np.ndarray]:
 
 def food_codes() -> np.ndarray:
     return np.array([i.code for i in INDUSTRIES if i.is_food], dtype=object)
+
+
+def food_class_codes() -> np.ndarray:
+    """Food codes that are food classes by themselves (no licence needed to be in scope)."""
+    return np.array(
+        [i.code for i in INDUSTRIES if i.code.startswith(LAW_FOOD_CLASSES)], dtype=object
+    )

@@ -20,7 +20,7 @@ import numpy as np
 import pandas as pd
 
 from world.calendar import NAT, REF_DATE, add_years, day
-from world.industries import HOLDING_CODE, NON_FOOD_OPERATING, food_codes
+from world.industries import HOLDING_CODE, NON_FOOD_OPERATING, food_class_codes
 from world.names import HOMOPHONE_OF, TOP_NAMES, traditional
 from world.ownership import draw_holders
 from world.regions import BIRTH_REGION_CODES, REGIONS, region_weights
@@ -63,7 +63,7 @@ class _Planter:
         self.first_person = first_person
         self.n_fillers = n_fillers
         self.out = Planted()
-        self.food = food_codes()
+        self.food = food_class_codes()  # planted alerts need no licence to be in scope
         self.layered = 0
 
     # -- building blocks ----------------------------------------------------------
