@@ -38,6 +38,7 @@ COMPANY_FIELDS = frozenset(
         "address",
         "status",
         "registered_capital",
+        "ended",  # the day the company was deregistered or its licence revoked
     }
 )
 

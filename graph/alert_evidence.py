@@ -265,9 +265,13 @@ def build(
     target: dict[str, Any] = {
         "company": _company(companies, role.company),
         "role": role.role,
-        "start": role.start,
+        # A start no record gives is unknown; the company's establishment only bounds it.
+        "start": None if role.start_inferred else role.start,
         "start_inferred": role.start_inferred,
+        "start_no_earlier_than": role.start if role.start_inferred else None,
         "end": role.end,
+        "end_by_company": role.end_by_company,
+        "company_ended_undated": role.company_ended_undated,
         "began_before_trigger": hit.began_before_trigger,
         "records": role.records,
         "in_scope": in_scope(

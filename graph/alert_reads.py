@@ -73,6 +73,7 @@ _COMPANIES = (
     "UNWIND $ids AS id MATCH (c:Company {entity_id: id}) "
     "RETURN id AS entity_id, c.name AS name, c.uscc AS uscc, c.industry_code AS industry_code, "
     "c.region_code AS region_code, c.status AS status, c.established AS established, "
+    "c.ended AS ended, "
     "[(l:Licence)-[:ISSUED_TO]->(c) | {number: l.licence_number, valid_from: l.valid_from, "
     "valid_to: l.valid_to, status: l.status}] AS licences"
 )
@@ -200,6 +201,7 @@ class GraphReader:
             r["entity_id"]: {
                 **r.data(),
                 "established": _day(r["established"]),
+                "ended": _day(r["ended"]),
                 "licences": [
                     {
                         **lic,

@@ -394,6 +394,8 @@ def _plain(alert: dict[str, Any]) -> dict[str, Any]:
         if hasattr(value, "iso_format"):
             value = value.iso_format()
         out[key] = value
+    for column in CSV_COLUMNS:  # Neo4j keeps no null property: an unknown is absent
+        out.setdefault(column, None)
     out["evidence"] = json.loads(out.get("evidence") or "{}")
     out["history"] = [json.loads(h) for h in out.get("history") or []]
     return out

@@ -95,6 +95,8 @@ class Role:
     records: list[str]
     control: dict[str, Any] | None = None  # share, basis, chain, paths, cycles_contribute
     start_inferred: bool = False  # start unknown: the company's establishment date stands in
+    end_by_company: bool = False  # the role's end is the company's end (deregistered, revoked)
+    company_ended_undated: bool = False  # the company ended on a day no record gives
 
 
 @dataclass
@@ -106,8 +108,13 @@ class Hit:
     role: Role
 
     @property
-    def began_before_trigger(self) -> bool:
-        return self.role.start is None or self.role.start < self.trigger.window[0]
+    def began_before_trigger(self) -> bool | None:
+        """None when unknown: no record dates the role, and its company existed before."""
+        if self.role.start is None:
+            return None
+        if self.role.start < self.trigger.window[0]:
+            return None if self.role.start_inferred else True
+        return False
 
 
 @dataclass
@@ -135,6 +142,7 @@ def evaluate(
     roles = _roles(reader, persons, settings, as_of)
     companies = reader.companies(sorted({r.company for rs in roles.values() for r in rs}))
     _infer_starts(roles, companies)
+    _end_with_company(roles, companies)
     evaluation = Evaluation(hits=[], undated=undated)
     for rule in rules.rules:
         evaluation.triggers[rule.id] = len(triggers[rule.id])
@@ -166,6 +174,29 @@ def _infer_starts(roles: dict[str, list[Role]], companies: dict[str, dict[str, A
         established = (companies.get(role.company) or {}).get("established")
         if role.start is None and established is not None:
             role.start, role.start_inferred = established, True
+
+
+#: Registration statuses of a company that no longer operates (注销 deregistered, 吊销
+#: business licence revoked, 撤销 registration cancelled).
+ENDED_STATUS_WORDS = ("注销", "吊销", "撤销")
+
+
+def company_ended(company: dict[str, Any]) -> bool:
+    status = company.get("status") or ""
+    return company.get("ended") is not None or any(w in status for w in ENDED_STATUS_WORDS)
+
+
+def _end_with_company(roles: dict[str, list[Role]], companies: dict[str, dict[str, Any]]) -> None:
+    """No one holds a role in a company past its end: a dated end closes every open or
+    later-ending role there; an undated one is marked, for the evidence to say so."""
+    for role in (r for rs in roles.values() for r in rs):
+        company = companies.get(role.company) or {}
+        ended = company.get("ended")
+        if ended is not None:
+            if role.end is None or role.end > ended:
+                role.end, role.end_by_company = ended, True
+        elif company_ended(company):
+            role.company_ended_undated = True
 
 
 def _earlier(a: date | None, b: date | None) -> bool:

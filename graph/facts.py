@@ -232,7 +232,7 @@ def _persons(mentions: pd.DataFrame, entities: pd.DataFrame) -> pd.DataFrame:
 
 def _companies(mentions: pd.DataFrame, entities: pd.DataFrame) -> pd.DataFrame:
     valid = {"uscc": "uscc_status", "org_code": "org_code_status", "reg_no": "reg_no_status"}
-    chosen = ["region_code", "industry_code", "established", "status", "address"]
+    chosen = ["region_code", "industry_code", "established", "status", "address", "ended"]
     columns = ["name", "former_names", *valid, *valid.values(), *chosen, "registered_capital"]
     m = _with_entity(mentions, entities, columns)
     registry = m["established"].notna()

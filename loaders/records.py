@@ -318,6 +318,7 @@ class RecordMapper:
             text.get("address"),
             text.get("status"),
             item.number(spec.fields.get("registered_capital")),
+            item.date(spec.fields.get("ended")),
         )
 
     # -- vocabulary-backed values ------------------------------------------------------

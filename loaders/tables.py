@@ -58,6 +58,7 @@ SCHEMAS: dict[str, pa.Schema] = {
             ("address", _s),
             ("status", _s),
             ("registered_capital", _f),
+            ("ended", _d),
         ]
     ),
     "roles": pa.schema(

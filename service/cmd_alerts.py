@@ -7,6 +7,7 @@ from typing import Any
 
 import typer
 from rich.table import Table
+from rich.text import Text
 
 from config.graph import load_graph_config
 from config.rules import load_rules
@@ -19,7 +20,7 @@ from graph.alert_records import (
     sweep,
 )
 from service.cmd_graph import AS_OF_HELP, CONFIG_HELP, graph_driver, parse_as_of
-from service.console import console, print_json, run_guarded
+from service.console import console, print_json, run_guarded, styled
 
 alerts_app = typer.Typer(no_args_is_help=True, help="Reincorporation alerts: run, list, review.")
 
@@ -80,14 +81,20 @@ def print_sweep(summary: dict[str, Any]) -> None:
     )
     if summary["identity_conflicts"]:
         console.print(
-            f"[yellow]not raised: {len(summary['identity_conflicts'])} findings where the "
-            "resident IDs on the old and the new record cannot be one person's (a linkage "
-            "error to review with `veil explain`)[/]"
+            Text(
+                f"not raised: {len(summary['identity_conflicts'])} findings where the "
+                "resident IDs on the old and the new record cannot be one person's (a linkage "
+                "error to review with `veil explain`)",
+                style="yellow",
+            )
         )
     if summary["undated_triggers"]:
         console.print(
-            f"[yellow]{summary['undated_triggers']} triggering records carry no date and "
-            "open no window: check their source[/]"
+            Text(
+                f"{summary['undated_triggers']} triggering records carry no date and "
+                "open no window: check their source",
+                style="yellow",
+            )
         )
 
 
@@ -126,28 +133,35 @@ def print_alert(alert: dict[str, Any]) -> None:
     rule, trigger, target = ev["rule"], ev["trigger"], ev["target"]
     company = target["company"] or {}
     console.print(
-        f"[bold]{alert['id']}[/]  {rule['id']} ({rule['severity']})  status: {alert['status']}",
-        highlight=False,
+        styled(
+            (alert["id"], "bold"),
+            f"  {rule['id']} ({rule['severity']})  status: {alert['status']}",
+        )
     )
-    console.print(f"[bold]Rule[/] {rule['title']}\n  {rule['legal_basis']}", highlight=False)
+    console.print(styled(("Rule", "bold"), f" {rule['title']}\n  {rule['legal_basis']}"))
     source = trigger.get("company") or {}
     what = ", ".join(trigger.get("categories") or []) or trigger.get("list", "")
     console.print(
-        f"[bold]Trigger[/] {trigger['kind']} {trigger.get('reference') or ''} "
-        f"({trigger['source']}:{trigger['record_id']}) on {trigger['date']}: {what}"
-        + (f"; removed {trigger['removed']}" if trigger.get("removed") else "")
-        + (
-            f"\n  against {source.get('name')} ({source.get('uscc') or source.get('entity_id')})"
-            if source
-            else ""
-        ),
-        highlight=False,
+        styled(
+            ("Trigger", "bold"),
+            f" {trigger['kind']} {trigger.get('reference') or ''} "
+            f"({trigger['source']}:{trigger['record_id']}) on {trigger['date']}: {what}"
+            + (f"; removed {trigger['removed']}" if trigger.get("removed") else "")
+            + (
+                f"\n  against {source.get('name')} "
+                f"({source.get('uscc') or source.get('entity_id')})"
+                if source
+                else ""
+            ),
+        )
     )
     person = ev["person"]
     console.print(
-        f"[bold]Person[/] {person['name']} {person['entity_id']} "
-        f"IDs {', '.join(person['id_masks']) or 'none on record'}",
-        highlight=False,
+        styled(
+            ("Person", "bold"),
+            f" {person['name']} {person['entity_id']} "
+            f"IDs {', '.join(person['id_masks']) or 'none on record'}",
+        )
     )
     for tie in ev["ties"]:
         detail = {k: v for k, v in tie.items() if k not in ("how", "records", "paths")}
@@ -159,11 +173,13 @@ def print_alert(alert: dict[str, Any]) -> None:
         )
     identity = ev["identity"]
     console.print(
-        "[bold]Identity[/] old record: "
-        + "; ".join(_mention(m) for m in identity["old_mentions"])
-        + "\n  new record: "
-        + "; ".join(_mention(m) for m in identity["new_mentions"]),
-        highlight=False,
+        styled(
+            ("Identity", "bold"),
+            " old record: "
+            + "; ".join(_mention(m) for m in identity["old_mentions"])
+            + "\n  new record: "
+            + "; ".join(_mention(m) for m in identity["new_mentions"]),
+        )
     )
     for hop in identity.get("path", []):
         levels = ", ".join(
@@ -177,20 +193,35 @@ def print_alert(alert: dict[str, Any]) -> None:
     if identity.get("note"):
         console.print(f"  ({identity['note']})", highlight=False)
     console.print(
-        f"[bold]Target[/] {target['role']} of {company.get('name')} "
-        f"({company.get('uscc') or company.get('entity_id')}, industry "
-        f"{company.get('industry_code')}, region {company.get('region_code')}) from "
-        f"{target['start'] or 'an unknown date'}"
-        + (f" until {target['end']}" if target["end"] else "")
-        + (" (began before the trigger and continued)" if target["began_before_trigger"] else ""),
-        highlight=False,
+        styled(
+            ("Target", "bold"),
+            f" {target['role']} of {company.get('name')} "
+            f"({company.get('uscc') or company.get('entity_id')}, industry "
+            f"{company.get('industry_code')}, region {company.get('region_code')}) from "
+            f"{target['start'] or _unknown_start(target)}"
+            + (f" until {target['end']}" if target["end"] else "")
+            + (
+                " (began before the trigger and continued)"
+                if target["began_before_trigger"]
+                else ""
+            )
+            + (" (the company's end closed the role)" if target.get("end_by_company") else "")
+            + (
+                " (the company has ended, on a day no record gives: the role may have "
+                "ended with it)"
+                if target.get("company_ended_undated")
+                else ""
+            ),
+        )
     )
     for path in (target.get("control") or {}).get("paths", []):
         console.print(f"  {path}", highlight=False)
     window = ev["window"]
     console.print(
-        f"[bold]Window[/] {window['start']} to {window['end'] or 'open'} ({window['period']})",
-        highlight=False,
+        styled(
+            ("Window", "bold"),
+            f" {window['start']} to {window['end'] or 'open'} ({window['period']})",
+        )
     )
 
 
@@ -270,3 +301,12 @@ alerts_app.command("review", help="Acknowledge, confirm or dismiss an alert.")(
     run_guarded(review_command)
 )
 alerts_app.command("export", help="Write alerts to JSONL or CSV.")(run_guarded(export_command))
+
+
+def _unknown_start(target: dict[str, Any]) -> str:
+    bound = target.get("start_no_earlier_than")
+    return (
+        f"an unknown date (no earlier than {bound}, the company's establishment)"
+        if bound
+        else "an unknown date"
+    )

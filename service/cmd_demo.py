@@ -31,7 +31,7 @@ from service.cmd_alerts import print_alert, print_sweep
 from service.cmd_graph import print_controls, rows_progress
 from service.cmd_link import stage_progress, summary_table
 from service.cmd_load import load_progress, manifest_table
-from service.console import console, print_json
+from service.console import console, print_json, styled
 from world.alert_checks import format_alert_scores, score_alerts
 from world.calendar import REF_DATE
 from world.checks import compare_load_with_truth
@@ -63,7 +63,7 @@ def demo(
         "seconds": round(time.perf_counter() - started, 1),
     }
     if not json_output:
-        console.print(f"[bold]1. Neo4j[/] answering at {settings.uri}")
+        console.print(styled(("1. Neo4j", "bold"), f" answering at {settings.uri}"))
 
     started = time.perf_counter()
     shutil.rmtree(world_dir, ignore_errors=True)
@@ -76,10 +76,13 @@ def demo(
         variants = ", ".join(f"{k} {v}" for k, v in sorted(world.alerts.items()))
         misses = ", ".join(f"{k} {v}" for k, v in sorted(world.near_misses.items()))
         console.print(
-            f"[bold]2. World[/] of {companies:,} companies and {world.people:,} people "
-            f"(seed {seed}) in {world_dir} ({summary['world_seconds']} s)\n"
-            f"   planted reincorporations by banned persons: {variants}\n"
-            f"   near misses that must not alert: {misses}"
+            styled(
+                ("2. World", "bold"),
+                f" of {companies:,} companies and {world.people:,} people "
+                f"(seed {seed}) in {world_dir} ({summary['world_seconds']} s)\n"
+                f"   planted reincorporations by banned persons: {variants}\n"
+                f"   near misses that must not alert: {misses}",
+            )
         )
 
     started = time.perf_counter()
@@ -106,7 +109,7 @@ def demo(
     summary["link"] = linked.as_dict()
     summary["link_quality"] = {"veil": quality, "exact name + ID baseline": baseline}
     if not json_output:
-        console.print("[bold]4. Link[/] mentions into entities")
+        console.print(styled(("4. Link", "bold"), " mentions into entities"))
         console.print(summary_table(linked))
         console.print("Linkage against the world's truth (pairwise and B-cubed; name-P: precision")
         console.print("among mentions of the 50 most common names):")
@@ -143,14 +146,20 @@ def demo(
         return
     c = loaded.counters
     console.print(
-        f"[bold]5. Graph[/] {loaded.rows:,} rows into Neo4j in {loaded.seconds:.1f} s "
-        f"({loaded.rows_per_second:,.0f} rows/s): {c.get('nodes_created', 0):,} nodes, "
-        f"{c.get('relationships_created', 0):,} relationships created"
+        styled(
+            ("5. Graph", "bold"),
+            f" {loaded.rows:,} rows into Neo4j in {loaded.seconds:.1f} s "
+            f"({loaded.rows_per_second:,.0f} rows/s): {c.get('nodes_created', 0):,} nodes, "
+            f"{c.get('relationships_created', 0):,} relationships created",
+        )
     )
     bases = ", ".join(f"{k} {v:,}" for k, v in sorted(control.bases.items()))
     console.print(
-        f"[bold]6. Control[/] as of {as_of}: {control.beneficial_owners:,} beneficial owners; "
-        f"actual controller by {bases}"
+        styled(
+            ("6. Control", "bold"),
+            f" as of {as_of}: {control.beneficial_owners:,} beneficial owners; "
+            f"actual controller by {bases}",
+        )
     )
     titles = {
         "deep_chain": "the deepest majority chain",
@@ -159,11 +168,15 @@ def demo(
     }
     for kind, answer in answers.items():
         console.print(
-            f"\n[bold]Who controls[/] ({titles[kind]}): `veil controls "
-            f"{answer['company']['entity_id']} --as-of {as_of}`"
+            styled(
+                "\n",
+                ("Who controls", "bold"),
+                f" ({titles[kind]}): `veil controls "
+                f"{answer['company']['entity_id']} --as-of {as_of}`",
+            )
         )
         print_controls(answer)
-    console.print("\n[bold]7. Alerts[/]")
+    console.print(styled("\n", ("7. Alerts", "bold")))
     print_sweep(swept.as_dict())
     console.print(format_alert_scores(alert_scores))
     example = _example(alerts)
@@ -188,18 +201,22 @@ def _example(alerts: list[dict]) -> dict | None:
 
 def _print_load(manifest: dict, check) -> None:
     console.print(manifest_table(manifest, "3. Load: every row accepted or quarantined"))
-    verdict = "[green]matches[/]" if check.ok else "[red]DIFFERS from[/]"
+    verdict = ("matches", "green") if check.ok else ("DIFFERS from", "red")
     console.print(
-        f"Quarantine {verdict} the rows the generator broke "
-        f"({check.expected_rows} planted, {check.quarantined_rows} quarantined); "
-        f"invalid fields: {check.expected_fields} planted, {check.flagged_fields} flagged"
+        styled(
+            "Quarantine ",
+            verdict,
+            " the rows the generator broke "
+            f"({check.expected_rows} planted, {check.quarantined_rows} quarantined); "
+            f"invalid fields: {check.expected_fields} planted, {check.flagged_fields} flagged",
+        )
     )
     for line in check.differences[:10]:
-        console.print(f"  [red]{line}")
+        console.print(styled("  ", (line, "red")))
 
 
 def _print_where(run_dir: Path, world_dir: Path) -> None:
-    console.print("\n[bold]Where to look[/]")
+    console.print(styled("\n", ("Where to look", "bold")))
     console.print(f"  extracts + mapping  {world_dir}/extracts, {world_dir}/sources.yaml")
     console.print(f"  ground truth        {world_dir}/truth/")
     console.print(f"  mentions and facts  {run_dir}/*.parquet")

@@ -11,14 +11,15 @@ from pathlib import Path
 
 import typer
 from rich.table import Table
+from rich.text import Text
 
 from linkage.explain import Explanation, explain_pair, write_waterfall
-from service.console import console, print_json
+from service.console import console, print_json, styled
 
 
-def _weight(value: float) -> str:
+def _weight(value: float) -> Text:
     colour = "green" if value > 0 else "red" if value < 0 else "dim"
-    return f"[{colour}]{value:+.2f}[/]"
+    return Text(f"{value:+.2f}", style=colour)
 
 
 def mentions_table(explanation: Explanation) -> Table:
@@ -40,7 +41,7 @@ def score_table(explanation: Explanation) -> Table:
     for level in explanation.comparisons:
         weight = _weight(level.match_weight)
         if level.tf_adjustment:
-            weight += f" [dim](TF {level.tf_adjustment:+.2f})[/]"
+            weight.append_text(styled(" ", (f"(TF {level.tf_adjustment:+.2f})", "dim")))
         table.add_row(level.comparison, level.level, weight)
     table.add_section()
     table.add_row(
@@ -64,11 +65,13 @@ def print_explanation(explanation: Explanation) -> None:
     judgement = explanation.judgement
     if judgement is not None:
         console.print(
-            f"judgement: [bold]{judgement.verdict}[/] by {judgement.reviewer} "
-            f"({judgement.at}): {judgement.reason}",
-            highlight=False,
+            styled(
+                "judgement: ",
+                (judgement.verdict, "bold"),
+                f" by {judgement.reviewer} ({judgement.at}): {judgement.reason}",
+            )
         )
-    console.print(f"[bold]{explanation.verdict}[/]", highlight=False)
+    console.print(Text(explanation.verdict, style="bold"))
 
 
 def explain(

@@ -18,6 +18,7 @@ import typer
 from rich.progress import BarColumn, MofNCompleteColumn, TextColumn, TimeElapsedColumn
 from rich.progress import Progress as RichProgress
 from rich.table import Table
+from rich.text import Text
 
 from config.errors import EnvironmentProblem, InputError
 from config.graph import load_graph_config
@@ -29,7 +30,7 @@ from graph.guard import neo4j_faults
 from graph.load import LoadSummary, load_run
 from graph.queries import controls, footprint, related_party_risk, resolve_company
 from graph.schema import init_schema
-from service.console import console, err_console, print_json, run_guarded
+from service.console import console, err_console, print_json, run_guarded, styled
 
 graph_app = typer.Typer(no_args_is_help=True, help="Build the corporate-veil graph in Neo4j.")
 
@@ -69,10 +70,10 @@ def parse_as_of(value: str | None) -> date | None:
 def rows_progress(disabled: bool = False) -> Iterator[Any]:
     """One bar over all rows, with the step and rows per second."""
     with RichProgress(
-        TextColumn("[bold]{task.description:<30}"),
+        TextColumn("{task.description:<30}", markup=False, style="bold"),
         BarColumn(),
         MofNCompleteColumn(),
-        TextColumn("{task.fields[rate]:>12}"),
+        TextColumn("{task.fields[rate]:>12}", markup=False),
         TimeElapsedColumn(),
         console=console,
         transient=disabled,
@@ -162,9 +163,9 @@ def _bulk(run: Path, batch_size: int, quiet: bool) -> LoadSummary:
 
         def progress(stage: str, message: str) -> None:
             if not message:
-                status.update(f"bulk import: {STAGES.get(stage, stage)}...")
+                status.update(Text(f"bulk import: {STAGES.get(stage, stage)}..."))
             elif message.endswith("..."):  # a phase of the importer
-                status.update(f"bulk import: {STAGES.get(stage, stage)}: {message}")
+                status.update(Text(f"bulk import: {STAGES.get(stage, stage)}: {message}"))
             else:
                 console.print(f"  {stage:<8} {message}", highlight=False)
 
@@ -214,8 +215,10 @@ def control(
         )
     if summary.divergent:
         console.print(
-            f"[red]circular holdings of 100% or more, not solvable:[/] "
-            f"{', '.join(summary.divergent[:10])}"
+            styled(
+                ("circular holdings of 100% or more, not solvable:", "red"),
+                f" {', '.join(summary.divergent[:10])}",
+            )
         )
     if summary.seconds:
         console.print("seconds: " + ", ".join(f"{k} {v:.1f}" for k, v in summary.seconds.items()))
@@ -239,9 +242,11 @@ def controls_command(
 def print_controls(a: dict) -> None:
     c = a["company"]
     console.print(
-        f"[bold]{c['name']}[/]  {c['entity_id']}  USCC {c.get('uscc') or '-'}  "
-        f"industry {c.get('industry_code') or '-'}  as of {a['as_of']}",
-        highlight=False,
+        styled(
+            (c["name"], "bold"),
+            f"  {c['entity_id']}  USCC {c.get('uscc') or '-'}  "
+            f"industry {c.get('industry_code') or '-'}  as of {a['as_of']}",
+        )
     )
     for rep in a["legal_representatives"]:
         console.print(
@@ -280,15 +285,21 @@ def print_controls(a: dict) -> None:
             console.print(f"      majority chain: {chain}", highlight=False)
     for p in a["punishments"]:
         console.print(
-            f"  [red]punishment[/] {p['decision_date']} {p['decision_number']} "
-            f"{','.join(p['categories'] or [])} on {p['on_name']} ({p['via']})",
-            highlight=False,
+            styled(
+                "  ",
+                ("punishment", "red"),
+                f" {p['decision_date']} {p['decision_number']} "
+                f"{','.join(p['categories'] or [])} on {p['on_name']} ({p['via']})",
+            )
         )
     for e in a["list_entries"]:
         state = "listed" if e["listed_on_date"] else f"removed {e['removed']}"
         console.print(
-            f"  [red]list[/] {e['list']} {e['entered']} ({state}) on {e['on_name']} ({e['via']})",
-            highlight=False,
+            styled(
+                "  ",
+                ("list", "red"),
+                f" {e['list']} {e['entered']} ({state}) on {e['on_name']} ({e['via']})",
+            )
         )
 
 
@@ -317,7 +328,7 @@ def footprint_command(
         print_json(answer)
         return
     p = answer["person"]
-    console.print(f"[bold]{p['name']}[/]  {_person(p)}", highlight=False)
+    console.print(styled((p["name"], "bold"), f"  {_person(p)}"))
     for r in answer["roles"]:
         console.print(
             f"  {r['role']:<20} {r['name']} ({r['entity_id']}) "
@@ -342,15 +353,20 @@ def footprint_command(
         )
     for x in answer["punishments"]:
         console.print(
-            f"  [red]punishment[/] {x['decision_date']} {x['decision_number']} on "
-            f"{x['on_name']} ({x['via']})",
-            highlight=False,
+            styled(
+                "  ",
+                ("punishment", "red"),
+                f" {x['decision_date']} {x['decision_number']} on {x['on_name']} ({x['via']})",
+            )
         )
     for x in answer["list_entries"]:
         console.print(
-            f"  [red]list[/] {x['list']} {x['entered']}..{x['removed'] or 'now'} on "
-            f"{x['on_name']} ({x['via']})",
-            highlight=False,
+            styled(
+                "  ",
+                ("list", "red"),
+                f" {x['list']} {x['entered']}..{x['removed'] or 'now'} on "
+                f"{x['on_name']} ({x['via']})",
+            )
         )
 
 

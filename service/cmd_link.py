@@ -13,7 +13,7 @@ from rich.table import Table
 
 from linkage.judgements import append_judgement
 from linkage.run import LinkSummary, Progress, link_run, train_models
-from service.console import console, print_json, run_guarded
+from service.console import console, print_json, run_guarded, styled
 
 model_app = typer.Typer(no_args_is_help=True, help="Train and inspect the linkage models.")
 
@@ -25,7 +25,7 @@ def stage_progress(disabled: bool = False) -> Iterator[Progress]:
     """One spinner line per stage, with its elapsed time."""
     with RichProgress(
         SpinnerColumn(),
-        TextColumn("[bold]{task.description:<28}"),
+        TextColumn("{task.description:<28}", markup=False, style="bold"),
         TimeElapsedColumn(),
         console=console,
         transient=disabled,
@@ -95,7 +95,7 @@ def link(
             )
             console.print(f"wave, {result.entity_type} entities: {counts}")
     for line in summary.warnings:
-        console.print(f"[yellow]warning:[/] {line}")
+        console.print(styled(("warning:", "yellow"), f" {line}"))
     out = wave or run
     console.print(
         f"entities: {out / 'entities.parquet'}\nlinks:    {out / 'links.parquet'}\n"

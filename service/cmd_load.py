@@ -10,6 +10,7 @@ import typer
 from rich.progress import BarColumn, TextColumn, TimeElapsedColumn
 from rich.progress import Progress as RichProgress
 from rich.table import Table
+from rich.text import Text
 
 from loaders.run import Progress, load_run
 from service.console import console, print_json
@@ -19,10 +20,10 @@ from service.console import console, print_json
 def load_progress(disabled: bool = False) -> Iterator[Progress]:
     """A rich progress bar per source: bytes done, rows read and rows per second."""
     with RichProgress(
-        TextColumn("[bold]{task.description:<20}"),
+        TextColumn("{task.description:<20}", markup=False, style="bold"),
         BarColumn(),
-        TextColumn("{task.fields[rows]:>10,} rows"),
-        TextColumn("{task.fields[rate]:>8,.0f} rows/s"),
+        TextColumn("{task.fields[rows]:>10,} rows", markup=False),
+        TextColumn("{task.fields[rate]:>8,.0f} rows/s", markup=False),
         TimeElapsedColumn(),
         console=console,
         transient=disabled,
@@ -87,8 +88,8 @@ def manifest_table(manifest: dict, title: str) -> Table:
     table = Table(title=title)
     for col in ("source", "read", "accepted", "quarantined", "fields invalidated"):
         table.add_column(col, justify="left" if col == "source" else "right")
-    rows = [(name, c) for name, c in manifest["sources"].items()]
-    rows.append(("[bold]total", manifest["totals"]))
+    rows: list[tuple[str | Text, dict]] = list(manifest["sources"].items())
+    rows.append((Text("total", style="bold"), manifest["totals"]))
     for name, c in rows:
         table.add_row(
             name,

@@ -6,6 +6,7 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from rich.text import Text
 
 from graph import neo4j_server
 from service.console import console, print_json, run_guarded
@@ -35,7 +36,7 @@ def start(
     """Start the local Neo4j in the background and wait until Bolt answers."""
     config = neo4j_server.server_config(data_dir=data_dir, port=port, timeout=timeout)
     with console.status("Starting Neo4j...") as spinner:
-        server = neo4j_server.start(config, progress=lambda msg: spinner.update(msg))
+        server = neo4j_server.start(config, progress=lambda msg: spinner.update(Text(msg)))
     if server.already_running:
         console.print(f"Neo4j is already running at {server.uri} (pid {server.pid})")
     else:
@@ -87,7 +88,7 @@ def install() -> None:
     """Check Java and fetch Neo4j's jars with Maven into the reused cache (once)."""
     java = neo4j_server.check_java()
     with console.status("Fetching Neo4j jars...") as spinner:
-        lib = neo4j_server.ensure_jars(progress=lambda msg: spinner.update(msg))
+        lib = neo4j_server.ensure_jars(progress=lambda msg: spinner.update(Text(msg)))
     jars = len(list(lib.glob("*.jar")))
     console.print(
         f"{java}; Neo4j {neo4j_server.NEO4J_VERSION}: {jars} jars in {lib}", highlight=False

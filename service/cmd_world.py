@@ -11,7 +11,7 @@ import typer
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from service.console import console, print_json
+from service.console import console, print_json, styled
 from world.build import MIN_COMPANIES
 from world.generate import WorldSummary, generate_world
 
@@ -25,9 +25,9 @@ def world(
     json_output: bool = typer.Option(False, "--json", help="print the summary as JSON"),
 ) -> None:
     with Progress(
-        TextColumn("[bold]{task.description:<44}"),
+        TextColumn("{task.description:<44}", markup=False, style="bold"),
         BarColumn(),
-        TextColumn("{task.completed}/{task.total}"),
+        TextColumn("{task.completed}/{task.total}", markup=False),
         TimeElapsedColumn(),
         console=console,
         transient=True,
@@ -47,8 +47,10 @@ def world(
 
 def _print(s: WorldSummary, out: Path) -> None:
     console.print(
-        f"[bold]World[/] of {s.companies:,} companies and {s.people:,} people "
-        f"(seed {s.seed}) in {out}"
+        styled(
+            ("World", "bold"),
+            f" of {s.companies:,} companies and {s.people:,} people (seed {s.seed}) in {out}",
+        )
     )
     table = Table(title="Extracts (rows include the planted broken ones)")
     for col in ("source", "format", "encoding", "rows", "broken", "files"):

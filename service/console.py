@@ -1,4 +1,9 @@
-"""Shared CLI plumbing: one console, VeilError printed as a message with a non-zero exit."""
+"""Shared CLI plumbing: one console, VeilError printed as a message with a non-zero exit.
+
+Data is never markup: both consoles print strings as they are (no `[...]` markup, no
+`:emoji:` codes, no highlighting), so a company named `[/]` or `:x:` prints as its name.
+Our own styling goes through `styled` (rich Text objects), never through markup parsing.
+"""
 
 from __future__ import annotations
 
@@ -9,12 +14,18 @@ from typing import Any
 
 import typer
 from rich.console import Console
-from rich.markup import escape
+from rich.text import Text
 
 from config.errors import VeilError
 
-console = Console()
-err_console = Console(stderr=True, soft_wrap=True)
+console = Console(markup=False, emoji=False, highlight=False)
+err_console = Console(stderr=True, soft_wrap=True, markup=False, emoji=False, highlight=False)
+
+
+def styled(*parts: str | tuple[str, str]) -> Text:
+    """A line of plain strings and (string, style) pairs, e.g.
+    `styled(("error:", "bold red"), " ", message)`: every string is literal text."""
+    return Text.assemble(*parts)
 
 
 def run_guarded(fn: Callable[..., Any]) -> Callable[..., Any]:
@@ -25,9 +36,8 @@ def run_guarded(fn: Callable[..., Any]) -> Callable[..., Any]:
         try:
             return fn(*args, **kwargs)
         except VeilError as err:
-            # The message carries user data and library text: never read it as markup.
-            message = escape(str(err))
-            err_console.print(f"[bold red]error:[/] {message}", markup=True, highlight=False)
+            # The message carries user data and library text: literal, never markup.
+            err_console.print(styled(("error:", "bold red"), " ", str(err)))
             raise typer.Exit(1) from None
 
     return wrapper

@@ -49,12 +49,16 @@ class RunBuilder:
         uscc: str | None = None,
         industry: str = "F5221",
         established: date | None = None,
+        status: str = "存续",
+        ended: date | None = None,
     ) -> str:
         self.companies[key] = {
             "name": name or key,
             "uscc": uscc,
             "industry_code": industry,
             "established": established,
+            "status": status,
+            "ended": ended,
         }
         record = self._record("company_registry")
         self._company_mention("company_registry", record, "company", key, registry=True)
@@ -258,7 +262,10 @@ class RunBuilder:
         }
         if registry:
             row.update(
-                industry_code=c["industry_code"], established=c["established"], status="存续"
+                industry_code=c["industry_code"],
+                established=c["established"],
+                status=c["status"],
+                ended=c["ended"],
             )
         self.tables["company_mentions"].append(row)
         self.entities.append(

@@ -143,8 +143,57 @@ def test_unknown_start_takes_the_establishment_date(neo4j_driver: neo4j.Driver, 
     sweep(neo4j_driver, RULES, SETTINGS, AS_OF)
     (alert,) = list_alerts(neo4j_driver)
     assert alert["company_id"] == cid("E")
-    assert alert["evidence"]["target"]["start"] == "2021-06-01"
-    assert alert["evidence"]["target"]["start_inferred"] is True
+    target = alert["evidence"]["target"]
+    assert target["start"] is None and target["start_inferred"] is True
+    assert target["start_no_earlier_than"] == "2021-06-01"
+    assert alert["began_before_trigger"] is False  # founded after the trigger
+
+
+def test_unknown_start_before_the_ban_is_not_called_a_continuing_role(
+    neo4j_driver: neo4j.Driver, tmp_path: Path
+):
+    b = RunBuilder()
+    _revoked(b)
+    b.company("E", "老食品有限公司", established=date(2015, 6, 1))
+    b.legal_rep("B", "E", source="company_registry")
+    _fresh(neo4j_driver, b, tmp_path / "run")
+    sweep(neo4j_driver, RULES, SETTINGS, AS_OF)
+    (alert,) = list_alerts(neo4j_driver)
+    assert alert["began_before_trigger"] is None
+    assert alert["evidence"]["target"]["start"] is None
+
+
+def test_a_company_end_closes_its_roles(neo4j_driver: neo4j.Driver, tmp_path: Path):
+    """Deregistered before the ban: no alert. Ended without a date: the alert says so."""
+    b = RunBuilder()
+    _revoked(b)
+    b.company(
+        "D",
+        "已注销食品有限公司",
+        established=date(2012, 1, 1),
+        status="注销",
+        ended=date(2019, 3, 1),
+    )
+    b.legal_rep("B", "D", date(2012, 1, 1))
+    b.company(
+        "L",
+        "晚注销食品有限公司",
+        established=date(2012, 1, 1),
+        status="注销",
+        ended=date(2022, 3, 1),
+    )
+    b.legal_rep("B", "L", date(2012, 1, 1))
+    b.company("U", "吊销食品有限公司", established=date(2012, 1, 1), status="吊销，未注销")
+    b.legal_rep("B", "U", date(2012, 1, 1))
+    _fresh(neo4j_driver, b, tmp_path / "run")
+    sweep(neo4j_driver, RULES, SETTINGS, AS_OF)
+    assert _found(neo4j_driver) == {
+        (pid("B"), cid("L"), "legal_rep"),
+        (pid("B"), cid("U"), "legal_rep"),
+    }
+    by_company = {a["company_id"]: a["evidence"]["target"] for a in list_alerts(neo4j_driver)}
+    assert by_company[cid("L")]["end"] == "2022-03-01" and by_company[cid("L")]["end_by_company"]
+    assert by_company[cid("U")]["company_ended_undated"] is True
 
 
 def test_control_through_two_holding_companies(neo4j_driver: neo4j.Driver, tmp_path: Path):
