@@ -4,7 +4,8 @@ faults told as what happened and what to do.
 - **The writer lock** is a `:VeilLock {name: "graph"}` node. A graph write (load, bulk
   import, control, alert sweep) takes it with its owner (host, pid), command and start
   time; a heartbeat keeps it alive, so a holder killed with -9 leaves a lock that expires
-  `LOCK_TTL_SECONDS` later instead of blocking for ever. A second writer waits up to
+  `LOCK_TTL_SECONDS` later instead of blocking for ever (at once, when the holder ran on
+  this host and its process is gone). A second writer waits up to
   `wait_seconds`, then fails naming the holder. Two loads of different runs at once would
   otherwise each delete the other's rows as stale.
 - **The load state** is a `:GraphState {name: "graph"}` node: `loading` is set (with the
@@ -61,8 +62,8 @@ def _claim(tx: neo4j.ManagedTransaction, token: str, owner: str, command: str) -
         "  SET l.token = $token, l.owner = $owner, l.command = $command, "
         "      l.started = datetime(), "
         "      l.expires = datetime() + duration({seconds: $ttl})) "
-        "RETURN l.token = $token AS mine, l.owner AS owner, l.command AS command, "
-        "       toString(l.started) AS started",
+        "RETURN l.token = $token AS mine, l.token AS holder, l.owner AS owner, "
+        "       l.command AS command, toString(l.started) AS started",
         name=LOCK,
         token=token,
         owner=owner,
@@ -70,6 +71,35 @@ def _claim(tx: neo4j.ManagedTransaction, token: str, owner: str, command: str) -
         ttl=LOCK_TTL_SECONDS,
     ).single(strict=True)
     return dict(record)
+
+
+def _steal(tx: neo4j.ManagedTransaction, holder: str, token: str, owner: str, command: str) -> bool:
+    record = tx.run(
+        "MATCH (l:VeilLock {name: $name, token: $holder}) "
+        "SET l.token = $token, l.owner = $owner, l.command = $command, l.started = datetime(), "
+        "    l.expires = datetime() + duration({seconds: $ttl}) RETURN count(l) AS n",
+        name=LOCK,
+        holder=holder,
+        token=token,
+        owner=owner,
+        command=command,
+        ttl=LOCK_TTL_SECONDS,
+    ).single(strict=True)
+    return bool(record["n"])
+
+
+def _dead_here(owner: str | None) -> bool:
+    """The holder ran on this host and its process is gone (killed, crashed)."""
+    host, _, pid = (owner or "").rpartition(" pid ")
+    if host != socket.gethostname() or not pid.isdigit() or int(pid) == os.getpid():
+        return False
+    try:
+        os.kill(int(pid), 0)
+    except ProcessLookupError:
+        return True
+    except PermissionError:
+        return False
+    return False
 
 
 def _renew(tx: neo4j.ManagedTransaction, token: str) -> None:
@@ -105,6 +135,10 @@ def graph_writer(
         while True:
             claim = session.execute_write(_claim, token, owner, command)
             if claim["mine"]:
+                break
+            if _dead_here(claim["owner"]) and session.execute_write(
+                _steal, claim["holder"], token, owner, command
+            ):
                 break
             if time.monotonic() >= deadline:
                 raise GraphBusy(

@@ -207,10 +207,7 @@ def test_a_load_killed_part_way_is_marked_and_the_rerun_equals_a_clean_load(
     assert unfinished is not None and unfinished["run_dir"] == str(new.resolve())
     with pytest.raises(GraphIncomplete):
         sweep(neo4j_driver, load_rules(None), SETTINGS, DAY)
-    # The dead writer's lock still stands until it expires: the rerun waits for it.
-    neo4j_driver.execute_query(
-        "MATCH (l:VeilLock {name: 'graph'}) SET l.expires = datetime() - duration('PT1S')"
-    )
+    # The dead writer's lock is taken over at once: it ran on this host and is gone.
     rerun = load_run(neo4j_driver, new)
     assert rerun.replaced_unfinished is not None
     assert _dump(neo4j_driver) == clean
@@ -229,3 +226,67 @@ def test_neo4j_gone_is_a_clear_error(free_port: int) -> None:
         driver.verify_connectivity()
     message = str(err.value)
     assert uri in message and "veil neo4j start" in message and "run the same command" in message
+
+
+def _kill_processes_of(data_dir: Path) -> int:
+    """SIGKILL every process whose command line names `data_dir` (the Neo4j JVM)."""
+    killed = 0
+    for proc in Path("/proc").iterdir():
+        if not proc.name.isdigit() or int(proc.name) == os.getpid():
+            continue
+        try:
+            cmdline = (proc / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="ignore")
+        except OSError:
+            continue
+        if str(data_dir) in cmdline and "java" in cmdline:
+            os.kill(int(proc.name), signal.SIGKILL)
+            killed += 1
+    return killed
+
+
+def test_neo4j_killed_mid_load_is_an_error_and_the_rerun_equals_a_clean_load(
+    tmp_path: Path, free_port: int
+) -> None:
+    from config.errors import VeilError
+    from graph.connection import open_driver
+    from graph.neo4j_server import ServerConfig, start
+
+    old = _world("N", 1_500).write(tmp_path / "old")
+    new_world = _world("N", 1_500)
+    new_world.company("extra", "N新设食品有限公司")
+    new = new_world.write(tmp_path / "new")
+    config = ServerConfig(
+        data_dir=tmp_path / "neo4j", port=free_port, heap="512m", pagecache="64m", tx_max="256m"
+    )
+    server = start(config, watch_stdin=True)
+    try:
+        with open_driver(server.settings, max_transaction_retry_time=3.0) as driver:
+            load_run(driver, new)
+            clean = _dump(driver)
+            _wipe(driver)
+            load_run(driver, old)
+            killed: list[int] = []
+
+            def progress(_: str, done: int, __: int) -> None:
+                if done >= 400 and not killed:
+                    killed.append(_kill_processes_of(config.data_dir))
+
+            with (
+                pytest.raises(VeilError) as err,
+                neo4j_faults(server.uri, "loading the graph"),
+            ):
+                load_run(driver, new, batch_size=20, progress=progress)
+            assert killed and killed[0] >= 1
+            assert server.uri in str(err.value) and "run the same command again" in str(err.value)
+        server = start(config, watch_stdin=True)  # recovers the store after the crash
+        with open_driver(server.settings) as driver:
+            unfinished = unfinished_load(driver)
+            assert unfinished is not None and unfinished["run_dir"] == str(new.resolve())
+            driver.execute_query(
+                "MATCH (l:VeilLock {name: 'graph'}) SET l.expires = datetime() - duration('PT1S')"
+            )
+            load_run(driver, new)
+            assert _dump(driver) == clean
+            assert unfinished_load(driver) is None
+    finally:
+        server.stop()
