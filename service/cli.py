@@ -13,6 +13,7 @@ from service import (
     cmd_link,
     cmd_load,
     cmd_neo4j,
+    cmd_sources,
     cmd_world,
 )
 from service.console import run_guarded
@@ -37,6 +38,11 @@ app.command("world", help="Generate a synthetic world of agency extracts with gr
 )
 app.command("load", help="Load agency extracts into mentions, facts and a quarantine.")(
     run_guarded(cmd_load.load)
+)
+app.add_typer(
+    cmd_sources.sources_app,
+    name="sources",
+    help="Check a sources.yaml on its extracts' first rows.",
 )
 app.command("link", help="Resolve a run's mentions into person and company entities.")(
     run_guarded(cmd_link.link)
