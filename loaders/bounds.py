@@ -35,6 +35,8 @@ class ValueBounds:
 
     def screen(self, values: dict[str, object]) -> list[Problem]:
         """Clean `values` in place; return the problems that stop the row (too long)."""
+        if self._plain(values):
+            return []
         problems: list[Problem] = []
         for column, value in values.items():
             if column in self.lists and isinstance(value, str):
@@ -50,6 +52,20 @@ class ValueBounds:
                             if isinstance(inner, str):
                                 item[key] = self._one(key, inner, problems)
         return problems
+
+    def _plain(self, values: dict[str, object]) -> bool:
+        """The common row, checked at once: text only, none long, no control character (a
+        JSON list cell no longer than a name cannot hold a name over the bound either)."""
+        strings = [v for v in values.values() if type(v) is str]
+        if len(strings) != len(values) and any(
+            isinstance(v, list | dict | tuple) for v in values.values()
+        ):
+            return False  # JSONL / Parquet lists: checked item by item
+        if not strings:
+            return True
+        return max(map(len, strings)) <= self.limits.name_chars and not _CONTROL.search(
+            "\n".join(strings)
+        )
 
     def _one(self, column: str, value: str, problems: list[Problem]) -> str:
         if _CONTROL.search(value):
