@@ -60,7 +60,11 @@ ValueSpec = str | Const
 class MentionSpec(Strict):
     """One slot: a place in a record where a person or a company appears."""
 
-    kind: EntityKind | None = None
+    kind: EntityKind | Literal["infer"] | None = Field(
+        None,
+        description="person, company, or infer: no column says, so each mention is told by "
+        "its name (company words) and identifier shape, and counted as inferred",
+    )
     kind_from: str | None = Field(None, description="column whose value decides the kind")
     kinds: dict[str, EntityKind] = Field(default_factory=dict, description="raw value -> kind")
     each: str | None = Field(
@@ -78,6 +82,7 @@ class MentionSpec(Strict):
         allowed = {
             "person": PERSON_FIELDS,
             "company": COMPANY_FIELDS,
+            "infer": PERSON_FIELDS | COMPANY_FIELDS,
             None: PERSON_FIELDS | COMPANY_FIELDS,
         }[self.kind]
         unknown = sorted(set(self.fields) - allowed)
@@ -90,6 +95,8 @@ class MentionSpec(Strict):
         return self
 
     def possible_kinds(self) -> set[str]:
+        if self.kind == "infer":
+            return {"person", "company"}
         return {self.kind} if self.kind else set(self.kinds.values())
 
 

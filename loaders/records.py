@@ -170,7 +170,9 @@ class RecordMapper:
         text = {f: item.text(column) for f, column in spec.fields.items()}
         if all(v is None for v in text.values()):
             return None
-        kind = spec.kind or self._kind(slot, spec, item if spec.each else row, text)
+        kind = spec.kind if spec.kind in ("person", "company") else None
+        if kind is None:
+            kind = self._kind(slot, spec, item if spec.each else row, text, out)
         if kind == "person":
             out.persons.append(self._person(slot, spec, item, text, out))
         elif kind == "company":
@@ -180,34 +182,47 @@ class RecordMapper:
         return slot, kind
 
     def _kind(
-        self, slot: str, spec: MentionSpec, cells: Cells, text: dict[str, str | None]
+        self,
+        slot: str,
+        spec: MentionSpec,
+        cells: Cells,
+        text: dict[str, str | None],
+        out: MappedRecord,
     ) -> str | None:
-        """Person or company from the kind column; inferred from the data if unclear."""
+        """Person or company from the kind column; inferred from the data if unclear (the
+        inference is counted in the manifest)."""
         value = cells.text(spec.kind_from)
         if value is not None:
             found = self.kind_maps[slot.split("[", 1)[0]].get(value.replace(" ", ""))
             if found:
                 return found
-        name = text.get("name")
-        if name and COMPANY_HINT.search(name):
-            return "company"
-        ident = text.get("identifier") or text.get("id_number") or text.get("uscc")
-        if ident:
-            shape = classify_company_identifier(ident)
-            if shape in ("uscc", "org_code"):
-                return "company"
-            if parse_resident_id(ident, self.secret).status in ("valid", "masked"):
-                return "person"
-            if shape == "reg_no":
-                return "company"
-        if name and len(name) <= 4 and value is None:
-            return "person"
+        kind = self._kind_by_shape(text, value)
+        if kind is not None:
+            out.inferred.append(f"kind_inferred:{slot.split('[', 1)[0]}")
+            return kind
         cells.problem(
             spec.kind_from,
             value,
             "unknown_kind",
             f"cannot tell whether '{slot}' is a person or a company",
         )
+        return None
+
+    def _kind_by_shape(self, text: dict[str, str | None], value: str | None) -> str | None:
+        name = text.get("name")
+        if name and COMPANY_HINT.search(name):
+            return "company"
+        ident = text.get("identifier") or text.get("id_number") or text.get("uscc")
+        if ident:
+            # An 18-digit resident ID has a USCC's shape: the check characters decide.
+            person = parse_resident_id(ident, self.secret).status in ("valid", "masked")
+            company = parse_uscc(ident).status == "valid"
+            if person != company:
+                return "person" if person else "company"
+            if classify_company_identifier(ident) in ("org_code", "reg_no"):
+                return "company"
+        if name and len(name) <= 4 and value is None:
+            return "person"
         return None
 
     def _issue(

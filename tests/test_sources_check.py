@@ -85,3 +85,41 @@ def test_broken_mappings_name_the_file_and_the_key(tmp_path: Path) -> None:
     (tmp_path.parent / "elsewhere.csv").write_text(HEADER + "\n", encoding="utf-8")
     result = runner.invoke(app, ["sources", "check", str(outside)])
     assert result.exit_code == 1 and "allow_outside" in result.output
+
+
+def test_kind_infer_tells_each_mention_by_its_shape_and_counts_it(tmp_path: Path) -> None:
+    from loaders.identifiers import make_resident_id, make_uscc
+    from loaders.run import load_run
+
+    rid = make_resident_id("110101", __import__("datetime").date(1980, 1, 1), 7)
+    lines = [
+        "编号,当事人,证件号码",
+        f"P1,上海某某食品有限公司,{make_uscc('310101', 'MA000001')}",
+        f"P2,张三,{rid}",
+        "P3,王五,",
+        "P4,某某某某某某,",  # neither a company word, an identifier, nor a short name
+    ]
+    (tmp_path / "p.csv").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    mapping = {
+        "version": 1,
+        "sources": {
+            "punishments": {
+                "files": "p.csv",
+                "format": "csv",
+                "record_key": "编号",
+                "mentions": {
+                    "party": {
+                        "kind": "infer",
+                        "fields": {"name": "当事人", "identifier": "证件号码"},
+                    }
+                },
+            }
+        },
+    }
+    (tmp_path / "sources.yaml").write_text(yaml.safe_dump(mapping, allow_unicode=True))
+    manifest = load_run(tmp_path / "sources.yaml", tmp_path / "run", secret=b"x")
+    source = manifest["sources"]["punishments"]
+    assert source["values_inferred"] == {"kind_inferred:party": 3}
+    assert source["quarantine_reasons"] == {"unknown_kind": 1}
+    assert manifest["tables"]["company_mentions"] == 1
+    assert manifest["tables"]["person_mentions"] == 2
