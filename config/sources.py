@@ -107,6 +107,11 @@ class RoleFact(Strict):
     role: ValueSpec
     valid_from: str | None = None
     valid_to: str | None = None
+    observed_on: str | None = Field(
+        None,
+        description="date column of a dated record (licence, decision, filing) that shows "
+        "the person in the role on that day",
+    )
 
 
 class ShareholdingFact(Strict):

@@ -271,6 +271,11 @@ def build(
         "start_no_earlier_than": role.start if role.start_inferred else None,
         "end": role.end,
         "end_by_company": role.end_by_company,
+        "observed_in_office": (
+            {"first": role.observed[0], "last": role.observed[1]}
+            if role.observed[0] is not None
+            else None
+        ),
         "company_ended_undated": role.company_ended_undated,
         "began_before_trigger": hit.began_before_trigger,
         "records": role.records,

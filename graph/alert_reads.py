@@ -45,14 +45,16 @@ _ROLES_IN = (
     "MATCH (p:Person)-[r:LEGAL_REPRESENTATIVE_OF|OFFICER_OF]->(c) "
     "RETURN p.entity_id AS person, id AS company, "
     "CASE type(r) WHEN 'LEGAL_REPRESENTATIVE_OF' THEN 'legal_rep' ELSE r.role END AS role, "
-    "r.valid_from AS start, r.valid_to AS end, r.sources AS sources, r.record_ids AS record_ids"
+    "r.valid_from AS start, r.valid_to AS end, r.sources AS sources, r.record_ids AS record_ids, "
+    "r.observed_first AS observed_first, r.observed_last AS observed_last"
 )
 _ROLES_OF = (
     "UNWIND $persons AS id MATCH (p:Person {entity_id: id}) "
     "MATCH (p)-[r:LEGAL_REPRESENTATIVE_OF|OFFICER_OF]->(c:Company) "
     "RETURN id AS person, c.entity_id AS company, "
     "CASE type(r) WHEN 'LEGAL_REPRESENTATIVE_OF' THEN 'legal_rep' ELSE r.role END AS role, "
-    "r.valid_from AS start, r.valid_to AS end, r.sources AS sources, r.record_ids AS record_ids"
+    "r.valid_from AS start, r.valid_to AS end, r.sources AS sources, r.record_ids AS record_ids, "
+    "r.observed_first AS observed_first, r.observed_last AS observed_last"
 )
 _HELD_BY_PERSONS = (
     "UNWIND $ids AS id MATCH (:Person {entity_id: id})-[:HOLDS_SHARES_IN]->(c:Company) "
@@ -97,7 +99,18 @@ HOLDING_COLUMNS = [
     "source",
     "record_id",
 ]
-ROLE_COLUMNS = ["person", "company", "role", "start", "end", "sources", "record_ids"]
+ROLE_COLUMNS = [
+    "person",
+    "company",
+    "role",
+    "start",
+    "end",
+    "sources",
+    "record_ids",
+    "observed_first",
+    "observed_last",
+]
+_ROLE_DATES = ("start", "end", "observed_first", "observed_last")
 
 
 def _day(value: Any) -> date | None:
@@ -167,11 +180,11 @@ class GraphReader:
 
     def roles_in(self, companies: list[str]) -> pd.DataFrame:
         """Legal-representative and officer tenures at these companies, any date."""
-        return _frame(self._run(_ROLES_IN, companies=companies), ROLE_COLUMNS, ("start", "end"))
+        return _frame(self._run(_ROLES_IN, companies=companies), ROLE_COLUMNS, _ROLE_DATES)
 
     def roles_of(self, persons: list[str]) -> pd.DataFrame:
         """Every legal-representative and officer tenure of these persons, any date."""
-        return _frame(self._run(_ROLES_OF, persons=persons), ROLE_COLUMNS, ("start", "end"))
+        return _frame(self._run(_ROLES_OF, persons=persons), ROLE_COLUMNS, _ROLE_DATES)
 
     def held_downstream(self, persons: list[str]) -> set[str]:
         """Companies these persons hold shares in, directly or through holding companies."""

@@ -97,6 +97,8 @@ class Role:
     start_inferred: bool = False  # start unknown: the company's establishment date stands in
     end_by_company: bool = False  # the role's end is the company's end (deregistered, revoked)
     company_ended_undated: bool = False  # the company ended on a day no record gives
+    # first and last day a dated record (licence, decision, filing) shows the role
+    observed: tuple[date | None, date | None] = (None, None)
 
 
 @dataclass
@@ -110,6 +112,9 @@ class Hit:
     @property
     def began_before_trigger(self) -> bool | None:
         """None when unknown: no record dates the role, and its company existed before."""
+        first_seen = self.role.observed[0]
+        if first_seen is not None and first_seen < self.trigger.window[0]:
+            return True  # a dated record shows the role held before the trigger
         if self.role.start is None:
             return None
         if self.role.start < self.trigger.window[0]:
@@ -608,9 +613,9 @@ def _roles(
         return roles
     for row in reader.roles_of(persons).to_dict("records"):
         records = [f"{s}:{r}" for s, r in zip(row["sources"], row["record_ids"], strict=True)]
-        roles[row["person"]].append(
-            Role(row["person"], row["company"], row["role"], row["start"], row["end"], records)
-        )
+        role = Role(row["person"], row["company"], row["role"], row["start"], row["end"], records)
+        role.observed = (row["observed_first"], row["observed_last"])
+        roles[row["person"]].append(role)
     candidates = sorted(reader.held_downstream(persons))
     if not candidates:
         return roles

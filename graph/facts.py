@@ -273,7 +273,9 @@ def _key(*parts: pd.Series) -> pd.Series:
 
 def _tenures(roles: pd.DataFrame, resolve) -> pd.DataFrame:
     """Role rows folded into tenures (see the module docstring)."""
-    r = roles[["role", "valid_from", "valid_to", "source", "record_id"]].assign(
+    if "observed_on" not in roles.columns:  # a run loaded before roles had the column
+        roles = roles.assign(observed_on=None)
+    r = roles[["role", "valid_from", "valid_to", "source", "record_id", "observed_on"]].assign(
         person_id=resolve(roles, "person_slot"), company_id=resolve(roles, "company_slot")
     )
     r = r.dropna(subset=["person_id", "company_id"])
@@ -283,6 +285,8 @@ def _tenures(roles: pd.DataFrame, resolve) -> pd.DataFrame:
         "role",
         "valid_from",
         "valid_to",
+        "observed_first",
+        "observed_last",
         "sources",
         "record_ids",
         "key",
@@ -294,12 +298,13 @@ def _tenures(roles: pd.DataFrame, resolve) -> pd.DataFrame:
     same = np.all(codes[:3, 1:] == codes[:3, :-1], axis=0)  # as the row before, in group
     several = pd.Series(np.r_[same, False] | np.r_[False, same], index=r.index)
     single = r[~several].copy()
+    single["observed_first"] = single["observed_last"] = single["observed_on"]
     for column, values in (("sources", "source"), ("record_ids", "record_id")):
         single[column] = pd.Series(
             [[v] for v in single[values].tolist()], index=single.index, dtype=object
         )
     folded: list[dict] = []
-    rows = r.loc[several, [*group, "valid_from", "valid_to", "source", "record_id"]]
+    rows = r.loc[several, [*group, "valid_from", "valid_to", "source", "record_id", "observed_on"]]
     batch: list[tuple] = []
     for row in rows.itertuples(index=False, name=None):
         if batch and row[:3] != batch[0][:3]:
@@ -312,7 +317,16 @@ def _tenures(roles: pd.DataFrame, resolve) -> pd.DataFrame:
         [
             single,
             pd.DataFrame(
-                folded, columns=[*group, "valid_from", "valid_to", "sources", "record_ids"]
+                folded,
+                columns=[
+                    *group,
+                    "valid_from",
+                    "valid_to",
+                    "observed_first",
+                    "observed_last",
+                    "sources",
+                    "record_ids",
+                ],
             ),
         ],
         ignore_index=True,
@@ -334,16 +348,20 @@ def _sorted(frame: pd.DataFrame, columns: list[str]) -> tuple[pd.DataFrame, np.n
 
 def _fold(rows: list[tuple]) -> list[dict]:
     """One (person, company, role)'s rows as tenures: each start pairs with the first end
-    after it; undated rows ("in office", from a snapshot) confirm the latest tenure."""
+    after it; undated rows ("in office", from a snapshot) confirm the latest tenure; a row
+    observed on a day (a dated record printing the role) joins the tenure in force that
+    day, else the latest one begun by then, and dates it."""
     person, company, role = rows[0][:3]
     starts = sorted((r for r in rows if _given(r[3])), key=lambda r: r[3])
     ends = sorted((r for r in rows if not _given(r[3]) and _given(r[4])), key=lambda r: r[4])
-    undated = [r for r in rows if not _given(r[3]) and not _given(r[4])]
+    undated = [r for r in rows if not _given(r[3]) and not _given(r[4]) and not _given(r[7])]
+    observed = [r for r in rows if not _given(r[3]) and not _given(r[4]) and _given(r[7])]
     tenures = [
         {
             "valid_from": r[3],
             "valid_to": r[4] if _given(r[4]) else None,
             "provenance": [(r[5], r[6])],
+            "observed": [r[7]] if _given(r[7]) else [],
         }
         for r in starts
     ]
@@ -353,14 +371,29 @@ def _fold(rows: list[tuple]) -> list[dict]:
             open_before[-1]["valid_to"] = r[4]
             open_before[-1]["provenance"].append((r[5], r[6]))
         else:
-            tenures.insert(0, {"valid_from": None, "valid_to": r[4], "provenance": [(r[5], r[6])]})
+            tenures.insert(
+                0,
+                {
+                    "valid_from": None,
+                    "valid_to": r[4],
+                    "provenance": [(r[5], r[6])],
+                    "observed": [],
+                },
+            )
+    if (undated or observed) and not tenures:
+        tenures.append({"valid_from": None, "valid_to": None, "provenance": [], "observed": []})
     if undated:
-        if not tenures:
-            tenures.append({"valid_from": None, "valid_to": None, "provenance": []})
         tenures[-1]["provenance"].extend((r[5], r[6]) for r in undated)
+    for r in observed:
+        tenure = _tenure_on(tenures, r[7])
+        tenure["provenance"].append((r[5], r[6]))
+        tenure["observed"].append(r[7])
     for t in tenures:
         provenance = sorted(set(t.pop("provenance")))
+        seen = sorted(t.pop("observed"))
         t.update(
+            observed_first=seen[0] if seen else None,
+            observed_last=seen[-1] if seen else None,
             person_id=person,
             company_id=company,
             role=role,
@@ -368,6 +401,17 @@ def _fold(rows: list[tuple]) -> list[dict]:
             record_ids=[k for _, k in provenance],
         )
     return tenures
+
+
+def _tenure_on(tenures: list[dict], day: object) -> dict:
+    """The tenure in force on `day` (open bounds count as in force), else the latest one
+    begun by then, else the first."""
+    for t in reversed(tenures):
+        began = t["valid_from"] is None or t["valid_from"] <= day
+        if began and (t["valid_to"] is None or day < t["valid_to"]):
+            return t
+    begun = [t for t in tenures if t["valid_from"] is not None and t["valid_from"] <= day]
+    return begun[-1] if begun else tenures[0]
 
 
 def _given(value: object) -> bool:

@@ -380,12 +380,13 @@ class RecordMapper:
     ) -> None:
         roles, raw = self._terms("roles", fact.role, cells, out, fact.person)
         start, end = cells.date(fact.valid_from), cells.date(fact.valid_to)
+        seen = cells.date(fact.observed_on)
         person, company = self._one(slots, fact.person), self._one(slots, fact.company)
         if person and company:
             for role in roles:
                 out.fact(
                     "roles",
-                    (self.name, out.record_id, person[0], company[0], role, raw, start, end),
+                    (self.name, out.record_id, person[0], company[0], role, raw, start, end, seen),
                 )
 
     def _shareholding(

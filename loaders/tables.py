@@ -71,6 +71,7 @@ SCHEMAS: dict[str, pa.Schema] = {
             ("role_raw", _s),
             ("valid_from", _d),
             ("valid_to", _d),
+            ("observed_on", _d),
         ]
     ),
     "shareholdings": pa.schema(

@@ -75,8 +75,9 @@ class RunBuilder:
         valid_from: date | None = None,
         valid_to: date | None = None,
         source: str = "legal_rep_changes",
+        observed_on: date | None = None,
     ) -> None:
-        self._role(person, company, "legal_rep", valid_from, valid_to, source)
+        self._role(person, company, "legal_rep", valid_from, valid_to, source, observed_on)
 
     def officer(
         self,
@@ -227,6 +228,7 @@ class RunBuilder:
         valid_from: date | None,
         valid_to: date | None,
         source: str,
+        observed_on: date | None = None,
     ) -> None:
         record = self._record(source)
         self._company_mention(source, record, "company", company)
@@ -241,6 +243,7 @@ class RunBuilder:
                 "role_raw": role,
                 "valid_from": valid_from,
                 "valid_to": valid_to,
+                "observed_on": observed_on,
             }
         )
 

@@ -480,3 +480,24 @@ def test_scope_by_food_class_or_a_licence_in_force(neo4j_driver: neo4j.Driver, t
         "valid_from": "2022-06-01",
         "valid_to": "2027-05-31",
     }
+
+
+def test_a_role_observed_on_a_dated_record_dates_the_alert(
+    neo4j_driver: neo4j.Driver, tmp_path: Path
+):
+    """A licence of 2019 printing B as legal representative of an old company: B held the
+    role before the ban, though no registry row dates it; a snapshot row joins the same
+    tenure."""
+    b = RunBuilder()
+    _revoked(b)
+    b.company("E", "老食品有限公司", established=date(2015, 6, 1))
+    b.legal_rep("B", "E", source="company_registry")
+    b.legal_rep("B", "E", source="food_licences", observed_on=date(2019, 3, 2))
+    _fresh(neo4j_driver, b, tmp_path / "run")
+    sweep(neo4j_driver, RULES, SETTINGS, AS_OF)
+    (alert,) = list_alerts(neo4j_driver)
+    assert alert["began_before_trigger"] is True
+    target = alert["evidence"]["target"]
+    assert target["observed_in_office"] == {"first": "2019-03-02", "last": "2019-03-02"}
+    assert any(r.startswith("food_licences:") for r in target["records"])
+    assert any(r.startswith("company_registry:") for r in target["records"])

@@ -123,3 +123,46 @@ def test_kind_infer_tells_each_mention_by_its_shape_and_counts_it(tmp_path: Path
     assert source["quarantine_reasons"] == {"unknown_kind": 1}
     assert manifest["tables"]["company_mentions"] == 1
     assert manifest["tables"]["person_mentions"] == 2
+
+
+def test_a_role_observed_on_a_licence_is_loaded_with_its_day(tmp_path: Path) -> None:
+    from loaders.run import load_run
+
+    lines = [
+        "许可证编号,经营者名称,法定代表人（负责人）,发证日期",
+        "JY1,甲食品有限公司,张三,2021年3月2日",
+    ]
+    (tmp_path / "l.csv").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    mapping = {
+        "version": 1,
+        "sources": {
+            "licences": {
+                "files": "l.csv",
+                "format": "csv",
+                "record_key": "许可证编号",
+                "mentions": {
+                    "holder": {"kind": "company", "fields": {"name": "经营者名称"}},
+                    "rep": {"kind": "person", "fields": {"name": "法定代表人（负责人）"}},
+                },
+                "facts": [
+                    {
+                        "type": "role",
+                        "person": "rep",
+                        "company": "holder",
+                        "role": {"const": "legal_rep"},
+                        "observed_on": "发证日期",
+                    }
+                ],
+            }
+        },
+    }
+    (tmp_path / "sources.yaml").write_text(yaml.safe_dump(mapping, allow_unicode=True))
+    load_run(tmp_path / "sources.yaml", tmp_path / "run", secret=b"x")
+    import pyarrow.parquet as pq
+
+    (role,) = pq.read_table(tmp_path / "run" / "roles.parquet").to_pylist()
+    assert (role["valid_from"], role["valid_to"], str(role["observed_on"])) == (
+        None,
+        None,
+        "2021-03-02",
+    )
