@@ -316,18 +316,7 @@ def _tenures(roles: pd.DataFrame, resolve) -> pd.DataFrame:
     out = pd.concat(
         [
             single,
-            pd.DataFrame(
-                folded,
-                columns=[
-                    *group,
-                    "valid_from",
-                    "valid_to",
-                    "observed_first",
-                    "observed_last",
-                    "sources",
-                    "record_ids",
-                ],
-            ),
+            pd.DataFrame(folded, columns=columns[:-1]),  # all but the key
         ],
         ignore_index=True,
     )
