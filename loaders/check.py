@@ -17,7 +17,7 @@ from pathlib import Path
 from config.settings import id_token_secret
 from config.sources import SourceSpec, load_sources
 from loaders.bounds import ValueBounds
-from loaders.ratios import RatioColumn
+from loaders.ratios import RatioColumn, hold
 from loaders.readers import BadRow, read_rows
 from loaders.records import RecordMapper, RowRejected
 from loaders.run import expected_columns, resolve_files
@@ -128,11 +128,7 @@ def check_sources(sources_path: Path, sample: int = SAMPLE_ROWS) -> dict[str, So
                 check.accepted += 1
                 check.field_issue_reasons.update(issue[-1] for issue in mapped.issues)
                 check.values_inferred.update(mapped.inferred)
-                for fact, fact_row, reading, company in mapped.holdings:
-                    key = (fact.ratio, fact.ratio_scale, fact.company)
-                    if key not in ratio_columns:
-                        ratio_columns[key] = RatioColumn(name, fact.ratio, fact.ratio_scale)
-                    ratio_columns[key].add(fact_row, reading, company)
+                hold(ratio_columns, name, mapped.holdings)
         check.values_cleaned.update(bounds.cleaned)
         for column in ratio_columns.values():
             check.ratio_styles[column.column] = column.style()

@@ -132,6 +132,16 @@ class RatioColumn:
         return rows, +inferred, doubts, issues
 
 
+def hold(columns: dict[tuple, RatioColumn], source: str, holdings: list[tuple]) -> None:
+    """Add a mapped record's shareholdings (loaders/records.py `MappedRecord.holdings`) to
+    the ratio column of their fact, created on first use."""
+    for fact, row, reading, company in holdings:
+        key = (fact.ratio, fact.ratio_scale, fact.company)
+        if key not in columns:
+            columns[key] = RatioColumn(source, fact.ratio, fact.ratio_scale)
+        columns[key].add(row, reading, company)
+
+
 def _default(h: _Holding, style: str, doubts: Counter, column: str) -> float:
     """The reading before company totals: the form where it decides, else the column."""
     if h.form == "percent_sign":

@@ -31,7 +31,7 @@ from config.settings import id_token_secret
 from config.sources import Limits, SourceSpec, load_sources
 from loaders.bounds import ValueBounds
 from loaders.cells import Problem
-from loaders.ratios import RatioColumn
+from loaders.ratios import RatioColumn, hold
 from loaders.readers import BadRow, read_rows
 from loaders.records import RecordMapper, RowRejected
 from loaders.tables import FACT_TABLES, SCHEMAS, TableSink
@@ -392,11 +392,7 @@ def _load_source(
                 counts.field_issue_reasons[issue[-1]] += 1
             counts.fields_invalidated += len(mapped.issues)
             counts.values_inferred.update(mapped.inferred)
-            for fact, row, reading, company in mapped.holdings:
-                key = (fact.ratio, fact.ratio_scale, fact.company)
-                if key not in ratio_columns:
-                    ratio_columns[key] = RatioColumn(name, fact.ratio, fact.ratio_scale)
-                ratio_columns[key].add(row, reading, company)
+            hold(ratio_columns, name, mapped.holdings)
         if spec.format == "jsonl" and file_rows:
             never = [c for c in columns if c not in seen_columns]
             if never:
