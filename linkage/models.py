@@ -342,21 +342,63 @@ def _independent_name_frequencies(frame: pd.DataFrame, provisional: np.ndarray) 
     A name that few ID-bearing people happen to have can still be common: 王强 may have
     one bearer with an ID in a small extract and thousands in the population. Surname and
     given name are each seen far more often than the pair, so their product is a steadier
-    lower bound on how common the name is. Romanised names are left to the direct count.
+    lower bound on how common the name is. Chinese and romanised names are counted apart
+    (a romanised surname is pinyin, not a character); `_romanised_name_frequencies` then
+    adds what a romanised name's sound is worth.
     """
     names = frame[["name_simplified", "surname", "given", "is_romanised"]].assign(group=provisional)
-    names = names[~names["is_romanised"].fillna(False).astype(bool)].dropna()
+    names = names.dropna(subset=["name_simplified", "surname", "given"])
     names = names.drop_duplicates(["group", "name_simplified"])
     if names.empty:
         return pd.Series(dtype=np.float64)
-    surname = names["surname"].value_counts(normalize=True)
-    given = names["given"].value_counts(normalize=True)
-    distinct = names.drop_duplicates("name_simplified")
-    estimate = (
-        surname.reindex(distinct["surname"]).to_numpy()
-        * given.reindex(distinct["given"]).to_numpy()
+    parts = []
+    romanised = names["is_romanised"].fillna(False).astype(bool)
+    for script in (names[~romanised], names[romanised]):
+        if script.empty:
+            continue
+        surname = script["surname"].value_counts(normalize=True)
+        given = script["given"].value_counts(normalize=True)
+        distinct = script.drop_duplicates("name_simplified")
+        estimate = (
+            surname.reindex(distinct["surname"]).to_numpy()
+            * given.reindex(distinct["given"]).to_numpy()
+        )
+        parts.append(pd.Series(estimate, index=distinct["name_simplified"].to_numpy()))
+    return pd.concat(parts)
+
+
+def _sound_frequencies(frame: pd.DataFrame, independent: pd.Series) -> pd.Series:
+    """Per pinyin key: how common the sound is, at least the sum of the Chinese names that
+    sound like it and at least any romanised spelling of it on its own."""
+    sounds = frame[["name_simplified", "name_pinyin_key", "is_romanised"]].dropna(
+        subset=["name_simplified", "name_pinyin_key"]
     )
-    return pd.Series(estimate, index=distinct["name_simplified"].to_numpy())
+    sounds = sounds.drop_duplicates("name_simplified")
+    sounds = sounds.assign(estimate=independent.reindex(sounds["name_simplified"]).to_numpy())
+    romanised = sounds["is_romanised"].fillna(False).astype(bool)
+    chinese = sounds[~romanised].groupby("name_pinyin_key")["estimate"].sum(min_count=1)
+    spelled = sounds[romanised].groupby("name_pinyin_key")["estimate"].max()
+    both = pd.concat([chinese, spelled], axis=1)
+    return both.max(axis=1)
+
+
+def _romanised_name_frequencies(frame: pd.DataFrame, sound: pd.Series) -> pd.Series:
+    """Per romanised name: at least how common its sound is.
+
+    "WANG BIN" on a customs filing can be 王斌, 王彬 or 汪斌, so it is as common as all of
+    them together. Such mentions rarely carry an ID, so the direct count (ID bearers) sees
+    almost none of them and would call every romanised name the rarest there is: at a
+    million companies that merged 130,000 pairs of different people named by a common
+    romanised name alone (docs/PERFORMANCE.md).
+    """
+    spelled = frame.loc[
+        frame["is_romanised"].fillna(False).astype(bool), ["name_simplified", "name_pinyin_key"]
+    ].dropna()
+    spelled = spelled.drop_duplicates("name_simplified")
+    return pd.Series(
+        sound.reindex(spelled["name_pinyin_key"]).to_numpy(),
+        index=spelled["name_simplified"].to_numpy(),
+    )
 
 
 def term_frequencies(
@@ -372,19 +414,21 @@ def term_frequencies(
     not counted (a name borne by one person is rare, not "1 in N"), and half a bearer is
     added for the namesakes the data has not shown. For person names the estimate is at
     least surname share x given-name share (see _independent_name_frequencies); a sound
-    (pinyin key) is at least as common as all the names that sound like it together.
+    (pinyin key) is at least as common as all the names that sound like it together, and a
+    romanised name at least as common as its sound.
     Splink uses this in place of the level's u when both sides agree.
     """
     direct = _direct_frequencies(frame, column, provisional, counted)
     if column in ("name_simplified", "name_pinyin_key"):
         independent = _independent_name_frequencies(frame, provisional)
+        sound = _sound_frequencies(frame, independent)
         if column == "name_pinyin_key":
-            sounds = frame[["name_simplified", "name_pinyin_key"]].dropna().drop_duplicates()
-            sounds = sounds.assign(
-                estimate=independent.reindex(sounds["name_simplified"]).to_numpy()
+            floor = sound
+        else:
+            floor = pd.concat([independent, _romanised_name_frequencies(frame, sound)], axis=1).max(
+                axis=1
             )
-            independent = sounds.groupby("name_pinyin_key")["estimate"].sum(min_count=1)
-        direct = np.fmax(direct, independent.reindex(direct.index).to_numpy())
+        direct = np.fmax(direct, floor.reindex(direct.index).to_numpy())
     return pd.DataFrame({column: direct.index, f"tf_{column}": direct.to_numpy()})
 
 

@@ -13,6 +13,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from linkage.names import standardise_person_name
+
 REGIONS = ["上海", "北京", "广州", "深圳", "杭州", "成都", "武汉", "南京"]
 REGION_CODES = ["310101", "110105", "440104", "440305", "330106", "510104", "420106", "320102"]
 INDUSTRIES = ["食品", "餐饮", "贸易", "科技"]
@@ -122,14 +124,24 @@ def persons(n_companies: int, seed: int) -> pd.DataFrame:
 
 def finish_persons(frame: pd.DataFrame) -> pd.DataFrame:
     """The feature columns from (person, surname, given, id_prefix, id_suffix, context,
-    source, slot, masked: True masked ID, False full ID, None no ID)."""
+    source, slot, masked: True masked ID, False full ID, None no ID, and optionally name:
+    a name as written, romanised or not, in place of surname + given)."""
     frame = frame.reset_index(drop=True)
     has_id = frame["masked"].notna()
     full = frame["masked"].eq(False)
-    frame["name_simplified"] = frame["surname"] + frame["given"]
-    frame["name"] = frame["name_simplified"]
-    frame["name_pinyin_key"] = frame["name_simplified"] + "-py"
-    frame["is_romanised"] = False
+    written = frame["surname"] + frame["given"]
+    if "name" in frame.columns:
+        written = frame["name"].fillna(written)
+    frame["name"] = written
+    parsed = {n: standardise_person_name(n) for n in written.unique()}
+    for column, field in (
+        ("name_simplified", "simplified"),
+        ("name_pinyin_key", "pinyin_key"),
+        ("surname", "surname"),
+        ("given", "given"),
+        ("is_romanised", "is_romanised"),
+    ):
+        frame[column] = [getattr(parsed[n], field) for n in written]
     frame["id_token"] = np.where(full, "tok" + frame["person"].astype(str), None)
     frame["id_prefix"] = frame["id_prefix"].where(has_id, None)
     frame["id_suffix"] = frame["id_suffix"].where(has_id, None)

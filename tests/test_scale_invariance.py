@@ -38,6 +38,8 @@ TOLERANCE = 0.02
 RARE = (synthetic.SURNAMES[-1], synthetic.GIVEN[-1])
 MIDDLING = (synthetic.SURNAMES[4], synthetic.GIVEN[30])
 PROBE_COMPANY = "上海松优果生物医药股份有限公司"
+#: 王伟华 romanised: the commonest name of the synthetic frames, as customs files write it.
+COMMON_ROMANISED = "WANG WEIHUA"
 
 
 def _company_probes(frame: pd.DataFrame) -> pd.DataFrame:
@@ -59,8 +61,14 @@ def _company_probes(frame: pd.DataFrame) -> pd.DataFrame:
     )
     registry = dict(row, source="company_registry", slot="company", record_id="probe-registry")
     personnel = dict(
-        row, source="key_personnel", slot="company[0]", record_id="probe-personnel",
-        uscc=None, org_code=None, region_code=None, address=None,
+        row,
+        source="key_personnel",
+        slot="company[0]",
+        record_id="probe-personnel",
+        uscc=None,
+        org_code=None,
+        region_code=None,
+        address=None,
     )
     return pd.DataFrame([registry, personnel])
 
@@ -71,16 +79,63 @@ def _person_probes() -> pd.DataFrame:
         (-1, RARE, "310101", "0427"),
         (-2, MIDDLING, "440305", "8815"),
     ):
-        common = {"person": person, "surname": surname, "given": given, "id_prefix": prefix,
-                  "id_suffix": suffix}
-        rows.append(dict(common, source="company_registry", slot="legal_rep", masked=False,
-                         context=["C0"], role=0))
+        common = {
+            "person": person,
+            "surname": surname,
+            "given": given,
+            "id_prefix": prefix,
+            "id_suffix": suffix,
+        }
+        rows.append(
+            dict(
+                common,
+                source="company_registry",
+                slot="legal_rep",
+                masked=False,
+                context=["C0"],
+                role=0,
+            )
+        )
         if person == -1:
-            rows.append(dict(common, source="key_personnel", slot="officer", masked=None,
-                             context=["C0"], role=1))
+            rows.append(
+                dict(
+                    common,
+                    source="key_personnel",
+                    slot="officer",
+                    masked=None,
+                    context=["C0"],
+                    role=1,
+                )
+            )
         else:
-            rows.append(dict(common, source="punishments", slot="responsible[0]", masked=True,
-                             context=None, role=0))
+            rows.append(
+                dict(
+                    common,
+                    source="punishments",
+                    slot="responsible[0]",
+                    masked=True,
+                    context=None,
+                    role=0,
+                )
+            )
+    # A common name romanised on two customs filings, nothing else (no company context:
+    # these frames never show one person in two companies, which would weigh against).
+    for written in (COMMON_ROMANISED, COMMON_ROMANISED.title()):
+        rows.append(
+            {
+                "person": -3,
+                "surname": "",
+                "given": "",
+                "name": written,
+                "id_prefix": None,
+                "id_suffix": None,
+                "source": "customs_filings",
+                "slot": "legal_rep",
+                "masked": None,
+                "context": None,
+                "role": 0,
+            }
+        )
     return pd.DataFrame(rows)
 
 
@@ -100,9 +155,7 @@ def _company_model(size: int, tmp: Path) -> tuple[float, float]:
     frame = synthetic.number(pd.concat([frame, _company_probes(frame)], ignore_index=True))
     links = identifier_links(frame, COMPANY_IDENTIFIERS)
     provisional = provisional_entities(frame, links, [["name_canonical"]])
-    model = training.train(
-        frame, models.COMPANY, load_linkage_config().training, provisional, tmp
-    )
+    model = training.train(frame, models.COMPANY, load_linkage_config().training, provisional, tmp)
     try:
         n = len(frame)
         exact_name = _score(model, frame, n - 2, n - 1)
@@ -122,8 +175,14 @@ def _person_model(size: int, tmp: Path) -> dict[str, float]:
     try:
         n = len(frame)
         return {
-            "rare name, same company": _score(model, frame, n - 4, n - 3),
-            "masked ID and name": _score(model, frame, n - 2, n - 1),
+            "rare name, same company": _score(model, frame, n - 6, n - 5),
+            "masked ID and name": _score(model, frame, n - 4, n - 3),
+            "common name romanised, nothing else": _score(model, frame, n - 2, n - 1),
+            "people sounding like it": float(
+                frame.loc[frame["name_pinyin_key"] == frame["name_pinyin_key"].iloc[-1], "person"]
+                .pipe(lambda p: p[p >= 0])
+                .nunique()
+            ),
         }
     finally:
         model.close()
@@ -151,6 +210,7 @@ def test_the_prior_falls_with_size_as_it_should(scores: dict[int, dict[str, floa
         ("exact full name only", "company"),
         ("rare name, same company", "person"),
         ("masked ID and name", "person"),
+        ("common name romanised, nothing else", "person"),
     ],
 )
 def test_a_pair_keeps_its_probability_and_decision_at_every_size(
@@ -161,6 +221,20 @@ def test_a_pair_keeps_its_probability_and_decision_at_every_size(
     assert values.max() - values.min() <= TOLERANCE, dict(zip(SIZES, values, strict=True))
     decisions = values >= threshold
     assert decisions.all() or not decisions.any(), dict(zip(SIZES, values, strict=True))
+
+
+def test_a_common_romanised_name_alone_never_links(scores: dict[int, dict[str, float]]) -> None:
+    """Customs filings write names in pinyin and rarely with an ID. Counted only among ID
+    bearers, "WANG WEIHUA" looked like the rarest name there is (0.16 here whatever the
+    size, while dozens of people bear it; 0.58 on the world of a million companies, where
+    it merged 130,000 pairs of different people). It is as common as the names that sound
+    like it (王伟华 and its homophones)."""
+    threshold = load_linkage_config().person.match_threshold
+    for size in SIZES:
+        probability = scores[size]["common name romanised, nothing else"]
+        assert probability < threshold, scores
+        # One of that many people: a name alone cannot make it likelier than that.
+        assert probability < 1 / scores[size]["people sounding like it"], scores
 
 
 def test_an_exact_name_only_company_pair_links(scores: dict[int, dict[str, float]]) -> None:
