@@ -39,6 +39,7 @@ PERSON_FEATURES = [
     "name_pinyin_key",
     "surname",
     "given",
+    "surname_pinyin",
     "is_romanised",
     "id_token",
     "id_prefix",
@@ -147,7 +148,7 @@ def person_features(run_dir: Path) -> pd.DataFrame:
     full = pc.fill_null(pc.is_in(table.column("id_kind"), pa.array(["18", "15_upgraded"])), False)
     frame = table.select([*KEY, "name"]).to_pandas()
     frame.insert(0, "mention_id", np.arange(len(frame), dtype=np.int64))
-    for column in ("name_simplified", "name_pinyin_key", "surname", "given"):
+    for column in ("name_simplified", "name_pinyin_key", "surname", "given", "surname_pinyin"):
         frame[column] = _objects(table.column(column))
     frame["is_romanised"] = table.column("is_romanised").to_numpy()
     frame["id_token"] = _objects(

@@ -253,15 +253,17 @@ def add_blocking_keys(frame: pd.DataFrame, entity_type: str) -> None:
 
 def person_blocking() -> list[Any]:
     """Candidate pairs: same name or same sound (for names of at most MAX_NAME_BLOCK
-    mentions), same name and birth date, same ID, same masked ID, or same surname in a
-    common company (which is how a typo in a given name is still met)."""
+    mentions), same name and birth date, same ID, same masked ID, or a surname that sounds
+    the same in a common company: how a typo in a given name is still met, and how a
+    customs filing's "ZHANG NA" meets the 张娜 of the same company when the sound is too
+    common to block on alone."""
     return [
         block_on("name_block"),
         block_on("sound_block"),
         block_on("name_simplified", "birth_date"),
         block_on("id_token"),
         block_on("id_prefix", "id_suffix"),
-        block_on("context", "surname", arrays_to_explode=["context"]),
+        block_on("context", "surname_pinyin", arrays_to_explode=["context"]),
     ]
 
 

@@ -139,6 +139,7 @@ def finish_persons(frame: pd.DataFrame) -> pd.DataFrame:
         ("name_pinyin_key", "pinyin_key"),
         ("surname", "surname"),
         ("given", "given"),
+        ("surname_pinyin", "surname_pinyin"),
         ("is_romanised", "is_romanised"),
     ):
         frame[column] = [getattr(parsed[n], field) for n in written]
