@@ -39,7 +39,14 @@ import pandas as pd
 from bench_worlds import OUT, ensure_world
 
 from loaders.run import load_run
-from world.linkage_checks import ENTITY_COLUMNS, KEY, exact_baseline, format_scores, score_run
+from world.linkage_checks import (
+    ENTITY_COLUMNS,
+    KEY,
+    exact_baseline,
+    format_outside_main,
+    format_scores,
+    score_run,
+)
 
 THRESHOLD = 0.9  # Splink's match probability for a predicted pair and for clustering
 TARGETS = {"person": 0.99, "company": 0.995}  # pairwise precision and recall, each
@@ -192,6 +199,9 @@ def main() -> None:
     print()
     print(format_scores(results))
     print()
+    if "veil" in results:
+        print(format_outside_main(results["veil"]))
+        print()
     checks = targets(results, ("splink_default",) if args.skip_splink_default else ())
     for description, met in checks:
         print(f"  {'MET    ' if met else 'NOT MET'}  veil {description}")

@@ -29,6 +29,8 @@ from itertools import combinations
 import numpy as np
 import pandas as pd
 
+from linkage.models import MASKED_LEVELS
+
 #: Added to every count of agreeing pairs (see the module docstring).
 UNSEEN_PAIRS = 0.5
 
@@ -64,32 +66,81 @@ def _same_sound(frame: pd.DataFrame) -> tuple[float, float]:
     return sound - both, pairs(float(_present(frame, "name_simplified").sum()))
 
 
+def _has_id(frame: pd.DataFrame) -> pd.Series:
+    return _present(frame, "id_token") | _present(frame, "id_visible")
+
+
 def _id_comparable(frame: pd.DataFrame) -> float:
-    return pairs(float((_present(frame, "id_token") | _present(frame, "id_prefix")).sum()))
+    return pairs(float(_has_id(frame).sum()))
 
 
 def _same_id(frame: pd.DataFrame) -> tuple[float, float]:
     return agreeing_pairs(frame, ["id_token"]), _id_comparable(frame)
 
 
-def _masked_id(frame: pd.DataFrame) -> tuple[float, float]:
-    """Same visible prefix and suffix, at least one side masked: the pairs with a masked
-    side, times how often two different full IDs agree on those positions.
+#: Positions of a resident ID outside its birth date: region code, sequence, check.
+_OUTSIDE_BIRTH = (*range(6), *range(14, 18))
+
+
+def _shown_outside_birth(visible: str | None) -> str:
+    """Which positions outside the birth date a visible ID shows, as '1'/'0' per position."""
+    if not isinstance(visible, str) or len(visible) != 18:
+        return "0" * len(_OUTSIDE_BIRTH)
+    return "".join("0" if visible[i] == "*" else "1" for i in _OUTSIDE_BIRTH)
+
+
+def masked_level(shown_outside: int, birth_shown: bool) -> int | None:
+    """Which of MASKED_LEVELS (linkage/models.py) a mask showing `shown_outside` characters
+    outside the birth date (and the birth date or not) reaches against a full ID that
+    agrees with it: the same thresholds as the comparison's SQL. None: nothing to compare."""
+    if shown_outside >= 9 or (shown_outside >= 4 and birth_shown):
+        return 0
+    if shown_outside >= 7:
+        return 1
+    if birth_shown:
+        return 2
+    if shown_outside >= 1:
+        return 3
+    return None
+
+
+def _masked_id(level: int) -> Callable[[pd.DataFrame], tuple[float, float]]:
+    """A masked level's pairs: per masking pattern, the pairs with a mask of that pattern
+    on one side, times how often two different full IDs agree on the characters the
+    pattern shows (and on the birth date, if it shows it).
 
     Counting the masked pairs directly would count people as their own namesakes: a
     masked mention (a court list, a punishment) and the same person's full ID often sit
     in two provisional entities, since only the mask links them. Two different full IDs
     belong to two different people, so their rate is the one that holds for strangers.
-    Without two full IDs to learn it from, the masked pairs are counted directly."""
-    with_id = frame[_present(frame, "id_token") | _present(frame, "id_prefix")]
-    full = with_id[~with_id["id_masked"].fillna(False).astype(bool)]
-    comparable = pairs(float(len(with_id)))
-    masked_side = comparable - pairs(float(len(full)))
-    if len(full) < 2:
-        visible = agreeing_pairs(with_id, ["id_prefix", "id_suffix"])
-        return visible - agreeing_pairs(full, ["id_prefix", "id_suffix"]), comparable
-    rate = agreeing_pairs(full, ["id_prefix", "id_suffix"]) / pairs(float(len(full)))
-    return masked_side * rate, comparable
+    A mask–mask pair is counted as if one side were a full ID. Without two full IDs to
+    learn from, the rate is read from all ID-bearing mentions."""
+
+    def count(frame: pd.DataFrame) -> tuple[float, float]:
+        with_id = frame[_has_id(frame)]
+        comparable = pairs(float(len(with_id)))
+        is_masked = with_id["id_masked"].fillna(False).astype(bool).to_numpy()
+        masks, full = with_id[is_masked], with_id[~is_masked]
+        reference = full if len(full) >= 2 else with_id
+        shown = masks["id_visible"].map(_shown_outside_birth)
+        birth = masks["birth_date"].notna()
+        partners = float(len(full)) + (len(masks) - 1) / 2
+        agreeing = 0.0
+        for (pattern, born), n in pd.DataFrame({"p": shown, "b": birth}).value_counts().items():
+            if masked_level(pattern.count("1"), bool(born)) != level:
+                continue
+            positions = [_OUTSIDE_BIRTH[i] for i, c in enumerate(pattern) if c == "1"]
+            keys = pd.DataFrame(
+                {f"c{i}": reference["id_visible"].str[i] for i in positions}, index=reference.index
+            )
+            keys = keys.where(keys != "*")
+            if born:
+                keys["birth"] = reference["birth_date"]
+            rate = agreeing_pairs(keys, list(keys.columns)) / max(pairs(float(len(reference))), 1.0)
+            agreeing += n * partners * rate
+        return agreeing, comparable
+
+    return count
 
 
 def _same_company(frame: pd.DataFrame) -> tuple[float, float]:
@@ -147,7 +198,7 @@ COUNTED: dict[str, dict[tuple[str, str], Callable[[pd.DataFrame], tuple[float, f
         ("name", "exact"): _exact("name_simplified"),
         ("name", "same sound"): _same_sound,
         ("resident_id", "same ID"): _same_id,
-        ("resident_id", "masked ID agrees"): _masked_id,
+        **{("resident_id", label): _masked_id(i) for i, label in enumerate(MASKED_LEVELS)},
         ("company_context", "same company"): _same_company,
         ("phone", "same phone"): _exact("phone"),
         ("address", "same address"): _exact("address"),

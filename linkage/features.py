@@ -46,6 +46,7 @@ PERSON_FEATURES = [
     "id_suffix",
     "id_masked",
     "id_visible",
+    "id_end",
     "birth_date",
     "sex",
     "phone",
@@ -142,6 +143,13 @@ def _id_visible(table: pa.Table) -> pd.Series:
     return _objects(pc.if_else(keep, visible, pa.scalar(None, pa.string())))
 
 
+def _id_end(visible: pd.Series) -> pd.Series:
+    """The last four characters of an ID where shown in full (a blocking key that meets a
+    4+4 or 3+4 mask with the full ID whose region it shows only in part)."""
+    end = visible.str[-4:]
+    return end.where(end.notna() & ~end.str.contains("*", regex=False, na=True), None)
+
+
 def person_features(run_dir: Path) -> pd.DataFrame:
     """Standardised person mentions of a run, as PERSON_FEATURES (context not yet added)."""
     table = standardise_person_mentions(_read(run_dir, "person_mentions", PERSON_INPUT))
@@ -158,6 +166,7 @@ def person_features(run_dir: Path) -> pd.DataFrame:
         frame[column] = _objects(table.column(column))
     frame["id_masked"] = pc.fill_null(pc.equal(table.column("id_kind"), "masked"), False).to_numpy()
     frame["id_visible"] = _id_visible(table)
+    frame["id_end"] = _id_end(frame["id_visible"])
     frame["birth_date"] = _objects(table.column("birth_date"))
     for column in ("sex", "phone", "address"):
         frame[column] = _objects(table.column(column))

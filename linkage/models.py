@@ -36,9 +36,11 @@ import duckdb
 import numpy as np
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 from rapidfuzz.distance import Levenshtein
 from rapidfuzz.process import cpdist
 from splink import DuckDBAPI, Linker, SettingsCreator, block_on
+from splink.blocking_rule_library import CustomRule
 from splink.internals.splink_dataframe import SplinkDataFrame
 
 from config.errors import InputError
@@ -64,6 +66,46 @@ def _char_distance(left: pa.Array, right: pa.Array) -> pa.Array:
     return pa.array(scores, type=pa.int64(), mask=missing)
 
 
+#: Levels of a masked resident ID that agrees with the other mention wherever both show a
+#: character, strongest first. Agencies mask in several patterns (6+4 as the courts do,
+#: 4+4, 3+4, 1+1, the birth date alone), so the evidence is what the two show in common:
+#: the region code and last four (or the birth date and more), part of the region and the
+#: last four, the birth date alone, or a few characters. linkage/exact_u.py counts each
+#: level's u per pattern.
+MASKED_LEVELS = (
+    "masked ID agrees: region and last four",
+    "masked ID agrees: part of the region and last four",
+    "masked ID agrees: birth date",
+    "masked ID agrees: a few characters",
+)
+
+#: Positions of a resident ID outside its birth date (region code; sequence and check).
+OUTSIDE_BIRTH = np.r_[0:6, 14:18]
+_HIDDEN = ord("*")
+
+
+def _visible_matrix(values: list[str | None]) -> np.ndarray:
+    """18 positions per value as bytes ('*' where hidden, or for a null or odd value)."""
+    rows = [v if v is not None and len(v) == 18 and v.isascii() else "*" * 18 for v in values]
+    return np.frombuffer("".join(rows).encode("ascii"), dtype=np.uint8).reshape(-1, 18)
+
+
+def _id_agree(left: pa.Array, right: pa.Array, born_l: pa.Array, born_r: pa.Array) -> pa.Array:
+    """How many characters outside the birth date two IDs both show, all agreeing; -1 if
+    any shown character or the birth dates (when both are known) disagree; null if either
+    shows nothing. The birth date is compared as a whole, not by position, because a full
+    ID keeps it as a date beside a display that hides it."""
+    a = _visible_matrix(left.to_pylist())[:, OUTSIDE_BIRTH]
+    b = _visible_matrix(right.to_pylist())[:, OUTSIDE_BIRTH]
+    both = (a != _HIDDEN) & (b != _HIDDEN)
+    conflict = (both & (a != b)).any(axis=1)
+    differ = pc.fill_null(pc.not_equal(born_l, born_r), False)
+    conflict |= differ.to_numpy(zero_copy_only=False)
+    agree = np.where(conflict, -1, both.sum(axis=1)).astype(np.int64)
+    missing = pc.or_(pc.is_null(left), pc.is_null(right)).to_numpy(zero_copy_only=False)
+    return pa.array(agree, type=pa.int64(), mask=missing)
+
+
 #: DuckDB's memory limit for a linkage connection; past it, joins and sorts spill to the
 #: temp directory instead of growing the process (DuckDB's default is 80% of RAM). 2GB
 #: keeps a 1M-mention link under 4 GiB, with the features pandas holds besides.
@@ -87,6 +129,14 @@ def connect(temp_dir: Path | None = None) -> duckdb.DuckDBPyConnection:
         "veil_char_distance",
         _char_distance,
         [duckdb.sqltype("VARCHAR"), duckdb.sqltype("VARCHAR")],
+        duckdb.sqltype("BIGINT"),
+        type="arrow",
+        null_handling="special",
+    )
+    con.create_function(
+        "veil_id_agree",
+        _id_agree,
+        [duckdb.sqltype("VARCHAR")] * 4,
         duckdb.sqltype("BIGINT"),
         type="arrow",
         null_handling="special",
@@ -141,19 +191,28 @@ def person_comparisons(optional: set[str]) -> list[dict[str, Any]]:
             ELSE,
         ],
     }
+    agree = (
+        "veil_id_agree(id_visible_l, id_visible_r, "
+        "CAST(birth_date_l AS VARCHAR), CAST(birth_date_r AS VARCHAR))"
+    )
+    masked = "(id_masked_l OR id_masked_r)"
+    same_birth = "birth_date_l = birth_date_r"
     identity = {
         "output_column_name": "resident_id",
         "comparison_levels": [
             _null(
-                "(id_token_l IS NULL AND id_prefix_l IS NULL) "
-                "OR (id_token_r IS NULL AND id_prefix_r IS NULL)"
+                "(id_token_l IS NULL AND id_visible_l IS NULL) "
+                "OR (id_token_r IS NULL AND id_visible_r IS NULL) "
+                f"OR ({masked} AND {agree} = 0 AND NOT coalesce({same_birth}, false))"
             ),
             _level("id_token_l = id_token_r", "same ID"),
             _level(
-                "(id_masked_l OR id_masked_r) "
-                "AND id_prefix_l = id_prefix_r AND id_suffix_l = id_suffix_r",
-                "masked ID agrees",
+                f"{masked} AND ({agree} >= 9 OR ({agree} >= 4 AND {same_birth}))",
+                MASKED_LEVELS[0],
             ),
+            _level(f"{masked} AND {agree} >= 7", MASKED_LEVELS[1]),
+            _level(f"{masked} AND {agree} >= 0 AND {same_birth}", MASKED_LEVELS[2]),
+            _level(f"{masked} AND {agree} >= 1", MASKED_LEVELS[3]),
             _level(
                 "id_token_l IS NOT NULL AND id_token_r IS NOT NULL "
                 "AND birth_date_l = birth_date_r AND sex_l = sex_r",
@@ -263,6 +322,10 @@ def person_blocking() -> list[Any]:
         block_on("name_simplified", "birth_date"),
         block_on("id_token"),
         block_on("id_prefix", "id_suffix"),
+        CustomRule(
+            "l.surname_pinyin = r.surname_pinyin AND l.id_end = r.id_end "
+            "AND (l.id_masked OR r.id_masked)"
+        ),
         block_on("context", "surname_pinyin", arrays_to_explode=["context"]),
     ]
 

@@ -353,10 +353,12 @@ def _masked_resident_id(code: str) -> ResidentId:
     if m is None:
         return ResidentId("invalid", "invalid_format", display=mask_id(code))
     prefix, suffix = m[1], m[2]
-    if len(code) == 18 and len(prefix) >= 14:
-        born = _birth_date(prefix[6:14])
-    elif len(code) == 15 and len(prefix) >= 12:
-        born = _birth_date("19" + prefix[6:12])
+    # The birth date wherever the mask shows all of it, not only after a shown region:
+    # some agencies print "******19900101****".
+    if len(code) == 18 and code[6:14].isdigit():
+        born = _birth_date(code[6:14])
+    elif len(code) == 15 and code[6:12].isdigit():
+        born = _birth_date("19" + code[6:12])
     else:
         born = _NOT_SHOWN
     if born is None:

@@ -14,6 +14,7 @@ from rich.table import Table
 from service.console import console, print_json, styled
 from world.build import MIN_COMPANIES
 from world.generate import WorldSummary, generate_world
+from world.habits import load_habits
 
 
 def world(
@@ -23,7 +24,11 @@ def world(
     seed: int = typer.Option(7, "--seed", help="same seed, same bytes"),
     out: Path = typer.Option(..., "--out", help="directory to write the world into"),
     json_output: bool = typer.Option(False, "--json", help="print the summary as JSON"),
+    habits_file: Path | None = typer.Option(
+        None, "--habits", help="YAML of the agencies' habits (see world/habits.py)"
+    ),
 ) -> None:
+    habits = load_habits(habits_file) if habits_file else None
     with Progress(
         TextColumn("{task.description:<44}", markup=False, style="bold"),
         BarColumn(),
@@ -38,7 +43,7 @@ def world(
         def progress(stage: str, index: int, total: int) -> None:
             bar.update(task, description=stage, completed=index, total=total)
 
-        summary = generate_world(companies, seed, out, progress)
+        summary = generate_world(companies, seed, out, progress, habits=habits)
     if json_output:
         print_json(summary.as_dict())
     else:

@@ -10,6 +10,8 @@ worlds of different sizes.
 
 from __future__ import annotations
 
+from datetime import date
+
 import numpy as np
 import pandas as pd
 
@@ -150,7 +152,8 @@ def finish_persons(frame: pd.DataFrame) -> pd.DataFrame:
     frame["id_visible"] = np.where(
         has_id, frame["id_prefix"].fillna("") + "********" + frame["id_suffix"].fillna(""), None
     )
-    frame["birth_date"] = np.where(full, "1980-01-01", None)
+    frame["id_end"] = frame["id_suffix"].where(frame["id_suffix"].str.len() == 4, None)
+    frame["birth_date"] = np.where(full, date(1980, 1, 1), None)
     frame["sex"] = np.where(full, "M", None)
     frame["phone"] = None
     frame["address"] = None

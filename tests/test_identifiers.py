@@ -330,6 +330,12 @@ MASKED_CASES = [
     ("1101**********123X", "1101**********123X", "1101", "123X", None, None),
     ("110101*****0123", "110101*****0123", "110101", "0123", None, "110101"),
     ("110101900101***", "110101900101***", "110101900101", None, date(1990, 1, 1), "110101"),
+    # Other agencies' patterns: birth date alone, 4+4, 3+4, 1+1, other mask characters.
+    ("******19900101****", "******19900101****", None, None, date(1990, 1, 1), None),
+    ("●●●●●●19900101●●●●", "******19900101****", None, None, date(1990, 1, 1), None),
+    ("110***********123X", "110***********123X", "110", "123X", None, None),
+    ("1****************X", "1****************X", "1", "X", None, None),
+    ("1101##########123X", "1101**********123X", "1101", "123X", None, None),
 ]
 
 
@@ -349,6 +355,7 @@ def test_masked_ids(raw: str, display: str, prefix: str | None, suffix: str | No
 
 @pytest.mark.parametrize(("raw", "reason"), [
     ("11010119901301****", "invalid_birth_date"),
+    ("******19901301****", "invalid_birth_date"),
     ("110101******AB123X", "invalid_format"),
     ("110101**********123X", "invalid_length"),
 ])

@@ -19,6 +19,7 @@ from world.linkage_checks import (
     exact_baseline,
     format_scores,
     most_common_names,
+    outside_main_entity,
     pairwise_scores,
     score_run,
 )
@@ -157,6 +158,29 @@ def test_truth_derived_entities_score_one(tiny: tuple[Path, Path]) -> None:
         assert s["true_pairs"] == s["correct_pairs"] > 0
     assert scores["person"]["common_name_precision"] == 1.0
     assert scores["person"]["common_name_mentions"] > 0
+    outside = scores["person"]["outside_main"]
+    assert {"full", "missing", "masked_6+4"} <= set(outside["id_form"])
+    assert {"canonical", "pinyin"} <= set(outside["name_form"])
+    assert all(
+        v["outside"] == 0.0 for kind in ("person", "company")
+        for table in scores[kind]["outside_main"].values() for v in table.values()
+    )
+
+
+def test_mentions_outside_their_entity_are_counted_by_variation() -> None:
+    joined = pd.DataFrame(
+        {
+            "true_person_id": ["A", "A", "A", "B", "B", "C"],
+            "entity_id": ["e1", "e1", "e2", "e3", "e3", "e4"],
+            "id_form": ["full", "full", "masked_4+4", "full", "masked_4+4", "full"],
+        }
+    )
+    out = outside_main_entity(joined, "true_person_id", ("id_form",))
+    # C has one mention and is left out; of A's three, the masked one sits apart.
+    assert out["id_form"] == {
+        "full": {"outside": 0.0, "mentions": 3},
+        "masked_4+4": {"outside": 0.5, "mentions": 2},
+    }
 
 
 def test_exact_baseline_scores_plausibly(tiny: tuple[Path, Path]) -> None:

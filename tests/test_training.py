@@ -220,12 +220,13 @@ def test_masked_ids_agree_at_the_rate_of_strangers_full_ids() -> None:
     frame = pd.DataFrame(
         {
             "id_token": ["t1", "t2", None, None, "t3"],
-            "id_prefix": ["110101", "110101", "110101", "110101", "320101"],
-            "id_suffix": ["1234", "1234", "1234", "1234", "9999"],
+            "id_visible": ["110101********1234"] * 4 + ["320101********9999"],
+            "birth_date": ["1990-01-01", "1980-01-01", None, None, "1970-01-01"],
             "id_masked": [False, False, True, True, False],
         }
     )
-    agree, comparable = exact_u._masked_id(frame)
+    court = exact_u._masked_id(0)  # 6+4, the strongest masked level
+    agree, comparable = court(frame)
     # The two masked rows may be t1's or t2's own mentions: they do not count as strangers.
     # Strangers' full IDs agree in 1 of their 3 pairs; 7 of the 10 pairs have a masked side.
     assert agree == pytest.approx(7 / 3) and comparable == 10
@@ -234,7 +235,7 @@ def test_masked_ids_agree_at_the_rate_of_strangers_full_ids() -> None:
     assert exact_u.u_from_counts(0, 0) is None
     # Without two full IDs the masked pairs are counted as they are.
     only_masked = frame.iloc[1:4]
-    assert exact_u._masked_id(only_masked) == (3, 3)
+    assert court(only_masked) == (3, 3)
 
 
 def test_brand_pairs_exclude_exact_names_and_other_regions() -> None:

@@ -8,13 +8,14 @@ companies remain) and appended after the ordinary companies and people.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
 
 from world import alerts as rules
 from world import control, events, names, ownership, population, roles, scenarios
+from world.habits import Habits
 
 MIN_COMPANIES = 200
 PEOPLE_PER_COMPANY = 1.7
@@ -47,6 +48,7 @@ class World:
     alerts: pd.DataFrame
     planted_alerts: pd.DataFrame
     near_misses: pd.DataFrame
+    habits: Habits = field(default_factory=Habits)
 
 
 def build_world(n_companies: int, seed: int, progress: Progress | None = None) -> World:

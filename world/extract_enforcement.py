@@ -51,7 +51,7 @@ def punishments(w: World, rng: np.random.Generator) -> Extract:
     starts = np.r_[0, np.cumsum(counts)]
     flat = np.array([x for lst in responsible for x in lst], dtype=np.int64)
     r_name, r_form = noise.person_names(w.people, flat, rng)
-    r_id, r_id_form = noise.person_ids(w.people, flat, rng, 0.6, 0.0, 0.4)
+    r_id, r_id_form = noise.person_ids(w.people, flat, rng, 0.6, 0.0, 0.4, w.habits)
     revoking = p["revocation"].to_numpy()
     offence = np.where(revoking,
                        np.array(SERIOUS_OFFENCES, dtype=object)[rng.integers(3, size=n)],
@@ -190,7 +190,7 @@ def judgment_defaulters(w: World, rng: np.random.Generator) -> Extract:
     firm_o, person_o = is_firm[order], ~is_firm[order]
     persons = pd.concat([
         mentions(rid, "party", party[order], person_o, p_form[order],
-                 np.full(order.size, "masked", dtype=object)),
+                 np.full(order.size, "masked_6+4", dtype=object)),
         mentions(rid, "legal_rep", rep[order], has_rep[order], rep_form[order]),
     ], ignore_index=True)
     companies = mentions(rid, "party", party[order], firm_o, c_form[order],

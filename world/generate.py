@@ -31,6 +31,7 @@ from world import (
 )
 from world.build import World, build_world
 from world.extract import Assembled, Extract, assemble
+from world.habits import Habits
 
 # progress(stage, index, total): called as each stage starts, and once more at the end
 Progress = Callable[[str, int, int], None]
@@ -68,6 +69,7 @@ class WorldSummary:
     truth: dict[str, int] = field(default_factory=dict)
     alerts: dict[str, int] = field(default_factory=dict)
     near_misses: dict[str, int] = field(default_factory=dict)
+    habits: dict = field(default_factory=dict)
 
     def as_dict(self) -> dict:
         return asdict(self)
@@ -75,8 +77,10 @@ class WorldSummary:
 
 def generate_world(companies: int, seed: int, out: Path,
                    progress: Progress | None = None,
-                   xlsx_max_rows: int = writers.XLSX_MAX_ROWS) -> WorldSummary:
-    """Generate the world for (companies, seed) into `out` and summarise it."""
+                   xlsx_max_rows: int = writers.XLSX_MAX_ROWS,
+                   habits: Habits | None = None) -> WorldSummary:
+    """Generate the world for (companies, seed) into `out` and summarise it, its agencies
+    writing with `habits` (default: world/habits.py's realistic mix)."""
     out = Path(out)
     total = len(STAGES)
     report = progress or (lambda _stage, _i, _n: None)
@@ -86,7 +90,9 @@ def generate_world(companies: int, seed: int, out: Path,
         report(name, next(counter), total)
 
     w = build_world(companies, seed, stage)
+    w.habits = habits or Habits()
     summary = WorldSummary(str(out), len(w.companies), len(w.people), seed)
+    summary.habits = w.habits.model_dump()
     seeds = np.random.SeedSequence([seed, 1]).spawn(len(EXTRACTS))
     specs: dict[str, dict] = {}
     broken, invalid, person_mentions, company_mentions = [], [], [], []

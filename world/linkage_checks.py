@@ -207,6 +207,49 @@ def score_clustering(predicted: ArrayLike, truth: ArrayLike) -> dict:
     }
 
 
+#: Truth columns by which mentions left outside their entity are counted.
+_VARIATIONS = {
+    "person": ("source", "name_form", "id_form"),
+    "company": ("source", "name_form"),
+}
+
+
+def outside_main_entity(
+    joined: pd.DataFrame, true_col: str, columns: tuple[str, ...]
+) -> dict[str, dict[str, dict[str, float | int]]]:
+    """Per variation (e.g. id_form "masked_4+4"), how many mentions of true entities with
+    more than one mention there are, and the share of them outside the entity that holds
+    most of their true entity's mentions: where recall is lost, habit by habit."""
+    counts = joined.groupby([true_col, "entity_id"], sort=False).size().rename("n").reset_index()
+    main = counts.sort_values("n", kind="stable").drop_duplicates(true_col, keep="last")
+    main_of = main.set_index(true_col)["entity_id"]
+    size = joined.groupby(true_col)[true_col].transform("size")
+    several = joined[size.to_numpy() > 1]
+    outside = several["entity_id"].to_numpy() != main_of.reindex(several[true_col]).to_numpy()
+    out: dict[str, dict[str, dict[str, float | int]]] = {}
+    for column in columns:
+        table = pd.DataFrame({"value": several[column].to_numpy(), "outside": outside})
+        grouped = table.groupby("value", sort=True)["outside"].agg(["mean", "size"])
+        out[column] = {
+            str(value): {"outside": float(row["mean"]), "mentions": int(row["size"])}
+            for value, row in grouped.iterrows()
+        }
+    return out
+
+
+def format_outside_main(scores: dict) -> str:
+    """The `outside_main` figures of one `score_run` result as a table per variation."""
+    lines = []
+    for kind in ENTITY_TYPES:
+        for column, values in scores.get(kind, {}).get("outside_main", {}).items():
+            lines.append(f"{kind} mentions outside their entity, by {column}:")
+            for value, figures in values.items():
+                lines.append(
+                    f"  {value:<28}{figures['outside']:>8.4f}{figures['mentions']:>12,}"
+                )
+    return "\n".join(lines)
+
+
 def score_run(run_dir: Path, world_dir: Path, entities: pd.DataFrame | None = None) -> dict:
     """Score RUN's clustering (entities.parquet, or `entities`) against WORLD/truth.
 
@@ -214,8 +257,9 @@ def score_run(run_dir: Path, world_dir: Path, entities: pd.DataFrame | None = No
     true_entities (distinct true ids among the mentions), pairwise precision / recall / f1
     with the pair counts, b3_precision / b3_recall / b3_f1, and for persons
     common_name_precision, common_name_mentions and common_name_predicted_pairs (see
-    `common_name_precision`). Every mention of the truth must have exactly one entity row
-    of its type and vice versa, else MentionMismatch says how many differ and shows one.
+    `common_name_precision`); `outside_main` per kind (see `outside_main_entity`). Every
+    mention of the truth must have exactly one entity row of its type and vice versa, else
+    MentionMismatch says how many differ and shows one.
     """
     if entities is None:
         entities = pd.read_parquet(Path(run_dir) / "entities.parquet", columns=ENTITY_COLUMNS)
@@ -227,7 +271,8 @@ def score_run(run_dir: Path, world_dir: Path, entities: pd.DataFrame | None = No
     out: dict[str, dict] = {}
     for kind in ENTITY_TYPES:
         file, true_col = _TRUTH[kind]
-        truth = pd.read_parquet(truth_dir / file, columns=[*KEY, true_col])
+        variations = [c for c in _VARIATIONS[kind] if c != "source"]
+        truth = pd.read_parquet(truth_dir / file, columns=[*KEY, true_col, *variations])
         mine = entities.loc[entities["entity_type"] == kind, [*KEY, "entity_id"]]
         joined = _reconciled(mine, truth, kind)
         if joined["entity_id"].isna().any():
@@ -235,6 +280,7 @@ def score_run(run_dir: Path, world_dir: Path, entities: pd.DataFrame | None = No
             example = tuple(joined.loc[joined["entity_id"].isna(), KEY].iloc[0])
             raise MentionMismatch(f"{n} {kind} mentions have a null entity_id, e.g. {example}")
         scores = score_clustering(joined["entity_id"], joined[true_col])
+        scores["outside_main"] = outside_main_entity(joined, true_col, _VARIATIONS[kind])
         if kind == "person":
             persons = pd.read_parquet(truth_dir / "persons.parquet", columns=[true_col, "name"])
             names = persons.set_index(true_col)["name"]

@@ -13,6 +13,7 @@ import numpy as np
 import pandas as pd
 
 from world import ids, names
+from world.habits import Habits, draw, mask
 
 
 @dataclass(frozen=True)
@@ -76,9 +77,10 @@ def person_pinyin(people: pd.DataFrame, idx: np.ndarray,
 
 
 def person_ids(people: pd.DataFrame, idx: np.ndarray, rng: np.random.Generator,
-               full: float, legacy: float, masked: float) -> tuple[np.ndarray, np.ndarray]:
+               full: float, legacy: float, masked: float,
+               habits: Habits | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Resident IDs as written (the rest of the share is left blank) and their forms:
-    full, legacy15, masked, missing."""
+    full, legacy15, masked_<pattern> (see world/habits.py), missing."""
     id18 = people["id18"].to_numpy()[idx]
     u = rng.random(idx.size)
     form = np.where(u < full, "full", np.where(u < full + legacy, "legacy15",
@@ -86,8 +88,17 @@ def person_ids(people: pd.DataFrame, idx: np.ndarray, rng: np.random.Generator,
     out = np.where(form == "full", id18, "").astype(object)
     for i in np.flatnonzero(form == "legacy15").tolist():
         out[i] = ids.legacy_id(id18[i])
-    for i in np.flatnonzero(form == "masked").tolist():
-        out[i] = ids.masked(id18[i])
+    masked_at = np.flatnonzero(form == "masked")
+    if masked_at.size and habits is not None:
+        patterns = draw(habits.mask_patterns, masked_at.size, rng)
+        characters = draw(habits.mask_characters, masked_at.size, rng)
+    else:
+        patterns = np.full(masked_at.size, "6+4", dtype=object)
+        characters = np.full(masked_at.size, "*", dtype=object)
+    for i, pattern, character in zip(masked_at.tolist(), patterns.tolist(),
+                                     characters.tolist(), strict=True):
+        out[i] = mask(id18[i], pattern, character)
+        form[i] = f"masked_{pattern}"
     return out, form
 
 

@@ -12,7 +12,8 @@ Entity tables
 
 Mentions: one row per mention in every accepted extract row (never for planted broken rows)
 - person_mentions: source, record_id, slot, true_person_id, name_form (canonical,
-  traditional, homophone, typo, pinyin), id_form (full, legacy15, masked, missing).
+  traditional, homophone, typo, pinyin), id_form (full, legacy15, masked_<pattern> as in
+  world/habits.py, missing).
 - company_mentions: source, record_id, slot, true_company_id, name_form (canonical,
   former, bracketed, bracketed_halfwidth, legal_form, traditional).
   record_id is the record key as the loader reads it; composite keys joined with "|";

@@ -1,0 +1,94 @@
+"""`veil world --habits`: the agencies' habits as a validated option, written as asked."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from typer.testing import CliRunner
+
+from config.errors import ConfigError
+from loaders.run import load_run
+from service.cli import app
+from world.habits import Habits, load_habits, mask
+
+SECRET = b"test-secret"
+ID = "110101199001011234"
+
+
+@pytest.mark.parametrize(
+    ("pattern", "character", "expected"),
+    [
+        ("6+4", "*", "110101********1234"),
+        ("4+4", "#", "1101##########1234"),
+        ("3+4", "*", "110***********1234"),
+        ("1+1", "●", "1●●●●●●●●●●●●●●●●4"),
+        ("birth", "×", "××××××19900101××××"),
+    ],
+)
+def test_mask_patterns(pattern: str, character: str, expected: str) -> None:
+    assert mask(ID, pattern, character) == expected  # type: ignore[arg-type]
+
+
+def test_bad_habits_name_the_file_and_the_key(tmp_path: Path) -> None:
+    path = tmp_path / "habits.yaml"
+    path.write_text('mask_patterns: {"6+4": 0.5, "5+5": 0.5}\nmask_colour: red\n', "utf-8")
+    with pytest.raises(ConfigError) as err:
+        load_habits(path)
+    text = str(err.value)
+    assert str(path) in text and "mask_patterns.5+5" in text and "mask_colour" in text
+    path.write_text('mask_patterns: {"6+4": 0.5, "4+4": 0.6}\n', "utf-8")
+    with pytest.raises(ConfigError, match="sum to 1"):
+        load_habits(path)
+    result = CliRunner().invoke(app, ["world", "--out", str(tmp_path / "w"), "--habits", str(path)])
+    assert result.exit_code == 1 and "sum to 1" in result.output
+    assert not (tmp_path / "w").exists()
+
+
+def test_a_world_masks_as_its_habits_say(tmp_path: Path) -> None:
+    habits_file = tmp_path / "habits.yaml"
+    habits_file.write_text('mask_patterns: {"4+4": 0.5, birth: 0.5}\nmask_characters: {"#": 1}\n')
+    out = tmp_path / "world"
+    result = CliRunner().invoke(
+        app,
+        [
+            "world",
+            "--companies",
+            "200",
+            "--seed",
+            "3",
+            "--out",
+            str(out),
+            "--habits",
+            str(habits_file),
+            "--json",
+        ],
+    )
+    assert result.exit_code == 0, result.output
+    assert (
+        json.loads((out / "world.json").read_text())["habits"]
+        == Habits.model_validate(
+            {"mask_patterns": {"4+4": 0.5, "birth": 0.5}, "mask_characters": {"#": 1}}
+        ).model_dump()
+    )
+    truth = pd.read_parquet(out / "truth" / "person_mentions.parquet")
+    punished = truth[truth["source"] == "punishments"]
+    masked = punished[punished["id_form"].str.startswith("masked")]
+    assert set(masked["id_form"]) == {"masked_4+4", "masked_birth"}
+    # The court keeps its own 6+4.
+    court = truth[truth["source"] == "judgment_defaulters"]
+    assert set(court["id_form"]) <= {"masked_6+4", "missing"}
+
+    run = tmp_path / "run"
+    load_run(out / "sources.yaml", run, secret=SECRET)
+    mentions = pd.read_parquet(run / "person_mentions.parquet")
+    loaded = mentions.merge(masked, on=["source", "record_id", "slot"])
+    assert len(loaded) == len(masked) > 0
+    assert (loaded["id_kind"] == "masked").all()
+    four = loaded[loaded["id_form"] == "masked_4+4"]
+    assert four["id_display"].str.fullmatch(r"[0-9]{4}\*{10}[0-9]{3}[0-9X]").all()
+    birth = loaded[loaded["id_form"] == "masked_birth"]
+    assert birth["birth_date"].notna().all()
+    assert birth["id_display"].str.fullmatch(r"\*{6}[0-9]{8}\*{4}").all()

@@ -1,0 +1,74 @@
+"""How the agencies of a world write what it holds: the habits `veil world --habits` sets.
+
+Each habit is a mix with a realistic default, so tests and benchmarks meet it without
+asking. A habits file is YAML with any of the keys below; an unknown key, an unknown
+value or shares that do not sum to 1 is a ConfigError naming the file and the key.
+
+    mask_patterns: {"6+4": 0.5, "4+4": 0.2, birth: 0.15, "3+4": 0.1, "1+1": 0.05}
+    mask_characters: {"*": 0.9, "×": 0.05, "●": 0.05}
+
+The court's list of judgment defaulters always masks 6+4 with '*', as it publishes; the
+habits apply to the masked IDs of the other agencies (punishment decisions today).
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+from typing import Literal
+
+import numpy as np
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from config.validated import load_validated
+
+MaskPattern = Literal["6+4", "4+4", "3+4", "1+1", "birth"]
+MaskCharacter = Literal["*", "×", "●", "#"]
+
+
+def _mix(shares: dict[str, float]) -> dict[str, float]:
+    if not shares:
+        raise ValueError("needs at least one entry")
+    if any(v < 0 for v in shares.values()):
+        raise ValueError("shares must not be negative")
+    if not math.isclose(sum(shares.values()), 1.0, abs_tol=1e-9):
+        raise ValueError(f"shares must sum to 1, not {sum(shares.values()):g}")
+    return shares
+
+
+class Habits(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    mask_patterns: dict[MaskPattern, float] = Field(
+        default_factory=lambda: {"6+4": 0.5, "4+4": 0.2, "birth": 0.15, "3+4": 0.1, "1+1": 0.05}
+    )
+    mask_characters: dict[MaskCharacter, float] = Field(
+        default_factory=lambda: {"*": 0.9, "×": 0.05, "●": 0.05}
+    )
+
+    _check_patterns = field_validator("mask_patterns")(_mix)
+    _check_characters = field_validator("mask_characters")(_mix)
+
+
+def load_habits(path: Path) -> Habits:
+    return load_validated(path, Habits, "world habits")
+
+
+def mask(id18: str, pattern: MaskPattern, character: str = "*") -> str:
+    """An 18-character ID as an agency masking in `pattern` prints it."""
+    shown = {
+        "6+4": (6, 4),
+        "4+4": (4, 4),
+        "3+4": (3, 4),
+        "1+1": (1, 1),
+    }
+    if pattern == "birth":
+        return character * 6 + id18[6:14] + character * 4
+    head, tail = shown[pattern]
+    return id18[:head] + character * (18 - head - tail) + id18[-tail:]
+
+
+def draw(mix: dict[str, float], n: int, rng: np.random.Generator) -> np.ndarray:
+    """`n` values drawn from a mix (in the mix's order, so a seed gives the same draws)."""
+    keys = list(mix)
+    return np.asarray(keys, dtype=object)[rng.choice(len(keys), size=n, p=list(mix.values()))]
