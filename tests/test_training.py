@@ -241,8 +241,13 @@ def test_masked_ids_agree_at_the_rate_of_strangers_full_ids() -> None:
 def test_brand_pairs_exclude_exact_names_and_other_regions() -> None:
     frame = pd.DataFrame(
         {
-            "name_canonical": ["上海星河食品有限公司", "上海星河食品有限公司", "星河食品有限公司",
-                               "北京星河食品有限公司", "上海月亮食品有限公司"],
+            "name_canonical": [
+                "上海星河食品有限公司",
+                "上海星河食品有限公司",
+                "星河食品有限公司",
+                "北京星河食品有限公司",
+                "上海月亮食品有限公司",
+            ],
             "name_core": ["星河", "星河", "星河", "星河", "月亮"],
             "name_industry": ["食品"] * 5,
             "name_legal_form": ["有限公司"] * 5,
@@ -252,3 +257,20 @@ def test_brand_pairs_exclude_exact_names_and_other_regions() -> None:
     agree, comparable = exact_u._same_brand(frame)
     # compatible: (0,1) same region, (0,2) (1,2) (2,3) one unknown; (0,1) is exact: 3 left
     assert agree == 3 and comparable == 10
+
+
+def test_former_name_pairs_are_counted() -> None:
+    frame = pd.DataFrame(
+        {
+            "name_canonical": [
+                "甲食品有限公司",
+                "乙食品有限公司",
+                "丙食品有限公司",
+                "戊食品有限公司",
+            ],
+            "former_canonical": [["乙食品有限公司"], [], ["丁食品有限公司"], ["丁食品有限公司"]],
+        }
+    )
+    # 甲's former name is 乙's name (reused after a rename); 丙 and 戊 were both once 丁.
+    assert exact_u._former_name(frame) == (2.0, 6.0)
+    assert ("name", "former name") in exact_u.COUNTED["company"]
