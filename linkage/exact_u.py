@@ -29,7 +29,7 @@ from itertools import combinations
 import numpy as np
 import pandas as pd
 
-from linkage.models import MASKED_LEVELS
+from linkage.models import MASKED_LEVELS, REGISTERED_NAME
 
 #: Added to every count of agreeing pairs (see the module docstring).
 UNSEEN_PAIRS = 0.5
@@ -193,6 +193,13 @@ def _former_name(frame: pd.DataFrame) -> tuple[float, float]:
     return agreeing, pairs(float(_present(frame, "name_canonical").sum()))
 
 
+def _registered_name(frame: pd.DataFrame) -> tuple[float, float]:
+    """The same name, or one's former name equal to the other's name or former name."""
+    same, comparable = _exact("name_canonical")(frame)
+    former, _ = _former_name(frame)
+    return same + former, comparable
+
+
 IDENTIFIER_COLUMNS = ("uscc", "org_code", "reg_no")
 
 
@@ -226,8 +233,7 @@ COUNTED: dict[str, dict[tuple[str, str], Callable[[pd.DataFrame], tuple[float, f
         ("address", "same address"): _exact("address"),
     },
     "company": {
-        ("name", "exact"): _exact("name_canonical"),
-        ("name", "former name"): _former_name,
+        ("name", REGISTERED_NAME): _registered_name,
         ("name", "same brand"): _same_brand,
         ("identifiers", "same identifier"): _same_identifier,
         ("region_code", "same region"): _exact("region_code"),

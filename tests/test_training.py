@@ -273,4 +273,6 @@ def test_former_name_pairs_are_counted() -> None:
     )
     # 甲's former name is 乙's name (reused after a rename); 丙 and 戊 were both once 丁.
     assert exact_u._former_name(frame) == (2.0, 6.0)
-    assert ("name", "former name") in exact_u.COUNTED["company"]
+    # Counted with the equal names, as one level.
+    assert exact_u._registered_name(frame) == (2.0, 6.0)
+    assert ("name", models.REGISTERED_NAME) in exact_u.COUNTED["company"]
