@@ -36,7 +36,12 @@ _COMPANY_FIELDS = (
     ".established, .status, .registered_capital, .controller_basis, .control_as_of, "
     ".no_identifiable_controller}"
 )
-_PERSON_FIELDS = "p {.entity_id, .name, .names, .id_masks, .birth_date, .sex}"
+# A person's birth year, never the date: the published 6+4 mask hides exactly the birth
+# date, so a mask and a birth date side by side are the full resident ID.
+_PERSON_FIELDS = (
+    "p {.entity_id, .name, .names, .id_masks, .sex, "
+    "birth_year: toInteger(left(toString(p.birth_date), 4))}"
+)
 # By label, so each lookup uses its uniqueness constraint instead of scanning all nodes.
 _PERSON_OR_COMPANY = (
     "CALL (id) { MATCH (x:Person {entity_id: id}) RETURN x "
@@ -137,7 +142,7 @@ def resolve_person(
                     "entity_id": p["entity_id"],
                     "name": p["name"],
                     "id": ",".join(p.get("id_masks") or []),
-                    "birth_date": p.get("birth_date"),
+                    "birth_year": p.get("birth_year"),
                 }
                 for p in found[:20]
             ],

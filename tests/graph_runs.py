@@ -64,8 +64,14 @@ class RunBuilder:
         self._company_mention("company_registry", record, "company", key, registry=True)
         return cid(key)
 
-    def person(self, key: str, name: str | None = None, id_display: str | None = None) -> str:
-        self.people[key] = {"name": name or key, "id_display": id_display}
+    def person(
+        self,
+        key: str,
+        name: str | None = None,
+        id_display: str | None = None,
+        born: date | None = None,
+    ) -> str:
+        self.people[key] = {"name": name or key, "id_display": id_display, "born": born}
         return pid(key)
 
     def legal_rep(
@@ -298,6 +304,7 @@ class RunBuilder:
                 "id_status": "valid" if masked else "missing",
                 "id_token": hashlib.sha256(key.encode()).hexdigest() if masked else None,
                 "id_display": masked,
+                "birth_date": p["born"],
             }
         )
         self.entities.append(

@@ -298,7 +298,7 @@ def test_footprint_follows_a_person_across_companies(neo4j_driver: neo4j.Driver,
     b.company("OLDCO", "旧食品有限公司")
     b.company("NEWCO", "新餐饮管理有限公司")
     b.company("HOLD", "控股有限公司")
-    b.person("ZW", "张伟", "110101********123X")
+    b.person("ZW", "张伟", "110101********123X", born=date(1980, 5, 17))
     b.person("ZW2", "张伟", "440301********0011")
     b.legal_rep("ZW", "OLDCO", date(2010, 1, 1), date(2020, 1, 1))
     b.punishment(
@@ -316,11 +316,15 @@ def test_footprint_follows_a_person_across_companies(neo4j_driver: neo4j.Driver,
     with pytest.raises(Ambiguous) as err:
         resolve_person(neo4j_driver, "张伟")
     assert {c["entity_id"] for c in err.value.candidates} == {pid("ZW"), pid("ZW2")}
+    # The 6+4 mask hides the birth date: shown beside it, the pair would be the full ID.
+    assert {c["birth_year"] for c in err.value.candidates} == {1980, None}
+    assert "1980-05-17" not in str(err.value.candidates) and "19800517" not in str(err.value)
     assert resolve_person(neo4j_driver, "张伟", "110101*") == pid("ZW")
     assert resolve_person(neo4j_driver, "张伟", "*0011") == pid("ZW2")
     with pytest.raises(NotFound):
         resolve_person(neo4j_driver, "张伟", "999999********9999")
     answer = footprint(neo4j_driver, "张伟", "110101********123X")
+    assert answer["person"]["birth_year"] == 1980 and "birth_date" not in answer["person"]
     assert {r["entity_id"] for r in answer["roles"]} == {cid("OLDCO")}
     assert {c["entity_id"] for c in answer["control"]} == {cid("NEWCO"), cid("HOLD")}
     assert {i["entity_id"]: i["hops"] for i in answer["indirect"]} == {cid("NEWCO"): 2}
