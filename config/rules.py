@@ -110,7 +110,8 @@ class Restricts(_Strict):
 
 class Period(_Strict):
     """How long a restriction runs from the trigger date: a number of years, for life, or
-    while the list entry stands (until it is removed). Exactly one."""
+    while the list entry stands (until it is removed or its management period ends).
+    Exactly one."""
 
     years: int | None = Field(None, ge=1, le=100)
     lifetime: bool = False

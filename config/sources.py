@@ -143,6 +143,11 @@ class ListEntryFact(Strict):
     party: str
     entered: str
     removed: str | None = None
+    expires: str | None = Field(
+        None,
+        description="date column where the list's management period ends (管理期限至): "
+        "the entry stands until then unless it is removed earlier",
+    )
     reason: str | None = None
     authority: str | None = None
     case_number: str | None = None

@@ -343,4 +343,4 @@ def _period_text(rule: Any) -> str:
         return f"{period.years} years from the trigger date"
     if period.lifetime:
         return "for life"
-    return "until the list entry is removed"
+    return "while the list entry stands: until it is removed or its management period ends"

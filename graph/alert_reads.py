@@ -28,7 +28,8 @@ _LIST_ENTRIES = (
     "MATCH (e:ListEntry) WHERE e.list IN $lists "
     "OPTIONAL MATCH (e)-[:LISTS]->(x) "
     "RETURN e.key AS key, e.source AS source, e.record_id AS record_id, "
-    "e.case_number AS reference, e.entered AS date, e.removed AS removed, e.list AS list, "
+    "e.case_number AS reference, e.entered AS date, e.removed AS removed, e.expires AS expires, "
+    "e.list AS list, "
     "e.list_raw AS list_raw, e.reason AS reason, e.authority AS authority, "
     "x.entity_id AS party_id, CASE WHEN x:Person THEN 'person' ELSE 'company' END AS party_kind"
 )
@@ -163,6 +164,7 @@ class GraphReader:
             "reference",
             "date",
             "removed",
+            "expires",
             "list",
             "list_raw",
             "reason",
@@ -170,7 +172,9 @@ class GraphReader:
             "party_id",
             "party_kind",
         ]
-        return _frame(self._run(_LIST_ENTRIES, lists=lists), columns, ("date", "removed"))
+        return _frame(
+            self._run(_LIST_ENTRIES, lists=lists), columns, ("date", "removed", "expires")
+        )
 
     def named(self, punishment_keys: list[str], entry_keys: list[str]) -> pd.DataFrame:
         """Persons a record names: (key, how: NAMES_RESPONSIBLE or NAMES, slot, person)."""

@@ -275,13 +275,16 @@ def in_scope(
 # -- 1. triggers -------------------------------------------------------------------------
 
 
-def _window(rule: Rule, day: date, removed: date | None) -> tuple[date, date | None]:
+def _window(rule: Rule, day: date, row: dict[str, Any]) -> tuple[date, date | None]:
+    """A list entry stands from its entry until it is removed or its management period
+    (管理期限至) ends, whichever comes first."""
     period = rule.period
     if period.years is not None:
         return day, add_years(day, period.years)
     if period.lifetime:
         return day, None
-    return day, removed
+    ends = [d for d in (row.get("removed"), row.get("expires")) if d is not None]
+    return day, min(ends) if ends else None
 
 
 def _triggers(
@@ -309,7 +312,7 @@ def _triggers(
                     party_id=row["party_id"],
                     party_kind=row["party_kind"] if row["party_id"] else None,
                     day=row["date"],
-                    window=_window(rule, row["date"], row.get("removed")),
+                    window=_window(rule, row["date"], row),
                 )
         out[rule.id] = found
     return out, len(undated)

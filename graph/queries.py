@@ -347,8 +347,9 @@ _LIST_ENTRIES_ON = (
     "WHERE $as_of IS NULL OR n.entered IS NULL OR n.entered <= $as_of "
     "RETURN x.entity_id AS on, x.name AS on_name, "
     "CASE type(l) WHEN 'LISTS' THEN 'party' ELSE l.slot END AS via, n.list AS list, "
-    "n.entered AS entered, n.removed AS removed, "
-    "($as_of IS NOT NULL AND (n.removed IS NULL OR n.removed > $as_of)) AS listed_on_date, "
+    "n.entered AS entered, n.removed AS removed, n.expires AS expires, "
+    "($as_of IS NOT NULL AND (n.removed IS NULL OR n.removed > $as_of) "
+    "AND (n.expires IS NULL OR n.expires > $as_of)) AS listed_on_date, "
     "n.reason AS reason, n.authority AS authority, n.case_number AS case_number, "
     "n.source AS source, n.record_id AS record_id ORDER BY entered, case_number, on"
 )

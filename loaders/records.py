@@ -436,6 +436,14 @@ class RecordMapper:
         lists, raw = self._terms("lists", fact.list, cells, out, fact.party)
         entered = cells.date(fact.entered, required=True)
         removed = cells.date(fact.removed)
+        expires = cells.date(fact.expires)
+        if expires is not None and entered is not None and expires <= entered:
+            # A management period that ends before it starts is a typo, not a reason to
+            # drop a ban: the entry is kept, standing until removed, and the doubt counted.
+            self._issue(
+                out, fact.party, "expires", cells.raw(fact.expires), "expires_not_after_entered"
+            )
+            expires = None
         details = (
             cells.text(fact.reason),
             cells.text(fact.authority),
@@ -455,6 +463,7 @@ class RecordMapper:
                         party[1],
                         entered,
                         removed,
+                        expires,
                         *details,
                     ),
                 )

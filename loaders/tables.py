@@ -113,6 +113,7 @@ SCHEMAS: dict[str, pa.Schema] = {
             ("party_kind", _s),
             ("entered", _d),
             ("removed", _d),
+            ("expires", _d),
             ("reason", _s),
             ("authority", _s),
             ("case_number", _s),

@@ -147,6 +147,7 @@ def print_alert(alert: dict[str, Any]) -> None:
             f" {trigger['kind']} {trigger.get('reference') or ''} "
             f"({trigger['source']}:{trigger['record_id']}) on {trigger['date']}: {what}"
             + (f"; removed {trigger['removed']}" if trigger.get("removed") else "")
+            + (f"; management period ends {trigger['expires']}" if trigger.get("expires") else "")
             + (
                 f"\n  against {source.get('name')} "
                 f"({source.get('uscc') or source.get('entity_id')})"

@@ -293,7 +293,7 @@ def print_controls(a: dict) -> None:
             )
         )
     for e in a["list_entries"]:
-        state = "listed" if e["listed_on_date"] else f"removed {e['removed']}"
+        state = "listed" if e["listed_on_date"] else _list_end(e)
         console.print(
             styled(
                 "  ",
@@ -301,6 +301,16 @@ def print_controls(a: dict) -> None:
                 f" {e['list']} {e['entered']} ({state}) on {e['on_name']} ({e['via']})",
             )
         )
+
+
+def _list_end(entry: dict) -> str:
+    """How a list entry ended: removed, or its management period (管理期限至) ran out."""
+    removed, expires = entry["removed"], entry.get("expires")
+    if removed is not None and (expires is None or removed <= expires):
+        return f"removed {removed}"
+    if expires is not None:
+        return f"management period ends {expires}"
+    return ""
 
 
 def _person(p: dict) -> str:
@@ -364,7 +374,7 @@ def footprint_command(
             styled(
                 "  ",
                 ("list", "red"),
-                f" {x['list']} {x['entered']}..{x['removed'] or 'now'} on "
+                f" {x['list']} {x['entered']}..{_list_end(x) or 'now'} on "
                 f"{x['on_name']} ({x['via']})",
             )
         )

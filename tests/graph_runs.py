@@ -156,6 +156,7 @@ class RunBuilder:
         entered: date,
         removed: date | None = None,
         list_name: str = "judgment_defaulter",
+        expires: date | None = None,
     ) -> None:
         record = self._record("judgment_defaulters")
         kind = "person" if party in self.people else "company"
@@ -173,6 +174,7 @@ class RunBuilder:
                 "party_kind": kind,
                 "entered": entered,
                 "removed": removed,
+                "expires": expires,
                 "reason": "拒不履行",
                 "authority": "某市人民法院",
                 "case_number": f"(2020)执{record}号",

@@ -278,6 +278,36 @@ def test_serious_violation_list(neo4j_driver: neo4j.Driver, tmp_path: Path):
     assert (alert["rule"], alert["severity"]) == ("food_serious_violation", "ban")
 
 
+def test_a_list_entry_stands_until_its_management_period_ends(
+    neo4j_driver: neo4j.Driver, tmp_path: Path
+):
+    b = RunBuilder()
+    b.company("S", "严重违法食品有限公司", established=date(2010, 1, 1))
+    b.person("L", "周某", "110101********3333")
+    b.legal_rep("L", "S", date(2010, 1, 1))
+    # 管理期限至 2023-01-01; the removal written later does not lengthen the listing
+    b.listed(
+        "S",
+        date(2020, 1, 1),
+        removed=date(2024, 1, 1),
+        list_name="serious_violation",
+        expires=date(2023, 1, 1),
+    )
+    b.company("Y", "期内食品有限公司", established=date(2022, 6, 1))
+    b.legal_rep("L", "Y", date(2022, 6, 1))  # inside the management period
+    b.company("X", "期满食品有限公司", established=date(2023, 1, 1))
+    b.legal_rep("L", "X", date(2023, 1, 1))  # the day the period ended: not
+    _fresh(neo4j_driver, b, tmp_path / "run")
+    sweep(neo4j_driver, RULES, SETTINGS, AS_OF)
+    assert _found(neo4j_driver) == {(pid("L"), cid("Y"), "legal_rep")}
+    (alert,) = list_alerts(neo4j_driver)
+    assert alert["window_end"] == "2023-01-01"
+    evidence = alert["evidence"]
+    assert evidence["trigger"]["expires"] == "2023-01-01"
+    assert evidence["window"]["end"] == "2023-01-01"
+    assert "management period" in evidence["window"]["period"]
+
+
 def _reopen_world(start: date) -> RunBuilder:
     b = RunBuilder()
     _revoked(b)

@@ -268,6 +268,20 @@ def test_legal_rep_change_answers_both_sides(neo4j_driver: neo4j.Driver, tmp_pat
     )
 
 
+def test_a_listing_ends_with_its_management_period(neo4j_driver: neo4j.Driver, tmp_path: Path):
+    b = RunBuilder()
+    b.company("S", "严重违法食品有限公司")
+    b.listed("S", date(2020, 1, 1), list_name="serious_violation", expires=date(2023, 1, 1))
+    _load(neo4j_driver, b, tmp_path / "run")
+    on = {
+        day: controls(neo4j_driver, cid("S"), SETTINGS, day)["list_entries"]
+        for day in (date(2022, 12, 31), date(2023, 1, 1))
+    }
+    assert [e["listed_on_date"] for e in on[date(2022, 12, 31)]] == [True]
+    assert [e["listed_on_date"] for e in on[date(2023, 1, 1)]] == [False]
+    assert on[date(2023, 1, 1)][0]["expires"] == "2023-01-01"
+
+
 def test_a_wave_ends_a_tenure_in_place(neo4j_driver: neo4j.Driver, tmp_path: Path):
     base = _rep_change()
     base_dir = base.write(tmp_path / "base")

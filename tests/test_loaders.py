@@ -129,6 +129,7 @@ SOURCES = {
                     "party": "party",
                     "entered": "发布时间",
                     "removed": "移出日期",
+                    "expires": "管理期限至",
                 }
             ],
         },
@@ -212,12 +213,12 @@ def _world(tmp: Path) -> Path:
     (tmp / "punishments.jsonl").write_text("\n".join(lines) + "\n", encoding="utf-8")
     masked = ID_LI[:6] + "********" + ID_LI[-4:]
     good = [
-        "案号,被执行人,身份证号码,发布时间,移出日期",
-        f"(2020)沪0101执1号,李娜,{masked},2020-01-02,",
-        "(2020)沪0101执2号,王芳,,2020-02-03,2021-02-03",
+        "案号,被执行人,身份证号码,发布时间,移出日期,管理期限至",
+        f"(2020)沪0101执1号,李娜,{masked},2020-01-02,,2023年1月2日",
+        "(2020)沪0101执2号,王芳,,2020-02-03,2021-02-03,2019-02-03",
     ]
     body = ("\n".join(good) + "\n").encode("gbk")
-    body += "(2020)沪0101执3号,".encode("gbk") + b"\xff\xfe" + ",,2020-03-04,\n".encode("gbk")
+    body += "(2020)沪0101执3号,".encode("gbk") + b"\xff\xfe" + ",,2020-03-04,,\n".encode("gbk")
     (tmp / "defaulters.csv").write_bytes(body)
     book = Workbook()
     ws = book.active
@@ -248,7 +249,7 @@ def test_manifest_counts_reconcile_per_source(loaded):
         "registry": (7, 3, 4, 2),
         "shareholders": (4, 2, 2, 0),
         "punishments": (3, 2, 1, 0),
-        "defaulters": (3, 2, 1, 0),
+        "defaulters": (3, 2, 1, 1),  # a management period ending before its entry
         "personnel": (3, 3, 0, 1),
     }
     for name, (read, ok, bad, invalid) in expected.items():
@@ -344,6 +345,14 @@ def test_facts_link_the_slots_of_their_record(loaded):
     entries = {e["record_id"]: e for e in _table(run, "list_entries")}
     assert entries["(2020)沪0101执1号"]["list"] == "judgment_defaulter"
     assert entries["(2020)沪0101执2号"]["removed"] == date(2021, 2, 3)
+    assert entries["(2020)沪0101执1号"]["expires"] == date(2023, 1, 2)
+    # 管理期限至 before 发布时间: a typo; the entry is kept, standing until removed, and
+    # the doubt is a field issue rather than a silent end to the listing
+    assert entries["(2020)沪0101执2号"]["expires"] is None
+    expired = [i for i in _table(run, "field_issues") if i["field"] == "expires"]
+    assert [(i["record_id"], i["raw_value"], i["reason"]) for i in expired] == [
+        ("(2020)沪0101执2号", "2019-02-03", "expires_not_after_entered")
+    ]
 
 
 def test_missing_key_column_fails_and_writes_nothing(tmp_path: Path):
@@ -452,9 +461,10 @@ def test_xlsx_sheet_by_name_and_a_missing_sheet(tmp_path: Path):
     data = yaml.safe_load(sources.read_text(encoding="utf-8"))
     data["sources"]["personnel"]["sheet"] = "Sheet"
     sources.write_text(yaml.safe_dump(data, allow_unicode=True), encoding="utf-8")
-    assert load_run(sources, tmp_path / "ok", secret=SECRET)["sources"]["personnel"][
-        "rows_accepted"
-    ] == 3
+    assert (
+        load_run(sources, tmp_path / "ok", secret=SECRET)["sources"]["personnel"]["rows_accepted"]
+        == 3
+    )
     data["sources"]["personnel"]["sheet"] = "主要人员"
     sources.write_text(yaml.safe_dump(data, allow_unicode=True), encoding="utf-8")
     with pytest.raises(InputError, match=r"personnel\.xlsx: sheet '主要人员' absent"):

@@ -229,8 +229,11 @@ def serious_violations(punished: pd.DataFrame, tenures: pd.DataFrame,
     listed = np.minimum(listed, REF_DATE - 1)
     removed = listed + rng.integers(365, 1000, size=n).astype("timedelta64[D]")
     removed = np.where((rng.random(n) < 0.3) & (removed < REF_DATE), removed, NAT)
+    # the management period (管理期限): three years from listing unless removed earlier
+    expires = (pd.DatetimeIndex(listed) + pd.DateOffset(years=3)).to_numpy(dtype="datetime64[D]")
     frame = pd.DataFrame({
         "company": src["company"].to_numpy(), "listed": listed, "removed": removed,
+        "expires": expires,
         "agency": src["agency"].to_numpy(), "revocation": src["revocation"].to_numpy(),
         "decision_no": src["decision_no"].to_numpy()})
     frame["rep"] = reps_at(tenures, frame["company"].to_numpy(), listed)

@@ -241,6 +241,8 @@ def serious_violations(w: World, rng: np.random.Generator) -> Extract:
                     dtype=object)
     removed = calendar.iso(s["removed"].to_numpy(dtype="datetime64[D]"))
     removed = np.where((removed == "") & (rng.random(n) < 0.3), "-", removed).astype(object)
+    expires = calendar.iso(s["expires"].to_numpy(dtype="datetime64[D]"))
+    expires = np.where(rng.random(n) < 0.1, "", expires).astype(object)
     reason = np.where(s["revocation"].to_numpy(),
                       "因食品安全违法行为被吊销许可证，列入严重违法失信名单",
                       "因食品安全违法行为受到较重行政处罚，列入严重违法失信名单").astype(object)
@@ -250,7 +252,7 @@ def serious_violations(w: World, rng: np.random.Generator) -> Extract:
         "法定代表人": np.where(has_rep, rep_name, "").astype(object),
         "列入日期": calendar.mixed(listed, rng), "作出决定机关": s["agency"].to_numpy(),
         "列入严重违法失信名单事由": reason, "原处罚决定书文号": s["decision_no"].to_numpy(),
-        "移出日期": removed,
+        "移出日期": removed, "管理期限至": expires,
     })
     order = np.argsort(listed.astype(np.int64), kind="stable")
     frame = frame.iloc[order].reset_index(drop=True)
@@ -274,8 +276,8 @@ def serious_violations(w: World, rng: np.random.Generator) -> Extract:
         },
         "facts": [{"type": "list_entry", "list": {"const": "食品安全严重违法失信名单"},
                    "party": "company", "entered": "列入日期", "removed": "移出日期",
-                   "reason": "列入严重违法失信名单事由", "authority": "作出决定机关",
-                   "case_number": "原处罚决定书文号"}],
+                   "expires": "管理期限至", "reason": "列入严重违法失信名单事由",
+                   "authority": "作出决定机关", "case_number": "原处罚决定书文号"}],
     }
     return Extract("serious_violations", "extracts/blacklist/serious_violations.csv", "csv",
                    "utf-8", spec, frame, persons, companies, [], breaker.breaks)
