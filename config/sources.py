@@ -202,7 +202,12 @@ class SourceSpec(Strict):
     format: Literal["csv", "xlsx", "jsonl", "parquet"]
     encoding: Literal["utf-8", "gbk", "gb18030", "detect"] = "utf-8"
     delimiter: str = Field(",", description="one character, not a quote or a line break")
-    sheet: str | int | None = None
+    sheet: str | int | list[str | int] | None = Field(
+        None,
+        description="xlsx only: the sheet to read (name, or index from 0; the first if not "
+        'given), a list of sheets, or "*" for every worksheet holding data; several sheets '
+        "are read as one source, each row keeping its sheet in its provenance",
+    )
     record_key: str | list[str]
     mentions: dict[str, MentionSpec]
     facts: list[Fact] = Field(default_factory=list)
@@ -216,6 +221,19 @@ class SourceSpec(Strict):
                 f"delimiter must be one character other than a quote or a line break, got {value!r}"
             )
         return value
+
+    @model_validator(mode="after")
+    def _check_sheet(self) -> SourceSpec:
+        if self.sheet is None:
+            return self
+        if self.format != "xlsx":
+            raise ValueError(f"sheet: applies to xlsx sources only, this one is {self.format}")
+        if isinstance(self.sheet, list):
+            if not self.sheet:
+                raise ValueError('sheet: an empty list; give sheets, or "*" for every sheet')
+            if len(set(self.sheet)) != len(self.sheet):
+                raise ValueError(f"sheet: a sheet is listed twice in {self.sheet}")
+        return self
 
     @property
     def key_columns(self) -> list[str]:

@@ -18,9 +18,9 @@ from config.settings import id_token_secret
 from config.sources import SourceSpec, load_sources
 from loaders.bounds import ValueBounds
 from loaders.ratios import RatioColumn, hold
-from loaders.readers import BadRow, read_rows
+from loaders.readers import BadRow, read_rows, xlsx_sheets
 from loaders.records import RecordMapper, RowRejected
-from loaders.run import expected_columns, resolve_files
+from loaders.run import duplicate_key, expected_columns, resolve_files
 from loaders.vocabulary import load_vocabulary
 
 SAMPLE_ROWS = 200
@@ -42,6 +42,7 @@ class SourceCheck:
     values_cleaned: Counter = field(default_factory=Counter)
     doubts: Counter = field(default_factory=Counter)
     ratio_styles: dict[str, str] = field(default_factory=dict)
+    passed_over: list[str] = field(default_factory=list)  # sheets `sheet: "*"` did not read
 
     def as_dict(self) -> dict:
         return {
@@ -56,6 +57,7 @@ class SourceCheck:
             "values_cleaned": dict(self.values_cleaned),
             "doubts": dict(self.doubts),
             "ratio_styles": self.ratio_styles,
+            "sheets_passed_over": self.passed_over,
         }
 
 
@@ -83,7 +85,7 @@ def column_targets(spec: SourceSpec) -> dict[str, list[str]]:
 
 
 def check_sources(sources_path: Path, sample: int = SAMPLE_ROWS) -> dict[str, SourceCheck]:
-    """Check every source of `sources_path` on its first `sample` rows per file."""
+    """Check every source of `sources_path` on its first `sample` rows per file (or sheet)."""
     sources = load_sources(sources_path)
     vocabulary = load_vocabulary()
     base = sources_path.resolve().parent
@@ -103,32 +105,41 @@ def check_sources(sources_path: Path, sample: int = SAMPLE_ROWS) -> dict[str, So
         bounds = ValueBounds(spec, sources.limits)
         ratio_columns: dict[tuple, RatioColumn] = {}
         headers: set[str] = set()
+        seen: set[str] = set()
         for path in paths:
-            header, rows, _ = read_rows(
-                path, spec.format, spec.encoding, expected_columns(spec), spec.delimiter, spec.sheet
+            sheets, passed_over = (
+                xlsx_sheets(path, spec.sheet) if spec.format == "xlsx" else ([None], {})
             )
-            headers.update(header)
-            for i, row in enumerate(rows):
-                if i >= sample:
-                    break
-                check.rows += 1
-                if isinstance(row, BadRow):
-                    check.quarantine_reasons[row.reason] += 1
-                    continue
-                if spec.format == "jsonl":
-                    headers.update(row.values)
-                try:
-                    too_long = bounds.screen(row.values)
-                    if too_long:
-                        raise RowRejected(too_long, None)
-                    mapped = mapper.map(row.values)
-                except RowRejected as rejected:
-                    check.quarantine_reasons[rejected.problems[0].reason] += 1
-                    continue
-                check.accepted += 1
-                check.field_issue_reasons.update(issue[-1] for issue in mapped.issues)
-                check.values_inferred.update(mapped.inferred)
-                hold(ratio_columns, name, mapped.holdings)
+            check.passed_over.extend(f"{path.name}[{s}]: {why}" for s, why in passed_over.items())
+            for sheet in sheets:
+                header, rows, _ = read_rows(
+                    path, spec.format, spec.encoding, expected_columns(spec), spec.delimiter, sheet
+                )
+                headers.update(header)
+                for i, row in enumerate(rows):
+                    if i >= sample:
+                        break
+                    check.rows += 1
+                    if isinstance(row, BadRow):
+                        check.quarantine_reasons[row.reason] += 1
+                        continue
+                    if spec.format == "jsonl":
+                        headers.update(row.values)
+                    try:
+                        too_long = bounds.screen(row.values)
+                        if too_long:
+                            raise RowRejected(too_long, None)
+                        mapped = mapper.map(row.values)
+                        if mapped.record_id in seen:
+                            raise RowRejected([duplicate_key(spec, row.values)], None)
+                        seen.add(mapped.record_id)
+                    except RowRejected as rejected:
+                        check.quarantine_reasons[rejected.problems[0].reason] += 1
+                        continue
+                    check.accepted += 1
+                    check.field_issue_reasons.update(issue[-1] for issue in mapped.issues)
+                    check.values_inferred.update(mapped.inferred)
+                    hold(ratio_columns, name, mapped.holdings)
         check.values_cleaned.update(bounds.cleaned)
         for column in ratio_columns.values():
             check.ratio_styles[column.column] = column.style()

@@ -17,6 +17,7 @@ from collections import deque
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from config.errors import InputError
 from loaders.identifiers import mask_ids_in_text
@@ -30,6 +31,9 @@ CODECS = {"utf-8": "utf-8", "gbk": "gbk", "gb18030": "gb18030"}
 # spans more physical lines than this is a quote that never closed, not a value.
 MAX_RECORD_LINES = 20
 RAW_SHOWN_CHARS = 500
+# `sheet: "*"` reads every worksheet of a workbook; Excel forbids * in a sheet's name.
+EVERY_SHEET = "*"
+SheetChoice = str | int | list[str | int] | None
 
 
 @dataclass(slots=True)
@@ -109,7 +113,8 @@ def read_rows(
         missing = [c for c in expected if c not in header]
         if missing:
             hint = f" (declared encoding {encoding}: is it right?)" if fmt == "csv" else ""
-            raise InputError(str(path), f"missing column(s) {missing}; found {header}{hint}")
+            where = f"{path}[{sheet}]" if fmt == "xlsx" and sheet is not None else str(path)
+            raise InputError(where, f"missing column(s) {missing}; found {header}{hint}")
     return header, _finishing(rows, stats), stats
 
 
@@ -341,27 +346,84 @@ def _read_jsonl(path: Path, encoding: str, stats: FileStats) -> tuple[list[str],
     return [], rows()
 
 
+def _open_book(path: Path) -> Any:
+    from python_calamine import CalamineWorkbook
+
+    try:
+        return CalamineWorkbook.from_path(str(path))
+    except Exception as err:  # calamine raises several unrelated types for a bad file
+        raise InputError(str(path), f"not a readable xlsx workbook: {err}") from None
+
+
+def several_sheets(sheet: SheetChoice) -> bool:
+    return isinstance(sheet, list) or sheet == EVERY_SHEET
+
+
+def xlsx_sheets(path: Path, sheet: SheetChoice) -> tuple[list[str | int | None], dict[str, str]]:
+    """The sheets of one workbook a source reads, and those `*` passes over with why.
+
+    `*` takes every worksheet holding a cell: an agency that splits a register by year
+    adds a sheet a year. Empty sheets (Excel's spare Sheet2) and chart sheets hold no
+    rows and are passed over by name, so the manifest shows them; a hidden worksheet is
+    read like any other, and fails loudly if it lacks the mapped columns.
+    """
+    if not several_sheets(sheet):
+        return [sheet], {}  # type: ignore[list-item]
+    book = _open_book(path)
+    chosen: list[str | int | None] = []
+    if isinstance(sheet, list):
+        chosen = [_sheet_name(path, book.sheet_names, s) for s in sheet]
+        if len(set(chosen)) != len(chosen):
+            raise InputError(str(path), f"sheets {sheet} name the same sheet twice")
+        return chosen, {}
+    from python_calamine import SheetTypeEnum
+
+    passed_over: dict[str, str] = {}
+    for meta in book.sheets_metadata:
+        if meta.typ != SheetTypeEnum.WorkSheet:
+            passed_over[meta.name] = "not a worksheet"
+        elif book.get_sheet_by_name(meta.name).height == 0:
+            passed_over[meta.name] = "empty sheet"
+        else:
+            chosen.append(meta.name)
+    if not chosen:
+        raise InputError(str(path), f"no sheet holds data; sheets {book.sheet_names}")
+    return chosen, passed_over
+
+
+def _sheet_name(path: Path, names: list[str], sheet: str | int | None) -> str:
+    """The sheet `sheet` means. YAML reads an unquoted 2021 as a number: a number that
+    can only be a name is that name, and one that could be an index or another sheet's
+    name is refused rather than guessed."""
+    if sheet is None:
+        return names[0]
+    if isinstance(sheet, str):
+        if sheet not in names:
+            raise InputError(str(path), f"sheet {sheet!r} absent; it has {names}")
+        return sheet
+    indexed = 0 <= sheet < len(names)
+    if str(sheet) in names:
+        if indexed and names[sheet] != str(sheet):
+            raise InputError(
+                str(path),
+                f"sheet {sheet} is both the index of sheet {names[sheet]!r} and the name of "
+                f"another; write '{sheet}' in quotes for the name",
+            )
+        return str(sheet)
+    if not indexed:
+        raise InputError(str(path), f"sheet index {sheet} absent; it has {names}")
+    return names[sheet]
+
+
 def _read_xlsx(
     path: Path, sheet: str | int | None, stats: FileStats
 ) -> tuple[list[str], Iterator[Row]]:
     """Read a sheet with calamine (Rust): ten times openpyxl's speed on large extracts."""
-    from python_calamine import CalamineWorkbook
-
-    try:
-        book = CalamineWorkbook.from_path(str(path))
-    except Exception as err:  # calamine raises several unrelated types for a bad file
-        raise InputError(str(path), f"not a readable xlsx workbook: {err}") from None
-    names = book.sheet_names
-    if sheet is None:
-        sheet = 0
-    if isinstance(sheet, int) and not 0 <= sheet < len(names):
-        raise InputError(str(path), f"sheet index {sheet} absent; it has {names}")
-    if isinstance(sheet, str) and sheet not in names:
-        raise InputError(str(path), f"sheet {sheet!r} absent; it has {names}")
-    ws = book.get_sheet_by_index(sheet) if isinstance(sheet, int) else book.get_sheet_by_name(sheet)
+    book = _open_book(path)
+    ws = book.get_sheet_by_name(_sheet_name(path, book.sheet_names, sheet))
     cells = ws.to_python(skip_empty_area=False)
     if not cells or all(c in (None, "") for c in cells[0]):
-        raise InputError(str(path), "sheet has no header row")
+        raise InputError(f"{path}[{ws.name}]", "sheet has no header row")
     header = [str(c).strip() if c is not None else "" for c in cells[0]]
     while header and header[-1] == "":
         header.pop()

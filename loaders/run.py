@@ -32,8 +32,8 @@ from config.sources import Limits, SourceSpec, load_sources
 from loaders.bounds import ValueBounds
 from loaders.cells import Problem
 from loaders.ratios import RatioColumn, hold
-from loaders.readers import BadRow, read_rows
-from loaders.records import RecordMapper, RowRejected
+from loaders.readers import BadRow, read_rows, several_sheets, xlsx_sheets
+from loaders.records import MappedRecord, RecordMapper, RowRejected
 from loaders.tables import FACT_TABLES, SCHEMAS, TableSink
 from loaders.vocabulary import Vocabulary, load_vocabulary
 
@@ -323,20 +323,73 @@ def _load_source(
     sinks: dict[str, TableSink],
     progress: Progress | None,
 ) -> SourceCounts:
-    counts = SourceCounts()
-    seen: set[str] = set()
-    columns = expected_columns(spec)
-    total_bytes = sum(p.stat().st_size for p in paths)
-    done_bytes = 0
-    quarantine = sinks["quarantine"]
-    ratio_columns: dict[tuple[str, str, str], RatioColumn] = {}
+    load = _SourceLoad(name, spec, mapper, bounds, sinks, progress)
+    load.total_bytes = sum(p.stat().st_size for p in paths)
+    counts = load.counts
     if progress:
-        progress(name, 0, 0, total_bytes)
+        progress(name, 0, 0, load.total_bytes)
+    several = several_sheets(spec.sheet)
     for path in paths:
         rel = os.path.relpath(path, base)
-        _, rows, stats = read_rows(
-            path, spec.format, spec.encoding, columns, spec.delimiter, spec.sheet
+        digest = file_sha256(path)
+        sheets, passed_over = (
+            xlsx_sheets(path, spec.sheet) if spec.format == "xlsx" else ([None], {})
         )
+        for sheet in sheets:
+            where = f"{rel}[{sheet}]" if several else rel
+            entry = load.part(path, where, sheet)
+            counts.files.append(
+                {"path": where, "sha256": digest, **({"sheet": sheet} if several else {}), **entry}
+            )
+        for sheet_name, why in passed_over.items():
+            counts.files.append(
+                {
+                    "path": f"{rel}[{sheet_name}]",
+                    "sha256": digest,
+                    "sheet": sheet_name,
+                    "passed_over": why,
+                    "rows_read": 0,
+                }
+            )
+        load.done_bytes += path.stat().st_size
+    counts.values_cleaned.update(bounds.cleaned)
+    for column in load.ratio_columns.values():
+        rows, inferred, doubts, issues = column.resolve()
+        for row in rows:
+            sinks["shareholdings"].add(row)
+        for issue in issues:
+            sinks["field_issues"].add(issue)
+            counts.field_issue_reasons[issue[-1]] += 1
+        counts.values_inferred.update(inferred)
+        counts.doubts.update(doubts)
+    if progress:
+        progress(name, counts.rows_read, load.total_bytes, load.total_bytes)
+    assert counts.rows_read == counts.rows_accepted + counts.rows_quarantined
+    return counts
+
+
+@dataclass
+class _SourceLoad:
+    """One source's rows on their way to the tables: what is seen across its files and
+    sheets (record keys, ratio columns) and its counts."""
+
+    name: str
+    spec: SourceSpec
+    mapper: RecordMapper
+    bounds: ValueBounds
+    sinks: dict[str, TableSink]
+    progress: Progress | None
+    counts: SourceCounts = field(default_factory=SourceCounts)
+    seen: set[str] = field(default_factory=set)
+    ratio_columns: dict[tuple[str, str, str], RatioColumn] = field(default_factory=dict)
+    total_bytes: int = 0
+    done_bytes: int = 0
+
+    def part(self, path: Path, where: str, sheet: str | int | None) -> dict[str, int]:
+        """Read one file (or one sheet of a workbook); its physical size for the manifest."""
+        spec, counts, quarantine = self.spec, self.counts, self.sinks["quarantine"]
+        columns = expected_columns(spec)
+        _, rows, stats = read_rows(path, spec.format, spec.encoding, columns, spec.delimiter, sheet)
         file_rows = 0
         spanned = 0
         seen_columns: set[str] = set()
@@ -344,28 +397,30 @@ def _load_source(
             file_rows += 1
             spanned += row.span
             counts.rows_read += 1
-            if progress and counts.rows_read % 20_000 == 0:
-                progress(name, counts.rows_read, done_bytes, total_bytes)
+            if self.progress and counts.rows_read % 20_000 == 0:
+                self.progress(self.name, counts.rows_read, self.done_bytes, self.total_bytes)
             if isinstance(row, BadRow):
-                quarantine.add((name, rel, row.line, None, None, row.raw, row.reason, row.detail))
+                quarantine.add(
+                    (self.name, where, row.line, None, None, row.raw, row.reason, row.detail)
+                )
                 counts.rows_quarantined += 1
                 counts.quarantine_reasons[row.reason] += 1
                 continue
             if spec.format == "jsonl":
                 seen_columns.update(row.values)
             try:
-                too_long = bounds.screen(row.values)
+                too_long = self.bounds.screen(row.values)
                 if too_long:
-                    raise RowRejected(too_long, mapper.record_id(row.values))
-                mapped = mapper.map(row.values)
-                if mapped.record_id in seen:
-                    raise RowRejected([_duplicate(spec, row.values)], mapped.record_id)
+                    raise RowRejected(too_long, self.mapper.record_id(row.values))
+                mapped = self.mapper.map(row.values)
+                if mapped.record_id in self.seen:
+                    raise RowRejected([duplicate_key(spec, row.values)], mapped.record_id)
             except RowRejected as rejected:
                 for p in rejected.problems:
                     quarantine.add(
                         (
-                            name,
-                            rel,
+                            self.name,
+                            where,
                             row.line,
                             rejected.record_id,
                             p.field,
@@ -377,61 +432,46 @@ def _load_source(
                 counts.rows_quarantined += 1
                 counts.quarantine_reasons[rejected.problems[0].reason] += 1
                 continue
-            seen.add(mapped.record_id)
-            counts.rows_accepted += 1
-            sinks["records"].add((name, mapped.record_id, rel, row.line))
-            for r in mapped.persons:
-                sinks["person_mentions"].add(r)
-            for r in mapped.companies:
-                sinks["company_mentions"].add(r)
-            for table in FACT_TABLES:
-                for r in mapped.facts.get(table, ()):
-                    sinks[table].add(r)
-            for issue in mapped.issues:
-                sinks["field_issues"].add(issue)
-                counts.field_issue_reasons[issue[-1]] += 1
-            counts.fields_invalidated += len(mapped.issues)
-            counts.values_inferred.update(mapped.inferred)
-            hold(ratio_columns, name, mapped.holdings)
+            self._accept(mapped, where, row.line)
         if spec.format == "jsonl" and file_rows:
             never = [c for c in columns if c not in seen_columns]
             if never:
                 raise InputError(
                     str(path), f"key(s) {never} appear in no record; found {sorted(seen_columns)}"
                 )
-        done_bytes += path.stat().st_size
         if not stats.finished or spanned + stats.blank != stats.units:
             raise AssertionError(
-                f"{path}: {stats.units} {stats.unit_name} but {spanned} in rows and "
+                f"{where}: {stats.units} {stats.unit_name} but {spanned} in rows and "
                 f"{stats.blank} blank: a reader lost lines"
             )
-        counts.files.append(
-            {
-                "path": rel,
-                "sha256": file_sha256(path),
-                stats.unit_name: stats.units,
-                f"blank_{stats.unit_name}": stats.blank,
-                "rows_read": file_rows,
-                "rows_spanning_lines": stats.multiline_rows,
-            }
-        )
-    counts.values_cleaned.update(bounds.cleaned)
-    for column in ratio_columns.values():
-        rows, inferred, doubts, issues = column.resolve()
-        for row in rows:
-            sinks["shareholdings"].add(row)
-        for issue in issues:
+        return {
+            stats.unit_name: stats.units,
+            f"blank_{stats.unit_name}": stats.blank,
+            "rows_read": file_rows,
+            "rows_spanning_lines": stats.multiline_rows,
+        }
+
+    def _accept(self, mapped: MappedRecord, where: str, line: int) -> None:
+        counts, sinks = self.counts, self.sinks
+        self.seen.add(mapped.record_id)
+        counts.rows_accepted += 1
+        sinks["records"].add((self.name, mapped.record_id, where, line))
+        for r in mapped.persons:
+            sinks["person_mentions"].add(r)
+        for r in mapped.companies:
+            sinks["company_mentions"].add(r)
+        for table in FACT_TABLES:
+            for r in mapped.facts.get(table, ()):
+                sinks[table].add(r)
+        for issue in mapped.issues:
             sinks["field_issues"].add(issue)
             counts.field_issue_reasons[issue[-1]] += 1
-        counts.values_inferred.update(inferred)
-        counts.doubts.update(doubts)
-    if progress:
-        progress(name, counts.rows_read, total_bytes, total_bytes)
-    assert counts.rows_read == counts.rows_accepted + counts.rows_quarantined
-    return counts
+        counts.fields_invalidated += len(mapped.issues)
+        counts.values_inferred.update(mapped.inferred)
+        hold(self.ratio_columns, self.name, mapped.holdings)
 
 
-def _duplicate(spec: SourceSpec, values: dict[str, object]) -> Problem:
+def duplicate_key(spec: SourceSpec, values: dict[str, object]) -> Problem:
     column = "|".join(spec.key_columns)
     raw = "|".join(str(values.get(c)) for c in spec.key_columns)
     return Problem(column, raw, "duplicate_key", "record key already seen in this source")

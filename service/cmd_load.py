@@ -70,6 +70,11 @@ def manifest_notes(manifest: dict) -> list[str]:
         extra = [f"{blank:,} blank"] if blank else []
         if spanning:
             extra.append(f"{spanning:,} rows over several lines")
+        sheets = [f for f in c["files"] if "sheet" in f]
+        passed = [f for f in sheets if "passed_over" in f]
+        if sheets:
+            extra.append(f"{len(sheets) - len(passed)} sheets read")
+            extra.extend(f"passed over {f['path']} ({f['passed_over']})" for f in passed)
         for key, what in (("values_cleaned", "cleaned"), ("values_inferred", "inferred")):
             for reason, n in c.get(key, {}).items():
                 extra.append(f"{what} {reason} {n:,}")

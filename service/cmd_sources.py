@@ -50,6 +50,8 @@ def print_check(c: SourceCheck) -> None:
         if counts:
             listed = ", ".join(f"{k} {v:,}" for k, v in sorted(counts.items()))
             console.print(f"  {title}: {listed}")
+    for sheet in c.passed_over:
+        console.print(f"  sheet passed over: {sheet}")
     for column, style in c.ratio_styles.items():
         console.print(
             f"  share column {column}: read as {style} (company totals are checked by "
