@@ -223,7 +223,9 @@ def _persons(mentions: pd.DataFrame, entities: pd.DataFrame) -> pd.DataFrame:
     out["names"] = _distinct_lists(m, "name")
     out["id_tokens"] = _distinct_lists(m[with_id], "id_token")
     out["id_masks"] = _distinct_lists(m, "id_display")
-    out["birth_date"] = _most_common(m, "birth_date")
+    # The year, never the date: the published 6+4 mask hides exactly the birth date, so a
+    # mask and a date side by side on one node would be the whole resident ID.
+    out["birth_year"] = pd.to_datetime(_most_common(m, "birth_date")).dt.year.astype("Int64")
     out["sex"] = _most_common(m, "sex")
     out["mentions"] = _distinct_lists(m, "mention", distinct=False)
     out["sources"] = _distinct_lists(m, "source")

@@ -36,12 +36,7 @@ _COMPANY_FIELDS = (
     ".established, .status, .registered_capital, .controller_basis, .control_as_of, "
     ".no_identifiable_controller}"
 )
-# A person's birth year, never the date: the published 6+4 mask hides exactly the birth
-# date, so a mask and a birth date side by side are the full resident ID.
-_PERSON_FIELDS = (
-    "p {.entity_id, .name, .names, .id_masks, .sex, "
-    "birth_year: toInteger(left(toString(p.birth_date), 4))}"
-)
+_PERSON_FIELDS = "p {.entity_id, .name, .names, .id_masks, .sex, .birth_year}"
 # By label, so each lookup uses its uniqueness constraint instead of scanning all nodes.
 _PERSON_OR_COMPANY = (
     "CALL (id) { MATCH (x:Person {entity_id: id}) RETURN x "

@@ -71,7 +71,12 @@ def _hostile_run(tmp_path: Path) -> Path:
             uscc=f"91110000MA0{i:05d}X" if i % 2 else None,
             established=date(2000 + i, 1, 2) if i % 3 else None,
         )
-        b.person(f"p{i}", f"{text}{i}", id_display=f"110101********{i:03d}X" if i % 2 else None)
+        b.person(
+            f"p{i}",
+            f"{text}{i}",
+            id_display=f"110101********{i:03d}X" if i % 2 else None,
+            born=date(1970 + i, 3, 4) if i % 2 else None,
+        )
         b.legal_rep(f"p{i}", f"c{i}", date(2015, 1, 1), date(2020, 6, 30) if i % 2 else None)
     b.legal_rep("p1", "c0", date(2020, 6, 30))  # open-ended successor
     b.legal_rep("p2", "c2")  # undated: in office now
@@ -288,7 +293,8 @@ def test_csv_files_carry_typed_headers(tmp_path: Path):
     assert plan.array_delimiter == "\x1e"  # \x1f occurs in a list element
     person = plan.nodes[0].path.read_text(encoding="utf-8").splitlines()[0]
     assert person.startswith("entity_id:ID(Person),name:string,names:string[],")
-    assert "birth_date" not in person  # no value anywhere: no column
+    # the year, never the date beside a 6+4 mask (together: the whole resident ID)
+    assert "birth_year:long" in person and "birth_date" not in person
     company = plan.nodes[1].path.read_text(encoding="utf-8").splitlines()[0]
     assert "established:date" in company and "former_names:string[]" in company
     holds = next(f for f in plan.relationships if f.label == "HOLDS_SHARES_IN")
