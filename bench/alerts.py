@@ -27,6 +27,7 @@ import json
 import pstats
 import resource
 import shutil
+from pathlib import Path
 from typing import Any
 
 import neo4j
@@ -70,9 +71,14 @@ def _sweep(driver: neo4j.Driver, profile: bool) -> Any:
 
 
 def accuracy(
-    driver: neo4j.Driver, companies: int, seed: int, relink: bool, profile: bool
+    driver: neo4j.Driver,
+    companies: int,
+    seed: int,
+    relink: bool,
+    profile: bool,
+    habits: Path | None = None,
 ) -> dict[str, Any]:
-    world, run = graph_run(companies, seed, "linked", fresh=relink)
+    world, run = graph_run(companies, seed, "linked", fresh=relink, habits=habits)
     _empty(driver)
     loaded = load_graph(driver, run)
     print(f"graph load {companies:,} (linked by veil): {loaded.seconds:.1f} s", flush=True)
@@ -125,6 +131,12 @@ def main() -> None:
     parser.add_argument("--companies", type=int, default=20_000)
     parser.add_argument("--speed-companies", type=int, default=100_000)
     parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument(
+        "--habits",
+        type=Path,
+        default=None,
+        help="YAML of the world's agency habits (world/habits.py); default: its mix",
+    )
     parser.add_argument("--relink", action="store_true", help="link the accuracy run again")
     parser.add_argument("--skip-accuracy", action="store_true")
     parser.add_argument("--skip-speed", action="store_true")
@@ -142,7 +154,7 @@ def main() -> None:
         with open_driver(server.settings) as driver:
             if not args.skip_accuracy:
                 result["accuracy"] = accuracy(
-                    driver, args.companies, args.seed, args.relink, args.profile
+                    driver, args.companies, args.seed, args.relink, args.profile, args.habits
                 )
             if not args.skip_speed:
                 result["speed"] = speed(driver, args.speed_companies, args.seed, args.profile)

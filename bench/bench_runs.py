@@ -14,7 +14,7 @@ import socket
 import time
 from pathlib import Path
 
-from bench_worlds import OUT, ensure_world
+from bench_worlds import OUT, ensure_world, world_tag
 
 
 def free_port() -> int:
@@ -24,13 +24,13 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def _prepare(companies: int, seed: int, kind: str) -> None:
+def _prepare(companies: int, seed: int, kind: str, habits: Path | None) -> None:
     from linkage.run import link_run
     from loaders.run import load_run
     from world.graph_checks import perfect_entities
 
-    world = ensure_world(companies, seed)
-    run = OUT / f"graphrun-{kind}-{companies}-{seed}"
+    world = ensure_world(companies, seed, habits)
+    run = OUT / f"graphrun-{kind}-{world_tag(companies, seed, habits)}"
     shutil.rmtree(run, ignore_errors=True)
     started = time.perf_counter()
     load_run(world / "sources.yaml", run, secret=b"bench")
@@ -43,14 +43,17 @@ def _prepare(companies: int, seed: int, kind: str) -> None:
     print(f"entities ({kind}): {time.perf_counter() - started:.1f} s", flush=True)
 
 
-def graph_run(companies: int, seed: int, kind: str, fresh: bool = False) -> tuple[Path, Path]:
+def graph_run(
+    companies: int, seed: int, kind: str, fresh: bool = False, habits: Path | None = None
+) -> tuple[Path, Path]:
     """(world, run with entities) for `kind` "linked" or "perfect", cached under bench/out/
-    (`fresh`: prepared again, e.g. to link with the current code)."""
-    world = ensure_world(companies, seed)
-    run = OUT / f"graphrun-{kind}-{companies}-{seed}"
+    (`fresh`: prepared again, e.g. to link with the current code; `habits`: the world's
+    agency habits, see bench_worlds.ensure_world)."""
+    world = ensure_world(companies, seed, habits)
+    run = OUT / f"graphrun-{kind}-{world_tag(companies, seed, habits)}"
     if fresh or not (run / "entities.parquet").is_file():
         child = multiprocessing.get_context("spawn").Process(
-            target=_prepare, args=(companies, seed, kind)
+            target=_prepare, args=(companies, seed, kind, habits)
         )
         child.start()
         child.join()

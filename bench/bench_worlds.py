@@ -14,9 +14,16 @@ from pathlib import Path
 OUT = Path(__file__).resolve().parent / "out"
 
 
-def ensure_world(companies: int, seed: int) -> Path:
-    """The world for (companies, seed) under bench/out/, generated in a child process once."""
-    world = OUT / f"world-{companies}-{seed}"
+def world_tag(companies: int, seed: int, habits: Path | None = None) -> str:
+    """How bench/out/ names a world and the runs made from it: N-SEED[-HABITS]."""
+    return f"{companies}-{seed}" + (f"-{habits.stem}" if habits else "")
+
+
+def ensure_world(companies: int, seed: int, habits: Path | None = None) -> Path:
+    """The world for (companies, seed), written with the agency habits of the YAML file
+    `habits` (world/habits.py; default: its realistic mix), under bench/out/, generated
+    in a child process once."""
+    world = OUT / f"world-{world_tag(companies, seed, habits)}"
     if not (world / "sources.yaml").exists():
         started = time.perf_counter()
         subprocess.run(
@@ -31,6 +38,7 @@ def ensure_world(companies: int, seed: int) -> Path:
                 str(seed),
                 "--out",
                 str(world),
+                *(["--habits", str(habits)] if habits else []),
             ],
             check=True,
             stdout=subprocess.DEVNULL,

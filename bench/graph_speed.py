@@ -66,9 +66,11 @@ def _met(ok: bool) -> str:
     return "MET    " if ok else "NOT MET"
 
 
-def correctness(driver: neo4j.Driver, companies: int, seed: int) -> dict[str, Any]:
+def correctness(
+    driver: neo4j.Driver, companies: int, seed: int, habits: Path | None = None
+) -> dict[str, Any]:
     """Linked run -> graph -> control -> scores against truth."""
-    world, run = graph_run(companies, seed, "linked")
+    world, run = graph_run(companies, seed, "linked", habits=habits)
     summary = load_graph(driver, run)
     print(f"graph load {companies:,} (linked): {summary.seconds:.1f} s", flush=True)
     control = run_control(driver, load_graph_config().control, TRUTH_AS_OF)
@@ -313,6 +315,12 @@ def main() -> None:
     parser.add_argument("--companies", type=int, default=20_000, help="correctness world")
     parser.add_argument("--speed-companies", type=int, default=100_000, help="speed world")
     parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument(
+        "--habits",
+        type=Path,
+        default=None,
+        help="YAML of the world's agency habits (world/habits.py); default: its mix",
+    )
     parser.add_argument("--queries", type=int, default=300)
     parser.add_argument("--heap", default="4g")
     parser.add_argument("--pagecache", default="2g")
@@ -340,7 +348,7 @@ def main() -> None:
             if not args.skip_speed:
                 result["speed"] = speed(driver, args)
             if not args.skip_correctness:
-                result["correctness"] = correctness(driver, args.companies, args.seed)
+                result["correctness"] = correctness(driver, args.companies, args.seed, args.habits)
         result["jvm_peak_rss_mib"] = _jvm_peak_mib(server)
     finally:
         server.stop()

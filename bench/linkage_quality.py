@@ -36,7 +36,7 @@ from pathlib import Path
 
 import duckdb
 import pandas as pd
-from bench_worlds import OUT, ensure_world
+from bench_worlds import OUT, ensure_world, world_tag
 
 from loaders.run import load_run
 from world.linkage_checks import (
@@ -160,9 +160,15 @@ def main() -> None:
         action="store_true",
         help="leave out the Splink-default baseline (hours at 1,000,000 companies)",
     )
+    parser.add_argument(
+        "--habits",
+        type=Path,
+        default=None,
+        help="YAML of the world's agency habits (world/habits.py); default: its mix",
+    )
     args = parser.parse_args()
-    world = ensure_world(args.companies, args.seed)
-    run = OUT / f"run-quality-{args.companies}-{args.seed}"
+    world = ensure_world(args.companies, args.seed, args.habits)
+    run = OUT / f"run-quality-{world_tag(args.companies, args.seed, args.habits)}"
     shutil.rmtree(run, ignore_errors=True)
     started = time.perf_counter()
     manifest = load_run(world / "sources.yaml", run, secret=b"bench")
@@ -211,6 +217,7 @@ def main() -> None:
                 "bench": "linkage_quality",
                 "companies": args.companies,
                 "seed": args.seed,
+                "habits": str(args.habits) if args.habits else None,
                 "mentions": {
                     "person": manifest["tables"]["person_mentions"],
                     "company": manifest["tables"]["company_mentions"],

@@ -302,15 +302,21 @@ def test_name_variants_are_what_they_claim(world_dir: Path) -> None:
     assert {"canonical", "former", "bracketed", "legal_form"} <= company_forms
 
 
-def test_ratio_forms_read_back_exactly() -> None:
-    bp = np.array([1, 37, 99, 100, 2500, 3333, 5000, 9999, 10000] * 20)
-    texts = ratio_text(bp, np.random.default_rng(1))
-    assert {t.endswith("%") for t in texts} == {True, False}
+@pytest.mark.parametrize("style", ["35%", "0.35", "35.00"])
+def test_ratio_forms_read_back_exactly_in_their_style(style: str) -> None:
+    bp = np.array([1, 37, 99, 100, 2500, 3333, 5000, 9999, 10000])
+    texts = ratio_text(bp, np.full(bp.size, style, dtype=object))
     readings = [ratio_form(t) for t in texts]
-    # The world writes 1% as "1.00" (a "one": 100% or 1% until the column and the
-    # company's total decide, loaders/ratios.py) and 100% never as "1".
-    read = [n if form == "below_one" else round(n / 100, 10) for n, form in readings]
+    fraction = style == "0.35"
+    read = [n if fraction else round(n / 100, 10) for n, _ in readings]
     assert read == (bp / 10000).tolist()
+    # The readings that only the column or the company's total can decide
+    # (loaders/ratios.py): a whole holding written "1", 1% written "1.00", 0.5% as "0.50"
+    forms = dict(zip(bp.tolist(), (f for _, f in readings), strict=True))
+    if fraction:
+        assert forms[10000] == "one" and forms[5000] == "below_one"
+    elif style == "35.00":
+        assert forms[100] == "one" and forms[37] == "below_one"
 
 
 # -- planted damage ----------------------------------------------------------------------

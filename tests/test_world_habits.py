@@ -12,6 +12,7 @@ from typer.testing import CliRunner
 from config.errors import ConfigError
 from loaders.run import load_run
 from service.cli import app
+from world.extract import BAD_RATIO, RATIO_TOO_HIGH
 from world.habits import Habits, load_habits, mask
 
 SECRET = b"test-secret"
@@ -92,3 +93,50 @@ def test_a_world_masks_as_its_habits_say(tmp_path: Path) -> None:
     birth = loaded[loaded["id_form"] == "masked_birth"]
     assert birth["birth_date"].notna().all()
     assert birth["id_display"].str.fullmatch(r"\*{6}[0-9]{8}\*{4}").all()
+
+
+def test_a_world_writes_shares_codes_and_start_dates_as_its_habits_say(tmp_path: Path) -> None:
+    """Every company files shares as fractions (a whole holding is "1"), every registry row
+    drops the industry's section letter, every key-personnel row leaves 任职日期 blank: the
+    load reads each by evidence and says so in the manifest."""
+    habits_file = tmp_path / "habits.yaml"
+    habits_file.write_text(
+        'ratio_forms: {"0.35": 1}\nindustry_without_letter: 1\nblank_start: 1\n', "utf-8"
+    )
+    out = tmp_path / "world"
+    result = CliRunner().invoke(
+        app,
+        [
+            "world",
+            "--companies",
+            "300",
+            "--seed",
+            "5",
+            "--out",
+            str(out),
+            "--habits",
+            str(habits_file),
+        ],
+    )
+    assert result.exit_code == 0, result.output
+    extract = pd.read_csv(out / "extracts/equity/shareholders.csv", encoding="gb18030", dtype=str)
+    whole = extract.loc[extract["出资比例"] == "1", "记录编号"]
+    planted = {BAD_RATIO, RATIO_TOO_HIGH}  # the world's planted damage, quarantined
+    assert len(whole) > 0
+    assert set(extract.loc[extract["出资比例"].str.endswith("%"), "出资比例"]) <= planted
+    registry = pd.read_csv(out / "extracts/registry/company_registry.csv", dtype=str)
+    assert registry["行业代码"].dropna().str.fullmatch(r"[0-9]{4}").all()
+
+    run = tmp_path / "run"
+    manifest = load_run(out / "sources.yaml", run, secret=SECRET)
+    shares = pd.read_parquet(run / "shareholdings.parquet")
+    assert (shares.set_index("record_id").loc[whole, "ratio"] == 1.0).all()
+    assert "ratio_below_one_undecided:出资比例" not in manifest["sources"]["shareholders"]["doubts"]
+    companies = pd.read_parquet(run / "company_mentions.parquet")
+    codes = companies.loc[companies["source"] == "company_registry", "industry_code"].dropna()
+    assert len(codes) > 0 and codes.str.fullmatch(r"[A-T][0-9]{4}").all()
+    inferred = manifest["sources"]["company_registry"]["values_inferred"]
+    assert inferred["industry_section_added:行业代码"] == len(codes)
+    roles = pd.read_parquet(run / "roles.parquet")
+    officers = roles[roles["source"] == "key_personnel"]
+    assert len(officers) > 0 and officers["valid_from"].isna().all()

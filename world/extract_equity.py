@@ -1,9 +1,11 @@
 """Shareholder filings (CSV in GB18030) and key personnel (XLSX, keyed by company name).
 
 Shareholders carry the holder's kind, name and identifier (resident ID or USCC) and a
-ratio written three ways ("35%", "0.35", "35.00"); the forms are chosen so that the
-loader's automatic reading (a number below 1 is a fraction, 1 or more a percentage) is
-never ambiguous. Key personnel name the company only by its name, never its USCC.
+ratio written three ways ("35%", "0.35", "35.00"), one per company as world/habits.py
+mixes them: a whole holding is "1" in the fraction style and 1% is "1.00" in the
+percentage style, so a bare number can be read two ways and only the company's total
+decides. Key personnel name the company only by its name, never its USCC; some leave
+the start date blank.
 """
 
 from __future__ import annotations
@@ -24,22 +26,21 @@ from world.extract import (
     sequence_keys,
     table,
 )
+from world.habits import draw
 from world.ids import USCC_ALPHABET
 
 PERSON_KINDS = ("自然人股东", "自然人")
 COMPANY_KINDS = ("企业法人", "法人股东")
 
 
-def ratio_text(bp: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-    """Shares as filed: 35% / 0.35 (fractions only below 100%) / 35.00 (only from 1%)."""
-    form = rng.choice(3, size=bp.size, p=[0.5, 0.25, 0.25])
-    form = np.where((form == 1) & (bp >= 10000), 0, form)
-    form = np.where((form == 2) & (bp < 100), 0, form)
+def ratio_text(bp: np.ndarray, forms: np.ndarray) -> np.ndarray:
+    """Shares (basis points) as filed in each row's form: 35% / 0.35 (a whole holding: 1)
+    / 35.00 (1%: 1.00)."""
     out = []
-    for b, f in zip(bp.tolist(), form.tolist(), strict=True):
-        if f == 0:
+    for b, f in zip(bp.tolist(), forms.tolist(), strict=True):
+        if f == "35%":
             out.append(f"{b / 100:g}%")
-        elif f == 1:
+        elif f == "0.35":
             out.append(f"{b / 10000:.4f}".rstrip("0").rstrip("."))
         else:
             out.append(f"{b / 100:.2f}")
@@ -74,7 +75,7 @@ def shareholders(w: World, rng: np.random.Generator) -> Extract:
         "股东类型": kind_text,
         "证照/证件号码": np.where(is_person, p_id, c_uscc),
         "认缴出资额（万元）": np.array([f"{v:.4f}" for v in capital.tolist()], dtype=object),
-        "出资比例": ratio_text(bp, rng),
+        "出资比例": ratio_text(bp, draw(w.habits.ratio_forms, len(c), rng)[company]),
         "认缴出资日期": calendar.mixed(h["subscribed"].to_numpy(dtype="datetime64[D]"), rng),
     })
     order = np.argsort(keys, kind="stable")
@@ -151,6 +152,7 @@ def key_personnel(w: World, rng: np.random.Generator, max_rows: int) -> Extract:
     dates = np.array([int(s) if a else t for s, a, t in
                       zip(serial.tolist(), as_cell.tolist(), cells.tolist(), strict=True)],
                      dtype=object)
+    dates[rng.random(n) < w.habits.blank_start] = None
     order = np.lexsort((o["title"].to_numpy().astype(str), name.astype(str)))
     keys = np.arange(1, n + 1)
     frame = table({"序号": keys.astype(object), "企业名称": name[order], "姓名": p_name[order],

@@ -89,7 +89,10 @@ def food_licences(w: World, rng: np.random.Generator) -> Extract:
         },
         "facts": [{"type": "licence", "holder": "holder", "licence_number": "许可证编号",
                    "valid_from": "发证日期", "valid_to": "有效期至", "status": "状态",
-                   "scope": "经营项目", "issued": "发证日期"}],
+                   "scope": "经营项目", "issued": "发证日期"},
+                  # the legal representative printed on the licence held the role that day
+                  {"type": "role", "person": "legal_rep", "company": "holder",
+                   "role": {"const": "法定代表人"}, "observed_on": "发证日期"}],
     }
     return Extract("food_licences", "extracts/licences/food_licences.parquet", "parquet",
                    "utf-8", spec, frame, persons, companies, [], breaker.breaks)
@@ -139,7 +142,7 @@ def customs_filings(w: World, rng: np.random.Generator) -> Extract:
                           "required": False},
         },
         "facts": [{"type": "role", "person": "legal_rep", "company": "company",
-                   "role": {"const": "法定代表人"}}],
+                   "role": {"const": "法定代表人"}, "observed_on": "备案日期"}],
     }
     return Extract("customs_filings", "extracts/customs/customs_filings.csv", "csv", "utf-8",
                    spec, frame, persons, companies, [], breaker.breaks)

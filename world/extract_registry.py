@@ -62,7 +62,8 @@ def company_registry(w: World, rng: np.random.Generator) -> Extract:
         "法定代表人证件号码": rep_id,
         "成立日期": calendar.mixed(c["established"].to_numpy(dtype="datetime64[D]"), rng,
                                (0.8, 0.1, 0.1)),
-        "行业代码": c["industry"].to_numpy(),
+        "行业代码": _industry_codes(c["industry"].to_numpy(), w.habits.industry_without_letter,
+                                rng),
         "住所": c["address"].to_numpy(),
         "登记状态": c["status"].to_numpy(),
         "注册资本（万元）": capital_text,
@@ -100,6 +101,14 @@ def company_registry(w: World, rng: np.random.Generator) -> Extract:
     breaker.blank_mention(list(spec["mentions"]["company"]["fields"].values()), "企业名称")
     return Extract("company_registry", "extracts/registry/company_registry.csv", "csv",
                    "utf-8", spec, frame, persons, companies, invalid, breaker.breaks)
+
+
+def _industry_codes(codes: np.ndarray, without_letter: float,
+                    rng: np.random.Generator) -> np.ndarray:
+    """GB/T 4754 codes as filed: a share without the section letter ("1331" for C1331)."""
+    drop = rng.random(codes.size) < without_letter
+    return np.array([c[1:] if d and isinstance(c, str) else c
+                     for c, d in zip(codes.tolist(), drop.tolist(), strict=True)], dtype=object)
 
 
 def _corrupt(frame: pd.DataFrame, rid: np.ndarray, rng: np.random.Generator,
