@@ -295,11 +295,14 @@ def test_name_variants_are_what_they_claim(world_dir: Path) -> None:
     variant = names.homophone("伟", rng)
     assert variant in ("玮", "炜", "维")
     assert names.traditional("张伟") == "張偉"
+    # a clerk's same-sound character in a company's brand: 兴 for 星, 禾/和/合 for 河
+    assert names.brand_homophone("星河", rng) in {"兴河", "星禾", "星和", "星合"}
+    assert names.brand_homophone("甜", rng) == "天"
     assert names.pinyin_forms("张", "伟")[:2] == ("ZHANG WEI", "Wei Zhang")
     forms = set(truth(world_dir, "person_mentions")["name_form"])
     assert {"canonical", "traditional", "homophone", "pinyin"} <= forms
     company_forms = set(truth(world_dir, "company_mentions")["name_form"])
-    assert {"canonical", "former", "bracketed", "legal_form"} <= company_forms
+    assert {"canonical", "former", "bracketed", "legal_form", "homophone"} <= company_forms
 
 
 @pytest.mark.parametrize("style", ["35%", "0.35", "35.00"])

@@ -209,6 +209,27 @@ LEGAL_FORM_WEIGHTS = (0.7, 0.25, 0.05)
 _BRAND = "".join(dict.fromkeys(BRAND_CHARS))  # each character once
 
 
+@cache
+def _brand_sounds() -> dict[str, str]:
+    """Brand characters that share a sound with another brand character: 星/兴, 鑫/信/新."""
+    groups: dict[str, str] = {}
+    for ch in _BRAND:
+        groups[_syllable(ch)] = groups.get(_syllable(ch), "") + ch
+    return {ch: group for group in groups.values() if len(group) > 1 for ch in group}
+
+
+def brand_homophone(brand_text: str, rng: np.random.Generator) -> str | None:
+    """The brand with one character swapped for a same-sound one (a clerk writing 兴 for
+    星), if any has one."""
+    sounds = _brand_sounds()
+    spots = [i for i, ch in enumerate(brand_text) if ch in sounds]
+    if not spots:
+        return None
+    i = spots[int(rng.integers(len(spots)))]
+    others = [c for c in sounds[brand_text[i]] if c != brand_text[i]]
+    return brand_text[:i] + others[int(rng.integers(len(others)))] + brand_text[i + 1:]
+
+
 def brand(code: int, width: int) -> str:
     """The `code`-th brand of `width` characters (its digits in base len(_BRAND))."""
     chars = []

@@ -29,10 +29,11 @@ class CompanyNoise:
     bracketed_halfwidth: float = 0.02
     legal_form: float = 0.04
     traditional: float = 0.01
+    homophone: float = 0.01  # one brand character swapped for a same-sound one
 
 
 REGISTRY_PERSON = PersonNoise(0.005, 0.003, 0.002)
-QUIET_COMPANY = CompanyNoise(0.01, 0.005, 0.01, 0.0)
+QUIET_COMPANY = CompanyNoise(0.01, 0.005, 0.01, 0.0, 0.005)
 
 
 def person_names(people: pd.DataFrame, idx: np.ndarray, rng: np.random.Generator,
@@ -122,17 +123,17 @@ def company_names(companies: pd.DataFrame, idx: np.ndarray, when: np.ndarray | N
                   rng: np.random.Generator,
                   noise: CompanyNoise = CompanyNoise()) -> tuple[np.ndarray, np.ndarray]:
     """Company names as written on `when`, and the form (canonical, former, bracketed,
-    bracketed_halfwidth, legal_form, traditional)."""
+    bracketed_halfwidth, legal_form, traditional, homophone)."""
     written, former = names_at(companies, idx, when)
     form = np.where(former, "former", "canonical").astype(object)
     cuts = np.cumsum([noise.bracketed, noise.bracketed_halfwidth, noise.legal_form,
-                      noise.traditional])
+                      noise.traditional, noise.homophone])
     choice = np.searchsorted(cuts, rng.random(idx.size), side="right")
     city = companies["city"].to_numpy()[idx]
     brand_text = companies["brand"].to_numpy()[idx]
     word = companies["word"].to_numpy()[idx]
     legal = companies["form"].to_numpy()[idx]
-    for i in np.flatnonzero((choice < 4) & ~former).tolist():
+    for i in np.flatnonzero((choice < 5) & ~former).tolist():
         kind = choice[i]
         if kind == 0:
             text = names.bracketed(city[i], brand_text[i], word[i], legal[i])
@@ -144,9 +145,14 @@ def company_names(companies: pd.DataFrame, idx: np.ndarray, when: np.ndarray | N
             text = names.company_name(city[i], brand_text[i], word[i],
                                       names.swap_form(legal[i]))
             label = "legal_form"
-        else:
+        elif kind == 3:
             text = names.traditional(written[i])
             label = "traditional"
+        else:
+            sound = names.brand_homophone(brand_text[i], rng)
+            text = written[i] if sound is None else names.company_name(
+                city[i], sound, word[i], legal[i])
+            label = "homophone"
         if text != written[i]:
             written[i], form[i] = text, label
     return written, form
