@@ -151,24 +151,38 @@ def _same_company(frame: pd.DataFrame) -> tuple[float, float]:
     return agreeing_pairs(exploded, ["context"]), pairs(float((context > 0).sum()))
 
 
-def _same_brand(frame: pd.DataFrame) -> tuple[float, float]:
-    """Same brand words, industry and legal form, regions equal or one unknown, and not the
-    same canonical name (the level above)."""
-    keys = frame[["name_core", "name_industry", "name_legal_form", "name_region"]].copy()
-    keys = keys[keys["name_core"].notna()]
+def _brand_compatible(frame: pd.DataFrame, core: str) -> float:
+    """Pairs equal on `core` (brand words, or their sound), industry and legal form, with
+    regions equal or one unknown."""
+    keys = frame[[core, "name_industry", "name_legal_form", "name_region"]].copy()
+    keys = keys[keys[core].notna()]
     keys[["name_industry", "name_legal_form"]] = keys[["name_industry", "name_legal_form"]].fillna(
         ""
     )
-    group = ["name_core", "name_industry", "name_legal_form"]
+    group = [core, "name_industry", "name_legal_form"]
     sizes = keys.groupby(group, sort=False).size()
     unknown = keys[keys["name_region"].isna()].groupby(group, sort=False).size()
     unknown = unknown.reindex(sizes.index, fill_value=0).to_numpy(np.float64)
     n = sizes.to_numpy(np.float64)
-    compatible = agreeing_pairs(keys, [*group, "name_region"]) + float(
+    return agreeing_pairs(keys, [*group, "name_region"]) + float(
         (unknown * (n - unknown) + unknown * (unknown - 1) / 2).sum()
     )
+
+
+def _same_brand(frame: pd.DataFrame) -> tuple[float, float]:
+    """Same brand words, industry and legal form, regions equal or one unknown, and not the
+    same canonical name (the level above)."""
+    compatible = _brand_compatible(frame, "name_core")
     exact = agreeing_pairs(frame, ["name_canonical"])
     return max(compatible - exact, 0.0), pairs(float(_present(frame, "name_canonical").sum()))
+
+
+def _same_brand_sound(frame: pd.DataFrame) -> tuple[float, float]:
+    """The same brand sound with industry, legal form and region as for the same brand,
+    and not the same brand (the levels above)."""
+    sound = _brand_compatible(frame, "name_core_pinyin")
+    brand = _brand_compatible(frame, "name_core")
+    return max(sound - brand, 0.0), pairs(float(_present(frame, "name_canonical").sum()))
 
 
 def _former_name(frame: pd.DataFrame) -> tuple[float, float]:
@@ -235,6 +249,7 @@ COUNTED: dict[str, dict[tuple[str, str], Callable[[pd.DataFrame], tuple[float, f
     "company": {
         ("name", REGISTERED_NAME): _registered_name,
         ("name", "same brand"): _same_brand,
+        ("name", "same brand sound"): _same_brand_sound,
         ("identifiers", "same identifier"): _same_identifier,
         ("region_code", "same region"): _exact("region_code"),
         ("address", "same address"): _exact("address"),

@@ -11,7 +11,8 @@ by the characters both show, four levels / same birth date and sex but another n
 conflict),
 company context (the two records name a common company entity), and phone and address
 when the data carries them. Companies: name (the same registered name, current or former /
-same brand words, industry and legal form / brand words one character apart),
+same brand words, industry and legal form / the same brand sound with them / brand words
+one character apart),
 identifiers (USCC, organisation code or registration number equal / conflict), region,
 and address. Term-frequency adjustment on names makes a shared 王伟 count for little and
 a shared rare name for much.
@@ -266,6 +267,17 @@ def company_comparisons(optional: set[str]) -> list[dict[str, Any]]:
                 "OR name_region_l IS NULL OR name_region_r IS NULL)",
                 "same brand",
             ),
+            # A clerk writing 兴 for 星: the brand as it sounds, with everything else of
+            # the name agreeing. Its u is counted (linkage/exact_u.py): brands that sound
+            # alike in one region, industry and legal form are rarer than a random pair.
+            _level(
+                "name_core_pinyin_l = name_core_pinyin_r "
+                "AND coalesce(name_industry_l, '') = coalesce(name_industry_r, '') "
+                "AND coalesce(name_legal_form_l, '') = coalesce(name_legal_form_r, '') "
+                "AND (name_region_l = name_region_r "
+                "OR name_region_l IS NULL OR name_region_r IS NULL)",
+                "same brand sound",
+            ),
             _level(
                 "coalesce(name_region_l, '') = coalesce(name_region_r, '') "
                 "AND name_is_branch_l = name_is_branch_r "
@@ -306,7 +318,10 @@ CAPPED_KEYS = {
         ("name_block", "name_simplified", ["name_simplified"]),
         ("sound_block", "name_pinyin_key", ["name_pinyin_key"]),
     ],
-    COMPANY: [("brand_block", "name_core", ["name_core", "name_legal_form"])],
+    COMPANY: [
+        ("brand_block", "name_core", ["name_core", "name_legal_form"]),
+        ("brand_sound_block", "name_core_pinyin", ["name_core_pinyin", "name_legal_form"]),
+    ],
 }
 
 
@@ -341,7 +356,8 @@ def person_blocking() -> list[Any]:
 
 def company_blocking() -> list[Any]:
     """Candidate pairs: a canonical or former name in common, an identifier in common, or
-    the same brand words and legal form (for brands of at most MAX_NAME_BLOCK mentions)."""
+    the same brand words, or brand sound, and legal form (for brands of at most
+    MAX_NAME_BLOCK mentions)."""
     return [
         block_on("name_canonical"),
         block_on("name_keys", arrays_to_explode=["name_keys"]),
@@ -349,6 +365,7 @@ def company_blocking() -> list[Any]:
         block_on("org_code"),
         block_on("reg_no"),
         block_on("brand_block", "name_legal_form"),
+        block_on("brand_sound_block", "name_legal_form"),
     ]
 
 

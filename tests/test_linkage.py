@@ -98,6 +98,37 @@ def test_outputs_cover_every_mention_once(linked):
     assert (run / "models" / "person.json").is_file()
 
 
+def test_a_same_sound_brand_joins_or_is_shown_to_a_reviewer(linked, world: Path):
+    """A company written with a same-sound brand character (兴 for 星) is in its company,
+    or, named by nothing else, paired with it at "same brand sound" among the near misses
+    a reviewer sees: never lost in silence."""
+    run, _ = linked
+    truth = pd.read_parquet(world / "truth" / "company_mentions.parquet")
+    truth["mention"] = truth["source"] + ":" + truth["record_id"] + ":" + truth["slot"]
+    true_of = truth.set_index("mention")["true_company_id"]
+    entities = pq.read_table(run / "entities.parquet").to_pandas()
+    entities = entities[entities["entity_type"] == "company"]
+    entity_of = pd.Series(
+        entities["entity_id"].to_numpy(),
+        index=entities["source"] + ":" + entities["record_id"] + ":" + entities["slot"],
+    )
+    main = truth.assign(entity=entity_of.reindex(truth["mention"]).to_numpy())
+    main = main.groupby("true_company_id")["entity"].agg(lambda s: s.value_counts().index[0])
+    sounding = truth[truth["name_form"] == "homophone"]
+    assert len(sounding) > 5
+    links = pq.read_table(run / "links.parquet").to_pandas()
+    links = links[links["entity_type"] == "company"]
+    shown = set()
+    pairs = zip(links["mention_l"], links["mention_r"], links["levels"], strict=True)
+    for left, right, levels in pairs:
+        if any(lv["level"] == "same brand sound" for lv in levels) and (
+            true_of.get(left) == true_of.get(right)
+        ):
+            shown.update((left, right))
+    for mention, company in zip(sounding["mention"], sounding["true_company_id"], strict=True):
+        assert entity_of[mention] == main[company] or mention in shown, mention
+
+
 def test_a_second_run_keeps_every_entity_id(linked, tmp_path: Path):
     run, _ = linked
     again = _copy(run, tmp_path)

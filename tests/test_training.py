@@ -259,6 +259,30 @@ def test_brand_pairs_exclude_exact_names_and_other_regions() -> None:
     assert agree == 3 and comparable == 10
 
 
+def test_brand_sound_pairs_exclude_the_same_brand() -> None:
+    frame = pd.DataFrame(
+        {
+            "name_canonical": [
+                "上海星河食品有限公司",
+                "上海兴河食品有限公司",
+                "上海星河食品有限公司",
+                "上海兴禾食品有限公司",
+                "北京兴河食品有限公司",
+            ],
+            "name_core": ["星河", "兴河", "星河", "兴禾", "兴河"],
+            "name_core_pinyin": ["xing he"] * 5,
+            "name_industry": ["食品"] * 5,
+            "name_legal_form": ["有限公司"] * 5,
+            "name_region": ["上海", "上海", "上海", "上海", "北京"],
+        }
+    )
+    agree, comparable = exact_u._same_brand_sound(frame)
+    # Shanghai: 4 of one sound (6 pairs), of which (0,2) share the brand: 5 left; Beijing
+    # is another region
+    assert agree == 5 and comparable == 10
+    assert ("name", "same brand sound") in exact_u.COUNTED["company"]
+
+
 def test_former_name_pairs_are_counted() -> None:
     frame = pd.DataFrame(
         {
