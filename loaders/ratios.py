@@ -16,6 +16,13 @@ once the whole column has been seen:
 3. Whatever is still undecided takes the column's reading and is counted as a doubt; a
    company whose current holdings sum far from 100% is a field issue with the figures.
 
+A company is its USCC where the record gives one, else its name; a record without a USCC
+joins the USCC of another record naming the company the same way (有限责任公司 and
+有限公司 being one legal form). A company known by a name only may be part of a company
+whose other holders the extract names otherwise, so where its total is decided by its
+open values alone in a column that does not read them so by itself, the reading is also
+a doubt (`ratio_read_by_own_total_without_uscc`).
+
 Every reading taken from evidence is counted in the manifest (`values_inferred`), every
 doubt in `doubts`; `ratio_scale: percent|fraction` fixes the style but not the total
 check, so no setting turns a doubt into silence.
@@ -26,6 +33,8 @@ from __future__ import annotations
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from itertools import product
+
+from loaders.fields import normalise_text
 
 # A company's current holdings summing within this of 100% are complete and consistent.
 TOTAL_TOLERANCE = 0.02
@@ -93,11 +102,11 @@ class RatioColumn:
         for h in self.holdings:
             h.row[RATIO_COLUMN] = _default(h, style, doubts, self.column)
         by_company: dict[str, list[_Holding]] = defaultdict(list)
-        uscc_of = {name: uscc for uscc, name in (h.company for h in self.holdings) if uscc and name}
+        uscc_of = _usccs_by_name(self.holdings)
         for h in self.holdings:
             if h.row[VALID_TO_COLUMN] is None:
                 uscc, name = h.company
-                uscc = uscc or uscc_of.get(name)
+                uscc = uscc or uscc_of.get(_name_key(name))
                 by_company[f"USCC {uscc}" if uscc else str(name)].append(h)
         issues = []
         decided: set[int] = set()
@@ -106,6 +115,12 @@ class RatioColumn:
             if unsure and _by_total(current, unsure):
                 inferred[f"ratio_read_by_company_total:{self.column}"] += len(unsure)
                 decided.update(id(h) for h in unsure)
+                if (
+                    not company.startswith("USCC ")
+                    and len(unsure) == len(current)
+                    and style != "fraction"
+                ):
+                    doubts[f"ratio_read_by_own_total_without_uscc:{self.column}"] += len(unsure)
             total = sum(h.row[RATIO_COLUMN] for h in current)
             if not SUM_REPORT_BAND[0] <= total <= SUM_REPORT_BAND[1]:
                 doubts[f"holdings_sum_off:{self.column}"] += 1
@@ -140,6 +155,23 @@ def hold(columns: dict[tuple, RatioColumn], source: str, holdings: list[tuple]) 
         if key not in columns:
             columns[key] = RatioColumn(source, fact.ratio, fact.ratio_scale)
         columns[key].add(row, reading, company)
+
+
+def _name_key(name: str | None) -> str | None:
+    """A company name as records may vary it without naming another company."""
+    if not name:
+        return None
+    return normalise_text(name).replace(" ", "").replace("有限责任公司", "有限公司")
+
+
+def _usccs_by_name(holdings: list[_Holding]) -> dict[str, str]:
+    """Name key -> the one USCC records give beside it (a key beside two USCCs: none)."""
+    seen: dict[str, set[str]] = defaultdict(set)
+    for uscc, name in (h.company for h in holdings):
+        key = _name_key(name)
+        if uscc and key:
+            seen[key].add(uscc)
+    return {key: next(iter(usccs)) for key, usccs in seen.items() if len(usccs) == 1}
 
 
 def _default(h: _Holding, style: str, doubts: Counter, column: str) -> float:

@@ -76,7 +76,9 @@ def test_a_mixed_column_as_an_agency_wrote_it() -> None:
         ("D", 6): 0.99,
     }
     assert inferred == {"ratio_read_by_company_total:出资比例": 5}
-    assert doubts == {} and issues == []
+    # B and C are known by name alone and decided by their own values only: a company
+    # whose other holders the extract names otherwise would read them wrongly
+    assert doubts == {"ratio_read_by_own_total_without_uscc:出资比例": 3} and issues == []
 
 
 def test_what_the_total_cannot_decide_is_a_doubt_and_a_field_issue() -> None:
@@ -153,6 +155,7 @@ def test_a_load_reads_a_mixed_column_and_counts_it_in_the_manifest(tmp_path: Pat
         "holdings_sum_off:出资比例": 1,
         "ratio_below_one_undecided:出资比例": 1,
         "ratio_one_undecided:出资比例": 1,
+        "ratio_read_by_own_total_without_uscc:出资比例": 1,  # 乙's lone "1"
     }
     assert source["field_issue_reasons"] == {"holdings_sum_off": 1}
     holdings = pq.read_table(tmp_path / "run" / "shareholdings.parquet").to_pylist()
@@ -166,3 +169,47 @@ def test_a_load_reads_a_mixed_column_and_counts_it_in_the_manifest(tmp_path: Pat
     }
     issues = pq.read_table(tmp_path / "run" / "field_issues.parquet").to_pylist()
     assert "丙有限公司 sum to 170.0%" in issues[0]["raw_value"]
+
+
+def _read_with_usccs(holdings: list[tuple[str | None, str, str]]) -> tuple[list[float], dict, dict]:
+    """Ratios, inferred and doubt counts for holdings given as (USCC, company name, text)."""
+    column = RatioColumn("shareholders", "出资比例", "auto")
+    for i, (uscc, name, text) in enumerate(holdings):
+        row = ("shareholders", f"R{i}", "holder", "person", "company", None, None, None, None)
+        column.add(row, ratio_form(text), (uscc, name))
+    rows, inferred, doubts, _ = column.resolve()
+    by_id = {row[1]: row[5] for row in rows}
+    return [by_id[f"R{i}"] for i in range(len(holdings))], dict(inferred), dict(doubts)
+
+
+def test_a_record_without_uscc_joins_its_company_by_name() -> None:
+    """A world's company: 91.00 and 8.00 with the USCC, 1.00 without it and with 有限责任公司
+    for 有限公司. Apart, the 1.00 alone summed to 100% as a whole holding; with its company
+    it is 1%."""
+    ratios, inferred, doubts = _read_with_usccs(
+        [
+            ("U1", "上海星河食品有限公司", "91.00"),
+            ("U1", "上海星河食品有限公司", "8.00"),
+            (None, "上海星河食品有限责任公司", "1.00"),
+            ("U2", "北京明月餐饮有限公司", "0.35"),
+            ("U2", "北京明月餐饮有限公司", "0.65"),
+        ]
+    )
+    assert ratios == [0.91, 0.08, 0.01, 0.35, 0.65]
+    assert inferred == {"ratio_read_by_company_total:出资比例": 3}
+    assert doubts == {}
+
+
+def test_a_company_known_by_name_alone_decided_by_its_own_values_is_a_doubt() -> None:
+    """A lone "1.00" under a name no USCC record uses, in a mixed column: 100% by its own
+    total, but its company's other holders may be under another name."""
+    ratios, inferred, doubts = _read_with_usccs(
+        [
+            (None, "广州晨光贸易有限公司", "1.00"),
+            ("U2", "北京明月餐饮有限公司", "0.35"),
+            ("U2", "北京明月餐饮有限公司", "65.00"),
+        ]
+    )
+    assert ratios == [1.0, 0.35, 0.65]
+    assert doubts == {"ratio_read_by_own_total_without_uscc:出资比例": 1}
+    assert inferred == {"ratio_read_by_company_total:出资比例": 2}
