@@ -17,11 +17,11 @@ once the whole column has been seen:
    company whose current holdings sum far from 100% is a field issue with the figures.
 
 A company is its USCC where the record gives one, else its name; a record without a USCC
-joins the USCC of another record naming the company the same way (有限责任公司 and
-有限公司 being one legal form). A company known by a name only may be part of a company
-whose other holders the extract names otherwise, so where its total is decided by its
-open values alone in a column that does not read them so by itself, the reading is also
-a doubt (`ratio_read_by_own_total_without_uscc`).
+joins the USCC of another record naming the company the same way, and records without
+one join each other by name (有限责任公司 and 有限公司 being one legal form). A company
+known by a name only may be part of a company whose other holders the extract names
+otherwise, so where its total is decided by its open values alone in a column that does
+not read them so by itself, the reading is also a doubt (`ratio_read_by_own_total_without_uscc`).
 
 Every reading taken from evidence is counted in the manifest (`values_inferred`), every
 doubt in `doubts`; `ratio_scale: percent|fraction` fixes the style but not the total
@@ -106,8 +106,9 @@ class RatioColumn:
         for h in self.holdings:
             if h.row[VALID_TO_COLUMN] is None:
                 uscc, name = h.company
-                uscc = uscc or uscc_of.get(_name_key(name))
-                by_company[f"USCC {uscc}" if uscc else str(name)].append(h)
+                key = _name_key(name)
+                uscc = uscc or uscc_of.get(key)
+                by_company[f"USCC {uscc}" if uscc else f"name {key or name}"].append(h)
         issues = []
         decided: set[int] = set()
         for company, current in by_company.items():

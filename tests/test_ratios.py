@@ -198,6 +198,17 @@ def test_a_record_without_uscc_joins_its_company_by_name() -> None:
     assert ratios == [0.91, 0.08, 0.01, 0.35, 0.65]
     assert inferred == {"ratio_read_by_company_total:出资比例": 3}
     assert doubts == {}
+    # An old company without a USCC on any record: the names alone join its holders
+    ratios, _, doubts = _read_with_usccs(
+        [
+            (None, "北京博大置业有限公司", "91.00"),
+            (None, "北京博大置业有限责任公司", "1.00"),
+            (None, "北京博大置业有限公司", "8.00"),
+            ("U2", "北京明月餐饮有限公司", "0.35"),
+            ("U2", "北京明月餐饮有限公司", "0.65"),
+        ]
+    )
+    assert ratios == [0.91, 0.01, 0.08, 0.35, 0.65] and doubts == {}
 
 
 def test_a_company_known_by_name_alone_decided_by_its_own_values_is_a_doubt() -> None:
