@@ -140,3 +140,29 @@ def test_a_world_writes_shares_codes_and_start_dates_as_its_habits_say(tmp_path:
     roles = pd.read_parquet(run / "roles.parquet")
     officers = roles[roles["source"] == "key_personnel"]
     assert len(officers) > 0 and officers["valid_from"].isna().all()
+
+
+def test_punishments_name_the_party_without_its_uscc_as_the_habits_say(tmp_path: Path) -> None:
+    habits_file = tmp_path / "habits.yaml"
+    habits_file.write_text("punishment_uscc: 0\n", "utf-8")
+    out = tmp_path / "world"
+    result = CliRunner().invoke(
+        app,
+        [
+            "world",
+            "--companies",
+            "300",
+            "--seed",
+            "5",
+            "--out",
+            str(out),
+            "--habits",
+            str(habits_file),
+        ],
+    )
+    assert result.exit_code == 0, result.output
+    run = tmp_path / "run"
+    load_run(out / "sources.yaml", run, secret=SECRET)
+    companies = pd.read_parquet(run / "company_mentions.parquet")
+    parties = companies[companies["source"] == "punishments"]
+    assert len(parties) > 0 and parties["uscc"].isna().all()

@@ -62,7 +62,7 @@ def punishments(w: World, rng: np.random.Generator) -> Extract:
     frame = table({
         "行政处罚决定书文号": p["decision_no"].to_numpy(),
         "当事人名称": name,
-        "统一社会信用代码": noise.usccs(c, company, rng, 0.95),
+        "统一社会信用代码": noise.usccs(c, company, rng, w.habits.punishment_uscc),
         "法定代表人": np.where(has_rep, rep_name, "").astype(object),
         "违法行为类型": offence,
         "处罚类别": p["category"].to_numpy(),

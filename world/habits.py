@@ -9,13 +9,15 @@ value or shares that do not sum to 1 is a ConfigError naming the file and the ke
     ratio_forms: {"35%": 0.5, "0.35": 0.25, "35.00": 0.25}
     industry_without_letter: 0.05
     blank_start: 0.03
+    punishment_uscc: 0.95
 
 `ratio_forms` is drawn per company (one clerk files a company's holders), so the column
 mixes styles and its bare numbers can be read two ways: the fraction style writes a whole
 holding as "1" and the percentage style writes 1% as "1.00" and 0.5% as "0.50"; only the
 company's total tells them apart. `industry_without_letter` is the share of registry
 rows whose GB/T 4754 code lacks its section letter ("1331" for C1331);
-`blank_start` the share of key-personnel rows with a blank 任职日期.
+`blank_start` the share of key-personnel rows with a blank 任职日期; `punishment_uscc` the
+share of punishment decisions that print the party's USCC (the others name it only).
 
 The court's list of judgment defaulters always masks 6+4 with '*', as it publishes; the
 habits apply to the masked IDs of the other agencies (punishment decisions today).
@@ -62,6 +64,7 @@ class Habits(BaseModel):
     )
     industry_without_letter: float = Field(0.05, ge=0, le=1)
     blank_start: float = Field(0.03, ge=0, le=1)
+    punishment_uscc: float = Field(0.95, ge=0, le=1)
 
     _check_patterns = field_validator("mask_patterns")(_mix)
     _check_characters = field_validator("mask_characters")(_mix)
