@@ -223,6 +223,17 @@ def _shortest(
 # -- the evidence document -----------------------------------------------------------------
 
 
+TRIGGER_COMPANY_NOT_IN_REGISTER = (
+    "the company on the triggering record matches no registry record (no USCC, no founding "
+    "date): the company alerted may be that company written another way"
+)
+
+
+def _in_register(company: dict[str, Any]) -> bool:
+    """A registry record joins the company: it has a USCC or a founding date."""
+    return company.get("uscc") is not None or company.get("established") is not None
+
+
 def _company(companies: dict[str, dict], entity_id: str | None) -> dict[str, Any] | None:
     if entity_id is None:
         return None
@@ -293,6 +304,14 @@ def build(
             "cycles_contribute": c["cycles_contribute"],
         }
     window_start, window_end = trigger.window
+    party = _company(companies, trigger.party_id) if trigger.party_kind == "company" else None
+    doubts = []
+    if party is not None and not _in_register(companies.get(trigger.party_id, {})):
+        # A punished company that no registry record joins (no USCC, no founding date) is
+        # probably a registered company written otherwise: "other companies than the
+        # punished one" may then take in the punished company itself.
+        party["in_register"] = False
+        doubts.append(TRIGGER_COMPANY_NOT_IN_REGISTER)
     return _iso(
         {
             "rule": {
@@ -304,9 +323,7 @@ def build(
             "trigger": {
                 "kind": trigger.kind,
                 **record,
-                "company": _company(companies, trigger.party_id)
-                if trigger.party_kind == "company"
-                else None,
+                "company": party,
             },
             "person": {
                 "entity_id": hit.person,
@@ -324,6 +341,7 @@ def build(
                 "end": window_end,
                 "period": _period_text(rule),
             },
+            **({"doubts": doubts} if doubts else {}),
         }
     )
 

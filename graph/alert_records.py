@@ -131,6 +131,8 @@ class SweepSummary:
     #: Hits not raised: the resident IDs on the old and new records cannot be one person's
     #: (a linkage error to review, never an alert): (rule, person, company, trigger key).
     identity_conflicts: list[tuple[str, str, str, str]] = field(default_factory=list)
+    #: Alerts raised with a doubt in their evidence (`evidence.doubts`), per rule.
+    doubtful: dict[str, int] = field(default_factory=dict)
     seconds: dict[str, float] = field(default_factory=dict)
 
     @property
@@ -151,6 +153,7 @@ class SweepSummary:
             "withdrawn": self.withdrawn,
             "undated_triggers": self.undated_triggers,
             "identity_conflicts": [list(c) for c in self.identity_conflicts],
+            "doubtful": self.doubtful,
             "seconds": {k: round(v, 3) for k, v in self.seconds.items()},
         }
 
@@ -206,6 +209,8 @@ def _sweep(
         row["history"] = []
         props = row["props"]
         summary.raised[props["rule"]] = summary.raised.get(props["rule"], 0) + 1
+        if props["doubtful"]:
+            summary.doubtful[props["rule"]] = summary.doubtful.get(props["rule"], 0) + 1
         if before is None:
             props["status"] = "new"
             summary.new.append(row["id"])
@@ -303,6 +308,7 @@ def _rows(
             "window_start": hit.trigger.window[0],
             "window_end": hit.trigger.window[1],
             "match_probability": identity_ev.get("weakest_probability"),
+            "doubtful": bool(evidence.get("doubts")),
             "evidence": json.dumps(evidence, ensure_ascii=False, sort_keys=True),
             "evidence_digest": digest(evidence),
         }

@@ -88,6 +88,15 @@ def print_sweep(summary: dict[str, Any]) -> None:
                 style="yellow",
             )
         )
+    if summary.get("doubtful"):
+        console.print(
+            Text(
+                f"{sum(summary['doubtful'].values()):,} alerts raised with a doubt in their "
+                "evidence (a triggering company that matches no registry record: the company "
+                "alerted may be that company written another way); see `evidence.doubts`",
+                style="yellow",
+            )
+        )
     if summary["undated_triggers"]:
         console.print(
             Text(

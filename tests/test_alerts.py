@@ -93,6 +93,7 @@ def test_window_edges_industry_and_trigger_company(neo4j_driver: neo4j.Driver, t
     }
     assert evidence["identity"]["old_mentions"][0]["id"] == "110101********123X"
     assert evidence["identity"]["new_mentions"][0]["name"] == "李建国"
+    assert "doubts" not in evidence and "in_register" not in evidence["trigger"]["company"]
 
 
 def test_responsible_person_as_officer_and_warning_only(neo4j_driver: neo4j.Driver, tmp_path: Path):
@@ -306,6 +307,29 @@ def test_a_list_entry_stands_until_its_management_period_ends(
     assert evidence["trigger"]["expires"] == "2023-01-01"
     assert evidence["window"]["end"] == "2023-01-01"
     assert "management period" in evidence["window"]["period"]
+
+
+def test_a_punished_company_outside_the_register_is_a_doubt_on_the_alert(
+    neo4j_driver: neo4j.Driver, tmp_path: Path
+):
+    """A decision naming its company with no USCC and a name no registry record shares
+    leaves that company an entity of its own: "other companies" then takes in the
+    punished company itself. The alert is raised, and says so."""
+    b = RunBuilder()
+    b.company("X", "兴河食品有限公司")  # no USCC, no founding date: not in the register
+    b.person("B", "李建国", "110101********123X")
+    b.legal_rep("B", "X", date(2012, 1, 1))
+    b.punishment("X", "沪市监处〔2020〕1号", T0, ["licence_revocation"])
+    b.company("Y", "新食品有限公司", established=date(2021, 1, 1))
+    b.legal_rep("B", "Y", date(2022, 1, 1))
+    _fresh(neo4j_driver, b, tmp_path / "run")
+    summary = sweep(neo4j_driver, RULES, SETTINGS, AS_OF)
+    (alert,) = list_alerts(neo4j_driver)
+    evidence = alert["evidence"]
+    assert evidence["trigger"]["company"]["in_register"] is False
+    assert evidence["doubts"] and "matches no registry record" in evidence["doubts"][0]
+    assert summary.doubtful == {"food_art135": 1}
+    assert summary.as_dict()["doubtful"] == {"food_art135": 1}
 
 
 def _reopen_world(start: date) -> RunBuilder:
