@@ -18,6 +18,7 @@ from world.linkage_checks import (
     common_name_precision,
     exact_baseline,
     format_scores,
+    identifier_split,
     most_common_names,
     outside_main_entity,
     pairwise_scores,
@@ -107,6 +108,28 @@ def test_common_name_precision_on_crafted_example() -> None:
         common_name_precision(["e"], ["p9"], names)
 
 
+def test_identifier_split_by_hand() -> None:
+    # TRUTH / PRED as above; the third and sixth mentions give a name only.
+    joined = pd.DataFrame(
+        {
+            "entity_id": PRED,
+            "true": TRUTH,
+            "id_form": ["full", "masked_4+4", "missing", "full", "legacy15", "missing"],
+        }
+    )
+    split = identifier_split(joined, "true")
+    # With ID: x x y y (a a b b): true pairs a-a, b-b; predicted x-x, y-y; both correct.
+    assert (split["with_id"]["true_pairs"], split["with_id"]["correct_pairs"]) == (2, 2)
+    assert split["with_id"]["precision"] == 1.0 and split["with_id"]["mentions"] == 4
+    # The rest of the pairs involve mention 3 (a, in y): true with the two other a's
+    # (neither predicted), predicted with the two b's (neither true).
+    name_only = split["name_only"]
+    assert (name_only["true_pairs"], name_only["predicted_pairs"]) == (2, 2)
+    assert name_only["correct_pairs"] == 0 and name_only["mentions"] == 2
+    table = format_scores({"person": {**split, "mentions": 6, "entities": 3, "true_entities": 3}})
+    assert " with ID" in table and " name only" in table
+
+
 def test_format_scores_lists_every_method_and_type() -> None:
     row = {
         "mentions": 6,
@@ -162,8 +185,10 @@ def test_truth_derived_entities_score_one(tiny: tuple[Path, Path]) -> None:
     assert {"full", "missing", "masked_6+4"} <= set(outside["id_form"])
     assert {"canonical", "pinyin"} <= set(outside["name_form"])
     assert all(
-        v["outside"] == 0.0 for kind in ("person", "company")
-        for table in scores[kind]["outside_main"].values() for v in table.values()
+        v["outside"] == 0.0
+        for kind in ("person", "company")
+        for table in scores[kind]["outside_main"].values()
+        for v in table.values()
     )
 
 

@@ -166,3 +166,50 @@ def test_punishments_name_the_party_without_its_uscc_as_the_habits_say(tmp_path:
     companies = pd.read_parquet(run / "company_mentions.parquet")
     parties = companies[companies["source"] == "punishments"]
     assert len(parties) > 0 and parties["uscc"].isna().all()
+
+
+def test_key_personnel_carry_ids_as_the_habits_say(tmp_path: Path) -> None:
+    """An internal extract of 主要人员 with its 证件号码 column: each row's ID full, masked
+    in the agencies' mix, or blank; the truth records which, and the load reads them."""
+    habits_file = tmp_path / "habits.yaml"
+    habits_file.write_text(
+        'key_personnel_ids: {full: 0.5, masked: 0.3, none: 0.2}\nmask_patterns: {"4+4": 1}\n',
+        "utf-8",
+    )
+    out = tmp_path / "world"
+    result = CliRunner().invoke(
+        app,
+        [
+            "world",
+            "--companies",
+            "300",
+            "--seed",
+            "5",
+            "--out",
+            str(out),
+            "--habits",
+            str(habits_file),
+        ],
+    )
+    assert result.exit_code == 0, result.output
+    truth = pd.read_parquet(out / "truth" / "person_mentions.parquet")
+    officers = truth[truth["source"] == "key_personnel"]
+    shares = officers["id_form"].value_counts(normalize=True)
+    assert set(shares.index) == {"full", "masked_4+4", "missing"}
+    assert abs(shares["full"] - 0.5) < 0.05 and abs(shares["masked_4+4"] - 0.3) < 0.05
+
+    run = tmp_path / "run"
+    load_run(out / "sources.yaml", run, secret=SECRET)
+    mentions = pd.read_parquet(run / "person_mentions.parquet")
+    loaded = mentions.merge(officers, on=["source", "record_id", "slot"])
+    assert len(loaded) == len(officers)
+    by_form = loaded.groupby("id_form")["id_kind"].agg(lambda v: set(v.dropna()))
+    assert by_form["full"] == {"18"} and by_form["masked_4+4"] == {"masked"}
+    assert loaded.loc[loaded["id_form"] == "missing", "id_kind"].isna().all()
+
+
+def test_key_personnel_name_only_by_default(tmp_path: Path) -> None:
+    assert not Habits().key_personnel_carry_ids()
+    assert Habits.model_validate(
+        {"key_personnel_ids": {"none": 0.9, "full": 0.1}}
+    ).key_personnel_carry_ids()

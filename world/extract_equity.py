@@ -155,17 +155,27 @@ def key_personnel(w: World, rng: np.random.Generator, max_rows: int) -> Extract:
     dates[rng.random(n) < w.habits.blank_start] = None
     order = np.lexsort((o["title"].to_numpy().astype(str), name.astype(str)))
     keys = np.arange(1, n + 1)
-    frame = table({"序号": keys.astype(object), "企业名称": name[order], "姓名": p_name[order],
-                          "职务": o["title"].to_numpy()[order], "任职日期": dates[order]})
+    columns = {"序号": keys.astype(object), "企业名称": name[order], "姓名": p_name[order]}
+    person_fields = {"name": "姓名"}
+    id_form = None
+    if w.habits.key_personnel_carry_ids():
+        shares = w.habits.key_personnel_ids
+        p_id, id_form = noise.person_ids(w.people, person, rng, shares.get("full", 0.0), 0.0,
+                                         shares.get("masked", 0.0), w.habits)
+        columns["证件号码"] = p_id[order]
+        id_form = id_form[order]
+        person_fields["id_number"] = "证件号码"
+    frame = table({**columns, "职务": o["title"].to_numpy()[order], "任职日期": dates[order]})
     rid = keys.astype(str).astype(object)
-    persons = mentions(rid, "person", person[order], np.ones(n, dtype=bool), p_form[order])
+    persons = mentions(rid, "person", person[order], np.ones(n, dtype=bool), p_form[order],
+                       id_form)
     companies = mentions(rid, "company", company[order], np.ones(n, dtype=bool),
                          name_form[order], entity_column="company")
     spare = iter(range(n + 1, n + 100))
     breaker = Breaker(frame, rid, ["序号"], lambda: {"序号": next(spare)}, rng)
     breaker.missing_key()
     breaker.bad_value("任职日期", BAD_DATE, "unparseable_date")
-    breaker.blank_mention(["姓名"], "姓名")
+    breaker.blank_mention([c for c in ("姓名", "证件号码") if c in frame.columns], "姓名")
     breaker.duplicate_key()
     files = "extracts/personnel/key_personnel_*.xlsx"
     spec = {
@@ -176,7 +186,7 @@ def key_personnel(w: World, rng: np.random.Generator, max_rows: int) -> Extract:
         "record_key": "序号",
         "mentions": {
             "company": {"kind": "company", "fields": {"name": "企业名称"}},
-            "person": {"kind": "person", "fields": {"name": "姓名"}},
+            "person": {"kind": "person", "fields": person_fields},
         },
         "facts": [{"type": "role", "person": "person", "company": "company", "role": "职务",
                    "valid_from": "任职日期"}],

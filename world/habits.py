@@ -10,6 +10,7 @@ value or shares that do not sum to 1 is a ConfigError naming the file and the ke
     industry_without_letter: 0.05
     blank_start: 0.03
     punishment_uscc: 0.95
+    key_personnel_ids: {none: 1.0}
 
 `ratio_forms` is drawn per company (one clerk files a company's holders), so the column
 mixes styles and its bare numbers can be read two ways: the fraction style writes a whole
@@ -17,7 +18,11 @@ holding as "1" and the percentage style writes 1% as "1.00" and 0.5% as "0.50"; 
 company's total tells them apart. `industry_without_letter` is the share of registry
 rows whose GB/T 4754 code lacks its section letter ("1331" for C1331);
 `blank_start` the share of key-personnel rows with a blank 任职日期; `punishment_uscc` the
-share of punishment decisions that print the party's USCC (the others name it only).
+share of punishment decisions that print the party's USCC (the others name it only);
+`key_personnel_ids` how key-personnel rows identify the person: by name only ("none",
+as the public disclosure does and today's default), by a full resident ID ("full") or a
+masked one ("masked", in the agencies' masking mix), as an agency's internal extract of
+主要人员 with its 证件号码 column does.
 
 The court's list of judgment defaulters always masks 6+4 with '*', as it publishes; the
 habits apply to the masked IDs of the other agencies (punishment decisions today).
@@ -37,6 +42,7 @@ from config.validated import load_validated
 MaskPattern = Literal["6+4", "4+4", "3+4", "1+1", "birth"]
 MaskCharacter = Literal["*", "×", "●", "#"]
 RatioForm = Literal["35%", "0.35", "35.00"]
+IdForm = Literal["none", "full", "masked"]
 
 
 def _mix(shares: dict[str, float]) -> dict[str, float]:
@@ -65,10 +71,15 @@ class Habits(BaseModel):
     industry_without_letter: float = Field(0.05, ge=0, le=1)
     blank_start: float = Field(0.03, ge=0, le=1)
     punishment_uscc: float = Field(0.95, ge=0, le=1)
+    key_personnel_ids: dict[IdForm, float] = Field(default_factory=lambda: {"none": 1.0})
 
     _check_patterns = field_validator("mask_patterns")(_mix)
     _check_characters = field_validator("mask_characters")(_mix)
     _check_ratios = field_validator("ratio_forms")(_mix)
+    _check_key_personnel_ids = field_validator("key_personnel_ids")(_mix)
+
+    def key_personnel_carry_ids(self) -> bool:
+        return self.key_personnel_ids.get("none", 0.0) < 1.0
 
 
 def load_habits(path: Path) -> Habits:

@@ -244,10 +244,29 @@ def format_outside_main(scores: dict) -> str:
         for column, values in scores.get(kind, {}).get("outside_main", {}).items():
             lines.append(f"{kind} mentions outside their entity, by {column}:")
             for value, figures in values.items():
-                lines.append(
-                    f"  {value:<28}{figures['outside']:>8.4f}{figures['mentions']:>12,}"
-                )
+                lines.append(f"  {value:<28}{figures['outside']:>8.4f}{figures['mentions']:>12,}")
     return "\n".join(lines)
+
+
+def identifier_split(joined: pd.DataFrame, true_col: str) -> dict[str, dict]:
+    """Person pairs split by what the two mentions carry: `with_id`, pairs of two mentions
+    that each give a resident ID (full, 15-digit or masked); `name_only`, pairs with at
+    least one mention that gives a name (and a company) only. Issue 12's targets are for
+    records that carry identifiers as internal extracts do; a name-only mention cannot be
+    told from a namesake's by anything it says, so its figures are reported apart."""
+    everything = pairwise_scores(joined["entity_id"], joined[true_col])
+    carried = (joined["id_form"] != "missing").to_numpy()
+    with_id = pairwise_scores(joined["entity_id"][carried], joined[true_col][carried])
+    correct = everything.correct_pairs - with_id.correct_pairs
+    predicted = everything.predicted_pairs - with_id.predicted_pairs
+    true = everything.true_pairs - with_id.true_pairs
+    precision = correct / predicted if predicted else 1.0
+    recall = correct / true if true else 1.0
+    name_only = PairScores(precision, recall, _f1(precision, recall), true, predicted, correct)
+    return {
+        "with_id": with_id.as_dict() | {"mentions": int(carried.sum())},
+        "name_only": name_only.as_dict() | {"mentions": int((~carried).sum())},
+    }
 
 
 def score_run(run_dir: Path, world_dir: Path, entities: pd.DataFrame | None = None) -> dict:
@@ -257,7 +276,8 @@ def score_run(run_dir: Path, world_dir: Path, entities: pd.DataFrame | None = No
     true_entities (distinct true ids among the mentions), pairwise precision / recall / f1
     with the pair counts, b3_precision / b3_recall / b3_f1, and for persons
     common_name_precision, common_name_mentions and common_name_predicted_pairs (see
-    `common_name_precision`); `outside_main` per kind (see `outside_main_entity`). Every
+    `common_name_precision`), and `with_id` / `name_only` pair scores (see
+    `identifier_split`); `outside_main` per kind (see `outside_main_entity`). Every
     mention of the truth must have exactly one entity row of its type and vice versa, else
     MentionMismatch says how many differ and shows one.
     """
@@ -282,6 +302,7 @@ def score_run(run_dir: Path, world_dir: Path, entities: pd.DataFrame | None = No
         scores = score_clustering(joined["entity_id"], joined[true_col])
         scores["outside_main"] = outside_main_entity(joined, true_col, _VARIATIONS[kind])
         if kind == "person":
+            scores |= identifier_split(joined, true_col)
             persons = pd.read_parquet(truth_dir / "persons.parquet", columns=[true_col, "name"])
             names = persons.set_index(true_col)["name"]
             precision, mentions, pairs = common_name_precision(
@@ -357,7 +378,7 @@ def format_scores(scores: dict) -> str:
     if scores and set(scores) <= set(ENTITY_TYPES):
         scores = {"-": scores}
     width = max([len("method"), *(len(m) for m in scores)])
-    head = f"{'method':<{width}}  {'type':<8}" + "".join(f"{c:>8}" for c, _ in _COLUMNS)
+    head = f"{'method':<{width}}  {'type':<10}" + "".join(f"{c:>8}" for c, _ in _COLUMNS)
     lines = [head + f"{'mentions':>10}{'entities':>20}"]
     for method, result in scores.items():
         for kind in ENTITY_TYPES:
@@ -368,5 +389,10 @@ def format_scores(scores: dict) -> str:
                 f"{s[k]:>8.4f}" if isinstance(s.get(k), float) else f"{'':>8}" for _, k in _COLUMNS
             )
             found = f"{s['entities']:,} / {s['true_entities']:,}"
-            lines.append(f"{method:<{width}}  {kind:<8}{cells}{s['mentions']:>10,}{found:>20}")
+            lines.append(f"{method:<{width}}  {kind:<10}{cells}{s['mentions']:>10,}{found:>20}")
+            for part, label in (("with_id", " with ID"), ("name_only", " name only")):
+                if part in s:
+                    p = s[part]
+                    shown = f"{p['precision']:>8.4f}{p['recall']:>8.4f}{p['f1']:>8.4f}"
+                    lines.append(f"{'':<{width}}  {label:<10}{shown}{'':>32}{p['mentions']:>10,}")
     return "\n".join(lines)
