@@ -25,7 +25,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from config.errors import ConfigError
 from config.settings import CONFIG_DIR
-from linkage.names import pinyin_syllables, simplify
+from linkage.names import simplify, word_pinyin
 
 __all__ = [
     "TERMS_PATH",
@@ -79,6 +79,36 @@ class _Qualifiers(_Strict):
     _check = field_validator("owners", "kinds", "exact")(_words)
 
 
+def _latin_words(values: list[str]) -> list[str]:
+    for value in values:
+        if not re.fullmatch(r"[a-z]+( [a-z]+)*", value):
+            raise ValueError(f"{value!r} is not lower-case words separated by single spaces")
+    return values
+
+
+class _Romanised(_Strict):
+    legal_forms: dict[str, list[str]] = Field(min_length=1)
+    industry_words: dict[str, list[str]] = {}
+    region_words: list[str] = []
+
+    _check = field_validator("region_words")(_latin_words)
+
+    @field_validator("legal_forms")
+    @classmethod
+    def _variants(cls, table: dict[str, list[str]]) -> dict[str, list[str]]:
+        for variants in table.values():
+            _latin_words(variants)
+        return table
+
+    @field_validator("industry_words")
+    @classmethod
+    def _industries(cls, table: dict[str, list[str]]) -> dict[str, list[str]]:
+        _latin_words(list(table))
+        for words in table.values():
+            _words(words)
+        return table
+
+
 class CompanyTerms(_Strict):
     """The schema of company_name_terms.yaml (see the file for what each part means)."""
 
@@ -92,6 +122,7 @@ class CompanyTerms(_Strict):
     industry_words: list[str] = Field(min_length=1)
     national: list[str] = []
     regions: dict[str, _Province] = Field(min_length=1)
+    romanised: _Romanised | None = None
 
     _check = field_validator("parent_forms", "industry_words", "national")(_words)
 
@@ -167,6 +198,11 @@ class _Tables:
     industry_lengths: dict[str, tuple[int, ...]]  # last character -> lengths, longest first
     regions: dict[str, tuple[tuple[_Unit, bool], ...]]  # surface -> ((unit, bare form), ...)
     region_lengths: dict[str, tuple[int, ...]]  # first two characters -> lengths, longest first
+    latin_forms: dict[tuple[str, ...], str]  # romanised form's words -> normalised form
+    latin_industry: frozenset[tuple[str, ...]]
+    latin_of_industry: dict[str, tuple[str, ...]]  # Chinese industry word -> English ones
+    latin_region_words: frozenset[tuple[str, ...]]
+    latin_regions: dict[str, str]  # pinyin of a short form -> its norm ("" if shared)
 
 
 def _county_norm(name: str) -> str:
@@ -216,6 +252,15 @@ def _build(terms: CompanyTerms) -> _Tables:
             lengths.setdefault(surface[:2], set()).add(len(surface))
     industry = frozenset(simplify(w) for w in terms.industry_words)
     q = terms.ownership_qualifiers
+    latin = terms.romanised
+    latin_regions: dict[str, str] = {}
+    for surface, units in surfaces.items():
+        for unit, bare in units:
+            if bare and unit.level in (_PROVINCE, _CITY):
+                key = word_pinyin(surface)
+                seen = latin_regions.setdefault(key, unit.norm)
+                if seen != unit.norm:
+                    latin_regions[key] = ""  # 山西 / 陕西 both "shanxi": unknown
     return _Tables(
         forms=forms,
         form_lengths=_lengths_by_last(forms),
@@ -228,7 +273,26 @@ def _build(terms: CompanyTerms) -> _Tables:
         industry_lengths=_lengths_by_last(industry),
         regions={k: tuple(v) for k, v in surfaces.items()},
         region_lengths={k: tuple(sorted(v, reverse=True)) for k, v in lengths.items()},
+        latin_forms={
+            tuple(v.split()): form
+            for form, variants in (latin.legal_forms.items() if latin else ())
+            for v in variants
+        },
+        latin_industry=frozenset(tuple(w.split()) for w in (latin.industry_words if latin else ())),
+        latin_of_industry=_latin_of_industry(latin),
+        latin_region_words=frozenset(
+            tuple(w.split()) for w in (latin.region_words if latin else ())
+        ),
+        latin_regions=latin_regions,
     )
+
+
+def _latin_of_industry(latin: _Romanised | None) -> dict[str, tuple[str, ...]]:
+    out: dict[str, list[str]] = {}
+    for english, words in latin.industry_words.items() if latin else ():
+        for word in words:
+            out.setdefault(simplify(word), []).append(english)
+    return {word: tuple(english) for word, english in out.items()}
 
 
 def _lengths_by_last(words: Iterable[str]) -> dict[str, tuple[int, ...]]:
@@ -263,7 +327,14 @@ class CompanyName:
     industry: the industry word, e.g. 食品, 餐饮管理 ("" if none is recognised).
     legal_form: normalised form: 有限公司 (also for 有限责任公司 and 有限公司（自然人独资）),
         股份有限公司, 合伙企业(有限合伙), a sole trader's 店/厂/经营部/商行, a branch's 分公司 ...
-    core_pinyin: syllables of `core`, to compare same-sound trade names.
+    core_pinyin: the pinyin of `core`, its syllables run together (星河 -> xinghe), to
+        compare same-sound trade names and a romanised name with its Chinese one.
+    is_romanised: written in Latin letters ("SHANGHAI XINGHE FOOD CO., LTD."): region,
+        trade name and form read from the words (see `romanised` in the terms file),
+        industry its English words, canonical marked with a leading "@" so it never
+        equals a Chinese one.
+    industry_latin: the English industry words that stand for a Chinese name's industry
+        ("" where it has none), to compare it with a romanised name's.
     is_branch: a branch (分公司, 分店, or any name going on after its parent's form).
     parent_canonical: a branch's parent's canonical ("" if not a branch or not named).
     """
@@ -277,6 +348,8 @@ class CompanyName:
     core_pinyin: str
     is_branch: bool
     parent_canonical: str
+    is_romanised: bool = False
+    industry_latin: tuple[str, ...] = ()
 
 
 _EMPTY_COMPANY = CompanyName("", "", "", "", "", "", "", False, "")
@@ -386,6 +459,7 @@ def _parse(
                 core_pinyin=parent.core_pinyin,
                 is_branch=True,
                 parent_canonical=parent.canonical,
+                industry_latin=parent.industry_latin,
             )
     rest, form, kind = _end_form(t, text)
     if partnership:  # 星河投资合伙企业（有限合伙）, 星河投资中心（有限合伙）
@@ -420,15 +494,97 @@ def _parse(
         core=core,
         industry=industry,
         legal_form=form,
-        core_pinyin=" ".join(pinyin_syllables(core)),
+        core_pinyin=word_pinyin(core),
         is_branch=kind == _BRANCH,
         parent_canonical="",
+        industry_latin=t.latin_of_industry.get(industry, ()) if industry else ("",),
+    )
+
+
+_LATIN_WORD = re.compile(r"[a-z0-9]+")
+_LATIN_BRACKETED = re.compile(r"\(([^()]*)\)")
+
+
+def _is_latin(text: str) -> bool:
+    """Written in Latin letters: no Chinese character, and at least one letter."""
+    return text.isascii() and any(c.isalpha() for c in text)
+
+
+def _latin_region(t: _Tables, words: list[str]) -> tuple[str, str, int] | None:
+    """(region norm, or "" when the pinyin is shared; the pinyin; words used) for a
+    region at the start of `words` (one to three words, run together) with its admin
+    words after."""
+    for k in (3, 2, 1):
+        key = "".join(words[:k])
+        if k <= len(words) and key in t.latin_regions:
+            used = k
+            for extra in (2, 1):
+                if tuple(words[used : used + extra]) in t.latin_region_words:
+                    used += extra
+                    break
+            return t.latin_regions[key], key, used
+    return None
+
+
+def _longest_suffix(words: list[str], table: Iterable[tuple[str, ...]]) -> int:
+    """How many of the last words form the longest entry of `table` (0: none), leaving
+    at least one word before it."""
+    entries = set(table)
+    for k in range(min(len(words) - 1, 6), 0, -1):
+        if tuple(words[-k:]) in entries:
+            return k
+    return 0
+
+
+def _romanised(t: _Tables, text: str) -> CompanyName:
+    """A company name in Latin letters, read into the same parts as a Chinese one."""
+    lowered = text.lower().replace("&", " and ")
+    found: tuple[str, str, int] | None = None
+    bracket = _LATIN_BRACKETED.search(lowered)
+    if bracket is not None:
+        inside = _LATIN_WORD.findall(bracket[1])
+        found = _latin_region(t, inside)
+        if found is not None and found[2] == len(inside):
+            lowered = lowered[: bracket.start()] + " " + lowered[bracket.end() :]
+        else:
+            found = None
+    words = _LATIN_WORD.findall(lowered)
+    if not words:
+        return _EMPTY_COMPANY
+    simplified = " ".join(words)
+    k = _longest_suffix(words, t.latin_forms)
+    form = t.latin_forms[tuple(words[-k:])] if k else ""
+    rest = words[: len(words) - k]
+    if found is None:
+        leading = _latin_region(t, rest)
+        # A place name followed by industry words only is the trade name (Changchun Food).
+        if leading is not None and leading[2] < len(rest):
+            after = rest[leading[2] :]
+            if _longest_suffix(["", *after], t.latin_industry) < len(after):
+                found, rest = leading, after
+    k = _longest_suffix(rest, t.latin_industry)
+    core_pinyin = "".join(rest[: len(rest) - k])
+    industry = " ".join(rest[len(rest) - k :])
+    region, region_key = (found[0], found[0] or found[1]) if found else ("", "")
+    return CompanyName(
+        simplified=simplified,
+        canonical="@" + " ".join(w for w in (region_key, core_pinyin, industry, form) if w),
+        region=region,
+        core=core_pinyin,
+        industry=industry,
+        legal_form=form,
+        core_pinyin=core_pinyin,
+        is_branch=False,
+        parent_canonical="",
+        is_romanised=True,
     )
 
 
 def company_from_simplified(text: str) -> CompanyName:
     """standardise_company_name on text already passed through simplify()."""
     t = _tables()
+    if _is_latin(text):
+        return _romanised(t, text)
     text = _clean(text)
     bracket_region: list[_Unit] = []
     region_written = ""

@@ -64,6 +64,8 @@ COMPANY_FEATURES = [
     "name_legal_form",
     "name_core_pinyin",
     "name_is_branch",
+    "name_is_romanised",
+    "name_industry_latin",
     "former_canonical",
     "name_keys",
     "uscc",
@@ -192,6 +194,8 @@ def company_features(run_dir: Path) -> pd.DataFrame:
     ):
         frame[column] = _objects(table.column(column))
     frame["name_is_branch"] = table.column("name_is_branch").to_numpy()
+    frame["name_is_romanised"] = table.column("name_is_romanised").to_numpy()
+    frame["name_industry_latin"] = table.column("name_industry_latin").to_pylist()
     former_lists = pc.fill_null(
         table.column("former_canonical"), pa.scalar([], pa.list_(pa.string()))
     )

@@ -13,6 +13,7 @@ company context (the two records name a common company entity), and phone and ad
 when the data carries them. Companies: name (the same registered name, current or former /
 same brand words, industry and legal form / the same brand sound with them / brand words
 one character apart),
+a romanised name with the Chinese one's brand sound, form, region and industry),
 identifiers (USCC, organisation code or registration number equal / conflict), region,
 and address. Term-frequency adjustment on names makes a shared 王伟 count for little and
 a shared rare name for much.
@@ -70,6 +71,9 @@ def _char_distance(left: pa.Array, right: pa.Array) -> pa.Array:
 
 #: The company name level of an equal full registered name, current or former.
 REGISTERED_NAME = "exact or former name"
+
+#: The company name level of a romanised name against a Chinese one.
+ROMANISED_BRAND = "romanised, same brand sound"
 
 #: Levels of a masked resident ID that agrees with the other mention wherever both show a
 #: character, strongest first. Agencies mask in several patterns (6+4 as the courts do,
@@ -277,6 +281,20 @@ def company_comparisons(optional: set[str]) -> list[dict[str, Any]]:
                 "AND (name_region_l = name_region_r "
                 "OR name_region_l IS NULL OR name_region_r IS NULL)",
                 "same brand sound",
+            ),
+            # A name in Latin letters (a customs filing's SHANGHAI XINGHE FOOD CO., LTD.)
+            # against a Chinese one: the trade name's pinyin, the form, the region, and an
+            # English industry word that stands for the Chinese one (Food: 食品).
+            _level(
+                "name_is_romanised_l <> name_is_romanised_r "
+                "AND name_core_pinyin_l = name_core_pinyin_r "
+                "AND coalesce(name_legal_form_l, '') = coalesce(name_legal_form_r, '') "
+                "AND (name_region_l = name_region_r "
+                "OR name_region_l IS NULL OR name_region_r IS NULL) "
+                "AND CASE WHEN name_is_romanised_l "
+                "THEN list_contains(name_industry_latin_r, coalesce(name_industry_l, '')) "
+                "ELSE list_contains(name_industry_latin_l, coalesce(name_industry_r, '')) END",
+                ROMANISED_BRAND,
             ),
             _level(
                 "coalesce(name_region_l, '') = coalesce(name_region_r, '') "

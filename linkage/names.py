@@ -202,6 +202,28 @@ def pinyin_syllables(text: str) -> list[str]:
     return out
 
 
+def _polyphonic(ch: str) -> bool:
+    readings = _pinyin_dict().get(ord(ch))
+    return readings is not None and "," in readings
+
+
+def word_pinyin(text: str) -> str:
+    """The pinyin of a word, syllables run together: read as a phrase where a character
+    has several readings (重庆 chongqing, 长乐 changle, not zhongqing, zhangle: how a
+    filing in Latin letters writes them), else character by character (the fast path)."""
+    if not any(_polyphonic(ch) for ch in text):
+        return "".join(pinyin_syllables(text))
+    from pypinyin import lazy_pinyin
+
+    out = []
+    for piece in lazy_pinyin(text, errors="default"):
+        if piece.isascii() and piece.isalpha() and _toneless(piece) in _valid_syllables():
+            out.append(_toneless(piece))
+        else:
+            out.extend(pinyin_syllables(piece))
+    return "".join(out)
+
+
 @cache
 def _valid_syllables() -> frozenset[str]:
     found = set()

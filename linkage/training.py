@@ -41,6 +41,8 @@ from linkage.deterministic import COMPANY_IDENTIFIERS, identifier_links, provisi
 from linkage.models import (
     EM_BLOCKS,
     PERSON,
+    REGISTERED_NAME,
+    ROMANISED_BRAND,
     UNIQUE_ID,
     Model,
     _linker,
@@ -67,7 +69,8 @@ class Fix:
     level: str
     block: str | None
     value: float | None  # None: nothing was used (an unsettled block's estimates)
-    source: str  # "saved model", "floor", "no weight", "half an observation", "clipped"
+    source: str  # "saved model", "floor", "no weight", "half an observation", "clipped",
+    # "by analogy"
     why: str
 
 
@@ -190,6 +193,8 @@ def _count_u(
     """Replace the sampled u of every countable level by its count; rescale the others so
     each comparison's u still sums to one."""
     population = _known_different(frame, entity_type, provisional)
+    if "name_is_romanised" in frame.columns:
+        population.attrs[exact_u.ROMANISED_SHARE] = float(frame["name_is_romanised"].mean())
     for comparison, levels in _levels(model):
         name = comparison["output_column_name"]
         keys = [(name, lv["label_for_charts"]) for lv in levels]
@@ -351,6 +356,40 @@ def _set_m(
             level["m_probability"] = float(value)
 
 
+def _romanised_by_analogy(
+    model: dict[str, Any],
+    estimates: dict[tuple[str, int], list[float]],
+    frame: pd.DataFrame,
+    record: TrainingRecord,
+) -> None:
+    """m of the romanised-name level when no identifier links a romanised name to a Chinese
+    one (an agency that writes English names and no USCC): a match's names agree across
+    scripts as often as its Chinese names agree (the exact or former name level), times
+    the share of pairs that are across scripts. Left to the floor, the level would count
+    for nothing and no such name would ever reach its company."""
+    if "name_is_romanised" not in frame.columns:
+        return
+    share = float(frame["name_is_romanised"].mean())
+    cross = 2 * share * (1 - share)
+    for comparison, levels in _levels(model):
+        if comparison["output_column_name"] != "name":
+            continue
+        labels = [lv["label_for_charts"] for lv in levels]
+        if ROMANISED_BRAND not in labels or REGISTERED_NAME not in labels:
+            return
+        at, exact = labels.index(ROMANISED_BRAND), labels.index(REGISTERED_NAME)
+        if cross <= 0 or ("name", at) in estimates or ("name", exact) not in estimates:
+            return
+        value = median(estimates[("name", exact)]) * cross
+        estimates[("name", at)] = [value]
+        record.fixes.append(
+            Fix("m", "name", ROMANISED_BRAND, None, value, "by analogy",
+                "no identifier-linked pair of a romanised and a Chinese name to learn from: "
+                f"the exact or former name's m times the share of pairs across scripts "
+                f"({cross:.3g})")
+        )
+
+
 def _fixed_by(entity_type: str, rule: str) -> set[str]:
     return next(fixed for r, fixed in EM_BLOCKS[entity_type] if r == rule)
 
@@ -439,6 +478,7 @@ def train(
         record.prior = _prior(provisional, record)
         model["probability_two_random_records_match"] = record.prior
         estimates = _block_estimates(frame, entity_type, model, provisional, training, con, record)
+        _romanised_by_analogy(model, estimates, frame, record)
         _set_m(model, estimates, entity_type, training, saved, record)
         linker = _with_tf(frame, entity_type, model, provisional, con)
     except BaseException:

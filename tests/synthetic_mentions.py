@@ -58,6 +58,8 @@ def companies(n: int, seed: int) -> tuple[pd.DataFrame, np.ndarray]:
             "name_legal_form": "有限公司",
             "name_core_pinyin": core,
             "name_is_branch": False,
+            "name_is_romanised": False,
+            "name_industry_latin": [[""] for _ in ids],
             "uscc": uscc,
             "org_code": np.array([u[8:17] for u in uscc]),
             "reg_no": None,

@@ -51,7 +51,7 @@ def _company_probes(frame: pd.DataFrame) -> pd.DataFrame:
         name_core="松优果",
         name_industry="生物医药",
         name_legal_form="股份有限公司",
-        name_core_pinyin="song you guo",
+        name_core_pinyin="songyouguo",
         uscc="91310115MA1K3YJX2L",
         org_code="MA1K3YJX2",
         region_code="310115",

@@ -187,7 +187,7 @@ def test_bracketed_regions_and_legal_forms_meet() -> None:
     assert {(n.region, n.core, n.industry, n.legal_form) for n in names} == {
         ("上海", "星河", "食品", "有限公司")
     }
-    assert {n.core_pinyin for n in names} == {"xing he"}
+    assert {n.core_pinyin for n in names} == {"xinghe"}
     assert standardise_company_name(XINGHE[1]).simplified == "上海星河食品有限公司"
     assert not any(n.is_branch for n in names)
 
@@ -292,6 +292,49 @@ def test_a_bare_place_name_before_only_an_industry_word_is_the_trade_name() -> N
     assert (a.region, a.core) == (b.region, b.core) == ("上海", "东方星河")
 
 
+@pytest.mark.parametrize(
+    "raw",
+    [
+        "SHANGHAI XINGHE FOOD CO., LTD.",
+        "Xinghe Foodstuff (Shanghai) Co., Ltd",
+        "Shanghai Xing He Food Company Limited",
+        "shanghai city xinghe food co ltd",
+    ],
+)
+def test_romanised_company_names_meet_the_chinese_name_on_sound(raw: str) -> None:
+    chinese = standardise_company_name("上海星河食品有限公司")
+    latin = standardise_company_name(raw)
+    assert latin.is_romanised and not chinese.is_romanised
+    assert (latin.region, latin.core_pinyin, latin.legal_form) == (
+        chinese.region,
+        chinese.core_pinyin,
+        chinese.legal_form,
+    )
+    assert latin.industry in chinese.industry_latin and latin.canonical.startswith("@")
+
+
+def test_romanised_company_names_read_places_and_forms_with_care() -> None:
+    # 重庆 and 长乐 are read as words (chongqing, changle), as a filing writes them.
+    chinese = standardise_company_name("重庆长乐餐饮管理股份有限公司")
+    latin = standardise_company_name("CHONGQING CHANGLE CATERING MANAGEMENT JOINT STOCK CO., LTD.")
+    assert (chinese.region, chinese.core_pinyin) == ("重庆", "changle")
+    assert (latin.region, latin.core_pinyin, latin.legal_form) == (
+        "重庆",
+        "changle",
+        "股份有限公司",
+    )
+    # 山西 and 陕西 are both "shanxi": the region is unknown, not guessed, and kept in the
+    # canonical as written.
+    shanxi = standardise_company_name("Shanxi Huaxin Trading Co., Ltd.")
+    assert shanxi.region == "" and shanxi.core_pinyin == "huaxin" and "shanxi" in shanxi.canonical
+    # A place name before industry words only is the trade name, as in Chinese.
+    assert standardise_company_name("Changchun Food Co., Ltd.").core_pinyin == "changchun"
+    # Different industries keep different canonicals.
+    food = standardise_company_name("Shanghai Xinghe Food Co., Ltd.")
+    tech = standardise_company_name("Shanghai Xinghe Technology Co., Ltd.")
+    assert food.canonical != tech.canonical and food.core_pinyin == tech.core_pinyin
+
+
 def test_traditional_company_names() -> None:
     name = standardise_company_name("臺灣星河貿易有限公司")
     assert (name.region, name.core, name.industry) == ("台湾", "星河", "贸易")
@@ -377,7 +420,8 @@ def _person_row(name: PersonName) -> dict[str, object]:
 
 
 def _company_row(name: CompanyName) -> dict[str, object]:
-    return {column: getattr(name, attr) for column, (attr, _) in COMPANY_COLUMNS.items()}
+    row = {column: getattr(name, attr) for column, (attr, _) in COMPANY_COLUMNS.items()}
+    return {c: list(v) if isinstance(v, tuple) else v for c, v in row.items()}
 
 
 def test_person_batch_agrees_with_scalar_and_keeps_rows() -> None:

@@ -40,6 +40,8 @@ def _company(i: int, name_id: int, uscc: str | None, address: str | None, source
         "name_legal_form": "有限公司",
         "name_core_pinyin": f"xing he {name_id}",
         "name_is_branch": False,
+        "name_is_romanised": False,
+        "name_industry_latin": ["food"],
         "former_canonical": [],
         "name_keys": [canonical],
         "uscc": uscc,

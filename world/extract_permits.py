@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 import pyarrow as pa
 
-from world import calendar, noise
+from world import calendar, names, noise
 from world.build import World
 from world.extract import Breaker, Extract, mentions, table
 from world.regions import REGIONS
@@ -105,6 +105,12 @@ def customs_filings(w: World, rng: np.random.Generator) -> Extract:
     filed = f["filed"].to_numpy(dtype="datetime64[D]")
     c = w.companies
     name, name_form = noise.company_names(c, company, filed, rng)
+    latin = (rng.random(n) < w.habits.customs_romanised_names) & (name_form != "former")
+    for i in np.flatnonzero(latin).tolist():
+        k = company[i]
+        name[i] = names.romanised_company(c["city"].iat[k], c["brand"].iat[k], c["word"].iat[k],
+                                          c["form"].iat[k], rng)
+        name_form[i] = "romanised"
     rep = f["rep"].to_numpy()
     has_rep = rep >= 0
     pinyin = noise.person_pinyin(w.people, np.where(has_rep, rep, 0), rng)
@@ -112,7 +118,7 @@ def customs_filings(w: World, rng: np.random.Generator) -> Extract:
     keys = np.array([f"{REGIONS[r].code[:4]}{s:06d}" for r, s in
                      zip(region.tolist(), f["serial"].tolist(), strict=True)], dtype=object)
     frame = table({
-        "海关注册编码": keys, "企业中文名称": name,
+        "海关注册编码": keys, "企业名称": name,
         "统一社会信用代码": noise.usccs(c, company, rng, 0.97),
         "法定代表人（拼音）": np.where(has_rep, pinyin, "").astype(object),
         "注册海关": np.array([f"{REGIONS[r].city}海关" for r in region.tolist()], dtype=object),
@@ -132,11 +138,11 @@ def customs_filings(w: World, rng: np.random.Generator) -> Extract:
     breaker.missing_key()
     breaker.duplicate_key()
     spec = {
-        "description": "海关进出口货物收发货人备案（法定代表人姓名为拼音）",
+        "description": "海关进出口货物收发货人备案（法定代表人姓名为拼音；部分企业名称为英文）",
         "agency": "海关",
         "record_key": "海关注册编码",
         "mentions": {
-            "company": {"kind": "company", "fields": {"name": "企业中文名称",
+            "company": {"kind": "company", "fields": {"name": "企业名称",
                                                       "uscc": "统一社会信用代码"}},
             "legal_rep": {"kind": "person", "fields": {"name": "法定代表人（拼音）"},
                           "required": False},

@@ -11,6 +11,7 @@ value or shares that do not sum to 1 is a ConfigError naming the file and the ke
     blank_start: 0.03
     punishment_uscc: 0.95
     key_personnel_ids: {none: 1.0}
+    customs_romanised_names: 0.1
 
 `ratio_forms` is drawn per company (one clerk files a company's holders), so the column
 mixes styles and its bare numbers can be read two ways: the fraction style writes a whole
@@ -22,7 +23,8 @@ share of punishment decisions that print the party's USCC (the others name it on
 `key_personnel_ids` how key-personnel rows identify the person: by name only ("none",
 as the public disclosure does and today's default), by a full resident ID ("full") or a
 masked one ("masked", in the agencies' masking mix), as an agency's internal extract of
-主要人员 with its 证件号码 column does.
+主要人员 with its 证件号码 column does; `customs_romanised_names` the share of customs
+filings that name the company in Latin letters (SHANGHAI XINGHE FOOD CO., LTD.).
 
 The court's list of judgment defaulters always masks 6+4 with '*', as it publishes; the
 habits apply to the masked IDs of the other agencies (punishment decisions today).
@@ -72,6 +74,7 @@ class Habits(BaseModel):
     blank_start: float = Field(0.03, ge=0, le=1)
     punishment_uscc: float = Field(0.95, ge=0, le=1)
     key_personnel_ids: dict[IdForm, float] = Field(default_factory=lambda: {"none": 1.0})
+    customs_romanised_names: float = Field(0.1, ge=0, le=1)
 
     _check_patterns = field_validator("mask_patterns")(_mix)
     _check_characters = field_validator("mask_characters")(_mix)

@@ -256,3 +256,49 @@ def bracketed(city: str, brand_text: str, word: str, form: str, full_width: bool
 def swap_form(form: str) -> str:
     """有限公司 and 有限责任公司 are written for one another; 股份有限公司 is not."""
     return {"有限公司": "有限责任公司", "有限责任公司": "有限公司"}.get(form, form)
+
+
+# -- company names in Latin letters (customs filings) ------------------------------------
+
+#: English for the world's industry words as foreign-trade filings write them.
+INDUSTRY_ENGLISH: dict[str, tuple[str, ...]] = {
+    "食品": ("Food", "Foodstuff"), "淀粉制品": ("Starch Products",), "烘焙食品": ("Bakery",),
+    "面业": ("Noodle",), "乳业": ("Dairy",), "乳制品": ("Dairy Products",),
+    "酒业": ("Liquor", "Wine"), "酿酒": ("Brewery", "Winery"), "饮品": ("Beverage",),
+    "饮料": ("Beverage", "Drinks"), "食品贸易": ("Food Trading",),
+    "粮油贸易": ("Grain and Oil Trading",), "冷冻食品": ("Frozen Food",),
+    "超市": ("Supermarket",), "商贸": ("Commerce and Trade", "Trading"),
+    "粮油": ("Grain and Oil",), "食品商行": ("Food",), "茶业": ("Tea",),
+    "酒类销售": ("Liquor",), "餐饮管理": ("Catering Management",), "餐饮": ("Catering",),
+    "快餐": ("Fast Food",), "餐饮配送": ("Catering",), "钢铁": ("Steel",),
+    "金属材料": ("Metal Materials",), "制药": ("Pharmaceutical",), "医药": ("Medicine",
+    "Pharmaceutical"), "软件": ("Software",), "信息技术": ("Information Technology",),
+    "置业": ("Real Estate", "Property"), "房地产开发": ("Real Estate Development",),
+    "科技": ("Technology", "Science and Technology"), "技术开发": ("Technology Development",),
+    "投资管理": ("Investment Management",), "投资控股": ("Investment Holding",),
+    "实业": ("Industrial",),
+}
+#: How a legal form is written in English (股份有限公司 also as plain "Co., Ltd.").
+FORM_ENGLISH: dict[str, tuple[str, ...]] = {
+    "有限公司": ("Co., Ltd.", "Company Limited", "Co., Ltd"),
+    "有限责任公司": ("Co., Ltd.", "Company Limited", "Co., Ltd"),
+    "股份有限公司": ("Co., Ltd.", "Joint Stock Co., Ltd.", "Company Limited by Shares"),
+}
+
+
+def romanised_company(city: str, brand_text: str, word: str, form: str,
+                      rng: np.random.Generator) -> str:
+    """A company name as a customs or foreign-trade filing writes it in Latin letters:
+    SHANGHAI XINGHE FOOD CO., LTD. / Xinghe Food (Shanghai) Co., Ltd. / Shanghai Xing He
+    Food Co., Ltd."""
+    syllables = lazy_pinyin(brand_text)  # read as a phrase: 长乐 changle
+    brand_latin = ("".join(syllables).capitalize() if rng.random() < 0.8
+                   else " ".join(s.capitalize() for s in syllables))
+    place = "".join(lazy_pinyin(city)).capitalize()
+    industry = INDUSTRY_ENGLISH.get(word, ("Trading",))
+    english = industry[int(rng.integers(len(industry)))]
+    forms = FORM_ENGLISH.get(form, ("Co., Ltd.",))
+    legal = forms[int(rng.integers(len(forms)))]
+    text = (f"{brand_latin} {english} ({place}) {legal}" if rng.random() < 0.25
+            else f"{place} {brand_latin} {english} {legal}")
+    return text.upper() if rng.random() < 0.6 else text

@@ -15,7 +15,7 @@ Mentions: one row per mention in every accepted extract row (never for planted b
   traditional, homophone, typo, pinyin), id_form (full, legacy15, masked_<pattern> as in
   world/habits.py, missing).
 - company_mentions: source, record_id, slot, true_company_id, name_form (canonical,
-  former, bracketed, bracketed_halfwidth, legal_form, traditional).
+  former, bracketed, bracketed_halfwidth, legal_form, traditional, homophone, romanised).
   record_id is the record key as the loader reads it; composite keys joined with "|";
   `each:` list slots are responsible[0], responsible[1], ...
 

@@ -1,7 +1,8 @@
 """Write extract files exactly as agencies ship them, byte for byte reproducible.
 
-CSV is written through pandas (no field ever needs quoting, which the writer checks, so
-one physical line is one record); XLSX is written directly as OOXML with inline strings,
+CSV is written through pandas (a field may be quoted for its comma, as "XINGHE FOOD CO.,
+LTD.", but none holds a quote or a line break, which the writer checks, so one physical
+line is one record); XLSX is written directly as OOXML with inline strings,
 far faster than a cell-by-cell library and with fixed zip timestamps so the same world
 gives the same bytes. Deliberately broken lines are applied as patches by position.
 """
@@ -28,9 +29,11 @@ _ZIP_TIME = (1980, 1, 1, 0, 0, 0)
 def write_csv(path: Path, frame: pd.DataFrame, encoding: str, patches: dict[int, Patch],
               line_end: str = "\n") -> None:
     """Header plus rows; `patches` maps a 0-based data-row position to its patch."""
+    cells = frame.astype(str).to_numpy().ravel().tolist()
+    if any('"' in c or "\n" in c or "\r" in c for c in cells):
+        raise ValueError(f"{path.name}: a field holds a quote or a line break; the world "
+                         "never writes one")
     text = frame.to_csv(index=False, lineterminator=line_end)
-    if '"' in text:
-        raise ValueError(f"{path.name}: a field needs quoting; the world never writes one")
     lines = text.split(line_end)
     sep = line_end.encode(encoding)
     out = bytearray()
