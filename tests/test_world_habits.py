@@ -213,3 +213,31 @@ def test_key_personnel_name_only_by_default(tmp_path: Path) -> None:
     assert Habits.model_validate(
         {"key_personnel_ids": {"none": 0.9, "full": 0.1}}
     ).key_personnel_carry_ids()
+
+
+def test_shareholder_ids_as_the_habits_say_and_no_legacy_id_after_1999(tmp_path: Path) -> None:
+    habits_file = tmp_path / "habits.yaml"
+    habits_file.write_text("shareholder_ids: {full: 0.5, legacy15: 0.5}\n", "utf-8")
+    out = tmp_path / "world"
+    result = CliRunner().invoke(
+        app,
+        [
+            "world",
+            "--companies",
+            "300",
+            "--seed",
+            "5",
+            "--out",
+            str(out),
+            "--habits",
+            str(habits_file),
+        ],
+    )
+    assert result.exit_code == 0, result.output
+    truth = pd.read_parquet(out / "truth" / "person_mentions.parquet")
+    holders = truth[truth["source"] == "shareholders"]
+    assert set(holders["id_form"]) == {"full", "legacy15"}
+    people = pd.read_parquet(out / "truth" / "persons.parquet")
+    born = people.set_index("true_person_id")["birth_date"]
+    legacy = holders.loc[holders["id_form"] == "legacy15", "true_person_id"]
+    assert len(legacy) > 0 and (pd.to_datetime(born.reindex(legacy)) < "1999-01-01").all()

@@ -59,7 +59,10 @@ def shareholders(w: World, rng: np.random.Generator) -> Extract:
     p_idx = np.where(is_person, holder, 0)
     c_idx = np.where(is_person, 0, holder)
     p_name, p_form = noise.person_names(w.people, p_idx, rng)
-    p_id, p_id_form = noise.person_ids(w.people, p_idx, rng, 0.9, 0.03, 0.0)
+    shares = w.habits.shareholder_ids
+    p_id, p_id_form = noise.person_ids(w.people, p_idx, rng, shares.get("full", 0.0),
+                                       shares.get("legacy15", 0.0), shares.get("masked", 0.0),
+                                       w.habits)
     c_name, c_form = noise.company_names(c, c_idx, None, rng)
     c_uscc = noise.usccs(c, c_idx, rng, 0.95)
     kind_text = np.where(is_person,

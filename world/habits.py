@@ -12,6 +12,7 @@ value or shares that do not sum to 1 is a ConfigError naming the file and the ke
     punishment_uscc: 0.95
     key_personnel_ids: {none: 1.0}
     customs_romanised_names: 0.1
+    shareholder_ids: {full: 0.9, legacy15: 0.03, none: 0.07}
 
 `ratio_forms` is drawn per company (one clerk files a company's holders), so the column
 mixes styles and its bare numbers can be read two ways: the fraction style writes a whole
@@ -24,7 +25,9 @@ share of punishment decisions that print the party's USCC (the others name it on
 as the public disclosure does and today's default), by a full resident ID ("full") or a
 masked one ("masked", in the agencies' masking mix), as an agency's internal extract of
 主要人员 with its 证件号码 column does; `customs_romanised_names` the share of customs
-filings that name the company in Latin letters (SHANGHAI XINGHE FOOD CO., LTD.).
+filings that name the company in Latin letters (SHANGHAI XINGHE FOOD CO., LTD.);
+`shareholder_ids` how a natural-person shareholder's ID is written (15-digit "legacy15"
+only for people born before 1999, who were issued one).
 
 The court's list of judgment defaulters always masks 6+4 with '*', as it publishes; the
 habits apply to the masked IDs of the other agencies (punishment decisions today).
@@ -45,6 +48,7 @@ MaskPattern = Literal["6+4", "4+4", "3+4", "1+1", "birth"]
 MaskCharacter = Literal["*", "×", "●", "#"]
 RatioForm = Literal["35%", "0.35", "35.00"]
 IdForm = Literal["none", "full", "masked"]
+HolderIdForm = Literal["none", "full", "legacy15", "masked"]
 
 
 def _mix(shares: dict[str, float]) -> dict[str, float]:
@@ -75,11 +79,15 @@ class Habits(BaseModel):
     punishment_uscc: float = Field(0.95, ge=0, le=1)
     key_personnel_ids: dict[IdForm, float] = Field(default_factory=lambda: {"none": 1.0})
     customs_romanised_names: float = Field(0.1, ge=0, le=1)
+    shareholder_ids: dict[HolderIdForm, float] = Field(
+        default_factory=lambda: {"full": 0.9, "legacy15": 0.03, "none": 0.07}
+    )
 
     _check_patterns = field_validator("mask_patterns")(_mix)
     _check_characters = field_validator("mask_characters")(_mix)
     _check_ratios = field_validator("ratio_forms")(_mix)
     _check_key_personnel_ids = field_validator("key_personnel_ids")(_mix)
+    _check_shareholder_ids = field_validator("shareholder_ids")(_mix)
 
     def key_personnel_carry_ids(self) -> bool:
         return self.key_personnel_ids.get("none", 0.0) < 1.0

@@ -86,6 +86,9 @@ def person_ids(people: pd.DataFrame, idx: np.ndarray, rng: np.random.Generator,
     u = rng.random(idx.size)
     form = np.where(u < full, "full", np.where(u < full + legacy, "legacy15",
                     np.where(u < full + legacy + masked, "masked", "missing"))).astype(object)
+    # 15-digit IDs were issued until 1999: whoever was born later has only the 18-digit one.
+    born = people["birth"].to_numpy(dtype="datetime64[D]")[idx]
+    form[(form == "legacy15") & (born >= np.datetime64("1999-01-01"))] = "full"
     out = np.where(form == "full", id18, "").astype(object)
     for i in np.flatnonzero(form == "legacy15").tolist():
         out[i] = ids.legacy_id(id18[i])
