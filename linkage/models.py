@@ -6,7 +6,8 @@ library, because DuckDB's fuzzy string functions count UTF-8 bytes, not characte
 rapidfuzz Levenshtein distance over characters registered on the DuckDB connection.
 
 Persons: name (exact simplified / same sound, which also meets romanised names / one
-character apart with the same surname), resident ID (same full ID / masked form agrees
+look-alike character apart (形近字, linkage/shapes.py) / one character apart with the same
+surname), resident ID (same full ID / masked form agrees
 by the characters both show, four levels / same birth date and sex but another number /
 conflict),
 company context (the two records name a common company entity), and phone and address
@@ -47,6 +48,7 @@ from splink.blocking_rule_library import CustomRule
 from splink.internals.splink_dataframe import SplinkDataFrame
 
 from config.errors import InputError
+from linkage.shapes import look_alike_apart
 
 PERSON = "person"
 COMPANY = "company"
@@ -143,6 +145,14 @@ def connect(temp_dir: Path | None = None) -> duckdb.DuckDBPyConnection:
         null_handling="special",
     )
     con.create_function(
+        "veil_look_alike_apart",
+        look_alike_apart,
+        [duckdb.sqltype("VARCHAR"), duckdb.sqltype("VARCHAR")],
+        duckdb.sqltype("BOOLEAN"),
+        type="arrow",
+        null_handling="special",
+    )
+    con.create_function(
         "veil_id_agree",
         _id_agree,
         [duckdb.sqltype("VARCHAR")] * 4,
@@ -191,6 +201,12 @@ def person_comparisons(optional: set[str]) -> list[dict[str, Any]]:
                 "same sound",
                 tf_adjustment_column="name_pinyin_key",
                 tf_adjustment_weight=1.0,
+            ),
+            # 形近字: a character copied by eye (明 for 朋), see linkage/shapes.py.
+            _level(
+                "surname_l = surname_r AND NOT is_romanised_l AND NOT is_romanised_r "
+                "AND veil_look_alike_apart(given_l, given_r)",
+                "one look-alike character apart",
             ),
             _level(
                 "surname_l = surname_r AND NOT is_romanised_l AND NOT is_romanised_r "

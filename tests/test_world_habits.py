@@ -241,3 +241,39 @@ def test_shareholder_ids_as_the_habits_say_and_no_legacy_id_after_1999(tmp_path:
     born = people.set_index("true_person_id")["birth_date"]
     legacy = holders.loc[holders["id_form"] == "legacy15", "true_person_id"]
     assert len(legacy) > 0 and (pd.to_datetime(born.reindex(legacy)) < "1999-01-01").all()
+
+
+def test_key_personnel_names_with_look_alike_characters(tmp_path: Path) -> None:
+    habits_file = tmp_path / "habits.yaml"
+    habits_file.write_text("name_look_alike: 1\n", "utf-8")
+    out = tmp_path / "world"
+    result = CliRunner().invoke(
+        app,
+        [
+            "world",
+            "--companies",
+            "300",
+            "--seed",
+            "5",
+            "--out",
+            str(out),
+            "--habits",
+            str(habits_file),
+        ],
+    )
+    assert result.exit_code == 0, result.output
+    truth = pd.read_parquet(out / "truth" / "person_mentions.parquet")
+    officers = truth[truth["source"] == "key_personnel"]
+    swapped = officers[officers["name_form"] == "look_alike"]
+    assert len(swapped) > 0.2 * len(officers)
+    people = pd.read_parquet(out / "truth" / "persons.parquet").set_index("true_person_id")
+    extract = pd.concat(
+        pd.read_excel(f, sheet_name="主要人员", dtype=str, engine="calamine")
+        for f in sorted((out / "extracts/personnel").glob("*.xlsx"))
+    ).set_index("序号")
+    written = extract.loc[swapped["record_id"], "姓名"].to_numpy()
+    true = people.loc[swapped["true_person_id"], "name"].to_numpy()
+    differ = [
+        sum(a != b for a, b in zip(w, t, strict=True)) for w, t in zip(written, true, strict=True)
+    ]
+    assert set(differ) == {1}

@@ -51,6 +51,7 @@ def punishments(w: World, rng: np.random.Generator) -> Extract:
     starts = np.r_[0, np.cumsum(counts)]
     flat = np.array([x for lst in responsible for x in lst], dtype=np.int64)
     r_name, r_form = noise.person_names(w.people, flat, rng)
+    noise.look_alike_names(w.people, flat, r_name, r_form, w.habits.name_look_alike, rng)
     r_id, r_id_form = noise.person_ids(w.people, flat, rng, 0.6, 0.0, 0.4, w.habits)
     revoking = p["revocation"].to_numpy()
     offence = np.where(revoking,

@@ -148,6 +148,7 @@ def key_personnel(w: World, rng: np.random.Generator, max_rows: int) -> Extract:
     name = np.where(stale, c["former1"].to_numpy()[company], name)
     name_form = np.where(stale, "former", name_form)
     p_name, p_form = noise.person_names(w.people, person, rng)
+    noise.look_alike_names(w.people, person, p_name, p_form, w.habits.name_look_alike, rng)
     appointed = o["appointed"].to_numpy(dtype="datetime64[D]")
     cells = calendar.mixed(appointed, rng, (0.55, 0.0, 0.15))
     as_cell = rng.random(n) < 0.6

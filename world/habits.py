@@ -13,6 +13,7 @@ value or shares that do not sum to 1 is a ConfigError naming the file and the ke
     key_personnel_ids: {none: 1.0}
     customs_romanised_names: 0.1
     shareholder_ids: {full: 0.9, legacy15: 0.03, none: 0.07}
+    name_look_alike: 0.02
 
 `ratio_forms` is drawn per company (one clerk files a company's holders), so the column
 mixes styles and its bare numbers can be read two ways: the fraction style writes a whole
@@ -27,7 +28,9 @@ masked one ("masked", in the agencies' masking mix), as an agency's internal ext
 主要人员 with its 证件号码 column does; `customs_romanised_names` the share of customs
 filings that name the company in Latin letters (SHANGHAI XINGHE FOOD CO., LTD.);
 `shareholder_ids` how a natural-person shareholder's ID is written (15-digit "legacy15"
-only for people born before 1999, who were issued one).
+only for people born before 1999, who were issued one); `name_look_alike` the share of
+key-personnel rows and of people named on punishment decisions (copied by hand) whose
+name has one character swapped for a look-alike (形近字: 明 for 朋, 己 for 已).
 
 The court's list of judgment defaulters always masks 6+4 with '*', as it publishes; the
 habits apply to the masked IDs of the other agencies (punishment decisions today).
@@ -82,6 +85,7 @@ class Habits(BaseModel):
     shareholder_ids: dict[HolderIdForm, float] = Field(
         default_factory=lambda: {"full": 0.9, "legacy15": 0.03, "none": 0.07}
     )
+    name_look_alike: float = Field(0.02, ge=0, le=1)
 
     _check_patterns = field_validator("mask_patterns")(_mix)
     _check_characters = field_validator("mask_characters")(_mix)

@@ -41,6 +41,30 @@ COMMON_GIVEN: dict[str, dict[str, float]] = {
           "霞": 3.5, "燕": 3.5, "玲": 3, "桂英": 3, "丹": 2.5, "萍": 2.5, "红": 2.5,
           "婷": 2, "雪": 2, "琳": 1.5, "秀兰": 2, "玉兰": 1.5},
 }
+#: Characters a clerk copying by eye mistakes for one another (形近字), written down here
+#: from common lists of look-alikes, not from any rule linkage uses: some share a part
+#: (明/朋, 江/红), some are single shapes a stroke apart (己/已, 未/末, 天/夫).
+LOOK_ALIKE_PAIRS = (  # none of them also sounds alike: that is a homophone
+    "明朋", "江红", "林材", "海梅", "洁浩", "玉王", "春泰", "宇字", "军车", "华毕", "英荚", "芳苦",
+    "静睁", "波坡", "梅悔", "宏宠", "兰半", "平乎", "文丈", "力刀", "永水", "天夫", "士土", "良艮",
+    "金全", "民氏", "成戍", "斌武", "晴睛", "云元", "凡凤", "功巧", "己已", "未末", "清倩", "冰凝",
+    "雪雷", "晨震", "欢欣", "杰杏", "丽丙", "敏繁", "红纪",
+)
+LOOK_ALIKE: dict[str, str] = {}
+for _pair in LOOK_ALIKE_PAIRS:
+    LOOK_ALIKE.setdefault(_pair[0], _pair[1])
+    LOOK_ALIKE.setdefault(_pair[1], _pair[0])
+
+
+def look_alike(given: str, rng: np.random.Generator) -> str | None:
+    """The given name with one character swapped for a look-alike, if it has one."""
+    spots = [i for i, ch in enumerate(given) if ch in LOOK_ALIKE]
+    if not spots:
+        return None
+    i = spots[int(rng.integers(len(spots)))]
+    return given[:i] + LOOK_ALIKE[given[i]] + given[i + 1:]
+
+
 COMMON_SHARE = 0.42  # share of people whose given name comes from COMMON_GIVEN
 
 GIVEN_CHARS: dict[str, str] = {

@@ -68,6 +68,20 @@ def person_names(people: pd.DataFrame, idx: np.ndarray, rng: np.random.Generator
     return written, form
 
 
+def look_alike_names(people: pd.DataFrame, idx: np.ndarray, written: np.ndarray,
+                     form: np.ndarray, share: float, rng: np.random.Generator) -> None:
+    """In place: a `share` of the names written canonically get one given-name character
+    swapped for a look-alike (形近字), form "look_alike", where the name has one."""
+    if share <= 0:
+        return
+    given = people["given"].to_numpy()[idx]
+    surname = people["surname"].to_numpy()[idx]
+    for i in np.flatnonzero((rng.random(idx.size) < share) & (form == "canonical")).tolist():
+        swapped = names.look_alike(given[i], rng)
+        if swapped is not None:
+            written[i], form[i] = surname[i] + swapped, "look_alike"
+
+
 def person_pinyin(people: pd.DataFrame, idx: np.ndarray,
                   rng: np.random.Generator) -> np.ndarray:
     """Romanised names (customs filings)."""
