@@ -50,7 +50,8 @@ def _true_of(run_dir: Path, world_dir: Path) -> dict[str, pd.Series]:
 
 
 def score_alerts(alerts: list[dict[str, Any]], run_dir: Path, world_dir: Path) -> dict[str, Any]:
-    """Recall per variant, precision, and alerts per near-miss kind, for `alerts` (dicts as
+    """Recall per variant, precision, alerts per near-miss kind, and the alerts flagged
+    doubtful (with the precision of the others), for `alerts` (dicts as
     graph.alert_records.list_alerts returns them) of the art. 135 rule."""
     run_dir, world_dir = Path(run_dir), Path(world_dir)
     true_of = _true_of(run_dir, world_dir)
@@ -62,11 +63,12 @@ def score_alerts(alerts: list[dict[str, Any]], run_dir: Path, world_dir: Path) -
                 "company": true_of["company"].get(a["company_id"]),
                 "decision_number": a["trigger_reference"],
                 "role": TRUTH_ROLE.get(a["role"], a["role"]),
+                "doubtful": bool(a.get("doubtful")),
             }
             for a in alerts
             if a["rule"] == RULE
         ],
-        columns=["alert", *ALERT_KEY],
+        columns=["alert", *ALERT_KEY, "doubtful"],
     )
     truth = pd.read_parquet(world_dir / "truth" / "alerts_art135.parquet").rename(
         columns={"person_id": "person", "company_id": "company"}
@@ -96,11 +98,17 @@ def score_alerts(alerts: list[dict[str, Any]], run_dir: Path, world_dir: Path) -
         for kind, g in near.groupby("kind")
     }
     false = correct[~correct["true"]]
+    doubtful = correct["doubtful"].astype(bool)
     return {
         "true_alerts": len(truth),
         "veil_alerts": len(mine),
         "recall": _ratio(found["found"]),
         "precision": _ratio(correct["true"]),
+        "doubtful": {
+            "alerts": int(doubtful.sum()),
+            "true": int(correct.loc[doubtful, "true"].sum()),
+            "precision_of_the_rest": _ratio(correct.loc[~doubtful, "true"]),
+        },
         "variants": variants,
         "near_misses": near_kinds,
         "missed_examples": found.loc[~found["found"], [*ALERT_KEY, "variant"]]
@@ -119,6 +127,8 @@ def format_alert_scores(scores: dict[str, Any]) -> str:
     lines = [
         f"art. 135 alerts: {scores['veil_alerts']} raised, {scores['true_alerts']} true; "
         f"recall {scores['recall']:.3f}, precision {scores['precision']:.3f}",
+        f"  flagged doubtful: {scores['doubtful']['alerts']} ({scores['doubtful']['true']} true); "
+        f"precision of the rest {scores['doubtful']['precision_of_the_rest']:.3f}",
         "  variant             true  found  recall",
     ]
     for variant, v in sorted(scores["variants"].items()):
