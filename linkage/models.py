@@ -526,6 +526,52 @@ def _romanised_name_frequencies(frame: pd.DataFrame, sound: pd.Series) -> pd.Ser
     )
 
 
+#: Names borne by more full-ID persons than this are common enough already: their masked
+#: namesakes are not looked for (the join grows with the square of the bearers).
+MASK_NAMESAKE_MAX_BEARERS = 20
+
+
+def namesakes_by_mask(frame: pd.DataFrame) -> np.ndarray:
+    """Per mention: a masked ID that no full-ID bearer of its name can have (a shown
+    character or the birth date differs from each of theirs), so another person of that
+    name, to be counted as a bearer in the term frequencies.
+
+    Only full IDs were counted, so a name seen on one full ID looked rare however many
+    court-listed or masked people bore it: an ID-less or masked mention of that name then
+    joined the one full-ID bearer on little more than the name (most wrong person pairs on
+    a world with masks in every pattern, docs/PERFORMANCE.md). Two masks of one person in
+    different patterns count twice: an upper bound, on the side of caution."""
+    out = np.zeros(len(frame), dtype=bool)
+    masked = frame["id_masked"].to_numpy(dtype=bool) & frame["id_visible"].notna().to_numpy()
+    full = frame["id_token"].notna().to_numpy()
+    if not masked.any() or not full.any():
+        return out
+    bearers = (
+        frame.loc[full, ["name_simplified", "id_token", "id_visible", "birth_date"]]
+        .dropna(subset=["name_simplified"])
+        .drop_duplicates(["name_simplified", "id_token"])
+    )
+    sizes = bearers.groupby("name_simplified")["id_token"].transform("size")
+    bearers = bearers[sizes.to_numpy() <= MASK_NAMESAKE_MAX_BEARERS]
+    masks = frame.loc[masked, ["name_simplified", "id_visible", "birth_date"]].dropna(
+        subset=["name_simplified"]
+    )
+    masks = masks.assign(row=masks.index.to_numpy())
+    pairs = masks.merge(bearers, on="name_simplified", suffixes=("_m", "_f"))
+    if pairs.empty:
+        return out
+    a = _visible_matrix(pairs["id_visible_m"].tolist())
+    b = _visible_matrix(pairs["id_visible_f"].tolist())
+    shown = (a != _HIDDEN) & (b != _HIDDEN)
+    differ = (shown & (a != b)).any(axis=1)
+    born_m, born_f = pairs["birth_date_m"], pairs["birth_date_f"]
+    differ |= (born_m.notna() & born_f.notna() & (born_m != born_f)).to_numpy()
+    conflicts = pd.Series(differ).groupby(pairs["row"].to_numpy()).all()
+    rows = conflicts.index[conflicts.to_numpy()].to_numpy()
+    out[frame.index.get_indexer(rows)] = True
+    return out
+
+
 def term_frequencies(
     frame: pd.DataFrame, column: str, provisional: np.ndarray, counted: np.ndarray | None
 ) -> pd.DataFrame:
@@ -681,7 +727,9 @@ def _with_tf(
     con: duckdb.DuckDBPyConnection,
 ) -> Linker:
     linker, db_api = _linker(frame, entity_type, settings_source, con, f"{entity_type}_mentions")
-    counted = frame["id_token"].notna().to_numpy() if entity_type == PERSON else None
+    counted = None
+    if entity_type == PERSON:
+        counted = frame["id_token"].notna().to_numpy() | namesakes_by_mask(frame)
     for column in TF_COLUMNS[entity_type]:
         table = db_api.register(
             term_frequencies(frame, column, provisional, counted),

@@ -155,3 +155,34 @@ def test_counted_u_per_pattern() -> None:
     assert counts[("resident_id", LEVELS[2])] == pytest.approx((partners * 2 / 6, comparable))
     assert counts[("resident_id", LEVELS[0])] == (0.0, comparable)
     assert counts[("resident_id", "same ID")] == (0.0, comparable)
+
+
+def test_a_mask_no_full_id_bearer_of_the_name_can_have_is_another_bearer() -> None:
+    """namesakes_by_mask: the term frequencies count a masked 王芳 that conflicts with every
+    full-ID 王芳 as one more person of that name; a mask that fits one of them, or a name
+    without a full-ID bearer, is not counted."""
+    full = "110101********1234"
+    frame = pd.DataFrame(
+        {
+            "name_simplified": ["王芳", "王芳", "王芳", "王芳", "王芳", "李娜"],
+            "id_token": ["t1", None, None, None, None, None],
+            "id_masked": [False, True, True, True, True, True],
+            "id_visible": [
+                full,
+                "3****************7",  # 1+1 that no bearer shows: another 王芳
+                "1****************4",  # 1+1 that fits the bearer: perhaps the bearer
+                "******19910101****",  # another birth date: another 王芳
+                "******19900101****",  # the bearer's birth date
+                "3****************7",  # a name no full ID bears
+            ],
+            "birth_date": [
+                date(1990, 1, 1),
+                None,
+                None,
+                date(1991, 1, 1),
+                date(1990, 1, 1),
+                None,
+            ],
+        }
+    )
+    assert models.namesakes_by_mask(frame).tolist() == [False, True, False, True, False, False]
