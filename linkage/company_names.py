@@ -351,6 +351,13 @@ class CompanyName:
     is_romanised: bool = False
     industry_latin: tuple[str, ...] = ()
 
+    @property
+    def industry_latin_key(self) -> str:
+        """industry_latin as one string, each word between bars ("|food|foods|"; "||" for
+        a name without an industry word, "" for none known), cheaper to compare in SQL
+        than a list."""
+        return "|" + "|".join(self.industry_latin) + "|" if self.industry_latin else ""
+
 
 _EMPTY_COMPANY = CompanyName("", "", "", "", "", "", "", False, "")
 _BRACKETS = str.maketrans("[{【〔〖〈《「『]}】〕〗〉》」』", "(" * 9 + ")" * 9)

@@ -202,7 +202,8 @@ def _romanised_brand(frame: pd.DataFrame) -> tuple[float, float]:
     comparable = pairs(float(_present(frame, "name_canonical").sum()))
     if "name_industry_latin" not in frame.columns:
         return 0.0, comparable
-    english = frame.explode("name_industry_latin")
+    words = frame["name_industry_latin"].str.strip("|").str.split("|")
+    english = frame.assign(name_industry_latin=words).explode("name_industry_latin")
     english = english[english["name_industry_latin"].notna()]
     compatible = _brand_compatible(english, "name_core_pinyin", "name_industry_latin")
     default = frame["name_is_romanised"].mean() if "name_is_romanised" in frame.columns else 0

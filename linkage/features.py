@@ -195,7 +195,7 @@ def company_features(run_dir: Path) -> pd.DataFrame:
         frame[column] = _objects(table.column(column))
     frame["name_is_branch"] = table.column("name_is_branch").to_numpy()
     frame["name_is_romanised"] = table.column("name_is_romanised").to_numpy()
-    frame["name_industry_latin"] = table.column("name_industry_latin").to_pylist()
+    frame["name_industry_latin"] = _objects(table.column("name_industry_latin"))
     former_lists = pc.fill_null(
         table.column("former_canonical"), pa.scalar([], pa.list_(pa.string()))
     )

@@ -308,8 +308,9 @@ def company_comparisons(optional: set[str]) -> list[dict[str, Any]]:
                 "AND (name_region_l = name_region_r "
                 "OR name_region_l IS NULL OR name_region_r IS NULL) "
                 "AND CASE WHEN name_is_romanised_l "
-                "THEN list_contains(name_industry_latin_r, coalesce(name_industry_l, '')) "
-                "ELSE list_contains(name_industry_latin_l, coalesce(name_industry_r, '')) END",
+                "THEN contains(name_industry_latin_r, '|' || coalesce(name_industry_l, '') || '|') "
+                "ELSE contains(name_industry_latin_l, '|' || coalesce(name_industry_r, '') || '|') "
+                "END",
                 ROMANISED_BRAND,
             ),
             _level(

@@ -207,11 +207,28 @@ def _polyphonic(ch: str) -> bool:
     return readings is not None and "," in readings
 
 
+@cache
+def _phrases() -> dict[str, Any]:
+    from pypinyin.phrases_dict import phrases_dict
+
+    return phrases_dict
+
+
+def _in_a_phrase(text: str) -> bool:
+    """Whether some run of two or more characters of `text` is in pypinyin's phrase table
+    (only there can a phrase reading differ from the characters' own)."""
+    phrases = _phrases()
+    n = len(text)
+    return any(text[i:j] in phrases for i in range(n - 1) for j in range(i + 2, min(n, i + 6) + 1))
+
+
+@lru_cache(maxsize=1 << 18)
 def word_pinyin(text: str) -> str:
     """The pinyin of a word, syllables run together: read as a phrase where a character
-    has several readings (重庆 chongqing, 长乐 changle, not zhongqing, zhangle: how a
-    filing in Latin letters writes them), else character by character (the fast path)."""
-    if not any(_polyphonic(ch) for ch in text):
+    has several readings and pypinyin knows a phrase in it (重庆 chongqing, 长乐 changle,
+    not zhongqing, zhangle: how a filing in Latin letters writes them), else character by
+    character (the fast path: segmenting costs ~90 us a word)."""
+    if not any(_polyphonic(ch) for ch in text) or not _in_a_phrase(text):
         return "".join(pinyin_syllables(text))
     from pypinyin import lazy_pinyin
 

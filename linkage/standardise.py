@@ -68,7 +68,7 @@ COMPANY_COLUMNS: dict[str, tuple[str, pa.DataType]] = {
     "name_is_branch": ("is_branch", pa.bool_()),
     "name_parent_canonical": ("parent_canonical", pa.string()),
     "name_is_romanised": ("is_romanised", pa.bool_()),
-    "name_industry_latin": ("industry_latin", pa.list_(pa.string())),
+    "name_industry_latin": ("industry_latin_key", pa.string()),
 }
 
 

@@ -59,7 +59,7 @@ def companies(n: int, seed: int) -> tuple[pd.DataFrame, np.ndarray]:
             "name_core_pinyin": core,
             "name_is_branch": False,
             "name_is_romanised": False,
-            "name_industry_latin": [[""] for _ in ids],
+            "name_industry_latin": "||",
             "uscc": uscc,
             "org_code": np.array([u[8:17] for u in uscc]),
             "reg_no": None,

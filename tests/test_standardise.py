@@ -420,8 +420,7 @@ def _person_row(name: PersonName) -> dict[str, object]:
 
 
 def _company_row(name: CompanyName) -> dict[str, object]:
-    row = {column: getattr(name, attr) for column, (attr, _) in COMPANY_COLUMNS.items()}
-    return {c: list(v) if isinstance(v, tuple) else v for c, v in row.items()}
+    return {column: getattr(name, attr) for column, (attr, _) in COMPANY_COLUMNS.items()}
 
 
 def test_person_batch_agrees_with_scalar_and_keeps_rows() -> None:

@@ -41,7 +41,7 @@ def _company(i: int, name_id: int, uscc: str | None, address: str | None, source
         "name_core_pinyin": f"xing he {name_id}",
         "name_is_branch": False,
         "name_is_romanised": False,
-        "name_industry_latin": ["food"],
+        "name_industry_latin": "|food|",
         "former_canonical": [],
         "name_keys": [canonical],
         "uscc": uscc,
