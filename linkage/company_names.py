@@ -509,7 +509,6 @@ def _parse(
 
 
 _LATIN_WORD = re.compile(r"[a-z0-9]+")
-_LATIN_BRACKETED = re.compile(r"\(([^()]*)\)")
 
 
 def _is_latin(text: str) -> bool:
@@ -547,7 +546,7 @@ def _romanised(t: _Tables, text: str) -> CompanyName:
     """A company name in Latin letters, read into the same parts as a Chinese one."""
     lowered = text.lower().replace("&", " and ")
     found: tuple[str, str, int] | None = None
-    bracket = _LATIN_BRACKETED.search(lowered)
+    bracket = _BRACKETED.search(lowered)
     if bracket is not None:
         inside = _LATIN_WORD.findall(bracket[1])
         found = _latin_region(t, inside)

@@ -136,30 +136,20 @@ def connect(temp_dir: Path | None = None) -> duckdb.DuckDBPyConnection:
         # DuckDB creates it on the first spill and removes it when the connection closes.
         temp_dir = Path(tempfile.gettempdir()) / f"veil-duckdb-{os.getpid()}"
     con.execute("SET temp_directory=?", [str(temp_dir)])
-    con.create_function(
-        "veil_char_distance",
-        _char_distance,
-        [duckdb.sqltype("VARCHAR"), duckdb.sqltype("VARCHAR")],
-        duckdb.sqltype("BIGINT"),
-        type="arrow",
-        null_handling="special",
-    )
-    con.create_function(
-        "veil_look_alike_apart",
-        look_alike_apart,
-        [duckdb.sqltype("VARCHAR"), duckdb.sqltype("VARCHAR")],
-        duckdb.sqltype("BOOLEAN"),
-        type="arrow",
-        null_handling="special",
-    )
-    con.create_function(
-        "veil_id_agree",
-        _id_agree,
-        [duckdb.sqltype("VARCHAR")] * 4,
-        duckdb.sqltype("BIGINT"),
-        type="arrow",
-        null_handling="special",
-    )
+    # Arrow functions over VARCHAR columns, null handled by the function itself.
+    for name, function, arity, returns in (
+        ("veil_char_distance", _char_distance, 2, "BIGINT"),
+        ("veil_look_alike_apart", look_alike_apart, 2, "BOOLEAN"),
+        ("veil_id_agree", _id_agree, 4, "BIGINT"),
+    ):
+        con.create_function(
+            name,
+            function,
+            [duckdb.sqltype("VARCHAR")] * arity,
+            duckdb.sqltype(returns),
+            type="arrow",
+            null_handling="special",
+        )
     return con
 
 

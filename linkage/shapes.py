@@ -1,4 +1,4 @@
-"""Characters that look alike (形近字): 明/朋, 江/红, 洁/浩, 玉/王.
+"""Characters that look alike (形近字): 明/朋, 江/红, 春/泰.
 
 A clerk copying a name by eye, or an OCR pass, swaps a character for one that looks like
 it, not one that sounds like it. Two characters look alike here when the decomposition

@@ -19,6 +19,29 @@ SECRET = b"test-secret"
 ID = "110101199001011234"
 
 
+def _world(tmp_path: Path, habits: str) -> Path:
+    """A 300-company world (seed 5) written with the habits in YAML text `habits`."""
+    habits_file = tmp_path / "habits.yaml"
+    habits_file.write_text(habits, "utf-8")
+    out = tmp_path / "world"
+    result = CliRunner().invoke(
+        app,
+        [
+            "world",
+            "--companies",
+            "300",
+            "--seed",
+            "5",
+            "--out",
+            str(out),
+            "--habits",
+            str(habits_file),
+        ],
+    )
+    assert result.exit_code == 0, result.output
+    return out
+
+
 @pytest.mark.parametrize(
     ("pattern", "character", "expected"),
     [
@@ -99,26 +122,7 @@ def test_a_world_writes_shares_codes_and_start_dates_as_its_habits_say(tmp_path:
     """Every company files shares as fractions (a whole holding is "1"), every registry row
     drops the industry's section letter, every key-personnel row leaves 任职日期 blank: the
     load reads each by evidence and says so in the manifest."""
-    habits_file = tmp_path / "habits.yaml"
-    habits_file.write_text(
-        'ratio_forms: {"0.35": 1}\nindustry_without_letter: 1\nblank_start: 1\n', "utf-8"
-    )
-    out = tmp_path / "world"
-    result = CliRunner().invoke(
-        app,
-        [
-            "world",
-            "--companies",
-            "300",
-            "--seed",
-            "5",
-            "--out",
-            str(out),
-            "--habits",
-            str(habits_file),
-        ],
-    )
-    assert result.exit_code == 0, result.output
+    out = _world(tmp_path, 'ratio_forms: {"0.35": 1}\nindustry_without_letter: 1\nblank_start: 1\n')
     extract = pd.read_csv(out / "extracts/equity/shareholders.csv", encoding="gb18030", dtype=str)
     whole = extract.loc[extract["出资比例"] == "1", "记录编号"]
     planted = {BAD_RATIO, RATIO_TOO_HIGH}  # the world's planted damage, quarantined
@@ -143,24 +147,7 @@ def test_a_world_writes_shares_codes_and_start_dates_as_its_habits_say(tmp_path:
 
 
 def test_punishments_name_the_party_without_its_uscc_as_the_habits_say(tmp_path: Path) -> None:
-    habits_file = tmp_path / "habits.yaml"
-    habits_file.write_text("punishment_uscc: 0\n", "utf-8")
-    out = tmp_path / "world"
-    result = CliRunner().invoke(
-        app,
-        [
-            "world",
-            "--companies",
-            "300",
-            "--seed",
-            "5",
-            "--out",
-            str(out),
-            "--habits",
-            str(habits_file),
-        ],
-    )
-    assert result.exit_code == 0, result.output
+    out = _world(tmp_path, "punishment_uscc: 0\n")
     run = tmp_path / "run"
     load_run(out / "sources.yaml", run, secret=SECRET)
     companies = pd.read_parquet(run / "company_mentions.parquet")
@@ -171,27 +158,10 @@ def test_punishments_name_the_party_without_its_uscc_as_the_habits_say(tmp_path:
 def test_key_personnel_carry_ids_as_the_habits_say(tmp_path: Path) -> None:
     """An internal extract of 主要人员 with its 证件号码 column: each row's ID full, masked
     in the agencies' mix, or blank; the truth records which, and the load reads them."""
-    habits_file = tmp_path / "habits.yaml"
-    habits_file.write_text(
+    out = _world(
+        tmp_path,
         'key_personnel_ids: {full: 0.5, masked: 0.3, none: 0.2}\nmask_patterns: {"4+4": 1}\n',
-        "utf-8",
     )
-    out = tmp_path / "world"
-    result = CliRunner().invoke(
-        app,
-        [
-            "world",
-            "--companies",
-            "300",
-            "--seed",
-            "5",
-            "--out",
-            str(out),
-            "--habits",
-            str(habits_file),
-        ],
-    )
-    assert result.exit_code == 0, result.output
     truth = pd.read_parquet(out / "truth" / "person_mentions.parquet")
     officers = truth[truth["source"] == "key_personnel"]
     shares = officers["id_form"].value_counts(normalize=True)
@@ -216,24 +186,7 @@ def test_key_personnel_name_only_by_default(tmp_path: Path) -> None:
 
 
 def test_shareholder_ids_as_the_habits_say_and_no_legacy_id_after_1999(tmp_path: Path) -> None:
-    habits_file = tmp_path / "habits.yaml"
-    habits_file.write_text("shareholder_ids: {full: 0.5, legacy15: 0.5}\n", "utf-8")
-    out = tmp_path / "world"
-    result = CliRunner().invoke(
-        app,
-        [
-            "world",
-            "--companies",
-            "300",
-            "--seed",
-            "5",
-            "--out",
-            str(out),
-            "--habits",
-            str(habits_file),
-        ],
-    )
-    assert result.exit_code == 0, result.output
+    out = _world(tmp_path, "shareholder_ids: {full: 0.5, legacy15: 0.5}\n")
     truth = pd.read_parquet(out / "truth" / "person_mentions.parquet")
     holders = truth[truth["source"] == "shareholders"]
     assert set(holders["id_form"]) == {"full", "legacy15"}
@@ -244,24 +197,7 @@ def test_shareholder_ids_as_the_habits_say_and_no_legacy_id_after_1999(tmp_path:
 
 
 def test_key_personnel_names_with_look_alike_characters(tmp_path: Path) -> None:
-    habits_file = tmp_path / "habits.yaml"
-    habits_file.write_text("name_look_alike: 1\n", "utf-8")
-    out = tmp_path / "world"
-    result = CliRunner().invoke(
-        app,
-        [
-            "world",
-            "--companies",
-            "300",
-            "--seed",
-            "5",
-            "--out",
-            str(out),
-            "--habits",
-            str(habits_file),
-        ],
-    )
-    assert result.exit_code == 0, result.output
+    out = _world(tmp_path, "name_look_alike: 1\n")
     truth = pd.read_parquet(out / "truth" / "person_mentions.parquet")
     officers = truth[truth["source"] == "key_personnel"]
     swapped = officers[officers["name_form"] == "look_alike"]

@@ -29,11 +29,11 @@ _ZIP_TIME = (1980, 1, 1, 0, 0, 0)
 def write_csv(path: Path, frame: pd.DataFrame, encoding: str, patches: dict[int, Patch],
               line_end: str = "\n") -> None:
     """Header plus rows; `patches` maps a 0-based data-row position to its patch."""
-    cells = frame.astype(str).to_numpy().ravel().tolist()
-    if any('"' in c or "\n" in c or "\r" in c for c in cells):
+    text = frame.to_csv(index=False, lineterminator=line_end)
+    # A quote in a field is written doubled; a line break makes one more line.
+    if '""' in text or len(text.splitlines()) != len(frame) + 1:
         raise ValueError(f"{path.name}: a field holds a quote or a line break; the world "
                          "never writes one")
-    text = frame.to_csv(index=False, lineterminator=line_end)
     lines = text.split(line_end)
     sep = line_end.encode(encoding)
     out = bytearray()
