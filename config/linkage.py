@@ -25,17 +25,30 @@ class _Strict(BaseModel):
 
 class EntityLinkage(_Strict):
     match_threshold: float = Field(0.99, gt=0.0, lt=1.0)
+    #: Persons: a pair whose two names are the same rare name joins at this lower
+    #: probability (None: at match_threshold like every other pair).
+    rare_name_threshold: float | None = Field(None, gt=0.0, lt=1.0)
     review_threshold: float = Field(0.5, gt=0.0, lt=1.0)
     suspect_name_similarity: float = Field(50, ge=0, le=100)
 
     @model_validator(mode="after")
-    def _review_below_match(self) -> EntityLinkage:
-        if self.review_threshold > self.match_threshold:
+    def _ordered(self) -> EntityLinkage:
+        if self.rare_name_threshold is not None and self.rare_name_threshold > self.match_threshold:
             raise ValueError(
-                f"review_threshold ({self.review_threshold}) must be <= "
+                f"rare_name_threshold ({self.rare_name_threshold}) must be <= "
                 f"match_threshold ({self.match_threshold})"
             )
+        if self.review_threshold > self.lowest_threshold:
+            raise ValueError(
+                f"review_threshold ({self.review_threshold}) must be <= "
+                f"match_threshold and rare_name_threshold ({self.lowest_threshold})"
+            )
         return self
+
+    @property
+    def lowest_threshold(self) -> float:
+        """The least probability at which any pair joins."""
+        return self.rare_name_threshold or self.match_threshold
 
 
 class Training(_Strict):

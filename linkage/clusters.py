@@ -150,7 +150,7 @@ class Clustering:
 def cluster(
     n: int,
     edges: Edges,
-    threshold: float,
+    threshold: float | np.ndarray,
     *,
     must_link: Edges | None = None,
     cannot_link: tuple[np.ndarray, np.ndarray] | None = None,
@@ -160,7 +160,8 @@ def cluster(
     """Constrained greedy agglomeration of n nodes (see the module docstring).
 
     Must-links are applied first, unconditionally except across a cannot-link; then the
-    scored edges with probability >= threshold, strongest first, each merging its two
+    scored edges with probability >= threshold (one for all, or one per edge), strongest
+    first, each merging its two
     clusters unless a cannot-link pair, two different non-null `exclusive_key` values
     (None, NaN and "" mean no key) or two `partial_key` values disagreeing at a position
     both show would end up in one cluster. Partial keys are strings of one length, '*'

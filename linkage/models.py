@@ -175,6 +175,15 @@ def _exact(column: str, label: str) -> dict[str, Any]:
     }
 
 
+#: The feature whose rare values let a person pair join on less evidence: the name's sound
+#: (see _Resolver._thresholds in linkage/run.py).
+RARE_KEY = "name_pinyin_key"
+
+#: Person comparisons that say where two records meet rather than who the person is: a
+#: pair agreeing on one of them is corroborated beyond the name and the ID.
+PERSON_CONTEXT = ("company_context", "phone", "address")
+
+
 def person_comparisons(optional: set[str]) -> list[dict[str, Any]]:
     name = {
         "output_column_name": "name",
@@ -440,16 +449,17 @@ TF_COLUMNS = {PERSON: ("name_simplified", "name_pinyin_key"), COMPANY: ()}
 
 def _direct_frequencies(
     frame: pd.DataFrame, column: str, provisional: np.ndarray, counted: np.ndarray | None
-) -> pd.Series:
+) -> tuple[pd.Series, float]:
     """Per value: (entities bearing it, less the one at hand, plus half a bearer) / entities,
-    counted over the `counted` mentions' entities only."""
+    counted over the `counted` mentions' entities only; and the least such value, that of
+    a value one entity bears (half a bearer / entities)."""
     pairs = pd.DataFrame({column: frame[column].to_numpy(), "group": provisional})
     known = pairs if counted is None else pairs[counted]
     known = known.dropna().drop_duplicates()
     groups = max(int(known["group"].nunique()), 1)
     values = pairs[column].dropna().unique()
     counts = known.groupby(column).size().reindex(values, fill_value=1)
-    return (counts.astype(np.float64) - 0.5) / groups
+    return (counts.astype(np.float64) - 0.5) / groups, 0.5 / groups
 
 
 def _independent_name_frequencies(frame: pd.DataFrame, provisional: np.ndarray) -> pd.Series:
@@ -578,9 +588,11 @@ def term_frequencies(
     least surname share x given-name share (see _independent_name_frequencies); a sound
     (pinyin key) is at least as common as all the names that sound like it together, and a
     romanised name at least as common as its sound.
-    Splink uses this in place of the level's u when both sides agree.
+    Splink uses this in place of the level's u when both sides agree. Column `rare`: the
+    value is at the least frequency there is (one bearer at most, and for names a
+    population estimate below the half bearer), see Model.rare_sounds.
     """
-    direct = _direct_frequencies(frame, column, provisional, counted)
+    direct, least = _direct_frequencies(frame, column, provisional, counted)
     if column in ("name_simplified", "name_pinyin_key"):
         independent = _independent_name_frequencies(frame, provisional)
         sound = _sound_frequencies(frame, independent)
@@ -591,7 +603,10 @@ def term_frequencies(
                 axis=1
             )
         direct = np.fmax(direct, floor.reindex(direct.index).to_numpy())
-    return pd.DataFrame({column: direct.index, f"tf_{column}": direct.to_numpy()})
+    values = direct.to_numpy()
+    return pd.DataFrame(
+        {column: direct.index, f"tf_{column}": values, "rare": values <= least * (1 + 1e-9)}
+    )
 
 
 def prior(provisional: np.ndarray) -> float:
@@ -617,6 +632,10 @@ class Model:
     con: duckdb.DuckDBPyConnection
     #: How training obtained the parameters (training.TrainingRecord), None when loaded.
     training: Any = None
+    #: Person name sounds (RARE_KEY) no other person is known or estimated to bear
+    #: (term_frequencies' `rare`): two mentions sharing one may join on less evidence
+    #: (linkage.yaml's rare_name_threshold). Empty for companies.
+    rare_sounds: frozenset[str] = frozenset()
 
     def save(self, path: Path) -> None:
         """The Splink model, with veil's training record under TRAINING_KEY."""
@@ -716,18 +735,23 @@ def _with_tf(
     settings_source: Any,
     provisional: np.ndarray,
     con: duckdb.DuckDBPyConnection,
-) -> Linker:
+) -> tuple[Linker, frozenset[str]]:
+    """The linker with its term-frequency tables, and the rare sounds (see
+    `Model.rare_sounds`)."""
     linker, db_api = _linker(frame, entity_type, settings_source, con, f"{entity_type}_mentions")
     counted = None
     if entity_type == PERSON:
         counted = frame["id_token"].notna().to_numpy() | namesakes_by_mask(frame)
+    rare: frozenset[str] = frozenset()
     for column in TF_COLUMNS[entity_type]:
+        frequencies = term_frequencies(frame, column, provisional, counted)
+        if column == RARE_KEY:
+            rare = frozenset(frequencies.loc[frequencies["rare"], column])
         table = db_api.register(
-            term_frequencies(frame, column, provisional, counted),
-            table_name=f"{entity_type}_tf_{column}",
+            frequencies[[column, f"tf_{column}"]], table_name=f"{entity_type}_tf_{column}"
         )
         linker.table_management.register_term_frequency_lookup(table, column)
-    return linker
+    return linker, rare
 
 
 def read_saved(path: Path) -> dict[str, Any]:
@@ -758,4 +782,5 @@ def load(
         rule.get_blocking_rule("duckdb").as_dict() for rule in rules
     ]
     con = connect(temp_dir)
-    return Model(entity_type, _with_tf(frame, entity_type, saved, provisional, con), con)
+    linker, rare = _with_tf(frame, entity_type, saved, provisional, con)
+    return Model(entity_type, linker, con, rare_sounds=rare)

@@ -258,6 +258,7 @@ class _Resolver:
     ) -> None:
         """Score candidate pairs, cluster, assign entity IDs; `model` is closed once scored."""
         threshold = self.policy.review_threshold
+        rare_sounds = model.rare_sounds
         if self.existing:
             self.pairs = self._timed(
                 "predict new",
@@ -296,7 +297,7 @@ class _Resolver:
             lambda: cluster(
                 len(self.features),
                 scored,
-                self.policy.match_threshold,
+                self._thresholds(rare_sounds),
                 must_link=must_link,
                 cannot_link=cannot,
                 exclusive_key=exclusive,
@@ -307,6 +308,29 @@ class _Resolver:
             keys, self.clustering.labels, PREFIX[self.entity_type], previous
         )
         self.scored_pairs = len(self.pairs)
+
+    def _thresholds(self, rare_sounds: frozenset[str]) -> np.ndarray:
+        """Per scored pair, the probability it must reach to join (linkage.yaml):
+        rare_name_threshold where the two records meet in a company (or share a phone or
+        address) or both mentions bear one rare sound; else match_threshold.
+
+        The sound, not the characters: 杨玮 is a rare way to write the common 杨伟
+        (yang wei), and a clerk's homophone slip makes two 杨伟 into two 杨玮 that agree
+        on a "rare" name (a banned person's record joined an innocent namesake that way).
+        A romanised name meets its characters there too."""
+        match = np.full(len(self.pairs), self.policy.match_threshold)
+        if self.policy.rare_name_threshold is None:
+            return match
+        lower = np.zeros(len(self.pairs), dtype=bool)
+        if rare_sounds:
+            keys = self.features[models.RARE_KEY].to_numpy(dtype=object)
+            left = keys[self.pairs["mention_id_l"].to_numpy(np.int64)]
+            right = keys[self.pairs["mention_id_r"].to_numpy(np.int64)]
+            lower |= (left == right) & pd.Series(left).isin(rare_sounds).to_numpy()
+        for comparison in models.PERSON_CONTEXT:
+            if f"mw_{comparison}" in self.pairs:
+                lower |= self.pairs[f"mw_{comparison}"].to_numpy(np.float64) > 0
+        return np.where(lower, self.policy.rare_name_threshold, match)
 
     def entities(self) -> pd.DataFrame:
         return pd.DataFrame(

@@ -480,9 +480,9 @@ def train(
         estimates = _block_estimates(frame, entity_type, model, provisional, training, con, record)
         _romanised_by_analogy(model, estimates, frame, record)
         _set_m(model, estimates, entity_type, training, saved, record)
-        linker = _with_tf(frame, entity_type, model, provisional, con)
+        linker, rare = _with_tf(frame, entity_type, model, provisional, con)
     except BaseException:
         con.close()
         raise
-    return Model(entity_type, linker, con, training=record)
+    return Model(entity_type, linker, con, training=record, rare_sounds=rare)
 

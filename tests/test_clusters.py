@@ -33,6 +33,15 @@ def test_threshold_is_inclusive_and_labels_are_smallest_member() -> None:
     assert result.n_clusters == 3
 
 
+def test_each_edge_may_carry_its_own_threshold() -> None:
+    """A pair sharing a rare name joins at a lower probability than the rest (linkage.yaml's
+    rare_name_threshold): 0.6 passes its own 0.5 but not another edge's 0.8."""
+    scored = edges((0, 1, 0.6), (2, 3, 0.6), (3, 4, 0.85))
+    result = cluster(5, scored, np.array([0.5, 0.8, 0.8]))
+    assert result.labels.tolist() == [0, 0, 2, 3, 3]
+    assert result.accepted.tolist() == [True, False, True]
+
+
 def test_accepted_includes_edges_inside_a_cluster_that_did_not_merge() -> None:
     result = cluster(3, edges((0, 1, 0.9), (1, 2, 0.9), (0, 2, 0.85), (0, 2, 0.1)), 0.5)
     assert result.accepted.tolist() == [True, True, True, False]

@@ -71,8 +71,12 @@ def test_quality_against_the_truth_on_a_fixed_seed(linked, world: Path):
     assert company["precision"] >= 0.999 and company["recall"] >= 0.99
     # Recall was 0.883 before the world wrote look-alike names (形近字) into key-personnel
     # rows: named only, in no company of the person's other records, nothing can join
-    # them (12 mentions, 0.878).
-    assert person["precision"] >= 0.99 and person["recall"] >= 0.87
+    # them (12 mentions, 0.878). Then 0.807 once a common name, or a rare spelling of a
+    # common sound (杨玮 for 杨伟), needed more than itself (or a masked ID showing two
+    # characters) to join across companies (issue 12: at 20,000 companies the name-only
+    # pairs given up were one in three to one in fifty wrong, and one of them put a
+    # banned person's punishment on a namesake).
+    assert person["precision"] >= 0.99 and person["recall"] >= 0.79
     baseline = score_run(run, world, exact_baseline(run))
     assert person["f1"] > baseline["person"]["f1"] + 0.3
     assert company["f1"] > baseline["company"]["f1"] + 0.3
@@ -99,6 +103,44 @@ def test_outputs_cover_every_mention_once(linked):
     report = json.loads((run / "link_report.json").read_text(encoding="utf-8"))
     assert report["person"]["entities"] == summary.person.entities
     assert (run / "models" / "person.json").is_file()
+
+
+def test_a_common_name_alone_joins_no_one(linked):
+    """Issue 12: an ID-less mention of a common name does not join the person of that name
+    on the name alone. Pairs with nothing but the name (no comparable ID, no shared
+    company) and a probability between the two thresholds merge only on the rarest name
+    weight there is (a rare name whose sound is rare too: linkage.yaml's
+    rare_name_threshold); the others stay apart, written to links.parquet for a
+    reviewer."""
+    run, _ = linked
+    policy = load_linkage_config().person
+    links = pd.read_parquet(run / "links.parquet")
+    links = links[(links["entity_type"] == "person") & (links["evidence"] == "model")]
+
+    def level(levels, comparison: str) -> tuple[str, float]:
+        found = [
+            (lv["level"], lv["match_weight"]) for lv in levels if lv["comparison"] == comparison
+        ]
+        return found[0] if found else ("null", 0.0)
+
+    name = links["levels"].map(lambda lv: level(lv, "name"))
+    alone = links["levels"].map(
+        lambda lv: (
+            level(lv, "resident_id")[0] == "null"
+            and all(level(lv, c)[1] <= 0 for c in ("company_context", "phone", "address"))
+        )
+    )
+    exact = name.map(lambda x: x[0] == "exact")
+    weight = name.map(lambda x: x[1])
+    rarest = weight[exact].max()
+    between = links["match_probability"].between(policy.rare_name_threshold, policy.match_threshold)
+    pairs = links[alone & exact & between]
+    common = (weight[pairs.index] < rarest - 1e-9).to_numpy()
+    assert common.sum() > 0 and (~common).sum() > 0, "the world has both kinds of pair"
+    assert not pairs["merged"].to_numpy()[common].any()
+    # Most rare names sound rare too (here 83% of such pairs merged): the rule still
+    # joins a rare name alone.
+    assert pairs["merged"].to_numpy()[~common].mean() > 0.7
 
 
 def test_a_same_sound_brand_joins_or_is_shown_to_a_reviewer(linked, world: Path):
@@ -306,6 +348,12 @@ def test_malformed_linkage_config_names_file_and_key(tmp_path: Path):
     path.write_text("person:\n  match_treshold: 0.4\n", "utf-8")
     with pytest.raises(ConfigError, match="match_treshold"):
         load_linkage_config(path)
+    path.write_text("person:\n  match_threshold: 0.6\n  rare_name_threshold: 0.7\n", "utf-8")
+    with pytest.raises(ConfigError, match="rare_name_threshold"):
+        load_linkage_config(path)
+    path.write_text("person:\n  rare_name_threshold: 0.4\n  review_threshold: 0.45\n", "utf-8")
+    with pytest.raises(ConfigError, match="review_threshold"):
+        load_linkage_config(path)
 
 
 def _companies(rows: list[dict]) -> pd.DataFrame:
@@ -443,7 +491,8 @@ def test_a_wave_keeps_existing_ids_and_reports_what_it_changed(waves, world: Pat
     # The wave resolves about as well as linking everything at once.
     scores = score_run(wave, world, after.drop(columns="run"))
     assert scores["company"]["precision"] >= 0.999 and scores["company"]["recall"] >= 0.99
-    assert scores["person"]["precision"] >= 0.99 and scores["person"]["recall"] >= 0.8
+    # Recall 0.773 (0.81 before a common name alone stopped joining across companies).
+    assert scores["person"]["precision"] >= 0.99 and scores["person"]["recall"] >= 0.75
 
 
 def test_relinking_a_wave_gives_the_same_ids(waves, tmp_path: Path):
