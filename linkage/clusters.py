@@ -161,13 +161,13 @@ def cluster(
 
     Must-links are applied first, unconditionally except across a cannot-link; then the
     scored edges with probability >= threshold (one for all, or one per edge), strongest
-    first, each merging its two
-    clusters unless a cannot-link pair, two different non-null `exclusive_key` values
-    (None, NaN and "" mean no key) or two `partial_key` values disagreeing at a position
-    both show would end up in one cluster. Partial keys are strings of one length, '*'
-    where a character is hidden (None, NaN and "" mean no key). A cluster a must-link gave
-    disagreeing keys is compared position by position: a merge is allowed where, at every
-    position, the characters one side shows include all the other side shows.
+    first, each merging its two clusters unless a cannot-link pair, two different non-null
+    `exclusive_key` values (None, NaN and "" mean no key) or two `partial_key` values
+    disagreeing at a position both show would end up in one cluster. Partial keys are
+    strings of one length, '*' where a character is hidden (None, NaN and "" mean no key).
+    A cluster a must-link gave disagreeing keys is compared position by position: a merge
+    is allowed where, at every position, the characters one side shows include all the
+    other side shows.
     """
     must = must_link if must_link is not None else Edges.empty()
     cannot_a, cannot_b = _cannot_arrays(cannot_link)

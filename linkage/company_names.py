@@ -14,7 +14,7 @@ validated on first use.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Container, Iterable
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
@@ -532,12 +532,11 @@ def _latin_region(t: _Tables, words: list[str]) -> tuple[str, str, int] | None:
     return None
 
 
-def _longest_suffix(words: list[str], table: Iterable[tuple[str, ...]]) -> int:
+def _longest_suffix(words: list[str], table: Container[tuple[str, ...]]) -> int:
     """How many of the last words form the longest entry of `table` (0: none), leaving
     at least one word before it."""
-    entries = set(table)
     for k in range(min(len(words) - 1, 6), 0, -1):
-        if tuple(words[-k:]) in entries:
+        if tuple(words[-k:]) in table:
             return k
     return 0
 

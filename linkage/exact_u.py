@@ -187,6 +187,12 @@ def _same_brand_sound(frame: pd.DataFrame) -> tuple[float, float]:
 ROMANISED_SHARE = "romanised_share"
 
 
+def cross_script(share: float) -> float:
+    """The share of mention pairs with one name of each script, `share` of the mentions
+    being romanised: 2r(1-r)."""
+    return 2 * share * (1 - share)
+
+
 def _romanised_brand(frame: pd.DataFrame) -> tuple[float, float]:
     """A romanised name against a Chinese one: the same brand sound and legal form, regions
     equal or one unknown, and an English industry word standing for both industries.
@@ -208,7 +214,7 @@ def _romanised_brand(frame: pd.DataFrame) -> tuple[float, float]:
     compatible = _brand_compatible(english, "name_core_pinyin", "name_industry_latin")
     default = frame["name_is_romanised"].mean() if "name_is_romanised" in frame.columns else 0
     share = float(frame.attrs.get(ROMANISED_SHARE, default))
-    cross = 2 * share * (1 - share)
+    cross = cross_script(share)
     if cross <= 0:
         return 0.0, comparable
     # u = cross x (agreeing + the unseen half pair) / comparable: the comparable pairs are

@@ -7,17 +7,15 @@ rapidfuzz Levenshtein distance over characters registered on the DuckDB connecti
 
 Persons: name (exact simplified / same sound, which also meets romanised names / one
 look-alike character apart (形近字, linkage/shapes.py) / one character apart with the same
-surname), resident ID (same full ID / masked form agrees
-by the characters both show, four levels / same birth date and sex but another number /
-conflict),
-company context (the two records name a common company entity), and phone and address
-when the data carries them. Companies: name (the same registered name, current or former /
-same brand words, industry and legal form / the same brand sound with them / brand words
-one character apart),
-a romanised name with the Chinese one's brand sound, form, region and industry),
-identifiers (USCC, organisation code or registration number equal / conflict), region,
-and address. Term-frequency adjustment on names makes a shared 王伟 count for little and
-a shared rare name for much.
+surname), resident ID (same full ID / masked form agrees by the characters both show, four
+levels / same birth date and sex but another number / conflict), company context (the two
+records name a common company entity), and phone and address when the data carries them.
+Companies: name (the same registered name, current or former / same brand words, industry
+and legal form / the same brand sound with them / a romanised name with the Chinese one's
+brand sound, form, region and industry / brand words one character apart), identifiers
+(USCC, organisation code or registration number equal / conflict), region, and address.
+Term-frequency adjustment on names makes a shared 王伟 count for little and a shared rare
+name for much.
 
 Training (linkage/training.py) needs no labels: u from random pairs and exact counts, m by
 expectation maximisation in two blocks (same name: learns the identifier and context

@@ -135,6 +135,10 @@ class EntityResult:
     merging_pairs: int
     model: str
     refused_merges: dict[str, int]
+    #: Scored pairs that reached rare_name_threshold but not the match_threshold they
+    #: needed (a common name with nothing shared but the name and a weak ID): left apart
+    #: and written to links.parquet for a reviewer.
+    held_back: int
     judgement_conflicts: int
     suspects: int
     changes: dict[str, int]
@@ -287,6 +291,11 @@ class _Resolver:
             self.pairs["mention_id_r"].to_numpy(np.int64),
             self.pairs["match_probability"].to_numpy(np.float64),
         )
+        thresholds = self._thresholds(rare_sounds)
+        lowest = self.policy.lowest_threshold
+        self.held_back = int(
+            ((scored.probability >= lowest) & (scored.probability < thresholds)).sum()
+        )
         exclusive = self.features[EXCLUSIVE[self.entity_type]].to_numpy(dtype=object)
         partial_column = PARTIAL[self.entity_type]
         partial = (
@@ -297,7 +306,7 @@ class _Resolver:
             lambda: cluster(
                 len(self.features),
                 scored,
-                self._thresholds(rare_sounds),
+                thresholds,
                 must_link=must_link,
                 cannot_link=cannot,
                 exclusive_key=exclusive,
@@ -444,6 +453,7 @@ class _Resolver:
             merging_pairs=int(self.clustering.accepted.sum()),
             model=model_source,
             refused_merges={k: int(v) for k, v in self.clustering.refused.items()},
+            held_back=self.held_back,
             judgement_conflicts=len(self.clustering.conflicts),
             suspects=suspects,
             changes={str(k): int(v) for k, v in changes.items()},

@@ -69,8 +69,8 @@ class Fix:
     level: str
     block: str | None
     value: float | None  # None: nothing was used (an unsettled block's estimates)
-    source: str  # "saved model", "floor", "no weight", "half an observation", "clipped",
-    # "by analogy"
+    # "saved model", "floor", "no weight", "half an observation", "clipped", "by analogy"
+    source: str
     why: str
 
 
@@ -369,8 +369,7 @@ def _romanised_by_analogy(
     for nothing and no such name would ever reach its company."""
     if "name_is_romanised" not in frame.columns:
         return
-    share = float(frame["name_is_romanised"].mean())
-    cross = 2 * share * (1 - share)
+    cross = exact_u.cross_script(float(frame["name_is_romanised"].mean()))
     for comparison, levels in _levels(model):
         if comparison["output_column_name"] != "name":
             continue

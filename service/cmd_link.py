@@ -45,7 +45,8 @@ def stage_progress(disabled: bool = False) -> Iterator[Progress]:
 
 def summary_table(summary: LinkSummary) -> Table:
     table = Table(title=f"linked {summary.run_dir} in {summary.seconds:.1f} s")
-    for column in ("", "mentions", "entities", "by ID", "scored", "merged", "refused", "suspect"):
+    columns = ("", "mentions", "entities", "by ID", "scored", "merged", "held back", "refused")
+    for column in (*columns, "suspect"):
         table.add_column(column, justify="left" if not column else "right")
     for result in (summary.company, summary.person):
         table.add_row(
@@ -55,13 +56,15 @@ def summary_table(summary: LinkSummary) -> Table:
             f"{result.deterministic_links:,}",
             f"{result.scored_pairs:,}",
             f"{result.merging_pairs:,}",
+            f"{result.held_back:,}",
             f"{sum(result.refused_merges.values()):,}",
             f"{result.suspects:,}",
         )
     table.caption = (
         "by ID: identifier links; scored: pairs Splink scored; merged: pairs that joined "
-        f"clusters; refused: merges a constraint forbade. Models: company {summary.company.model}"
-        f", person {summary.person.model}"
+        "clusters; held back: pairs likely one person on a common name alone, left apart "
+        "for a reviewer (links.parquet); refused: merges a constraint forbade. "
+        f"Models: company {summary.company.model}, person {summary.person.model}"
     )
     return table
 

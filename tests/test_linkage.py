@@ -112,7 +112,7 @@ def test_a_common_name_alone_joins_no_one(linked):
     weight there is (a rare name whose sound is rare too: linkage.yaml's
     rare_name_threshold); the others stay apart, written to links.parquet for a
     reviewer."""
-    run, _ = linked
+    run, summary = linked
     policy = load_linkage_config().person
     links = pd.read_parquet(run / "links.parquet")
     links = links[(links["entity_type"] == "person") & (links["evidence"] == "model")]
@@ -138,6 +138,8 @@ def test_a_common_name_alone_joins_no_one(linked):
     common = (weight[pairs.index] < rarest - 1e-9).to_numpy()
     assert common.sum() > 0 and (~common).sum() > 0, "the world has both kinds of pair"
     assert not pairs["merged"].to_numpy()[common].any()
+    # Held back, and counted as such in the summary (link_report.json, `veil link`'s table).
+    assert summary.person.held_back >= common.sum() and summary.company.held_back == 0
     # Most rare names sound rare too (here 83% of such pairs merged): the rule still
     # joins a rare name alone.
     assert pairs["merged"].to_numpy()[~common].mean() > 0.7
