@@ -7,9 +7,11 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import typer
+from rich.console import Group
 from rich.progress import Progress as RichProgress
 from rich.progress import SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
+from rich.text import Text
 
 from linkage.judgements import append_judgement
 from linkage.run import LinkSummary, Progress, link_run, train_models
@@ -43,30 +45,33 @@ def stage_progress(disabled: bool = False) -> Iterator[Progress]:
             bar.update(current[-1], completed=1, total=1)
 
 
-def summary_table(summary: LinkSummary) -> Table:
+def summary_table(summary: LinkSummary) -> Group:
+    """One row per measure, a column per entity type (fits a narrow terminal at any
+    size), and what each measure means below it."""
     table = Table(title=f"linked {summary.run_dir} in {summary.seconds:.1f} s")
-    columns = ("", "mentions", "entities", "by ID", "scored", "merged", "held back", "refused")
-    for column in (*columns, "suspect"):
-        table.add_column(column, justify="left" if not column else "right")
-    for result in (summary.company, summary.person):
-        table.add_row(
-            result.entity_type,
-            f"{result.mentions:,}",
-            f"{result.entities:,}",
-            f"{result.deterministic_links:,}",
-            f"{result.scored_pairs:,}",
-            f"{result.merging_pairs:,}",
-            f"{result.held_back:,}",
-            f"{sum(result.refused_merges.values()):,}",
-            f"{result.suspects:,}",
-        )
-    table.caption = (
+    table.add_column("")
+    results = (summary.company, summary.person)
+    for result in results:
+        table.add_column(result.entity_type, justify="right")
+    rows = {
+        "mentions": lambda r: r.mentions,
+        "entities": lambda r: r.entities,
+        "by ID": lambda r: r.deterministic_links,
+        "scored": lambda r: r.scored_pairs,
+        "merged": lambda r: r.merging_pairs,
+        "held back": lambda r: r.held_back,
+        "refused": lambda r: sum(r.refused_merges.values()),
+        "suspect": lambda r: r.suspects,
+    }
+    for label, value in rows.items():
+        table.add_row(label, *(f"{value(r):,}" for r in results))
+    legend = Text(
         "by ID: identifier links; scored: pairs Splink scored; merged: pairs that joined "
         "clusters; held back: pairs likely one person on a common name alone, left apart "
         "for a reviewer (links.parquet); refused: merges a constraint forbade. "
         f"Models: company {summary.company.model}, person {summary.person.model}"
     )
-    return table
+    return Group(table, legend)
 
 
 def link(

@@ -14,6 +14,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 import yaml
+from rich.console import Console
 from typer.testing import CliRunner
 
 from config.errors import ConfigError, InputError
@@ -29,6 +30,7 @@ from linkage.judgements import append_judgement
 from linkage.run import link_run, train_models
 from loaders.run import load_run
 from service.cli import app
+from service.cmd_link import summary_table
 from world.generate import generate_world
 from world.linkage_checks import exact_baseline, score_run
 
@@ -333,6 +335,17 @@ def test_cli_link_prints_the_summary(loaded: Path, tmp_path: Path):
     report = json.loads(result.output)
     assert report["person"]["mentions"] > 0
     assert (work / "entities.parquet").is_file()
+
+
+def test_the_link_summary_fits_a_narrow_terminal(linked):
+    """`veil link`'s table: one row per measure (held back included), a column per entity
+    type, every figure whole in 80 columns."""
+    _, summary = linked
+    console = Console(width=80, record=True)
+    console.print(summary_table(summary))
+    text = console.export_text()
+    assert f"{summary.person.held_back:,}" in text and "held back" in text
+    assert f"{summary.person.mentions:,}" in text and "…" not in text
 
 
 def test_cli_link_on_a_directory_that_is_not_a_run(tmp_path: Path):
