@@ -67,8 +67,9 @@ def summary_table(summary: LinkSummary) -> Group:
         table.add_row(label, *(f"{value(r):,}" for r in results))
     legend = Text(
         "by ID: identifier links; scored: pairs Splink scored; merged: pairs that joined "
-        "clusters; held back: pairs likely one person on a common name alone, left apart "
-        "for a reviewer (links.parquet); refused: merges a constraint forbade. "
+        "clusters; held back: pairs more likely one person than two but resting on a "
+        "common name (no shared company, no ID showing enough), left apart for a reviewer "
+        "(links.parquet); refused: merges a constraint forbade. "
         f"Models: company {summary.company.model}, person {summary.person.model}"
     )
     return Group(table, legend)
