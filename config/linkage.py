@@ -25,9 +25,9 @@ class _Strict(BaseModel):
 
 class EntityLinkage(_Strict):
     match_threshold: float = Field(0.99, gt=0.0, lt=1.0)
-    #: Persons: a pair whose records meet in a company (or share a phone or address), or
-    #: whose names have one rare sound, joins at this lower probability (None: every pair
-    #: at match_threshold). See linkage.yaml.
+    #: A pair whose names have one rare sound (persons: or whose records meet in a
+    #: company, or share a phone or address) joins at this lower probability (None: every
+    #: pair at match_threshold). See linkage.yaml.
     rare_name_threshold: float | None = Field(None, gt=0.0, lt=1.0)
     review_threshold: float = Field(0.5, gt=0.0, lt=1.0)
     suspect_name_similarity: float = Field(50, ge=0, le=100)

@@ -46,6 +46,7 @@ from splink.blocking_rule_library import CustomRule
 from splink.internals.splink_dataframe import SplinkDataFrame
 
 from config.errors import InputError
+from linkage.company_names import CompanyName, company_from_simplified
 from linkage.shapes import look_alike_apart
 
 PERSON = "person"
@@ -176,6 +177,64 @@ def _exact(column: str, label: str) -> dict[str, Any]:
 #: The feature whose rare values let a person pair join on less evidence: the name's sound
 #: (see _Resolver._thresholds in linkage/run.py).
 RARE_KEY = "name_pinyin_key"
+
+
+def rare_keys(frame: pd.DataFrame, entity_type: str) -> np.ndarray:
+    """Per mention, the value whose rarity lets a pair join on less evidence (None where
+    it has none). Persons: the name's sound (RARE_KEY). Companies: the brand's sound with
+    the legal form and the region, all read: a customs filing's XINGHE FOOD (SHANGHAI) CO.,
+    LTD. or a clerk's 兴河 for 星河 agrees with its company there and nowhere else when no
+    other identified company of that region and form sounds alike."""
+    if entity_type == PERSON:
+        return frame[RARE_KEY].to_numpy(dtype=object)
+    parts = [frame[c].replace("", None) for c in ("name_core_pinyin", "name_legal_form")]
+    key = parts[0] + "|" + parts[1] + "|" + frame["name_region"].replace("", None)
+    return key.astype(object).where(key.notna(), None).to_numpy(dtype=object)
+
+
+def rare_brand_sounds(frame: pd.DataFrame, provisional: np.ndarray) -> frozenset[str]:
+    """Company brand sounds (rare_keys) that exactly one identified company bears: one
+    whose mentions carry a USCC, organisation code or registration number. Counted over
+    provisional entities (identifier links and same name), so a company named in forty
+    records counts once; by current and former names, so a company renamed from a name
+    that sounds so is a second bearer; and a mention without an identifier, which may be
+    anyone's slip, bears for no one (a sound no identified company bears is not rare but
+    unknown: two such mentions may be two companies)."""
+    identified = frame[["uscc", "org_code", "reg_no"]].notna().any(axis=1).to_numpy()
+    keys = rare_keys(frame, COMPANY)
+    borne = pd.DataFrame({"key": keys[identified], "group": provisional[identified]})
+    if "former_canonical" in frame.columns:
+        former = frame.loc[identified, ["former_canonical", "name_region"]]
+        former = former.assign(group=provisional[identified]).explode("former_canonical")
+        former = former.dropna(subset=["former_canonical"])
+        read = {n: company_from_simplified(n) for n in former["former_canonical"].unique()}
+        borne = pd.concat(
+            [
+                borne,
+                pd.DataFrame(
+                    {
+                        "key": [
+                            _sound_key(read[n], region)
+                            for n, region in zip(
+                                former["former_canonical"], former["name_region"], strict=True
+                            )
+                        ],
+                        "group": former["group"].to_numpy(),
+                    }
+                ),
+            ]
+        )
+    bearers = borne.dropna().drop_duplicates().groupby("key").size()
+    return frozenset(bearers.index[bearers.to_numpy() == 1])
+
+
+def _sound_key(name: CompanyName, region: str | None) -> str | None:
+    """rare_keys' value for one parsed name; `region` where the name gives none."""
+    region = name.region or region
+    if not (name.core_pinyin and name.legal_form and region):
+        return None
+    return f"{name.core_pinyin}|{name.legal_form}|{region}"
+
 
 #: Person comparisons that say where two records meet rather than who the person is: a
 #: pair agreeing on one of them is corroborated beyond the name and the ID.
@@ -641,9 +700,9 @@ class Model:
     con: duckdb.DuckDBPyConnection
     #: How training obtained the parameters (training.TrainingRecord), None when loaded.
     training: Any = None
-    #: Person name sounds (RARE_KEY) no other person is known or estimated to bear
-    #: (term_frequencies' `rare`): two mentions sharing one may join on less evidence
-    #: (linkage.yaml's rare_name_threshold). Empty for companies.
+    #: Values of rare_keys that let two mentions sharing one join on less evidence
+    #: (linkage.yaml's rare_name_threshold). Persons: name sounds no other person is known
+    #: or estimated to bear (term_frequencies' `rare`); companies: rare_brand_sounds.
     rare_sounds: frozenset[str] = frozenset()
 
     def save(self, path: Path) -> None:
@@ -760,6 +819,8 @@ def _with_tf(
             frequencies[[column, f"tf_{column}"]], table_name=f"{entity_type}_tf_{column}"
         )
         linker.table_management.register_term_frequency_lookup(table, column)
+    if entity_type == COMPANY:
+        rare = rare_brand_sounds(frame, provisional)
     return linker, rare
 
 

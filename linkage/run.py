@@ -136,8 +136,9 @@ class EntityResult:
     model: str
     refused_merges: dict[str, int]
     #: Scored pairs that reached rare_name_threshold but not the match_threshold they
-    #: needed (a common name with nothing shared but the name and a weak ID): left apart
-    #: and written to links.parquet for a reviewer.
+    #: needed (a common name with nothing shared but the name and a weak ID; a brand
+    #: sound two identified companies bear): left apart and written to links.parquet for
+    #: a reviewer.
     held_back: int
     judgement_conflicts: int
     suspects: int
@@ -320,8 +321,10 @@ class _Resolver:
 
     def _thresholds(self, rare_sounds: frozenset[str]) -> np.ndarray:
         """Per scored pair, the probability it must reach to join (linkage.yaml):
-        rare_name_threshold where the two records meet in a company (or share a phone or
-        address) or both mentions bear one rare sound; else match_threshold.
+        rare_name_threshold where both mentions bear one rare sound (models.rare_keys:
+        a person's name, a company's brand with its form and region) or, for persons,
+        the two records meet in a company (or share a phone or address); else
+        match_threshold.
 
         The sound, not the characters: 杨玮 is a rare way to write the common 杨伟
         (yang wei), and a clerk's homophone slip makes two 杨伟 into two 杨玮 that agree
@@ -332,7 +335,7 @@ class _Resolver:
             return match
         lower = np.zeros(len(self.pairs), dtype=bool)
         if rare_sounds:
-            keys = self.features[models.RARE_KEY].to_numpy(dtype=object)
+            keys = models.rare_keys(self.features, self.entity_type)
             left = keys[self.pairs["mention_id_l"].to_numpy(np.int64)]
             right = keys[self.pairs["mention_id_r"].to_numpy(np.int64)]
             lower |= (left == right) & pd.Series(left).isin(rare_sounds).to_numpy()

@@ -67,9 +67,10 @@ def summary_table(summary: LinkSummary) -> Group:
         table.add_row(label, *(f"{value(r):,}" for r in results))
     legend = Text(
         "by ID: identifier links; scored: pairs Splink scored; merged: pairs that joined "
-        "clusters; held back: pairs more likely one person than two but resting on a "
-        "common name (no shared company, no ID showing enough), left apart for a reviewer "
-        "(links.parquet); refused: merges a constraint forbade. "
+        "clusters; held back: pairs over rare_name_threshold but resting on a common "
+        "name (a person: no shared company, no ID showing enough; a company: a brand "
+        "that two identified companies of its region sound like), left apart for a "
+        "reviewer (links.parquet); refused: merges a constraint forbade. "
         f"Models: company {summary.company.model}, person {summary.person.model}"
     )
     return Group(table, legend)

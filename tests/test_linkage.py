@@ -141,7 +141,7 @@ def test_a_common_name_alone_joins_no_one(linked):
     assert common.sum() > 0 and (~common).sum() > 0, "the world has both kinds of pair"
     assert not pairs["merged"].to_numpy()[common].any()
     # Held back, and counted as such in the summary (link_report.json, `veil link`'s table).
-    assert summary.person.held_back >= common.sum() and summary.company.held_back == 0
+    assert summary.person.held_back >= common.sum()
     # Most rare names sound rare too (here 83% of such pairs merged): the rule still
     # joins a rare name alone.
     assert pairs["merged"].to_numpy()[~common].mean() > 0.7
