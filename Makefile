@@ -8,7 +8,7 @@ STAMP  := $(VENV)/.installed-stamp
 DEMO   ?= .veil/demo
 DEMO_COMPANIES ?= 2000
 
-.PHONY: install jars demo test lint bench clean neo4j-stop
+.PHONY: install jars demo test test-fast lint bench clean neo4j-stop
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -27,9 +27,15 @@ demo: jars
 
 lint: install
 	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/lint-imports
 
 test: jars lint
 	$(BIN)/pytest -q
+
+# No Java, no Maven, no Neo4j: the pure and DuckDB-only tests, for the edit-test loop.
+test-fast: install
+	$(BIN)/pytest -q -m "not neo4j and not slow"
 
 bench: jars
 	$(BIN)/python bench/load.py --companies 100000

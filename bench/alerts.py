@@ -31,7 +31,7 @@ from pathlib import Path
 from typing import Any
 
 import neo4j
-from bench_runs import free_port, graph_run
+from bench_runs import graph_run
 from bench_worlds import OUT
 
 from config.graph import load_graph_config
@@ -39,7 +39,7 @@ from config.rules import load_rules
 from graph.alert_records import list_alerts, sweep
 from graph.connection import open_driver
 from graph.load import load_run as load_graph
-from graph.neo4j_server import ServerConfig, start
+from graph.neo4j_server import ServerConfig, free_port, start
 from world.alert_checks import format_alert_scores, score_alerts
 from world.graph_checks import TRUTH_AS_OF
 

@@ -10,18 +10,10 @@ from __future__ import annotations
 
 import multiprocessing
 import shutil
-import socket
 import time
 from pathlib import Path
 
 from bench_worlds import OUT, ensure_world, world_tag
-
-
-def free_port() -> int:
-    """A port on 127.0.0.1 that nothing listens on right now (for a throwaway Neo4j)."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def _prepare(companies: int, seed: int, kind: str, habits: Path | None) -> None:

@@ -40,7 +40,7 @@ from typing import Any
 
 import neo4j
 import numpy as np
-from bench_runs import free_port, graph_run
+from bench_runs import graph_run
 from bench_worlds import OUT
 
 from config.graph import load_graph_config
@@ -50,7 +50,7 @@ from graph.connection import open_driver
 from graph.facts import resolve_run
 from graph.load import LoadSummary
 from graph.load import load_run as load_graph
-from graph.neo4j_server import LocalServer, ServerConfig, start, stop
+from graph.neo4j_server import LocalServer, ServerConfig, free_port, start, stop
 from graph.queries import controls, footprint
 from world.graph_checks import TRUTH_AS_OF, format_control_scores, score_control
 

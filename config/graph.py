@@ -10,34 +10,30 @@ import os
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
 
 from config.settings import CONFIG_DIR
-from config.validated import load_validated
+from config.validated import Strict, load_validated
 
 DEFAULT_GRAPH = CONFIG_DIR / "graph.yaml"
 
 
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-class Control(_Strict):
+class Control(Strict):
     beneficial_owner_threshold: float = Field(0.25, gt=0.0, le=1.0)
     majority: float = Field(0.5, ge=0.5, lt=1.0)
     tolerance: float = Field(1e-12, gt=0.0, le=1e-6)
     max_paths: int = Field(20, ge=1, le=1000)
 
 
-class Load(_Strict):
+class Load(Strict):
     batch_size: int = Field(5000, ge=100, le=100_000)
 
 
-class Queries(_Strict):
+class Queries(Strict):
     related_party_hops: int = Field(3, ge=1, le=6)
 
 
-class GraphConfig(_Strict):
+class GraphConfig(Strict):
     version: Literal[1] = 1
     control: Control = Control()
     load: Load = Load()

@@ -11,19 +11,15 @@ import os
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import Field, model_validator
 
 from config.settings import CONFIG_DIR
-from config.validated import load_validated
+from config.validated import Strict, load_validated
 
 DEFAULT_LINKAGE = CONFIG_DIR / "linkage.yaml"
 
 
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-class EntityLinkage(_Strict):
+class EntityLinkage(Strict):
     match_threshold: float = Field(0.99, gt=0.0, lt=1.0)
     #: A pair whose names have one rare sound (persons: or whose records meet in a
     #: company, or share a phone or address) joins at this lower probability (None: every
@@ -52,7 +48,7 @@ class EntityLinkage(_Strict):
         return self.rare_name_threshold or self.match_threshold
 
 
-class Training(_Strict):
+class Training(Strict):
     u_max_pairs: float = Field(1e7, ge=1e3)
     seed: int = 42
     min_field_coverage: float = Field(0.01, ge=0.0, le=1.0)
@@ -62,7 +58,7 @@ class Training(_Strict):
     unobserved_max_penalty: float = Field(20.0, ge=0.0, le=60.0)
 
 
-class LinkageConfig(_Strict):
+class LinkageConfig(Strict):
     version: Literal[1] = 1
     person: EntityLinkage = EntityLinkage()
     company: EntityLinkage = EntityLinkage()

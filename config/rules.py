@@ -14,10 +14,10 @@ import re
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import Field, field_validator, model_validator
 
 from config.settings import CONFIG_DIR
-from config.validated import load_validated
+from config.validated import Strict, load_validated
 
 DEFAULT_RULES = CONFIG_DIR / "rules.yaml"
 
@@ -62,11 +62,7 @@ LICENCE_PREFIXES: dict[str, tuple[str, ...]] = {
 RULE_ID = re.compile(r"^[a-z][a-z0-9_]{1,63}$")
 
 
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-class Trigger(_Strict):
+class Trigger(Strict):
     """Records that start a restriction: punishments of these canonical categories
     (config/vocabulary.yaml), optionally only under a law the legal basis cites, and/or
     entries on these lists."""
@@ -84,7 +80,7 @@ class Trigger(_Strict):
         return self
 
 
-class Restricts(_Strict):
+class Restricts(Strict):
     """What the reached persons must not do: take these roles, in companies in scope.
 
     A company is in scope when its GB/T 4754 code starts with one of `industries`, or it
@@ -108,7 +104,7 @@ class Restricts(_Strict):
         return value
 
 
-class Period(_Strict):
+class Period(Strict):
     """How long a restriction runs from the trigger date: a number of years, for life, or
     while the list entry stands (until it is removed or its management period ends).
     Exactly one."""
@@ -125,7 +121,7 @@ class Period(_Strict):
         return self
 
 
-class Rule(_Strict):
+class Rule(Strict):
     id: str
     title: str = Field(min_length=1)
     legal_basis: str = Field(min_length=1)
@@ -151,7 +147,7 @@ class Rule(_Strict):
         return self
 
 
-class RulesConfig(_Strict):
+class RulesConfig(Strict):
     version: Literal[1] = 1
     rules: tuple[Rule, ...] = Field(min_length=1)
 

@@ -12,8 +12,6 @@ from typing import Annotated, Literal
 
 import yaml
 from pydantic import (
-    BaseModel,
-    ConfigDict,
     Field,
     ValidationError,
     field_validator,
@@ -21,6 +19,7 @@ from pydantic import (
 )
 
 from config.errors import ConfigError
+from config.validated import Strict
 
 EntityKind = Literal["person", "company"]
 
@@ -41,10 +40,6 @@ COMPANY_FIELDS = frozenset(
         "ended",  # the day the company was deregistered or its licence revoked
     }
 )
-
-
-class Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
 
 
 class Const(Strict):

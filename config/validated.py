@@ -6,11 +6,18 @@ from pathlib import Path
 from typing import TypeVar
 
 import yaml
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel, ConfigDict, ValidationError
 
 from config.errors import ConfigError
 
 Model = TypeVar("Model", bound=BaseModel)
+
+
+class Strict(BaseModel):
+    """The base of every config schema: an unknown key is an error naming it (a typo never
+    passes as a default), and a loaded config cannot be changed behind its file's back."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
 
 
 def load_validated(path: Path, model: type[Model], what: str) -> Model:

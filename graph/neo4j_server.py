@@ -260,6 +260,14 @@ def _is_our_launcher(pid: int, data_dir: Path) -> bool:
     return b"Launcher.java" in b" ".join(args) and str(data_dir).encode() in args
 
 
+def free_port() -> int:
+    """A port on 127.0.0.1 that nothing listens on right now (for a throwaway instance:
+    tests and benchmarks)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
 def _port_in_use(port: int) -> bool:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
         s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as the JVM does

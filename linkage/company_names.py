@@ -21,10 +21,11 @@ from pathlib import Path
 from typing import Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import Field, ValidationError, field_validator
 
 from config.errors import ConfigError
 from config.settings import CONFIG_DIR
+from config.validated import Strict
 from linkage.names import simplify, word_pinyin
 
 __all__ = [
@@ -44,10 +45,6 @@ _YAML_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # the C loader is 
 # -- the terms file ----------------------------------------------------------------------
 
 
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-
 def _words(values: list[str]) -> list[str]:
     bad = [v for v in values if not isinstance(v, str) or not v.strip() or v != v.strip()]
     if bad:
@@ -55,26 +52,26 @@ def _words(values: list[str]) -> list[str]:
     return values
 
 
-class _City(_Strict):
+class _City(Strict):
     names: list[str] = Field(min_length=1)
     bare: bool = True
-    counties: list[str] = []
+    counties: list[str] = Field(default_factory=list)
 
     _check = field_validator("names", "counties")(_words)
 
 
-class _Province(_Strict):
+class _Province(Strict):
     short: str = Field(min_length=2)
-    counties: list[str] = []
-    cities: dict[str, _City] = {}
+    counties: list[str] = Field(default_factory=list)
+    cities: dict[str, _City] = Field(default_factory=dict)
 
     _check = field_validator("counties")(_words)
 
 
-class _Qualifiers(_Strict):
+class _Qualifiers(Strict):
     owners: list[str] = Field(min_length=1)
     kinds: list[str] = Field(min_length=1)
-    exact: list[str] = []
+    exact: list[str] = Field(default_factory=list)
 
     _check = field_validator("owners", "kinds", "exact")(_words)
 
@@ -86,10 +83,10 @@ def _latin_words(values: list[str]) -> list[str]:
     return values
 
 
-class _Romanised(_Strict):
+class _Romanised(Strict):
     legal_forms: dict[str, list[str]] = Field(min_length=1)
-    industry_words: dict[str, list[str]] = {}
-    region_words: list[str] = []
+    industry_words: dict[str, list[str]] = Field(default_factory=dict)
+    region_words: list[str] = Field(default_factory=list)
 
     _check = field_validator("region_words")(_latin_words)
 
@@ -109,7 +106,7 @@ class _Romanised(_Strict):
         return table
 
 
-class CompanyTerms(_Strict):
+class CompanyTerms(Strict):
     """The schema of company_name_terms.yaml (see the file for what each part means)."""
 
     version: Literal[1] = 1
@@ -120,7 +117,7 @@ class CompanyTerms(_Strict):
     partnership_qualifiers: dict[str, str]
     ownership_qualifiers: _Qualifiers
     industry_words: list[str] = Field(min_length=1)
-    national: list[str] = []
+    national: list[str] = Field(default_factory=list)
     regions: dict[str, _Province] = Field(min_length=1)
     romanised: _Romanised | None = None
 

@@ -212,7 +212,11 @@ def _count_u(
             record.counted_u.append(
                 asdict(
                     exact_u.CountedU(
-                        name, key[1], agreeing, comparable, u,
+                        name,
+                        key[1],
+                        agreeing,
+                        comparable,
+                        u,
                         float(sampled) if isinstance(sampled, (int, float)) else None,
                     )
                 )
@@ -235,9 +239,7 @@ def _number(value: Any) -> float:
     return float(value) if isinstance(value, (int, float)) else 0.0
 
 
-def _fill_u(
-    model: dict[str, Any], previous: dict | None, record: TrainingRecord
-) -> None:
+def _fill_u(model: dict[str, Any], previous: dict | None, record: TrainingRecord) -> None:
     """Levels that neither the sample nor a count could give a u."""
     fallback = 0.5 / max(record.sampled_pairs, 1.0)
     for comparison, levels in _levels(model):
@@ -250,9 +252,16 @@ def _fill_u(
             value, source = (saved, "saved model") if saved else (fallback, "half an observation")
             level["u_probability"] = value
             record.fixes.append(
-                Fix("u", name, label, None, value, source,
+                Fix(
+                    "u",
+                    name,
+                    label,
+                    None,
+                    value,
+                    source,
                     f"never met among {record.sampled_pairs:,.0f} sampled pairs of different "
-                    "entities, and not countable")
+                    "entities, and not countable",
+                )
             )
 
 
@@ -282,22 +291,39 @@ def _block_estimates(
             continue
         share = min(max(float(counts.provisional.sum() / counts.total), 1e-3), 0.999)
         result = em.expectation_maximisation(
-            counts, u, em.initial_m(counts, levels), share,
-            training.em_max_iterations, training.em_tolerance,
+            counts,
+            u,
+            em.initial_m(counts, levels),
+            share,
+            training.em_max_iterations,
+            training.em_tolerance,
         )
         teaches = [c["output_column_name"] for c in active]
         record.blocks.append(
-            BlockReport(rule, int(counts.total), teaches, result.iterations, result.converged,
-                        result.match_share)
+            BlockReport(
+                rule,
+                int(counts.total),
+                teaches,
+                result.iterations,
+                result.converged,
+                result.match_share,
+            )
         )
         for c, comparison in enumerate(active):
             name = comparison["output_column_name"]
             if not result.converged:
                 record.fixes.append(
-                    Fix("m", name, "*", rule, None, "not used",
+                    Fix(
+                        "m",
+                        name,
+                        "*",
+                        rule,
+                        None,
+                        "not used",
                         f"EM did not settle in {result.iterations} iterations "
                         f"(last change {result.max_change:.2g}): this block's estimates of "
-                        f"{name} are not used")
+                        f"{name} are not used",
+                    )
                 )
                 continue
             for i in range(levels[c]):
@@ -310,7 +336,7 @@ def _block_estimates(
 def _floor(u: float, training: Training) -> float:
     """m of a level never seen among matches: `unobserved_m`, kept between
     `unobserved_max_penalty` bits against a match and no weight at all."""
-    return min(max(training.unobserved_m, u * 2.0 ** -training.unobserved_max_penalty), u)
+    return min(max(training.unobserved_m, u * 2.0**-training.unobserved_max_penalty), u)
 
 
 def _set_m(
@@ -345,9 +371,8 @@ def _set_m(
             why = (
                 "no training block had pairs to teach this comparison"
                 if not taught
-                else "never seen among the matching pairs of " + " or ".join(
-                    r for r in blocks if name not in _fixed_by(entity_type, r)
-                )
+                else "never seen among the matching pairs of "
+                + " or ".join(r for r in blocks if name not in _fixed_by(entity_type, r))
             )
             record.fixes.append(Fix("m", name, label, None, float(m[i]), source, why))
         m = _backwards(name, levels, m, u, fixed, previous, record)
@@ -382,10 +407,17 @@ def _romanised_by_analogy(
         value = median(estimates[("name", exact)]) * cross
         estimates[("name", at)] = [value]
         record.fixes.append(
-            Fix("m", "name", ROMANISED_BRAND, None, value, "by analogy",
+            Fix(
+                "m",
+                "name",
+                ROMANISED_BRAND,
+                None,
+                value,
+                "by analogy",
                 "no identifier-linked pair of a romanised and a Chinese name to learn from: "
                 f"the exact or former name's m times the share of pairs across scripts "
-                f"({cross:.3g})")
+                f"({cross:.3g})",
+            )
         )
 
 
@@ -414,8 +446,15 @@ def _backwards(
         m[i], source = (saved, "saved model") if saved is not None else (u[i], "no weight")
         fixed[i] = True
         record.fixes.append(
-            Fix("m", name, label, None, float(m[i]), source,
-                f"{why} (m {m[i]:.3g} against u {u[i]:.3g})")
+            Fix(
+                "m",
+                name,
+                label,
+                None,
+                float(m[i]),
+                source,
+                f"{why} (m {m[i]:.3g} against u {u[i]:.3g})",
+            )
         )
     return m
 
@@ -484,4 +523,3 @@ def train(
         con.close()
         raise
     return Model(entity_type, linker, con, training=record, rare_sounds=rare)
-

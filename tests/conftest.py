@@ -6,21 +6,24 @@ If NEO4J_URI is set, the tests use that server instead of starting one (see grap
 from __future__ import annotations
 
 import os
-import socket
 from collections.abc import Iterator
 
 import neo4j
 import pytest
 
+from graph import neo4j_server as neo4j_server_module
 from graph.connection import Neo4jSettings, external_settings, open_driver
 from graph.neo4j_server import ServerConfig, start
 
+#: Fixtures that need a running Neo4j (and so Java and the Maven jars): a test whose
+#: fixture closure holds one is marked `neo4j`, so `make test-fast` can leave it out.
+_NEO4J_FIXTURES = frozenset({"neo4j_server", "neo4j_driver", "free_port"})
 
-def _free_port() -> int:
-    """A port on 127.0.0.1 that nothing listens on right now."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        if _NEO4J_FIXTURES & set(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.neo4j)
 
 
 @pytest.fixture(scope="session", autouse=True)
@@ -40,7 +43,7 @@ def _isolated_veil_home(tmp_path_factory: pytest.TempPathFactory) -> Iterator[No
 @pytest.fixture
 def free_port() -> int:
     """A free Bolt port for a test that starts its own instance."""
-    return _free_port()
+    return neo4j_server_module.free_port()
 
 
 @pytest.fixture(scope="session")
@@ -55,7 +58,7 @@ def neo4j_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Neo4jSett
         return
     config = ServerConfig(
         data_dir=tmp_path_factory.mktemp("neo4j"),
-        port=_free_port(),
+        port=neo4j_server_module.free_port(),
         heap="512m",
         pagecache="128m",
         tx_max="256m",

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import re
-import socket
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import date
@@ -36,9 +35,12 @@ from graph.bulk_import import (
 from graph.connection import external_settings, open_driver
 from graph.facts import resolve_run
 from graph.load import STAMPED_NODES, STAMPED_RELATIONSHIPS, load_run, load_steps
-from graph.neo4j_server import LocalServer, ServerConfig
+from graph.neo4j_server import LocalServer, ServerConfig, free_port
 from graph.schema import SCHEMA
 from service.cli import app
+
+# Neo4j-admin and a server of its own: Java and the jars.
+pytestmark = pytest.mark.neo4j
 
 needs_local = pytest.mark.skipif(
     external_settings() is not None, reason="bulk import needs veil's local Neo4j"
@@ -145,12 +147,6 @@ def _load_node(driver: neo4j.Driver, load_id: str) -> list:
     return sorted(records[0]["props"])
 
 
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 @dataclass
 class ImportTarget:
     """The second instance: its config, and every LocalServer handle started for it."""
@@ -166,7 +162,7 @@ class ImportTarget:
 def target(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ImportTarget]:
     config = ServerConfig(
         data_dir=tmp_path_factory.mktemp("neo4j-import"),
-        port=_free_port(),
+        port=free_port(),
         heap="512m",
         pagecache="128m",
         tx_max="256m",

@@ -291,6 +291,7 @@ def _reference(n, left, right, prob, threshold, must, cannot, key, partial) -> l
     return [min(member[where[i]]) for i in range(n)]
 
 
+@pytest.mark.slow
 @settings(max_examples=150, deadline=None)
 @given(st.data())
 def test_matches_the_plain_definition(data: st.DataObject) -> None:
@@ -340,6 +341,7 @@ def test_empty() -> None:
     assert result.labels.size == 0 and result.confidence.size == 0
 
 
+@pytest.mark.slow
 def test_million_nodes_three_million_edges() -> None:
     """Not a benchmark, a guard against the pathological: the worst case (random edges,
     one giant contested component full of conflicting keys) must finish in seconds."""

@@ -324,6 +324,7 @@ def check_divergent(world: pd.DataFrame, divergent: list[str]) -> None:
 FAST = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
 
+@pytest.mark.slow
 @FAST
 @given(worlds())
 def test_look_through_matches_dense_solve(world: pd.DataFrame) -> None:
@@ -345,6 +346,7 @@ def test_look_through_matches_dense_solve(world: pd.DataFrame) -> None:
     )
 
 
+@pytest.mark.slow
 @FAST
 @given(worlds())
 def test_beneficial_owners_match_dense_filter(world: pd.DataFrame) -> None:
@@ -361,6 +363,7 @@ def test_beneficial_owners_match_dense_filter(world: pd.DataFrame) -> None:
     assert got - edge == want - edge
 
 
+@pytest.mark.slow
 @FAST
 @given(worlds(acyclic=True))
 def test_acyclic_paths_add_up_to_look_through(world: pd.DataFrame) -> None:
@@ -377,6 +380,7 @@ def test_acyclic_paths_add_up_to_look_through(world: pd.DataFrame) -> None:
             assert path.share == pytest.approx(math.prod(path.ratios))
 
 
+@pytest.mark.slow
 @FAST
 @given(worlds())
 def test_controllers_follow_the_rules(world: pd.DataFrame) -> None:
@@ -414,6 +418,7 @@ def test_actual_controllers_takes_given_ownership() -> None:
     assert (row["person"], row["look_through_share"]) == ("P", 0.4)
 
 
+@pytest.mark.slow
 @FAST
 @given(worlds())
 def test_one_company_agrees_with_the_batch(world: pd.DataFrame) -> None:

@@ -21,6 +21,9 @@ from loaders.run import load_run
 from service.cli import app
 from world.generate import generate_world
 
+# Links a generated world.
+pytestmark = pytest.mark.slow
+
 FULL_ID = re.compile(r"\d{17}[\dX]")
 #: In HTML, an ID would be a standalone 18-character run; the inlined chart libraries hold
 #: long numeric constants (".000740702534166267") that are not IDs.

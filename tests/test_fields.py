@@ -55,9 +55,35 @@ def test_normalise_text_is_idempotent(text: str) -> None:
 
 @pytest.mark.parametrize(
     "blank",
-    [None, "", "   ", "\u3000", float("nan"), np.nan, np.float32("nan"), pd.NA, pd.NaT,
-     "-", "--", "—", "——", "－", "/", "无", "暂无", "null", "NULL", "None", "N/A", "nan",
-     "NaN", "<NA>", "#N/A", " 无 ", Decimal("NaN")],
+    [
+        None,
+        "",
+        "   ",
+        "\u3000",
+        float("nan"),
+        np.nan,
+        np.float32("nan"),
+        pd.NA,
+        pd.NaT,
+        "-",
+        "--",
+        "—",
+        "——",
+        "－",
+        "/",
+        "无",
+        "暂无",
+        "null",
+        "NULL",
+        "None",
+        "N/A",
+        "nan",
+        "NaN",
+        "<NA>",
+        "#N/A",
+        " 无 ",
+        Decimal("NaN"),
+    ],
 )
 def test_clean_blanks(blank: object) -> None:
     assert clean(blank) is None
@@ -98,14 +124,40 @@ MARCH_5 = date(2019, 3, 5)
 @pytest.mark.parametrize(
     "raw",
     [
-        "2019-03-05", "2019/3/5", "2019.3.5", "2019-3-5", "2019/03/05", "20190305",
-        "2019年3月5日", "2019年03月05日", "2019 年 3 月 5 日", "２０１９年０３月０５日",
-        "２０１９－０３－０５", "2019-03-05 00:00:00", "2019-03-05T10:00:00",
-        "2019-03-05 10:00", "2019-03-05T10:00:00.123+08:00", "2019-03-05T10:00:00Z",
-        "2019/3/5 0:00:00", "2019年3月5日 10:30", "二〇一九年三月五日", "二零一九年三月五日",
-        " 2019-03-05 ", 43529, 43529.0, 43529.75, "43529", "43529.0", 20190305,
-        20190305.0, np.int64(43529), Decimal("43529"), MARCH_5, datetime(2019, 3, 5, 23, 59),
-        pd.Timestamp("2019-03-05 10:00"), np.datetime64("2019-03-05"),
+        "2019-03-05",
+        "2019/3/5",
+        "2019.3.5",
+        "2019-3-5",
+        "2019/03/05",
+        "20190305",
+        "2019年3月5日",
+        "2019年03月05日",
+        "2019 年 3 月 5 日",
+        "２０１９年０３月０５日",
+        "２０１９－０３－０５",
+        "2019-03-05 00:00:00",
+        "2019-03-05T10:00:00",
+        "2019-03-05 10:00",
+        "2019-03-05T10:00:00.123+08:00",
+        "2019-03-05T10:00:00Z",
+        "2019/3/5 0:00:00",
+        "2019年3月5日 10:30",
+        "二〇一九年三月五日",
+        "二零一九年三月五日",
+        " 2019-03-05 ",
+        43529,
+        43529.0,
+        43529.75,
+        "43529",
+        "43529.0",
+        20190305,
+        20190305.0,
+        np.int64(43529),
+        Decimal("43529"),
+        MARCH_5,
+        datetime(2019, 3, 5, 23, 59),
+        pd.Timestamp("2019-03-05 10:00"),
+        np.datetime64("2019-03-05"),
     ],
 )
 def test_parse_date_forms(raw: object) -> None:
@@ -125,10 +177,30 @@ def test_parse_date_blank(blank: object) -> None:
 @pytest.mark.parametrize(
     "raw",
     [
-        "2019-02-30", "2019-13-01", "2019-00-10", "20190230", "2019年2月30日", "2018-02-29",
-        "二〇一九年二月三十日", "二〇一九年十十月一日", "2019-03", "05/03/2019", "2019-03/05",
-        "yesterday", "长期", "1234", 1234, 123456, -43529, 10000, 99999, "99999", 3.5, True,
-        float("inf"), "2019-03-05 25:00:00x",
+        "2019-02-30",
+        "2019-13-01",
+        "2019-00-10",
+        "20190230",
+        "2019年2月30日",
+        "2018-02-29",
+        "二〇一九年二月三十日",
+        "二〇一九年十十月一日",
+        "2019-03",
+        "05/03/2019",
+        "2019-03/05",
+        "yesterday",
+        "长期",
+        "1234",
+        1234,
+        123456,
+        -43529,
+        10000,
+        99999,
+        "99999",
+        3.5,
+        True,
+        float("inf"),
+        "2019-03-05 25:00:00x",
     ],
 )
 def test_parse_date_rejects(raw: object) -> None:
@@ -153,9 +225,17 @@ def test_leap_day() -> None:
 @given(st.dates(min_value=date(1950, 1, 1), max_value=date(2100, 12, 31)))
 def test_parse_date_round_trips_every_form(d: date) -> None:
     serial = (d - date(1899, 12, 30)).days
-    forms = [d.isoformat(), f"{d.year}/{d.month}/{d.day}", f"{d.year}.{d.month}.{d.day}",
-             d.strftime("%Y%m%d"), f"{d.year}年{d.month}月{d.day}日", serial, str(serial),
-             f"{d.isoformat()} 00:00:00", f"{d.isoformat()}T12:30:00"]
+    forms = [
+        d.isoformat(),
+        f"{d.year}/{d.month}/{d.day}",
+        f"{d.year}.{d.month}.{d.day}",
+        d.strftime("%Y%m%d"),
+        f"{d.year}年{d.month}月{d.day}日",
+        serial,
+        str(serial),
+        f"{d.isoformat()} 00:00:00",
+        f"{d.isoformat()}T12:30:00",
+    ]
     assert {parse_date(f) for f in forms} == {d}
 
 
@@ -183,12 +263,22 @@ def _read_alone(text: str) -> float:
 @pytest.mark.parametrize(
     ("raw", "expected"),
     [
-        ("35%", (35.0, "percent_sign")), ("35.00%", (35.0, "percent_sign")),
-        ("35 %", (35.0, "percent_sign")), ("３５％", (35.0, "percent_sign")),
-        ("0.35", (0.35, "below_one")), ("35.00", (35.0, "above_one")), (35, (35.0, "above_one")),
-        (np.float64(0.35), (0.35, "below_one")), ("1", (1.0, "one")), ("1.00", (1.0, "one")),
-        (1, (1.0, "one")), ("100", (100.0, "above_one")), ("0", (0.0, "zero")),
-        ("0.00", (0.0, "zero")), (".5", (0.5, "below_one")), (Decimal("12.5"), (12.5, "above_one")),
+        ("35%", (35.0, "percent_sign")),
+        ("35.00%", (35.0, "percent_sign")),
+        ("35 %", (35.0, "percent_sign")),
+        ("３５％", (35.0, "percent_sign")),
+        ("0.35", (0.35, "below_one")),
+        ("35.00", (35.0, "above_one")),
+        (35, (35.0, "above_one")),
+        (np.float64(0.35), (0.35, "below_one")),
+        ("1", (1.0, "one")),
+        ("1.00", (1.0, "one")),
+        (1, (1.0, "one")),
+        ("100", (100.0, "above_one")),
+        ("0", (0.0, "zero")),
+        ("0.00", (0.0, "zero")),
+        (".5", (0.5, "below_one")),
+        (Decimal("12.5"), (12.5, "above_one")),
     ],
 )
 def test_ratio_form(raw: object, expected: tuple[float, str]) -> None:
@@ -238,11 +328,25 @@ def test_whole_percent_is_exact(n: int) -> None:
 @pytest.mark.parametrize(
     ("raw", "expected"),
     [
-        ("1,000.50", 1000.5), ("100万元", 100.0), ("100万", 100.0), ("100元", 100.0),
-        ("100.5 万元", 100.5), ("人民币100万元", 100.0), ("100万元人民币", 100.0),
-        ("¥1,234", 1234.0), ("￥１，２３４．５", 1234.5), ("１００万元", 100.0), ("-5", -5.0),
-        ("1.5E+06", 1.5e6), ("0", 0.0), (100, 100.0), (12.5, 12.5), (Decimal("7.25"), 7.25),
-        (np.int64(3), 3.0), ("50万美元", 50.0), ("3亿元", 3.0),
+        ("1,000.50", 1000.5),
+        ("100万元", 100.0),
+        ("100万", 100.0),
+        ("100元", 100.0),
+        ("100.5 万元", 100.5),
+        ("人民币100万元", 100.0),
+        ("100万元人民币", 100.0),
+        ("¥1,234", 1234.0),
+        ("￥１，２３４．５", 1234.5),
+        ("１００万元", 100.0),
+        ("-5", -5.0),
+        ("1.5E+06", 1.5e6),
+        ("0", 0.0),
+        (100, 100.0),
+        (12.5, 12.5),
+        (Decimal("7.25"), 7.25),
+        (np.int64(3), 3.0),
+        ("50万美元", 50.0),
+        ("3亿元", 3.0),
     ],
 )
 def test_parse_number(raw: object, expected: float) -> None:
@@ -288,8 +392,17 @@ def test_parse_json_list_blank(blank: object) -> None:
 
 @pytest.mark.parametrize(
     "raw",
-    ['{"name": "张三"}', "[1, 2]", '["张三"]', "[{'name': '张三'}]", "张三", "[{", 42,
-     [{"a": 1}, "b"], {"name": "张三"}],
+    [
+        '{"name": "张三"}',
+        "[1, 2]",
+        '["张三"]',
+        "[{'name': '张三'}]",
+        "张三",
+        "[{",
+        42,
+        [{"a": 1}, "b"],
+        {"name": "张三"},
+    ],
 )
 def test_parse_json_list_unparseable(raw: object) -> None:
     with pytest.raises(FieldParseError) as err:

@@ -223,6 +223,7 @@ HOSTILE_CELLS = st.sampled_from(
 )
 
 
+@pytest.mark.slow
 @settings(
     max_examples=60,
     deadline=None,

@@ -62,8 +62,13 @@ def test_real_usccs_are_valid(code: str) -> None:
 
 @pytest.mark.parametrize(
     "raw",
-    [" 9144030071526726xg ", "9144 0300 7152 6726 XG", "9144-0300-71526726-XG",
-     "９１４４０３００７１５２６７２６ＸＧ", "\ufeff9144030071526726XG"],
+    [
+        " 9144030071526726xg ",
+        "9144 0300 7152 6726 XG",
+        "9144-0300-71526726-XG",
+        "９１４４０３００７１５２６７２６ＸＧ",
+        "\ufeff9144030071526726XG",
+    ],
 )
 def test_uscc_normalisation(raw: str) -> None:
     parsed = parse_uscc(raw)
@@ -146,8 +151,10 @@ def test_make_uscc_round_trips(region: str, org: str, authority: str, entity: st
     assert uscc.calc_check_digit(code) == code[17]
 
 
-@pytest.mark.parametrize("bad", [("11010", "55138508"), ("110108", "5513850"),
-                                 ("110108", "5513850I"), ("11010A", "55138508")])
+@pytest.mark.parametrize(
+    "bad",
+    [("11010", "55138508"), ("110108", "5513850"), ("110108", "5513850I"), ("11010A", "55138508")],
+)
 def test_make_uscc_rejects_bad_parts(bad: tuple[str, str]) -> None:
     with pytest.raises(ValueError):
         make_uscc(*bad)
@@ -167,9 +174,14 @@ def test_org_codes_inside_real_usccs(code: str) -> None:
 
 @pytest.mark.parametrize(
     ("raw", "reason"),
-    [("71526726-1", "invalid_check_digit"), ("55138508-3", "invalid_check_digit"),
-     ("71526726", "invalid_length"), ("715267261X", "invalid_length"),
-     ("7152672$-X", "invalid_format"), ("71526726-A", "invalid_format")],
+    [
+        ("71526726-1", "invalid_check_digit"),
+        ("55138508-3", "invalid_check_digit"),
+        ("71526726", "invalid_length"),
+        ("715267261X", "invalid_length"),
+        ("7152672$-X", "invalid_format"),
+        ("71526726-A", "invalid_format"),
+    ],
 )
 def test_invalid_org_codes(raw: str, reason: str) -> None:
     parsed = parse_org_code(raw)
@@ -200,11 +212,15 @@ def test_reg_no_bad_check_digit() -> None:
     code = REAL_REG_NOS[0][:-1] + str((int(REAL_REG_NOS[0][-1]) + 1) % 10)
     parsed = parse_reg_no(code)
     assert (parsed.status, parsed.reason, parsed.normalised) == (
-        "invalid", "invalid_check_digit", code)
+        "invalid",
+        "invalid_check_digit",
+        code,
+    )
 
 
-@pytest.mark.parametrize(("raw", "reason"), [("3100001001234", "invalid_length"),
-                                             ("11010801266042A", "invalid_format")])
+@pytest.mark.parametrize(
+    ("raw", "reason"), [("3100001001234", "invalid_length"), ("11010801266042A", "invalid_format")]
+)
 def test_reg_no_shape(raw: str, reason: str) -> None:
     assert parse_reg_no(raw).reason == reason
 
@@ -219,10 +235,19 @@ def test_reg_no_check_digit_from_stdnum(body: str) -> None:
 
 @pytest.mark.parametrize(
     ("raw", "kind"),
-    [("91110108551385082Q", "uscc"), ("9111 0108 5513 8508 2Q", "uscc"),
-     ("55138508-2", "org_code"), ("551385082", "org_code"), ("71526726X", "org_code"),
-     ("110108012660422", "reg_no"), ("星河食品", "unknown"), ("12345", "unknown"),
-     ("551385082A", "unknown"), ("", "missing"), (None, "missing")],
+    [
+        ("91110108551385082Q", "uscc"),
+        ("9111 0108 5513 8508 2Q", "uscc"),
+        ("55138508-2", "org_code"),
+        ("551385082", "org_code"),
+        ("71526726X", "org_code"),
+        ("110108012660422", "reg_no"),
+        ("星河食品", "unknown"),
+        ("12345", "unknown"),
+        ("551385082A", "unknown"),
+        ("", "missing"),
+        (None, "missing"),
+    ],
 )
 def test_classify_company_identifier(raw: str | None, kind: str) -> None:
     assert classify_company_identifier(raw) == kind
@@ -243,8 +268,10 @@ def test_gb11643_example_is_valid() -> None:
 
 
 def test_lower_case_check_char_and_spaces() -> None:
-    assert parse_resident_id(" 110105 19491231 002x ", SECRET).token == \
-        parse_resident_id(GB11643_EXAMPLE, SECRET).token
+    assert (
+        parse_resident_id(" 110105 19491231 002x ", SECRET).token
+        == parse_resident_id(GB11643_EXAMPLE, SECRET).token
+    )
 
 
 def test_15_digit_id_is_upgraded() -> None:
@@ -261,15 +288,16 @@ def test_token_is_stable_per_secret() -> None:
     assert first == parse_resident_id(person, SECRET).token
     assert first != parse_resident_id(person, OTHER_SECRET).token
     assert len(first) == 64 and int(first, 16) >= 0
-    assert parse_resident_id(person, OTHER_SECRET).token == \
-        hmac.new(OTHER_SECRET, person.encode(), "sha256").hexdigest()
+    assert (
+        parse_resident_id(person, OTHER_SECRET).token
+        == hmac.new(OTHER_SECRET, person.encode(), "sha256").hexdigest()
+    )
 
 
 def test_bad_check_digit() -> None:
     wrong = GB11643_EXAMPLE[:-1] + "1"
     parsed = parse_resident_id(wrong, SECRET)
-    assert (parsed.status, parsed.reason, parsed.token) == ("invalid", "invalid_check_digit",
-                                                            None)
+    assert (parsed.status, parsed.reason, parsed.token) == ("invalid", "invalid_check_digit", None)
     assert parsed.display == "110105********0021"
     assert parsed.birth_date is None and parsed.sex is None
 
@@ -279,8 +307,7 @@ def test_impossible_birth_date(birth: str) -> None:
     body = "110101" + birth + "123"
     code = body + ric.calc_check_digit(body + "0")  # right check digit, wrong date
     parsed = parse_resident_id(code, SECRET)
-    assert (parsed.status, parsed.reason, parsed.token) == ("invalid", "invalid_birth_date",
-                                                            None)
+    assert (parsed.status, parsed.reason, parsed.token) == ("invalid", "invalid_birth_date", None)
 
 
 def test_15_digit_with_impossible_date() -> None:
@@ -294,15 +321,21 @@ def test_birthplace_is_information_not_validity() -> None:
     assert not ric.is_valid(code)
     assert parse_resident_id(code, SECRET).status == "valid"
     # 110199 is not a county at all; stdnum even fails with a KeyError on it.
-    assert parse_resident_id(make_resident_id("110199", date(1990, 1, 1), 5), SECRET).status \
-        == "valid"
+    assert (
+        parse_resident_id(make_resident_id("110199", date(1990, 1, 1), 5), SECRET).status == "valid"
+    )
 
 
 @pytest.mark.parametrize(
     ("raw", "reason"),
-    [("11010519491231002", "invalid_length"), ("1101051949123100211", "invalid_length"),
-     ("11010519491231002A", "invalid_format"), ("1101051949123100X2", "invalid_format"),
-     ("91110108551385082Q", "invalid_format"), ("张三", "invalid_length")],
+    [
+        ("11010519491231002", "invalid_length"),
+        ("1101051949123100211", "invalid_length"),
+        ("11010519491231002A", "invalid_format"),
+        ("1101051949123100X2", "invalid_format"),
+        ("91110108551385082Q", "invalid_format"),
+        ("张三", "invalid_length"),
+    ],
 )
 def test_invalid_resident_id_shapes(raw: str, reason: str) -> None:
     parsed = parse_resident_id(raw, SECRET)
@@ -314,17 +347,34 @@ MASKED_CASES = [
     ("110101********123X", "110101********123X", "110101", "123X", None, "110101"),
     ("1101011990****123X", "1101011990****123X", "1101011990", "123X", None, "110101"),
     ("110101****0101123X", "110101****0101123X", "110101", "0101123X", None, "110101"),
-    ("11010119900101****", "11010119900101****", "11010119900101", None, date(1990, 1, 1),
-     "110101"),
+    (
+        "11010119900101****",
+        "11010119900101****",
+        "11010119900101",
+        None,
+        date(1990, 1, 1),
+        "110101",
+    ),
     ("110101××××××××123X", "110101********123X", "110101", "123X", None, "110101"),
     ("110101XXXXXXXX123X", "110101********123X", "110101", "123X", None, "110101"),
     ("110101xxxxxxxx1234", "110101********1234", "110101", "1234", None, "110101"),
-    ("11010119900101XXXX", "11010119900101****", "11010119900101", None, date(1990, 1, 1),
-     "110101"),
-    ("11010119900101***X", "11010119900101***X", "11010119900101", "X", date(1990, 1, 1),
-     "110101"),
-    ("１１０１０１＊＊＊＊＊＊＊＊１２３Ｘ", "110101********123X", "110101", "123X", None,
-     "110101"),
+    (
+        "11010119900101XXXX",
+        "11010119900101****",
+        "11010119900101",
+        None,
+        date(1990, 1, 1),
+        "110101",
+    ),
+    ("11010119900101***X", "11010119900101***X", "11010119900101", "X", date(1990, 1, 1), "110101"),
+    (
+        "１１０１０１＊＊＊＊＊＊＊＊１２３Ｘ",
+        "110101********123X",
+        "110101",
+        "123X",
+        None,
+        "110101",
+    ),
     ("110101****123X", "110101****123X", "110101", "123X", None, "110101"),
     ("**************123X", "**************123X", None, "123X", None, None),
     ("1101**********123X", "1101**********123X", "1101", "123X", None, None),
@@ -339,10 +389,15 @@ MASKED_CASES = [
 ]
 
 
-@pytest.mark.parametrize(("raw", "display", "prefix", "suffix", "born", "region"),
-                         MASKED_CASES)
-def test_masked_ids(raw: str, display: str, prefix: str | None, suffix: str | None,
-                    born: date | None, region: str | None) -> None:
+@pytest.mark.parametrize(("raw", "display", "prefix", "suffix", "born", "region"), MASKED_CASES)
+def test_masked_ids(
+    raw: str,
+    display: str,
+    prefix: str | None,
+    suffix: str | None,
+    born: date | None,
+    region: str | None,
+) -> None:
     parsed = parse_resident_id(raw, SECRET)
     assert (parsed.status, parsed.kind, parsed.reason) == ("masked", "masked", None)
     assert parsed.token is None  # never a key
@@ -353,12 +408,15 @@ def test_masked_ids(raw: str, display: str, prefix: str | None, suffix: str | No
     assert parsed.sex is None
 
 
-@pytest.mark.parametrize(("raw", "reason"), [
-    ("11010119901301****", "invalid_birth_date"),
-    ("******19901301****", "invalid_birth_date"),
-    ("110101******AB123X", "invalid_format"),
-    ("110101**********123X", "invalid_length"),
-])
+@pytest.mark.parametrize(
+    ("raw", "reason"),
+    [
+        ("11010119901301****", "invalid_birth_date"),
+        ("******19901301****", "invalid_birth_date"),
+        ("110101******AB123X", "invalid_format"),
+        ("110101**********123X", "invalid_length"),
+    ],
+)
 def test_bad_masked_ids(raw: str, reason: str) -> None:
     parsed = parse_resident_id(raw, SECRET)
     assert (parsed.status, parsed.reason, parsed.token) == ("invalid", reason, None)
@@ -441,8 +499,12 @@ def test_parsers_never_raise(raw: str, secret: bytes) -> None:
     if parsed.status != "valid":
         assert parsed.token is None
     if parsed.status == "invalid":
-        assert parsed.reason in ("invalid_length", "invalid_format", "invalid_check_digit",
-                                 "invalid_birth_date")
+        assert parsed.reason in (
+            "invalid_length",
+            "invalid_format",
+            "invalid_check_digit",
+            "invalid_birth_date",
+        )
         assert parsed.display is None or len(parsed.display.replace("*", "")) <= 10
 
 

@@ -34,6 +34,9 @@ from service.cmd_link import summary_table
 from world.generate import generate_world
 from world.linkage_checks import exact_baseline, score_run
 
+# Links generated worlds.
+pytestmark = pytest.mark.slow
+
 SEED = 11
 COMPANIES = 600
 

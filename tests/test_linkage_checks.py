@@ -25,6 +25,9 @@ from world.linkage_checks import (
     score_run,
 )
 
+# Generates and loads a world.
+pytestmark = pytest.mark.slow
+
 # Truth: a a a b b c (3 + 1 = 4 true pairs). Prediction: x x y y y z.
 # Cells: (x,a)=2, (y,a)=1, (y,b)=2, (z,c)=1 -> correct = 1 + 1 = 2.
 # Predicted pairs: x:1, y:3 -> 4.

@@ -22,6 +22,9 @@ from graph import neo4j_server
 from graph.connection import Neo4jSettings, neo4j_settings, open_driver
 from service.cmd_neo4j import app
 
+# The local launcher itself: Java and the jars, even where no server is left running.
+pytestmark = pytest.mark.neo4j
+
 
 def test_round_trip_through_the_driver(neo4j_driver: neo4j.Driver, neo4j_server: Neo4jSettings):
     tag = f"t{uuid.uuid4().hex}"

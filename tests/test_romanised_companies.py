@@ -62,6 +62,7 @@ def linked(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
     return world, run
 
 
+@pytest.mark.slow
 def test_customs_filings_are_written_in_latin_letters(linked: tuple[Path, Path]) -> None:
     world, _ = linked
     filings = pd.read_csv(world / "extracts/customs/customs_filings.csv", dtype=str)
@@ -91,6 +92,7 @@ def _romanised_placed(world: Path, run: Path) -> tuple[np.ndarray, list[str]]:
     return right, wrong
 
 
+@pytest.mark.slow
 def test_romanised_names_join_their_company_and_no_other(linked: tuple[Path, Path]) -> None:
     right, wrong = _romanised_placed(*linked)
     # A 股份有限公司 written plain "Co., Ltd." reads as 有限公司 and stays apart: a miss,
@@ -99,6 +101,7 @@ def test_romanised_names_join_their_company_and_no_other(linked: tuple[Path, Pat
     assert wrong == []
 
 
+@pytest.mark.slow
 def test_a_romanised_name_joins_the_one_company_that_sounds_so(
     linked: tuple[Path, Path], tmp_path: Path
 ) -> None:

@@ -31,6 +31,9 @@ from linkage.deterministic import (
     provisional_entities,
 )
 
+# Trains models on worlds of up to 200,000 companies.
+pytestmark = pytest.mark.slow
+
 SIZES = (2_000, 20_000, 200_000)
 #: Largest allowed spread of a probe's match probability across the sizes.
 TOLERANCE = 0.02

@@ -509,6 +509,7 @@ names = st.text(alphabet=NAME_ALPHABET, max_size=12)
 company_names = st.text(alphabet=COMPANY_ALPHABET, max_size=24)
 
 
+@pytest.mark.slow
 @settings(max_examples=200, deadline=None)
 @given(st.lists(st.one_of(st.none(), names), max_size=20))
 def test_person_batch_matches_scalar_on_anything(values: list[str | None]) -> None:
@@ -518,6 +519,7 @@ def test_person_batch_matches_scalar_on_anything(values: list[str | None]) -> No
             assert {c: row[c] for c in PERSON_COLUMNS} == _person_row(standardise_person_name(raw))
 
 
+@pytest.mark.slow
 @settings(max_examples=200, deadline=None)
 @given(st.lists(st.one_of(st.none(), company_names), max_size=20))
 def test_company_batch_matches_scalar_on_anything(values: list[str | None]) -> None:

@@ -79,6 +79,7 @@ def _provisional(frame: pd.DataFrame) -> np.ndarray:
     return provisional_entities(frame, links, [["name_canonical"]])
 
 
+@pytest.mark.slow
 def test_splink_em_fails_on_the_block_where_veil_records_a_fallback(tmp_path: Path) -> None:
     frame = namesake_frame()
     provisional = _provisional(frame)
@@ -146,6 +147,7 @@ def _level(model: dict, comparison: str, label: str) -> dict:
     raise KeyError((comparison, label))
 
 
+@pytest.mark.slow
 def test_em_that_does_not_settle_is_not_trusted(tmp_path: Path) -> None:
     frame = namesake_frame()
     config = Training(u_max_pairs=1e4, em_max_iterations=1, em_tolerance=1e-12)

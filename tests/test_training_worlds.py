@@ -19,6 +19,9 @@ from loaders.run import load_run
 from world.generate import generate_world
 from world.skews import as_generated, few_repeats, no_masked_ids, same_address, single_source
 
+# Links a world per skew.
+pytestmark = pytest.mark.slow
+
 
 @pytest.fixture(scope="module")
 def loaded(tmp_path_factory: pytest.TempPathFactory) -> Callable[[int, int], Path]:
@@ -80,8 +83,11 @@ def test_link_finishes_and_records_what_it_could_not_learn(
     if skew is single_source:
         # One registry row per company: no block has pairs, so the name and identifier
         # comparisons cannot be taught; they count for nothing, and it says so.
-        untaught = {f["comparison"] for f in report["company"]["training"]["fixes"]
-                    if f["source"] == "no weight"}
+        untaught = {
+            f["comparison"]
+            for f in report["company"]["training"]["fixes"]
+            if f["source"] == "no weight"
+        }
         assert {"name", "identifiers"} <= untaught
         assert any("could not give" in w for w in summary.warnings)
 

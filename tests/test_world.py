@@ -49,19 +49,26 @@ def truth(world_dir: Path, name: str) -> pd.DataFrame:
 
 
 def digests(root: Path) -> dict[str, str]:
-    return {str(p.relative_to(root)): hashlib.sha256(p.read_bytes()).hexdigest()
-            for p in sorted(root.rglob("*")) if p.is_file()}
+    return {
+        str(p.relative_to(root)): hashlib.sha256(p.read_bytes()).hexdigest()
+        for p in sorted(root.rglob("*"))
+        if p.is_file()
+    }
 
 
 # -- determinism and contract ------------------------------------------------------------
 
+
+@pytest.mark.slow
 def test_same_seed_gives_the_same_bytes(world_dir: Path, tmp_path: Path) -> None:
     generate_world(COMPANIES, SEED, tmp_path / "again", xlsx_max_rows=XLSX_ROWS)
     assert digests(world_dir) == digests(tmp_path / "again")
     generate_world(COMPANIES, SEED + 1, tmp_path / "other", xlsx_max_rows=XLSX_ROWS)
     other = digests(tmp_path / "other")
-    assert other["extracts/registry/company_registry.csv"] != \
-        digests(world_dir)["extracts/registry/company_registry.csv"]
+    assert (
+        other["extracts/registry/company_registry.csv"]
+        != digests(world_dir)["extracts/registry/company_registry.csv"]
+    )
 
 
 def test_sources_yaml_validates_and_every_glob_matches(world_dir: Path) -> None:
@@ -80,20 +87,32 @@ def test_summary_is_json_without_paths(world_dir: Path) -> None:
 
 # -- control arithmetic ------------------------------------------------------------------
 
+
 def holdings(rows: list[tuple[int, str, int, float]]) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=["company", "holder_kind", "holder", "share"])
 
 
 def test_cross_holding_cycle_matches_hand_numbers() -> None:
     # A=0 holds 40% of B=1; B holds 30% of A. Persons: 0 (50% of A), 1 (20% of A), 2 (60% of B).
-    h = holdings([(1, "company", 0, 0.4), (0, "company", 1, 0.3), (0, "person", 0, 0.5),
-                  (0, "person", 1, 0.2), (1, "person", 2, 0.6)])
+    h = holdings(
+        [
+            (1, "company", 0, 0.4),
+            (0, "company", 1, 0.3),
+            (0, "person", 0, 0.5),
+            (0, "person", 1, 0.2),
+            (1, "person", 2, 0.6),
+        ]
+    )
     a, p = control.matrices(2, 3, h)
     lt = control.look_through(a, p).toarray()
     # L_A = P_A + 0.3 L_B and L_B = P_B + 0.4 L_A, so L_A = (P_A + 0.3 P_B) / 0.88.
-    expected = np.array([[0.5 / 0.88, 0.4 * 0.5 / 0.88],
-                         [0.2 / 0.88, 0.4 * 0.2 / 0.88],
-                         [0.3 * 0.6 / 0.88, 0.6 / 0.88]])
+    expected = np.array(
+        [
+            [0.5 / 0.88, 0.4 * 0.5 / 0.88],
+            [0.2 / 0.88, 0.4 * 0.2 / 0.88],
+            [0.3 * 0.6 / 0.88, 0.6 / 0.88],
+        ]
+    )
     np.testing.assert_allclose(lt, expected, rtol=0, atol=1e-12)
     np.testing.assert_allclose(lt.sum(axis=0), [1.0, 1.0], atol=1e-12)
     owned = control.ownership_table(control.look_through(a, p))
@@ -131,25 +150,34 @@ def test_truth_ownership_recomputes_from_truth_holdings(world_dir: Path) -> None
     c_index = pd.Series(np.arange(len(companies)), index=companies)
     p_index = pd.Series(np.arange(len(persons)), index=persons)
     is_person = sh["holder_kind"] == "person"
-    h = pd.DataFrame({
-        "company": c_index[sh["company_id"]].to_numpy(), "holder_kind": sh["holder_kind"],
-        "holder": np.where(is_person, p_index.reindex(sh["holder_id"]).fillna(-1),
-                           c_index.reindex(sh["holder_id"]).fillna(-1)).astype(int),
-        "share": sh["share"]})
+    h = pd.DataFrame(
+        {
+            "company": c_index[sh["company_id"]].to_numpy(),
+            "holder_kind": sh["holder_kind"],
+            "holder": np.where(
+                is_person,
+                p_index.reindex(sh["holder_id"]).fillna(-1),
+                c_index.reindex(sh["holder_id"]).fillna(-1),
+            ).astype(int),
+            "share": sh["share"],
+        }
+    )
     a, p = control.matrices(len(companies), len(persons), h)
     recomputed = control.ownership_table(control.look_through(a, p))
     own = truth(world_dir, "ownership")
     assert len(own) == len(recomputed)
-    np.testing.assert_allclose(own["look_through_share"], recomputed["look_through_share"],
-                               atol=1e-12)
+    np.testing.assert_allclose(
+        own["look_through_share"], recomputed["look_through_share"], atol=1e-12
+    )
 
 
 def test_beneficial_owners_and_controllers_follow_ownership(world_dir: Path) -> None:
     own = truth(world_dir, "ownership")
     bo = truth(world_dir, "beneficial_owners")
     expected = own[own["look_through_share"] >= 0.25 - control.EPS]
-    assert sorted(map(tuple, bo[["company_id", "person_id"]].to_numpy())) == \
-        sorted(map(tuple, expected[["company_id", "person_id"]].to_numpy()))
+    assert sorted(map(tuple, bo[["company_id", "person_id"]].to_numpy())) == sorted(
+        map(tuple, expected[["company_id", "person_id"]].to_numpy())
+    )
     ctrl = truth(world_dir, "controllers").set_index("company_id")
     sh = truth(world_dir, "shareholdings")
     major = sh[sh["share"] > 0.5].set_index("company_id")
@@ -167,15 +195,19 @@ def test_beneficial_owners_and_controllers_follow_ownership(world_dir: Path) -> 
             assert chain == row["person_id"]
             continue
         assert not str(chain).startswith("P")
-        shares = top.get_group(company)["look_through_share"].to_numpy() \
-            if company in top.groups else np.array([0.0])
+        shares = (
+            top.get_group(company)["look_through_share"].to_numpy()
+            if company in top.groups
+            else np.array([0.0])
+        )
         if row["basis"] == "look_through":
             assert shares[0] >= 0.25 - control.EPS and row["look_through_share"] == shares[0]
             assert len(shares) == 1 or shares[0] - shares[1] > control.EPS
         else:
             assert pd.isna(row["person_id"])
-            assert shares[0] < 0.25 - control.EPS or (len(shares) > 1 and
-                                                       shares[0] - shares[1] <= control.EPS)
+            assert shares[0] < 0.25 - control.EPS or (
+                len(shares) > 1 and shares[0] - shares[1] <= control.EPS
+            )
 
 
 def test_planted_structures_chain_six_deep_and_split_paths(world: World) -> None:
@@ -187,13 +219,15 @@ def test_planted_structures_chain_six_deep_and_split_paths(world: World) -> None
         assert ctrl.loc[chain[-1], "basis"] == "majority_chain"
         assert ctrl.loc[chain[-1], "person"] == top_person
     for h1, h2, target in world.structures.splits.tolist():
-        both = set(h[(h["company"] == h1) & (h["holder_kind"] == "person")]["holder"]) & \
-            set(h[(h["company"] == h2) & (h["holder_kind"] == "person")]["holder"])
+        both = set(h[(h["company"] == h1) & (h["holder_kind"] == "person")]["holder"]) & set(
+            h[(h["company"] == h2) & (h["holder_kind"] == "person")]["holder"]
+        )
         person = both.pop()
         assert owned[(target, person)] >= 0.6 * 0.3 + 0.7 * 0.25 - 1e-12
 
 
 # -- art. 135 truth ----------------------------------------------------------------------
+
 
 def test_every_variant_and_near_miss_kind_is_planted(world_dir: Path) -> None:
     alerts = truth(world_dir, "alerts_art135")
@@ -215,9 +249,10 @@ def test_alerts_and_near_misses_obey_the_rule(world_dir: Path) -> None:
     assert not companies.loc[near.loc[["non_food"], "company_id"], "is_food"].any()
     after = near.loc[["after_ban"]]
     ends = bans.set_index(["person_id", "decision_number"])["ban_end"]
-    assert (after["role_start"].to_numpy() >= ends[list(zip(after["person_id"],
-                                                            after["decision_number"],
-                                                            strict=True))].to_numpy()).all()
+    assert (
+        after["role_start"].to_numpy()
+        >= ends[list(zip(after["person_id"], after["decision_number"], strict=True))].to_numpy()
+    ).all()
     persons = truth(world_dir, "persons").set_index("true_person_id")
     for row in near.loc[["namesake"]].itertuples():
         banned = bans[bans["decision_number"] == row.decision_number]["person_id"]
@@ -227,8 +262,9 @@ def test_alerts_and_near_misses_obey_the_rule(world_dir: Path) -> None:
     assert (punished.loc[near.loc[["warning_only"], "decision_number"], "category"] == "警告").all()
 
 
-def _record_pairs(world_dir: Path, source: str, person_slot: str,
-                  company_slot: str) -> set[tuple[str, str]]:
+def _record_pairs(
+    world_dir: Path, source: str, person_slot: str, company_slot: str
+) -> set[tuple[str, str]]:
     pm = truth(world_dir, "person_mentions")
     cm = truth(world_dir, "company_mentions")
     p = pm[(pm["source"] == source) & (pm["slot"] == person_slot)]
@@ -240,8 +276,9 @@ def _record_pairs(world_dir: Path, source: str, person_slot: str,
 def test_planted_alert_roles_appear_in_the_extracts(world_dir: Path) -> None:
     alerts = truth(world_dir, "alerts_art135")
     planted = alerts[alerts["planted"]]
-    reps = _record_pairs(world_dir, "company_registry", "legal_rep", "company") | \
-        _record_pairs(world_dir, "legal_rep_changes", "new_rep", "company")
+    reps = _record_pairs(world_dir, "company_registry", "legal_rep", "company") | _record_pairs(
+        world_dir, "legal_rep_changes", "new_rep", "company"
+    )
     officers = _record_pairs(world_dir, "key_personnel", "person", "company")
     sh = truth(world_dir, "shareholdings")
     held = set(zip(sh["holder_id"], sh["company_id"], strict=True))
@@ -274,12 +311,15 @@ def test_registry_rep_is_the_last_change(world_dir: Path) -> None:
     current = roles[(roles["role"] == "legal_rep") & roles["valid_to"].isna()]
     current = dict(zip(current["company_id"], current["person_id"], strict=True))
     reg = pm[(pm["source"] == "company_registry") & (pm["slot"] == "legal_rep")].merge(
-        cm[(cm["source"] == "company_registry")], on="record_id")
-    assert all(current[c] == p for c, p in zip(reg["true_company_id"], reg["true_person_id"],
-                                               strict=True))
+        cm[(cm["source"] == "company_registry")], on="record_id"
+    )
+    assert all(
+        current[c] == p for c, p in zip(reg["true_company_id"], reg["true_person_id"], strict=True)
+    )
 
 
 # -- names -------------------------------------------------------------------------------
+
 
 def test_most_common_names_are_shared_by_several_people(world_dir: Path) -> None:
     persons = truth(world_dir, "persons")
@@ -324,6 +364,7 @@ def test_ratio_forms_read_back_exactly_in_their_style(style: str) -> None:
 
 # -- planted damage ----------------------------------------------------------------------
 
+
 def _physical_rows(world_dir: Path, spec) -> list[tuple[str, int, dict | None, int]]:
     """Every data row of a source in file order: (file, line, values or None, width)."""
     out: list[tuple[str, int, dict | None, int]] = []
@@ -346,10 +387,11 @@ def _physical_rows(world_dir: Path, spec) -> list[tuple[str, int, dict | None, i
                 except json.JSONDecodeError:
                     out.append((rel, number, None, 0))
         elif spec.format == "xlsx":
-            rows = list(load_workbook(path, read_only=True)[spec.sheet].iter_rows(
-                values_only=True))
-            out += [(rel, number, dict(zip(rows[0], r, strict=True)), 0)
-                    for number, r in enumerate(rows[1:], start=2)]
+            rows = list(load_workbook(path, read_only=True)[spec.sheet].iter_rows(values_only=True))
+            out += [
+                (rel, number, dict(zip(rows[0], r, strict=True)), 0)
+                for number, r in enumerate(rows[1:], start=2)
+            ]
         else:
             frame = pd.read_parquet(path)
             out += [(rel, number, r, 0) for number, r in enumerate(frame.to_dict("records"), 1)]
@@ -360,12 +402,22 @@ def test_broken_rows_are_broken_in_the_files(world_dir: Path) -> None:
     broken = truth(world_dir, "broken_rows")
     sources = load_sources(world_dir / "sources.yaml").sources
     assert set(broken["reason"]) == {
-        "missing_key", "duplicate_key", "wrong_column_count", "undecodable",
-        "unparseable_json", "unparseable_date", "unparseable_ratio", "ratio_out_of_range",
-        "missing_value"}
+        "missing_key",
+        "duplicate_key",
+        "wrong_column_count",
+        "undecodable",
+        "unparseable_json",
+        "unparseable_date",
+        "unparseable_ratio",
+        "ratio_out_of_range",
+        "missing_value",
+    }
     blank = (None, "")
-    planted_values = {"unparseable_date": BAD_DATE, "unparseable_ratio": BAD_RATIO,
-                      "ratio_out_of_range": RATIO_TOO_HIGH}
+    planted_values = {
+        "unparseable_date": BAD_DATE,
+        "unparseable_ratio": BAD_RATIO,
+        "ratio_out_of_range": RATIO_TOO_HIGH,
+    }
     for source, rows in broken.groupby("source"):
         spec = sources[source]
         key = spec.key_columns
@@ -393,8 +445,9 @@ def test_broken_rows_are_broken_in_the_files(world_dir: Path) -> None:
 def test_invalid_fields_fail_only_their_check_character(world_dir: Path) -> None:
     invalid = truth(world_dir, "invalid_fields")
     assert set(invalid["field"]) == {"uscc", "id_number"}
-    registry = pd.read_csv(world_dir / "extracts/registry/company_registry.csv", dtype=str,
-                           keep_default_na=False).drop_duplicates("主体身份代码")
+    registry = pd.read_csv(
+        world_dir / "extracts/registry/company_registry.csv", dtype=str, keep_default_na=False
+    ).drop_duplicates("主体身份代码")
     rows = registry.set_index("主体身份代码")
     mine = invalid[invalid["source"] == "company_registry"]
     for row in mine.itertuples():
@@ -404,8 +457,9 @@ def test_invalid_fields_fail_only_their_check_character(world_dir: Path) -> None
             parsed = parse_resident_id(rows.loc[row.record_id, "法定代表人证件号码"], b"k")
         assert parsed.status == "invalid" and parsed.reason == "invalid_check_digit"
     mentions = truth(world_dir, "company_mentions")
-    assert set(mine["record_id"]) <= set(mentions[mentions["source"] == "company_registry"]
-                                         ["record_id"])
+    assert set(mine["record_id"]) <= set(
+        mentions[mentions["source"] == "company_registry"]["record_id"]
+    )
 
 
 def test_industries_of_food_rule() -> None:

@@ -15,6 +15,9 @@ from service.cli import app
 from world.extract import BAD_RATIO, RATIO_TOO_HIGH
 from world.habits import Habits, load_habits, mask
 
+# Generates a world per habit.
+pytestmark = pytest.mark.slow
+
 SECRET = b"test-secret"
 ID = "110101199001011234"
 

@@ -13,6 +13,9 @@ from loaders.run import load_run
 from world.checks import compare_load_with_truth
 from world.generate import generate_world
 
+# Generates and loads worlds.
+pytestmark = pytest.mark.slow
+
 
 @pytest.fixture(scope="module")
 def world_and_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path, dict]:

@@ -64,7 +64,8 @@ def build_world(n_companies: int, seed: int, progress: Progress | None = None) -
     base = population.draw_companies(rng, n_ord)
     structures = ownership.plan_structures(base, rng)
     companies = population.finish_companies(
-        pd.concat([base, pd.DataFrame(planted.companies)], ignore_index=True), rng)
+        pd.concat([base, pd.DataFrame(planted.companies)], ignore_index=True), rng
+    )
     people = _people(rng, n_people, planted)
     shifted = _shift(planted, n_ord)
 
@@ -75,8 +76,7 @@ def build_world(n_companies: int, seed: int, progress: Progress | None = None) -
     tenures, officers = _roles(companies, holdings, n_ord, n_people, shifted, rng)
 
     step("punishments, listings, licences, filings")
-    punished = events.punishments(companies, tenures, officers, shifted["punishments"],
-                                  n_ord, rng)
+    punished = events.punishments(companies, tenures, officers, shifted["punishments"], n_ord, rng)
     revoked = punished.loc[punished["revocation"], "company"].to_numpy()
     status = companies["status"].to_numpy().copy()
     status[revoked] = "吊销，未注销"
@@ -101,13 +101,32 @@ def build_world(n_companies: int, seed: int, progress: Progress | None = None) -
     held = rules.roles_of(ban["person"].unique(), tenures, officers, holdings, ctrl, owners)
     alerts = rules.art135_alerts(companies["industry"].to_numpy(), ban, held, expected, licences)
     rules.check_planted(alerts, expected, near)
-    return World(seed, n_ord, companies, people, tenures, holdings, officers, punished, court,
-                 licences, customs, serious, structures, shifted["name_forms"], owned, owners,
-                 ctrl, ban, alerts, expected, near)
+    return World(
+        seed,
+        n_ord,
+        companies,
+        people,
+        tenures,
+        holdings,
+        officers,
+        punished,
+        court,
+        licences,
+        customs,
+        serious,
+        structures,
+        shifted["name_forms"],
+        owned,
+        owners,
+        ctrl,
+        ban,
+        alerts,
+        expected,
+        near,
+    )
 
 
-def _people(rng: np.random.Generator, n_people: int,
-            planted: scenarios.Planted) -> pd.DataFrame:
+def _people(rng: np.random.Generator, n_people: int, planted: scenarios.Planted) -> pd.DataFrame:
     drawn = population.draw_people(rng, n_people + len(planted.people))
     if planted.people:
         wanted = pd.DataFrame(planted.people)
@@ -142,31 +161,49 @@ def _shift(planted: scenarios.Planted, offset: int) -> dict:
         frame["company"] += offset
         frame["role_start"] = frame["role_start"].to_numpy(dtype="datetime64[D]")
         frames[name] = frame
-    frames["name_forms"] = {(c + offset, slot): form
-                            for (c, slot), form in planted.name_forms.items()}
+    frames["name_forms"] = {
+        (c + offset, slot): form for (c, slot), form in planted.name_forms.items()
+    }
     return frames
 
 
-def _holdings(companies: pd.DataFrame, structures: ownership.Structures, n_ord: int,
-              n_people: int, planted: pd.DataFrame, rng: np.random.Generator) -> pd.DataFrame:
+def _holdings(
+    companies: pd.DataFrame,
+    structures: ownership.Structures,
+    n_ord: int,
+    n_people: int,
+    planted: pd.DataFrame,
+    rng: np.random.Generator,
+) -> pd.DataFrame:
     est = companies["established"].to_numpy(dtype="datetime64[D]")
     structured = np.zeros(n_ord, dtype=bool)
     for block in (structures.chains, structures.splits, structures.cycles):
         structured[block.ravel()] = True
     targets = np.flatnonzero(~structured)
-    ordinary = pd.concat([
-        ownership.random_holdings(companies.iloc[:n_ord], targets, n_people, rng),
-        ownership.planted_holdings(structures, n_people, rng)], ignore_index=True)
+    ordinary = pd.concat(
+        [
+            ownership.random_holdings(companies.iloc[:n_ord], targets, n_people, rng),
+            ownership.planted_holdings(structures, n_people, rng),
+        ],
+        ignore_index=True,
+    )
     ordinary["subscribed"] = ownership.subscription_dates(ordinary, est, rng)
     frame = pd.concat([ordinary, planted], ignore_index=True)
     frame["subscribed"] = frame["subscribed"].to_numpy(dtype="datetime64[D]")
     frame["share"] = frame["bp"].to_numpy(dtype=float) / 10000.0
-    return frame.sort_values(["company", "bp"], ascending=[True, False], kind="stable",
-                             ignore_index=True)
+    return frame.sort_values(
+        ["company", "bp"], ascending=[True, False], kind="stable", ignore_index=True
+    )
 
 
-def _roles(companies: pd.DataFrame, holdings: pd.DataFrame, n_ord: int, n_people: int,
-           shifted: dict, rng: np.random.Generator) -> tuple[pd.DataFrame, pd.DataFrame]:
+def _roles(
+    companies: pd.DataFrame,
+    holdings: pd.DataFrame,
+    n_ord: int,
+    n_people: int,
+    shifted: dict,
+    rng: np.random.Generator,
+) -> tuple[pd.DataFrame, pd.DataFrame]:
     est = companies["established"].to_numpy(dtype="datetime64[D]")
     targets = np.arange(n_ord)
     persons = holdings[(holdings["holder_kind"] == "person") & (holdings["company"] < n_ord)]
@@ -174,12 +211,16 @@ def _roles(companies: pd.DataFrame, holdings: pd.DataFrame, n_ord: int, n_people
     first_rep = np.full(n_ord, -1, dtype=np.int64)
     take = rng.random(len(largest)) < 0.6
     first_rep[largest["company"].to_numpy()[take]] = largest["holder"].to_numpy()[take]
-    tenures = pd.concat([roles.legal_rep_tenures(targets, est, first_rep, n_people, rng),
-                         shifted["tenures"]], ignore_index=True)
+    tenures = pd.concat(
+        [roles.legal_rep_tenures(targets, est, first_rep, n_people, rng), shifted["tenures"]],
+        ignore_index=True,
+    )
     for col in ("valid_from", "valid_to"):
         tenures[col] = tenures[col].to_numpy(dtype="datetime64[D]")
     rep, since = roles.current_reps(tenures, len(companies))
-    officers = pd.concat([roles.officers(targets, est, rep, since, n_people, rng),
-                          shifted["officers"]], ignore_index=True)
+    officers = pd.concat(
+        [roles.officers(targets, est, rep, since, n_people, rng), shifted["officers"]],
+        ignore_index=True,
+    )
     officers["appointed"] = officers["appointed"].to_numpy(dtype="datetime64[D]")
     return tenures, officers

@@ -20,8 +20,12 @@ def day(text: str) -> np.datetime64:
     return np.datetime64(text, "D")
 
 
-def uniform_days(rng: np.random.Generator, low: np.ndarray | np.datetime64,
-                 high: np.ndarray | np.datetime64, size: int | None = None) -> np.ndarray:
+def uniform_days(
+    rng: np.random.Generator,
+    low: np.ndarray | np.datetime64,
+    high: np.ndarray | np.datetime64,
+    size: int | None = None,
+) -> np.ndarray:
     """Uniform days in [low, high] (inclusive); high below low collapses to low."""
     lo = np.asarray(low, dtype="datetime64[D]").astype(np.int64)
     hi = np.asarray(high, dtype="datetime64[D]").astype(np.int64)
@@ -59,8 +63,11 @@ def iso(days: np.ndarray) -> np.ndarray:
     return out
 
 
-def mixed(days: np.ndarray, rng: np.random.Generator,
-          weights: tuple[float, float, float] = (0.7, 0.15, 0.15)) -> np.ndarray:
+def mixed(
+    days: np.ndarray,
+    rng: np.random.Generator,
+    weights: tuple[float, float, float] = (0.7, 0.15, 0.15),
+) -> np.ndarray:
     """Dates written in a mix of ISO, slash and Chinese forms; NaT becomes ''."""
     d = np.asarray(days, dtype="datetime64[D]")
     out = iso(d)
@@ -71,8 +78,7 @@ def mixed(days: np.ndarray, rng: np.random.Generator,
         slash = form[pick] == 1
         out[pick] = [
             f"{a}/{b}/{c}" if s else f"{a}年{b}月{c}日"
-            for a, b, c, s in zip(y.tolist(), m.tolist(), dd.tolist(), slash.tolist(),
-                                  strict=True)
+            for a, b, c, s in zip(y.tolist(), m.tolist(), dd.tolist(), slash.tolist(), strict=True)
         ]
     return out
 

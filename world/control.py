@@ -24,18 +24,23 @@ BENEFICIAL_OWNER_SHARE = 0.25
 MAJORITY = 0.5
 
 
-def matrices(n_companies: int, n_people: int,
-             holdings: pd.DataFrame) -> tuple[sp.csr_matrix, sp.csr_matrix]:
+def matrices(
+    n_companies: int, n_people: int, holdings: pd.DataFrame
+) -> tuple[sp.csr_matrix, sp.csr_matrix]:
     """A (company x company) and P (person x company) from rows of
     (company, holder_kind, holder, share)."""
     is_company = (holdings["holder_kind"] == "company").to_numpy()
     company = holdings["company"].to_numpy()
     holder = holdings["holder"].to_numpy()
     share = holdings["share"].to_numpy(dtype=float)
-    a = sp.csr_matrix((share[is_company], (holder[is_company], company[is_company])),
-                      shape=(n_companies, n_companies))
-    p = sp.csr_matrix((share[~is_company], (holder[~is_company], company[~is_company])),
-                      shape=(n_people, n_companies))
+    a = sp.csr_matrix(
+        (share[is_company], (holder[is_company], company[is_company])),
+        shape=(n_companies, n_companies),
+    )
+    p = sp.csr_matrix(
+        (share[~is_company], (holder[~is_company], company[~is_company])),
+        shape=(n_people, n_companies),
+    )
     return a, p
 
 
@@ -65,8 +70,9 @@ def look_through(a: sp.spmatrix, p: sp.spmatrix) -> sp.csc_matrix:
             continue
         inflow = p[:, cols] + result @ a_csc[:, cols]
         block = sp.csc_matrix(inflow @ q[cols][:, cols])
-        place = sp.csr_matrix((np.ones(cols.size), (np.arange(cols.size), cols)),
-                              shape=(cols.size, n))
+        place = sp.csr_matrix(
+            (np.ones(cols.size), (np.arange(cols.size), cols)), shape=(cols.size, n)
+        )
         result = result + block @ place
     result.eliminate_zeros()
     return sp.csc_matrix(result)
@@ -91,8 +97,9 @@ def _component_inverses(a: sp.csr_matrix, label: np.ndarray, n_comp: int) -> sp.
         rows.append(r.ravel())
         cols.append(c.ravel())
         vals.append(inv.ravel())
-    return sp.csr_matrix((np.concatenate(vals), (np.concatenate(rows), np.concatenate(cols))),
-                         shape=(n, n))
+    return sp.csr_matrix(
+        (np.concatenate(vals), (np.concatenate(rows), np.concatenate(cols))), shape=(n, n)
+    )
 
 
 def path_sum_look_through(holdings: pd.DataFrame) -> dict[tuple[int, int], float]:
@@ -103,7 +110,8 @@ def path_sum_look_through(holdings: pd.DataFrame) -> dict[tuple[int, int], float
     children: dict[int, list[tuple[int, float]]] = defaultdict(list)
     direct: list[tuple[int, int, float]] = []
     for company, kind, holder, share in holdings[
-            ["company", "holder_kind", "holder", "share"]].itertuples(index=False):
+        ["company", "holder_kind", "holder", "share"]
+    ].itertuples(index=False):
         if kind == "company":
             children[int(holder)].append((int(company), float(share)))
         else:
@@ -125,9 +133,13 @@ def path_sum_look_through(holdings: pd.DataFrame) -> dict[tuple[int, int], float
 def ownership_table(lt: sp.csc_matrix) -> pd.DataFrame:
     """Every (company, person, look_through_share) with a positive share."""
     coo = lt.tocoo()
-    frame = pd.DataFrame({"company": coo.col.astype(np.int64),
-                          "person": coo.row.astype(np.int64),
-                          "look_through_share": coo.data})
+    frame = pd.DataFrame(
+        {
+            "company": coo.col.astype(np.int64),
+            "person": coo.row.astype(np.int64),
+            "look_through_share": coo.data,
+        }
+    )
     frame = frame[frame["look_through_share"] > 0]
     return frame.sort_values(["company", "person"], ignore_index=True)
 
@@ -138,8 +150,7 @@ def beneficial_owners(ownership: pd.DataFrame) -> pd.DataFrame:
     return ownership[keep].reset_index(drop=True)
 
 
-def controllers(n_companies: int, holdings: pd.DataFrame,
-                ownership: pd.DataFrame) -> pd.DataFrame:
+def controllers(n_companies: int, holdings: pd.DataFrame, ownership: pd.DataFrame) -> pd.DataFrame:
     """The actual controller of every company and the basis for it.
 
     majority_chain: following holders of more than 50% from the company upwards ends at
@@ -152,12 +163,12 @@ def controllers(n_companies: int, holdings: pd.DataFrame,
     chain = kind == 1
     person[chain] = holder[chain]
     basis[chain] = "majority_chain"
-    top = ownership.sort_values(["company", "look_through_share", "person"],
-                                ascending=[True, False, True])
+    top = ownership.sort_values(
+        ["company", "look_through_share", "person"], ascending=[True, False, True]
+    )
     first = top.drop_duplicates("company")
     second = top[top.duplicated("company")].drop_duplicates("company")
-    runner = pd.Series(second["look_through_share"].to_numpy(),
-                       index=second["company"].to_numpy())
+    runner = pd.Series(second["look_through_share"].to_numpy(), index=second["company"].to_numpy())
     c = first["company"].to_numpy()
     best = first["look_through_share"].to_numpy()
     next_best = runner.reindex(c).fillna(-1.0).to_numpy()
@@ -169,12 +180,17 @@ def controllers(n_companies: int, holdings: pd.DataFrame,
     looked = np.zeros(n_companies)
     idx = pd.MultiIndex.from_arrays([np.flatnonzero(has), person[has]])
     looked[has] = share.reindex(idx).fillna(0.0).to_numpy()
-    return pd.DataFrame({"company": np.arange(n_companies), "person": person, "basis": basis,
-                         "look_through_share": np.where(has, looked, np.nan)})
+    return pd.DataFrame(
+        {
+            "company": np.arange(n_companies),
+            "person": person,
+            "basis": basis,
+            "look_through_share": np.where(has, looked, np.nan),
+        }
+    )
 
 
-def majority_chain_ends(n_companies: int,
-                        holdings: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
+def majority_chain_ends(n_companies: int, holdings: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
     """Where the chain of >50% holders ends, per company: (kind, index) with kind
     1 = a person, 0 = nowhere (a link without a majority holder, or a cycle)."""
     major = holdings[holdings["share"] > MAJORITY + EPS]
@@ -219,20 +235,32 @@ def equity_starts(people: np.ndarray, holdings: pd.DataFrame) -> pd.DataFrame:
     """For the given people: (person, company, start) over every company they reach, start
     being the latest start date among all holdings on their paths to it (cycle-safe)."""
     direct = holdings[(holdings["holder_kind"] == "person") & holdings["holder"].isin(people)]
-    reach = pd.DataFrame({"person": direct["holder"].to_numpy(),
-                          "company": direct["company"].to_numpy(),
-                          "start": direct["subscribed"].to_numpy(dtype="datetime64[D]")})
+    reach = pd.DataFrame(
+        {
+            "person": direct["holder"].to_numpy(),
+            "company": direct["company"].to_numpy(),
+            "start": direct["subscribed"].to_numpy(dtype="datetime64[D]"),
+        }
+    )
     reach = reach.groupby(["person", "company"], as_index=False)["start"].max()
     edges = holdings[holdings["holder_kind"] == "company"][["holder", "company", "subscribed"]]
     while True:
         step = reach.merge(edges, left_on="company", right_on="holder", suffixes=("", "_to"))
-        step = pd.DataFrame({"person": step["person"].to_numpy(),
-                             "company": step["company_to"].to_numpy(),
-                             "start": np.maximum(step["start"].to_numpy(dtype="datetime64[D]"),
-                                                 step["subscribed"].to_numpy(
-                                                     dtype="datetime64[D]"))})
-        merged = pd.concat([reach, step], ignore_index=True) \
-            .groupby(["person", "company"], as_index=False)["start"].max()
+        step = pd.DataFrame(
+            {
+                "person": step["person"].to_numpy(),
+                "company": step["company_to"].to_numpy(),
+                "start": np.maximum(
+                    step["start"].to_numpy(dtype="datetime64[D]"),
+                    step["subscribed"].to_numpy(dtype="datetime64[D]"),
+                ),
+            }
+        )
+        merged = (
+            pd.concat([reach, step], ignore_index=True)
+            .groupby(["person", "company"], as_index=False)["start"]
+            .max()
+        )
         if len(merged) == len(reach) and merged["start"].equals(reach["start"]):
             return merged
         reach = merged

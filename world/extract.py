@@ -74,8 +74,9 @@ def assemble(extract: Extract, rng: np.random.Generator) -> Assembled:
     kind_key = np.r_[np.ones(n, dtype=np.int64), np.zeros(k, dtype=np.int64)]
     seq_key = np.r_[np.arange(n), np.arange(k)]
     order = np.lexsort((seq_key, kind_key, slot_key))
-    extras = pd.DataFrame([b.row for b in extract.breaks], columns=extract.frame.columns,
-                          dtype=object)
+    extras = pd.DataFrame(
+        [b.row for b in extract.breaks], columns=extract.frame.columns, dtype=object
+    )
     combined = pd.concat([extract.frame.reset_index(drop=True), extras], ignore_index=True)
     final = combined.iloc[order].reset_index(drop=True)
     position = np.empty(n + k, dtype=np.int64)
@@ -88,8 +89,14 @@ def assemble(extract: Extract, rng: np.random.Generator) -> Assembled:
 class Breaker:
     """Builds broken rows for one extract from copies of its accepted rows."""
 
-    def __init__(self, frame: pd.DataFrame, record_ids: np.ndarray, key: list[str],
-                 fresh_key: Callable[[], dict[str, str]], rng: np.random.Generator):
+    def __init__(
+        self,
+        frame: pd.DataFrame,
+        record_ids: np.ndarray,
+        key: list[str],
+        fresh_key: Callable[[], dict[str, str]],
+        rng: np.random.Generator,
+    ):
         self.frame = frame
         self.record_ids = record_ids
         self.key = key
@@ -119,8 +126,9 @@ class Breaker:
     def duplicate_key(self, n: int | None = None) -> None:
         for _ in range(n or self.count()):
             i, row = self._copy()
-            self.breaks.append(Break("duplicate_key", row, str(self.record_ids[i]),
-                                     "|".join(self.key), after=i))
+            self.breaks.append(
+                Break("duplicate_key", row, str(self.record_ids[i]), "|".join(self.key), after=i)
+            )
 
     def bad_value(self, column: str, value: object, reason: str, n: int | None = None) -> None:
         for _ in range(n or self.count()):
@@ -148,9 +156,11 @@ class Breaker:
 
 def truncate_fields(keep_fraction: float = 0.5) -> Patch:
     """A CSV line cut short: it loses its trailing fields."""
+
     def patch(line: str) -> str:
         fields = line.split(",")
         return ",".join(fields[: max(1, int(len(fields) * keep_fraction))])
+
     return patch
 
 
@@ -164,10 +174,12 @@ def cut_json(line: str) -> str:
 
 def undecodable(encoding: str) -> Patch:
     """Bytes that no GBK/GB18030 decoder accepts, spliced into the middle of the line."""
+
     def patch(line: str) -> bytes:
         raw = line.encode(encoding)
         cut = raw.rfind(b",", 0, len(raw) // 2) + 1
         return raw[:cut] + b"\xff\xfe" + raw[cut:]
+
     return patch
 
 
@@ -176,21 +188,37 @@ def table(columns: dict[str, object]) -> pd.DataFrame:
     return pd.DataFrame(columns, dtype=object)
 
 
-def mentions(record_ids: np.ndarray, slot: str, entity: np.ndarray, present: np.ndarray,
-             name_form: np.ndarray, id_form: np.ndarray | None = None,
-             entity_column: str = "person") -> pd.DataFrame:
+def mentions(
+    record_ids: np.ndarray,
+    slot: str,
+    entity: np.ndarray,
+    present: np.ndarray,
+    name_form: np.ndarray,
+    id_form: np.ndarray | None = None,
+    entity_column: str = "person",
+) -> pd.DataFrame:
     """Truth rows for one slot: only where the record really has the mention."""
     keep = np.asarray(present, dtype=bool)
-    frame = pd.DataFrame({"record_id": record_ids[keep], "slot": slot,
-                          entity_column: entity[keep], "name_form": name_form[keep]})
+    frame = pd.DataFrame(
+        {
+            "record_id": record_ids[keep],
+            "slot": slot,
+            entity_column: entity[keep],
+            "name_form": name_form[keep],
+        }
+    )
     if entity_column == "person":
-        frame["id_form"] = (id_form[keep] if id_form is not None
-                            else np.full(int(keep.sum()), "missing", dtype=object))
+        frame["id_form"] = (
+            id_form[keep]
+            if id_form is not None
+            else np.full(int(keep.sum()), "missing", dtype=object)
+        )
     return frame
 
 
-def sequence_keys(rng: np.random.Generator, n: int, prefix: str, width: int,
-                  spare: int = 16) -> tuple[np.ndarray, Callable[[], str]]:
+def sequence_keys(
+    rng: np.random.Generator, n: int, prefix: str, width: int, spare: int = 16
+) -> tuple[np.ndarray, Callable[[], str]]:
     """n unique keys prefix + digits in random order, and a supplier of fresh spare keys."""
     numbers = rng.choice(10**width, size=n + spare, replace=False)
     keys = np.array([f"{prefix}{v:0{width}d}" for v in numbers.tolist()], dtype=object)

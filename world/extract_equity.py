@@ -60,41 +60,70 @@ def shareholders(w: World, rng: np.random.Generator) -> Extract:
     c_idx = np.where(is_person, 0, holder)
     p_name, p_form = noise.person_names(w.people, p_idx, rng)
     shares = w.habits.shareholder_ids
-    p_id, p_id_form = noise.person_ids(w.people, p_idx, rng, shares.get("full", 0.0),
-                                       shares.get("legacy15", 0.0), shares.get("masked", 0.0),
-                                       w.habits)
+    p_id, p_id_form = noise.person_ids(
+        w.people,
+        p_idx,
+        rng,
+        shares.get("full", 0.0),
+        shares.get("legacy15", 0.0),
+        shares.get("masked", 0.0),
+        w.habits,
+    )
     c_name, c_form = noise.company_names(c, c_idx, None, rng)
     c_uscc = noise.usccs(c, c_idx, rng, 0.95)
-    kind_text = np.where(is_person,
-                         np.array(PERSON_KINDS, dtype=object)[(rng.random(n) < 0.2).astype(int)],
-                         np.array(COMPANY_KINDS, dtype=object)[(rng.random(n) < 0.3).astype(int)])
+    kind_text = np.where(
+        is_person,
+        np.array(PERSON_KINDS, dtype=object)[(rng.random(n) < 0.2).astype(int)],
+        np.array(COMPANY_KINDS, dtype=object)[(rng.random(n) < 0.3).astype(int)],
+    )
     bp = h["bp"].to_numpy()
     capital = c["capital"].to_numpy()[company] * bp / 10000
-    frame = table({
-        "记录编号": keys,
-        "企业名称": name,
-        "统一社会信用代码": noise.usccs(c, company, rng, 0.97),
-        "股东名称": np.where(is_person, p_name, c_name),
-        "股东类型": kind_text,
-        "证照/证件号码": np.where(is_person, p_id, c_uscc),
-        "认缴出资额（万元）": np.array([f"{v:.4f}" for v in capital.tolist()], dtype=object),
-        "出资比例": ratio_text(bp, draw(w.habits.ratio_forms, len(c), rng)[company]),
-        "认缴出资日期": calendar.mixed(h["subscribed"].to_numpy(dtype="datetime64[D]"), rng),
-    })
+    frame = table(
+        {
+            "记录编号": keys,
+            "企业名称": name,
+            "统一社会信用代码": noise.usccs(c, company, rng, 0.97),
+            "股东名称": np.where(is_person, p_name, c_name),
+            "股东类型": kind_text,
+            "证照/证件号码": np.where(is_person, p_id, c_uscc),
+            "认缴出资额（万元）": np.array([f"{v:.4f}" for v in capital.tolist()], dtype=object),
+            "出资比例": ratio_text(bp, draw(w.habits.ratio_forms, len(c), rng)[company]),
+            "认缴出资日期": calendar.mixed(h["subscribed"].to_numpy(dtype="datetime64[D]"), rng),
+        }
+    )
     order = np.argsort(keys, kind="stable")
     frame = frame.iloc[order].reset_index(drop=True)
     rid = keys[order]
     is_person, holder = is_person[order], holder[order]
-    persons = mentions(rid[is_person], "holder", holder[is_person],
-                       np.ones(int(is_person.sum()), dtype=bool), p_form[order][is_person],
-                       p_id_form[order][is_person])
-    companies = pd.concat([
-        mentions(rid, "company", company[order], np.ones(n, dtype=bool), name_form[order],
-                 entity_column="company"),
-        mentions(rid[~is_person], "holder", holder[~is_person],
-                 np.ones(int((~is_person).sum()), dtype=bool), c_form[order][~is_person],
-                 entity_column="company"),
-    ], ignore_index=True)
+    persons = mentions(
+        rid[is_person],
+        "holder",
+        holder[is_person],
+        np.ones(int(is_person.sum()), dtype=bool),
+        p_form[order][is_person],
+        p_id_form[order][is_person],
+    )
+    companies = pd.concat(
+        [
+            mentions(
+                rid,
+                "company",
+                company[order],
+                np.ones(n, dtype=bool),
+                name_form[order],
+                entity_column="company",
+            ),
+            mentions(
+                rid[~is_person],
+                "holder",
+                holder[~is_person],
+                np.ones(int((~is_person).sum()), dtype=bool),
+                c_form[order][~is_person],
+                entity_column="company",
+            ),
+        ],
+        ignore_index=True,
+    )
     invalid = _corrupt(frame, rid, is_person, p_id_form[order], rng)
     breaker = Breaker(frame, rid, ["记录编号"], lambda: {"记录编号": "GD" + spare()}, rng)
     breaker.bad_value("出资比例", BAD_RATIO, "unparseable_ratio")
@@ -106,30 +135,61 @@ def shareholders(w: World, rng: np.random.Generator) -> Extract:
         "agency": "市场监督管理局（企业信用信息公示）",
         "record_key": "记录编号",
         "mentions": {
-            "company": {"kind": "company", "fields": {"name": "企业名称",
-                                                      "uscc": "统一社会信用代码"}},
-            "holder": {"kind_from": "股东类型",
-                       "kinds": {**dict.fromkeys(PERSON_KINDS, "person"),
-                                 **dict.fromkeys(COMPANY_KINDS, "company")},
-                       "fields": {"name": "股东名称", "identifier": "证照/证件号码"}},
+            "company": {
+                "kind": "company",
+                "fields": {"name": "企业名称", "uscc": "统一社会信用代码"},
+            },
+            "holder": {
+                "kind_from": "股东类型",
+                "kinds": {
+                    **dict.fromkeys(PERSON_KINDS, "person"),
+                    **dict.fromkeys(COMPANY_KINDS, "company"),
+                },
+                "fields": {"name": "股东名称", "identifier": "证照/证件号码"},
+            },
         },
-        "facts": [{"type": "shareholding", "holder": "holder", "company": "company",
-                   "ratio": "出资比例", "ratio_scale": "auto",
-                   "subscribed_capital": "认缴出资额（万元）", "valid_from": "认缴出资日期"}],
+        "facts": [
+            {
+                "type": "shareholding",
+                "holder": "holder",
+                "company": "company",
+                "ratio": "出资比例",
+                "ratio_scale": "auto",
+                "subscribed_capital": "认缴出资额（万元）",
+                "valid_from": "认缴出资日期",
+            }
+        ],
     }
-    return Extract("shareholders", "extracts/equity/shareholders.csv", "csv", "gb18030", spec,
-                   frame, persons, companies, invalid, breaker.breaks)
+    return Extract(
+        "shareholders",
+        "extracts/equity/shareholders.csv",
+        "csv",
+        "gb18030",
+        spec,
+        frame,
+        persons,
+        companies,
+        invalid,
+        breaker.breaks,
+    )
 
 
-def _corrupt(frame: pd.DataFrame, rid: np.ndarray, is_person: np.ndarray,
-             id_form: np.ndarray, rng: np.random.Generator) -> list[dict]:
+def _corrupt(
+    frame: pd.DataFrame,
+    rid: np.ndarray,
+    is_person: np.ndarray,
+    id_form: np.ndarray,
+    rng: np.random.Generator,
+) -> list[dict]:
     col = frame.columns.get_loc("证照/证件号码")
     values = frame["证照/证件号码"].to_numpy()
     out = []
     person_rows = np.flatnonzero(is_person & (id_form == "full"))
     company_rows = np.flatnonzero(~is_person & (values != ""))
-    for rows, alphabet, field in ((person_rows, "0123456789X", "id_number"),
-                                  (company_rows, USCC_ALPHABET, "uscc")):
+    for rows, alphabet, field in (
+        (person_rows, "0123456789X", "id_number"),
+        (company_rows, USCC_ALPHABET, "uscc"),
+    ):
         if rows.size:
             i = int(rng.choice(rows))
             frame.iat[i, col] = ids.wrong_check(values[i], rng, alphabet)
@@ -153,9 +213,13 @@ def key_personnel(w: World, rng: np.random.Generator, max_rows: int) -> Extract:
     cells = calendar.mixed(appointed, rng, (0.55, 0.0, 0.15))
     as_cell = rng.random(n) < 0.6
     serial = excel_serial(appointed)
-    dates = np.array([int(s) if a else t for s, a, t in
-                      zip(serial.tolist(), as_cell.tolist(), cells.tolist(), strict=True)],
-                     dtype=object)
+    dates = np.array(
+        [
+            int(s) if a else t
+            for s, a, t in zip(serial.tolist(), as_cell.tolist(), cells.tolist(), strict=True)
+        ],
+        dtype=object,
+    )
     dates[rng.random(n) < w.habits.blank_start] = None
     order = np.lexsort((o["title"].to_numpy().astype(str), name.astype(str)))
     keys = np.arange(1, n + 1)
@@ -164,17 +228,23 @@ def key_personnel(w: World, rng: np.random.Generator, max_rows: int) -> Extract:
     id_form = None
     if w.habits.key_personnel_carry_ids():
         shares = w.habits.key_personnel_ids
-        p_id, id_form = noise.person_ids(w.people, person, rng, shares.get("full", 0.0), 0.0,
-                                         shares.get("masked", 0.0), w.habits)
+        p_id, id_form = noise.person_ids(
+            w.people, person, rng, shares.get("full", 0.0), 0.0, shares.get("masked", 0.0), w.habits
+        )
         columns["证件号码"] = p_id[order]
         id_form = id_form[order]
         person_fields["id_number"] = "证件号码"
     frame = table({**columns, "职务": o["title"].to_numpy()[order], "任职日期": dates[order]})
     rid = keys.astype(str).astype(object)
-    persons = mentions(rid, "person", person[order], np.ones(n, dtype=bool), p_form[order],
-                       id_form)
-    companies = mentions(rid, "company", company[order], np.ones(n, dtype=bool),
-                         name_form[order], entity_column="company")
+    persons = mentions(rid, "person", person[order], np.ones(n, dtype=bool), p_form[order], id_form)
+    companies = mentions(
+        rid,
+        "company",
+        company[order],
+        np.ones(n, dtype=bool),
+        name_form[order],
+        entity_column="company",
+    )
     spare = iter(range(n + 1, n + 100))
     breaker = Breaker(frame, rid, ["序号"], lambda: {"序号": next(spare)}, rng)
     breaker.missing_key()
@@ -184,7 +254,7 @@ def key_personnel(w: World, rng: np.random.Generator, max_rows: int) -> Extract:
     files = "extracts/personnel/key_personnel_*.xlsx"
     spec = {
         "description": "主要人员信息（董事、监事、高级管理人员）；只有企业名称，"
-                       "没有统一社会信用代码",
+        "没有统一社会信用代码",
         "agency": "市场监督管理局（企业信用信息公示）",
         "sheet": "主要人员",
         "record_key": "序号",
@@ -192,8 +262,26 @@ def key_personnel(w: World, rng: np.random.Generator, max_rows: int) -> Extract:
             "company": {"kind": "company", "fields": {"name": "企业名称"}},
             "person": {"kind": "person", "fields": person_fields},
         },
-        "facts": [{"type": "role", "person": "person", "company": "company", "role": "职务",
-                   "valid_from": "任职日期"}],
+        "facts": [
+            {
+                "type": "role",
+                "person": "person",
+                "company": "company",
+                "role": "职务",
+                "valid_from": "任职日期",
+            }
+        ],
     }
-    return Extract("key_personnel", files, "xlsx", "utf-8", spec, frame, persons,
-                   companies, [], breaker.breaks, split_rows=max_rows)
+    return Extract(
+        "key_personnel",
+        files,
+        "xlsx",
+        "utf-8",
+        spec,
+        frame,
+        persons,
+        companies,
+        [],
+        breaker.breaks,
+        split_rows=max_rows,
+    )

@@ -36,9 +36,14 @@ from world.habits import Habits
 # progress(stage, index, total): called as each stage starts, and once more at the end
 Progress = Callable[[str, int, int], None]
 
-WORLD_STAGES = ("people and companies", "shareholdings", "legal representatives and officers",
-                "punishments, listings, licences, filings", "look-through ownership and control",
-                "art. 135 alerts")
+WORLD_STAGES = (
+    "people and companies",
+    "shareholdings",
+    "legal representatives and officers",
+    "punishments, listings, licences, filings",
+    "look-through ownership and control",
+    "art. 135 alerts",
+)
 EXTRACTS: tuple[tuple[str, Callable[..., Extract]], ...] = (
     ("company_registry", extract_registry.company_registry),
     ("legal_rep_changes", extract_registry.legal_rep_changes),
@@ -50,8 +55,12 @@ EXTRACTS: tuple[tuple[str, Callable[..., Extract]], ...] = (
     ("customs_filings", extract_permits.customs_filings),
     ("serious_violations", extract_enforcement.serious_violations),
 )
-STAGES = (*WORLD_STAGES, *(f"extract {name}" for name, _ in EXTRACTS), "sources.yaml",
-          "truth tables")
+STAGES = (
+    *WORLD_STAGES,
+    *(f"extract {name}" for name, _ in EXTRACTS),
+    "sources.yaml",
+    "truth tables",
+)
 LINE_ENDINGS = {"judgment_defaulters": "\r\n"}  # the court's export comes from Windows
 
 
@@ -75,10 +84,14 @@ class WorldSummary:
         return asdict(self)
 
 
-def generate_world(companies: int, seed: int, out: Path,
-                   progress: Progress | None = None,
-                   xlsx_max_rows: int = writers.XLSX_MAX_ROWS,
-                   habits: Habits | None = None) -> WorldSummary:
+def generate_world(
+    companies: int,
+    seed: int,
+    out: Path,
+    progress: Progress | None = None,
+    xlsx_max_rows: int = writers.XLSX_MAX_ROWS,
+    habits: Habits | None = None,
+) -> WorldSummary:
     """Generate the world for (companies, seed) into `out` and summarise it, its agencies
     writing with `habits` (default: world/habits.py's realistic mix)."""
     out = Path(out)
@@ -103,28 +116,46 @@ def generate_world(companies: int, seed: int, out: Path,
         placed = assemble(extract, rng)
         files, lines = _write(out, extract, placed)
         specs[name] = _spec(extract)
-        summary.extracts[name] = {"files": files, "format": extract.fmt,
-                                  "encoding": extract.encoding, "rows": len(placed.frame),
-                                  "accepted_rows": len(extract.frame)}
+        summary.extracts[name] = {
+            "files": files,
+            "format": extract.fmt,
+            "encoding": extract.encoding,
+            "rows": len(placed.frame),
+            "accepted_rows": len(extract.frame),
+        }
         broken.append(_broken_rows(extract, placed, lines))
-        invalid.append(pd.DataFrame(extract.invalid, columns=["record_id", "slot", "field"])
-                       .assign(source=name, reason="invalid_check_digit"))
+        invalid.append(
+            pd.DataFrame(extract.invalid, columns=["record_id", "slot", "field"]).assign(
+                source=name, reason="invalid_check_digit"
+            )
+        )
         person_mentions.append(extract.persons.assign(source=name))
         company_mentions.append(extract.companies.assign(source=name))
     stage("sources.yaml")
     _write_sources(out / "sources.yaml", specs)
     stage("truth tables")
-    tables = truth.tables(w, pd.concat(person_mentions, ignore_index=True),
-                          pd.concat(company_mentions, ignore_index=True))
+    tables = truth.tables(
+        w,
+        pd.concat(person_mentions, ignore_index=True),
+        pd.concat(company_mentions, ignore_index=True),
+    )
     tables["broken_rows"] = pd.concat(broken, ignore_index=True)
     tables["invalid_fields"] = pd.concat(invalid, ignore_index=True)[
-        ["source", "record_id", "slot", "field", "reason"]]
+        ["source", "record_id", "slot", "field", "reason"]
+    ]
     for name, frame in tables.items():
         truth.write(out / "truth", name, frame)
     _summarise(summary, w, tables)
     (out / "world.json").write_text(
-        json.dumps({k: v for k, v in summary.as_dict().items() if k != "out"},
-                   ensure_ascii=False, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+        json.dumps(
+            {k: v for k, v in summary.as_dict().items() if k != "out"},
+            ensure_ascii=False,
+            indent=2,
+            sort_keys=True,
+        )
+        + "\n",
+        encoding="utf-8",
+    )
     report("done", total, total)
     return summary
 
@@ -137,15 +168,20 @@ def _write(out: Path, extract: Extract, placed: Assembled) -> tuple[list[str], n
         files = []
         for i, lo in enumerate(range(0, max(n, 1), per_file)):
             rel = extract.files.replace("*", f"{i + 1:03d}")
-            part = placed.frame.iloc[lo:lo + per_file]
+            part = placed.frame.iloc[lo : lo + per_file]
             writers.write_xlsx(out / rel, list(part.columns), _xlsx_columns(part), "主要人员")
             files.append(rel)
         pos = np.arange(n)
         return files, np.stack([pos // per_file, pos % per_file + 2], axis=1)
     path = out / extract.files
     if extract.fmt == "csv":
-        writers.write_csv(path, placed.frame, extract.encoding, placed.patches,
-                          LINE_ENDINGS.get(extract.source, "\n"))
+        writers.write_csv(
+            path,
+            placed.frame,
+            extract.encoding,
+            placed.patches,
+            LINE_ENDINGS.get(extract.source, "\n"),
+        )
         first_line = 2
     elif extract.fmt == "jsonl":
         records = placed.frame.to_dict("records")
@@ -154,42 +190,56 @@ def _write(out: Path, extract: Extract, placed: Assembled) -> tuple[list[str], n
     else:
         writers.write_parquet(path, placed.frame, extract_permits.LICENCE_SCHEMA)
         first_line = 1
-    return [extract.files], np.stack([np.zeros(n, dtype=np.int64),
-                                      np.arange(n) + first_line], axis=1)
+    return [extract.files], np.stack(
+        [np.zeros(n, dtype=np.int64), np.arange(n) + first_line], axis=1
+    )
 
 
 def _xlsx_columns(frame: pd.DataFrame) -> list[writers.XlsxCells]:
     kinds = {"序号": "int", "任职日期": "date_or_text"}
-    return [writers.XlsxCells(kinds.get(c, "text"), frame[c].to_numpy(dtype=object))
-            for c in frame.columns]
+    return [
+        writers.XlsxCells(kinds.get(c, "text"), frame[c].to_numpy(dtype=object))
+        for c in frame.columns
+    ]
 
 
 def _broken_rows(extract: Extract, placed: Assembled, lines: np.ndarray) -> pd.DataFrame:
     def file_of(pos: int) -> str:
         return extract.files.replace("*", f"{int(lines[pos, 0]) + 1:03d}")
 
-    rows = [{"source": extract.source, "file": file_of(pos), "line": int(lines[pos, 1]),
-             "record_id": b.record_id, "field": b.field, "reason": b.reason}
-            for pos, b in placed.broken_positions]
-    return pd.DataFrame(rows, columns=["source", "file", "line", "record_id", "field", "reason"]) \
-        .sort_values(["file", "line"], ignore_index=True)
+    rows = [
+        {
+            "source": extract.source,
+            "file": file_of(pos),
+            "line": int(lines[pos, 1]),
+            "record_id": b.record_id,
+            "field": b.field,
+            "reason": b.reason,
+        }
+        for pos, b in placed.broken_positions
+    ]
+    return pd.DataFrame(
+        rows, columns=["source", "file", "line", "record_id", "field", "reason"]
+    ).sort_values(["file", "line"], ignore_index=True)
 
 
 def _spec(extract: Extract) -> dict:
     spec = dict(extract.spec)
     head = {k: spec.pop(k) for k in ("description", "agency")}
-    entry = {**head, "files": extract.files, "format": extract.fmt,
-             "encoding": extract.encoding}
+    entry = {**head, "files": extract.files, "format": extract.fmt, "encoding": extract.encoding}
     if "sheet" in spec:
         entry["sheet"] = spec.pop("sheet")
     return {**entry, **spec}
 
 
 def _write_sources(path: Path, specs: dict[str, dict]) -> None:
-    text = yaml.safe_dump({"version": 1, "sources": specs}, allow_unicode=True,
-                          sort_keys=False, width=100)
-    header = ("# Generated by `veil world`: how veil reads this synthetic world's extracts.\n"
-              "# Paths are relative to this file.\n")
+    text = yaml.safe_dump(
+        {"version": 1, "sources": specs}, allow_unicode=True, sort_keys=False, width=100
+    )
+    header = (
+        "# Generated by `veil world`: how veil reads this synthetic world's extracts.\n"
+        "# Paths are relative to this file.\n"
+    )
     path.write_text(header + text, encoding="utf-8")
     load_sources(path)  # the world must satisfy the contract it is tested against
 

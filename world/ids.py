@@ -39,8 +39,10 @@ def org_bodies(rng: np.random.Generator, new: np.ndarray) -> np.ndarray:
 
 
 def usccs(regions: np.ndarray, bodies: np.ndarray) -> np.ndarray:
-    return np.array([make_uscc(r, b) for r, b in zip(regions.tolist(), bodies.tolist(),
-                                                     strict=True)], dtype=object)
+    return np.array(
+        [make_uscc(r, b) for r, b in zip(regions.tolist(), bodies.tolist(), strict=True)],
+        dtype=object,
+    )
 
 
 def reg_nos(rng: np.random.Generator, regions: np.ndarray) -> np.ndarray:
@@ -55,8 +57,10 @@ def reg_nos(rng: np.random.Generator, regions: np.ndarray) -> np.ndarray:
 
 def resident_ids(regions: np.ndarray, births: np.ndarray, sequences: np.ndarray) -> np.ndarray:
     return np.array(
-        [make_resident_id(r, to_date(b), int(s))
-         for r, b, s in zip(regions.tolist(), births, sequences.tolist(), strict=True)],
+        [
+            make_resident_id(r, to_date(b), int(s))
+            for r, b, s in zip(regions.tolist(), births, sequences.tolist(), strict=True)
+        ],
         dtype=object,
     )
 

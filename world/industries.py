@@ -64,8 +64,11 @@ def is_food(code: str) -> bool:
 
 def food_mask(codes: np.ndarray) -> np.ndarray:
     """Vectorised is_food over an array of codes."""
-    return np.array([is_food(c) for c in codes.tolist()], dtype=bool) if codes.size else \
-        np.zeros(0, dtype=bool)
+    return (
+        np.array([is_food(c) for c in codes.tolist()], dtype=bool)
+        if codes.size
+        else np.zeros(0, dtype=bool)
+    )
 
 
 def operating_codes() -> tuple[np.ndarray, np.ndarray]:

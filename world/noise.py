@@ -36,9 +36,13 @@ REGISTRY_PERSON = PersonNoise(0.005, 0.003, 0.002)
 QUIET_COMPANY = CompanyNoise(0.01, 0.005, 0.01, 0.0, 0.005)
 
 
-def person_names(people: pd.DataFrame, idx: np.ndarray, rng: np.random.Generator,
-                 noise: PersonNoise = PersonNoise(),
-                 forced: dict[int, str] | None = None) -> tuple[np.ndarray, np.ndarray]:
+def person_names(
+    people: pd.DataFrame,
+    idx: np.ndarray,
+    rng: np.random.Generator,
+    noise: PersonNoise = PersonNoise(),
+    forced: dict[int, str] | None = None,
+) -> tuple[np.ndarray, np.ndarray]:
     """Names as written for people `idx`, and the form of each (canonical, traditional,
     homophone, typo). `forced` maps a position in idx to a form that must be used."""
     surname = people["surname"].to_numpy()[idx]
@@ -49,9 +53,12 @@ def person_names(people: pd.DataFrame, idx: np.ndarray, rng: np.random.Generator
     u = rng.random(idx.size)
     cuts = np.cumsum([noise.traditional, noise.homophone, noise.typo])
     choice = np.searchsorted(cuts, u, side="right")  # 0,1,2 varied; 3 canonical
-    wanted = {i: ("traditional", "homophone", "typo")[c]
-              for i, c in zip(np.flatnonzero(choice < 3).tolist(),
-                              choice[choice < 3].tolist(), strict=True)}
+    wanted = {
+        i: ("traditional", "homophone", "typo")[c]
+        for i, c in zip(
+            np.flatnonzero(choice < 3).tolist(), choice[choice < 3].tolist(), strict=True
+        )
+    }
     wanted.update(forced or {})
     for i in sorted(wanted):
         kind = wanted[i]
@@ -68,8 +75,14 @@ def person_names(people: pd.DataFrame, idx: np.ndarray, rng: np.random.Generator
     return written, form
 
 
-def look_alike_names(people: pd.DataFrame, idx: np.ndarray, written: np.ndarray,
-                     form: np.ndarray, share: float, rng: np.random.Generator) -> None:
+def look_alike_names(
+    people: pd.DataFrame,
+    idx: np.ndarray,
+    written: np.ndarray,
+    form: np.ndarray,
+    share: float,
+    rng: np.random.Generator,
+) -> None:
     """In place: a `share` of the names written canonically get one given-name character
     swapped for a look-alike (形近字), form "look_alike", where the name has one."""
     if share <= 0:
@@ -82,24 +95,39 @@ def look_alike_names(people: pd.DataFrame, idx: np.ndarray, written: np.ndarray,
             written[i], form[i] = surname[i] + swapped, "look_alike"
 
 
-def person_pinyin(people: pd.DataFrame, idx: np.ndarray,
-                  rng: np.random.Generator) -> np.ndarray:
+def person_pinyin(people: pd.DataFrame, idx: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     """Romanised names (customs filings)."""
     surname = people["surname"].to_numpy()[idx]
     given = people["given"].to_numpy()[idx]
-    return np.array([names.pinyin_name(s, g, rng) for s, g in
-                     zip(surname.tolist(), given.tolist(), strict=True)], dtype=object)
+    return np.array(
+        [
+            names.pinyin_name(s, g, rng)
+            for s, g in zip(surname.tolist(), given.tolist(), strict=True)
+        ],
+        dtype=object,
+    )
 
 
-def person_ids(people: pd.DataFrame, idx: np.ndarray, rng: np.random.Generator,
-               full: float, legacy: float, masked: float,
-               habits: Habits | None = None) -> tuple[np.ndarray, np.ndarray]:
+def person_ids(
+    people: pd.DataFrame,
+    idx: np.ndarray,
+    rng: np.random.Generator,
+    full: float,
+    legacy: float,
+    masked: float,
+    habits: Habits | None = None,
+) -> tuple[np.ndarray, np.ndarray]:
     """Resident IDs as written (the rest of the share is left blank) and their forms:
     full, legacy15, masked_<pattern> (see world/habits.py), missing."""
     id18 = people["id18"].to_numpy()[idx]
     u = rng.random(idx.size)
-    form = np.where(u < full, "full", np.where(u < full + legacy, "legacy15",
-                    np.where(u < full + legacy + masked, "masked", "missing"))).astype(object)
+    form = np.where(
+        u < full,
+        "full",
+        np.where(
+            u < full + legacy, "legacy15", np.where(u < full + legacy + masked, "masked", "missing")
+        ),
+    ).astype(object)
     # 15-digit IDs were issued until 1999: whoever was born later has only the 18-digit one.
     born = people["birth"].to_numpy(dtype="datetime64[D]")[idx]
     form[(form == "legacy15") & (born >= np.datetime64("1999-01-01"))] = "full"
@@ -113,15 +141,17 @@ def person_ids(people: pd.DataFrame, idx: np.ndarray, rng: np.random.Generator,
     else:
         patterns = np.full(masked_at.size, "6+4", dtype=object)
         characters = np.full(masked_at.size, "*", dtype=object)
-    for i, pattern, character in zip(masked_at.tolist(), patterns.tolist(),
-                                     characters.tolist(), strict=True):
+    for i, pattern, character in zip(
+        masked_at.tolist(), patterns.tolist(), characters.tolist(), strict=True
+    ):
         out[i] = mask(id18[i], pattern, character)
         form[i] = f"masked_{pattern}"
     return out, form
 
 
-def names_at(companies: pd.DataFrame, idx: np.ndarray, when: np.ndarray | None) -> tuple[
-        np.ndarray, np.ndarray]:
+def names_at(
+    companies: pd.DataFrame, idx: np.ndarray, when: np.ndarray | None
+) -> tuple[np.ndarray, np.ndarray]:
     """The name each company bore on `when` (None: today), and whether it is a former one."""
     current = companies["name"].to_numpy()[idx]
     if when is None:
@@ -136,15 +166,26 @@ def names_at(companies: pd.DataFrame, idx: np.ndarray, when: np.ndarray | None) 
     return out.astype(object), before1
 
 
-def company_names(companies: pd.DataFrame, idx: np.ndarray, when: np.ndarray | None,
-                  rng: np.random.Generator,
-                  noise: CompanyNoise = CompanyNoise()) -> tuple[np.ndarray, np.ndarray]:
+def company_names(
+    companies: pd.DataFrame,
+    idx: np.ndarray,
+    when: np.ndarray | None,
+    rng: np.random.Generator,
+    noise: CompanyNoise = CompanyNoise(),
+) -> tuple[np.ndarray, np.ndarray]:
     """Company names as written on `when`, and the form (canonical, former, bracketed,
     bracketed_halfwidth, legal_form, traditional, homophone)."""
     written, former = names_at(companies, idx, when)
     form = np.where(former, "former", "canonical").astype(object)
-    cuts = np.cumsum([noise.bracketed, noise.bracketed_halfwidth, noise.legal_form,
-                      noise.traditional, noise.homophone])
+    cuts = np.cumsum(
+        [
+            noise.bracketed,
+            noise.bracketed_halfwidth,
+            noise.legal_form,
+            noise.traditional,
+            noise.homophone,
+        ]
+    )
     choice = np.searchsorted(cuts, rng.random(idx.size), side="right")
     city = companies["city"].to_numpy()[idx]
     brand_text = companies["brand"].to_numpy()[idx]
@@ -159,24 +200,27 @@ def company_names(companies: pd.DataFrame, idx: np.ndarray, when: np.ndarray | N
             text = names.bracketed(city[i], brand_text[i], word[i], legal[i], full_width=False)
             label = "bracketed_halfwidth"
         elif kind == 2:
-            text = names.company_name(city[i], brand_text[i], word[i],
-                                      names.swap_form(legal[i]))
+            text = names.company_name(city[i], brand_text[i], word[i], names.swap_form(legal[i]))
             label = "legal_form"
         elif kind == 3:
             text = names.traditional(written[i])
             label = "traditional"
         else:
             sound = names.brand_homophone(brand_text[i], rng)
-            text = written[i] if sound is None else names.company_name(
-                city[i], sound, word[i], legal[i])
+            text = (
+                written[i]
+                if sound is None
+                else names.company_name(city[i], sound, word[i], legal[i])
+            )
             label = "homophone"
         if text != written[i]:
             written[i], form[i] = text, label
     return written, form
 
 
-def usccs(companies: pd.DataFrame, idx: np.ndarray, rng: np.random.Generator,
-          present: float) -> np.ndarray:
+def usccs(
+    companies: pd.DataFrame, idx: np.ndarray, rng: np.random.Generator, present: float
+) -> np.ndarray:
     """USCCs as written: blank for a share of records and for companies without one."""
     code = companies["uscc"].to_numpy()[idx]
     keep = (rng.random(idx.size) < present) & pd.notna(code)

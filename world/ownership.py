@@ -35,8 +35,7 @@ class Structures:
 
 
 def structure_counts(n_companies: int) -> tuple[int, int, int]:
-    return (max(2, n_companies // 2000), max(2, n_companies // 1000),
-            max(2, n_companies // 1000))
+    return (max(2, n_companies // 2000), max(2, n_companies // 1000), max(2, n_companies // 1000))
 
 
 def plan_structures(companies: pd.DataFrame, rng: np.random.Generator) -> Structures:
@@ -46,9 +45,9 @@ def plan_structures(companies: pd.DataFrame, rng: np.random.Generator) -> Struct
     need = CHAIN_LENGTH * n_chain + 3 * n_split + 2 * n_cycle
     picked = rng.choice(pool, size=need, replace=False)
     chains = picked[: CHAIN_LENGTH * n_chain].reshape(n_chain, CHAIN_LENGTH)
-    rest = picked[CHAIN_LENGTH * n_chain:]
+    rest = picked[CHAIN_LENGTH * n_chain :]
     splits = rest[: 3 * n_split].reshape(n_split, 3)
-    cycles = rest[3 * n_split:].reshape(n_cycle, 2)
+    cycles = rest[3 * n_split :].reshape(n_cycle, 2)
     level = companies["level"].to_numpy().copy()
     industry = companies["industry"].to_numpy().copy()
     for depth in range(CHAIN_LENGTH - 1):
@@ -69,8 +68,9 @@ def draw_holders(rng: np.random.Generator, n_people: int, k: int) -> np.ndarray:
     return np.where(rng.random(k) < 0.2, few, everyone)
 
 
-def random_holdings(companies: pd.DataFrame, targets: np.ndarray, n_people: int,
-                    rng: np.random.Generator) -> pd.DataFrame:
+def random_holdings(
+    companies: pd.DataFrame, targets: np.ndarray, n_people: int, rng: np.random.Generator
+) -> pd.DataFrame:
     """Holders and basis-point shares for `targets`, with company holders of higher level."""
     level = companies["level"].to_numpy()
     k = HOLDER_COUNTS[rng.choice(len(HOLDER_COUNTS), size=targets.size, p=HOLDER_COUNT_WEIGHTS)]
@@ -82,13 +82,18 @@ def random_holdings(companies: pd.DataFrame, targets: np.ndarray, n_people: int,
     first_above = np.searchsorted(sorted_levels, lvl, side="right")
     has_higher = first_above < level.size
     is_company = (rng.random(company.size) < q) & has_higher
-    pos = first_above + np.floor(rng.random(company.size) *
-                                 (level.size - first_above)).astype(np.int64)
+    pos = first_above + np.floor(rng.random(company.size) * (level.size - first_above)).astype(
+        np.int64
+    )
     holder_company = by_level[np.minimum(pos, level.size - 1)]
     holder = np.where(is_company, holder_company, draw_holders(rng, n_people, company.size))
-    frame = pd.DataFrame({"company": company,
-                          "holder_kind": np.where(is_company, "company", "person"),
-                          "holder": holder})
+    frame = pd.DataFrame(
+        {
+            "company": company,
+            "holder_kind": np.where(is_company, "company", "person"),
+            "holder": holder,
+        }
+    )
     frame = frame.drop_duplicates(["company", "holder_kind", "holder"], ignore_index=True)
     frame["bp"] = _shares(rng, frame["company"].to_numpy())
     return frame
@@ -113,34 +118,48 @@ def _shares(rng: np.random.Generator, company: np.ndarray) -> np.ndarray:
 def planted_holdings(s: Structures, n_people: int, rng: np.random.Generator) -> pd.DataFrame:
     """Holdings for the planted chains, split paths and cycles."""
     rows: list[tuple[int, str, int, int]] = []
-    people = iter(draw_holders(rng, n_people, 12 * (len(s.chains) + len(s.splits)
-                                                    + len(s.cycles))).tolist())
+    people = iter(
+        draw_holders(rng, n_people, 12 * (len(s.chains) + len(s.splits) + len(s.cycles))).tolist()
+    )
     for chain in s.chains.tolist():
         rows += [(chain[0], "person", next(people), 7000), (chain[0], "person", next(people), 3000)]
         for upper, lower in itertools.pairwise(chain):
             share = int(rng.choice([5100, 6000, 7000, 8000, 9000]))
-            rows += [(lower, "company", upper, share),
-                     (lower, "person", next(people), 10000 - share)]
+            rows += [
+                (lower, "company", upper, share),
+                (lower, "person", next(people), 10000 - share),
+            ]
     for h1, h2, target in s.splits.tolist():
         p = next(people)
-        rows += [(h1, "person", p, 6000), (h1, "person", next(people), 4000),
-                 (h2, "person", p, 7000), (h2, "person", next(people), 3000),
-                 (target, "company", h1, 3000), (target, "company", h2, 2500),
-                 (target, "person", next(people), 2500), (target, "person", next(people), 2000)]
+        rows += [
+            (h1, "person", p, 6000),
+            (h1, "person", next(people), 4000),
+            (h2, "person", p, 7000),
+            (h2, "person", next(people), 3000),
+            (target, "company", h1, 3000),
+            (target, "company", h2, 2500),
+            (target, "person", next(people), 2500),
+            (target, "person", next(people), 2000),
+        ]
     for a, b in s.cycles.tolist():
         x = int(rng.choice([3000, 4000, 4500]))  # A's share of B
         y = int(rng.choice([2000, 3000]))  # B's share of A
-        rows += [(b, "company", a, x), (b, "person", next(people), 10000 - x),
-                 (a, "company", b, y), (a, "person", next(people), 8000 - y),
-                 (a, "person", next(people), 2000)]
+        rows += [
+            (b, "company", a, x),
+            (b, "person", next(people), 10000 - x),
+            (a, "company", b, y),
+            (a, "person", next(people), 8000 - y),
+            (a, "person", next(people), 2000),
+        ]
     frame = pd.DataFrame(rows, columns=["company", "holder_kind", "holder", "bp"])
     # the same person drawn twice for one company holds the sum
     keys = ["company", "holder_kind", "holder"]
     return frame.groupby(keys, as_index=False, sort=False)["bp"].sum()
 
 
-def subscription_dates(frame: pd.DataFrame, established: np.ndarray,
-                       rng: np.random.Generator) -> np.ndarray:
+def subscription_dates(
+    frame: pd.DataFrame, established: np.ndarray, rng: np.random.Generator
+) -> np.ndarray:
     """When each holding began: the company's founding, or the holder company's if later;
     some person holders bought in later."""
     company = frame["company"].to_numpy()

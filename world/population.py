@@ -35,16 +35,19 @@ def as_objects(frame: pd.DataFrame) -> pd.DataFrame:
 
 # -- people ---------------------------------------------------------------------------
 
+
 def draw_people(rng: np.random.Generator, n: int) -> pd.DataFrame:
     """Sex, birth, birthplace and name of `n` people (IDs come later, see finish_people)."""
     sex = np.where(rng.random(n) < 0.5, "M", "F").astype(object)
     birth = uniform_days(rng, day("1950-01-01"), day("2000-12-31"), n)
     region = np.array(BIRTH_REGION_CODES, dtype=object)[
-        rng.integers(len(BIRTH_REGION_CODES), size=n)]
+        rng.integers(len(BIRTH_REGION_CODES), size=n)
+    ]
     surname = names.draw_surnames(rng, n)
     given = names.draw_given(rng, sex)
-    return pd.DataFrame({"sex": sex, "birth": birth, "birth_region": region,
-                         "surname": surname, "given": given})
+    return pd.DataFrame(
+        {"sex": sex, "birth": birth, "birth_region": region, "surname": surname, "given": given}
+    )
 
 
 def finish_people(people: pd.DataFrame, rng: np.random.Generator) -> pd.DataFrame:
@@ -52,8 +55,9 @@ def finish_people(people: pd.DataFrame, rng: np.random.Generator) -> pd.DataFram
     n = len(people)
     male = (people["sex"] == "M").to_numpy()
     seq = 2 * rng.integers(0, 500, size=n) + male
-    key = pd.DataFrame({"r": people["birth_region"].to_numpy(), "b": people["birth"].to_numpy(),
-                        "s": seq})
+    key = pd.DataFrame(
+        {"r": people["birth_region"].to_numpy(), "b": people["birth"].to_numpy(), "s": seq}
+    )
     dup = key.duplicated().to_numpy()
     while dup.any():
         idx = np.flatnonzero(dup)
@@ -62,13 +66,15 @@ def finish_people(people: pd.DataFrame, rng: np.random.Generator) -> pd.DataFram
         dup = key.duplicated().to_numpy()
     out = people.copy()
     out["name"] = out["surname"] + out["given"]
-    out["id18"] = ids.resident_ids(out["birth_region"].to_numpy(),
-                                   out["birth"].to_numpy(dtype="datetime64[D]"), seq)
+    out["id18"] = ids.resident_ids(
+        out["birth_region"].to_numpy(), out["birth"].to_numpy(dtype="datetime64[D]"), seq
+    )
     out["person_id"] = [f"P{i:07d}" for i in range(1, n + 1)]
     return as_objects(out)
 
 
 # -- companies ------------------------------------------------------------------------
+
 
 def draw_companies(rng: np.random.Generator, n: int) -> pd.DataFrame:
     """Region, holding level, industry and founding date of `n` ordinary companies."""
@@ -81,8 +87,15 @@ def draw_companies(rng: np.random.Generator, n: int) -> pd.DataFrame:
     founded = uniform_days(rng, day("1996-01-01"), REF_DATE - 120, n)
     early = uniform_days(rng, day("1994-01-01"), day("2016-12-31"), n)
     founded = np.where(holding, np.minimum(founded, early), founded)
-    return pd.DataFrame({"region": region, "level": level, "industry": industry,
-                         "established": founded, "origin": "ordinary"})
+    return pd.DataFrame(
+        {
+            "region": region,
+            "level": level,
+            "industry": industry,
+            "established": founded,
+            "origin": "ordinary",
+        }
+    )
 
 
 def _unique_brands(rng: np.random.Generator, cities: np.ndarray) -> np.ndarray:
@@ -100,8 +113,10 @@ def _unique_brands(rng: np.random.Generator, cities: np.ndarray) -> np.ndarray:
         code[idx] = b2 + rng.integers(b3, size=idx.size)
         key.iloc[idx] = cities[idx].astype(np.int64) * (b2 + b3) + code[idx]
         dup = key.duplicated().to_numpy()
-    return np.array([names.brand(c, 2) if c < b2 else names.brand(c - b2, 3)
-                     for c in code.tolist()], dtype=object)
+    return np.array(
+        [names.brand(c, 2) if c < b2 else names.brand(c - b2, 3) for c in code.tolist()],
+        dtype=object,
+    )
 
 
 def finish_companies(companies: pd.DataFrame, rng: np.random.Generator) -> pd.DataFrame:
@@ -115,11 +130,16 @@ def finish_companies(companies: pd.DataFrame, rng: np.random.Generator) -> pd.Da
     cur_brand, old_brand = brands[:n], brands[n:]
     city = column("city")[region]
     word_choice = rng.random(n) < 0.75
-    words = np.array([BY_CODE[c].words[0] if w else BY_CODE[c].words[-1]
-                      for c, w in zip(out["industry"].tolist(), word_choice.tolist(),
-                                      strict=True)], dtype=object)
+    words = np.array(
+        [
+            BY_CODE[c].words[0] if w else BY_CODE[c].words[-1]
+            for c, w in zip(out["industry"].tolist(), word_choice.tolist(), strict=True)
+        ],
+        dtype=object,
+    )
     form = np.array(names.LEGAL_FORMS, dtype=object)[
-        rng.choice(len(names.LEGAL_FORMS), size=n, p=names.LEGAL_FORM_WEIGHTS)]
+        rng.choice(len(names.LEGAL_FORMS), size=n, p=names.LEGAL_FORM_WEIGHTS)
+    ]
     out["city"], out["brand"], out["word"], out["form"] = city, cur_brand, words, form
     out["name"] = city + cur_brand + words + form
     out["region_code"] = column("code")[region]
@@ -129,8 +149,7 @@ def finish_companies(companies: pd.DataFrame, rng: np.random.Generator) -> pd.Da
     small = (out["level"].to_numpy() == 0) & (rng.random(n) < 0.5)
     out.loc[small, "capital"] = CAPITALS[rng.integers(0, 7, size=int(small.sum()))]
     out["address"] = _addresses(rng, region)
-    status = np.array(STATUSES, dtype=object)[rng.choice(len(STATUSES), size=n,
-                                                         p=STATUS_WEIGHTS)]
+    status = np.array(STATUSES, dtype=object)[rng.choice(len(STATUSES), size=n, p=STATUS_WEIGHTS)]
     status[out["origin"].to_numpy() != "ordinary"] = "存续"
     status[~out["has_uscc"].to_numpy()] = "注销"
     out["status"] = status
@@ -180,13 +199,22 @@ def _identifiers(out: pd.DataFrame, rng: np.random.Generator) -> None:
 def _addresses(rng: np.random.Generator, region: np.ndarray) -> np.ndarray:
     n = region.size
     regions = [REGIONS[i] for i in range(len(REGIONS))]
-    prefix = np.array([r.province + r.district if r.municipality
-                       else f"{r.province}{r.city}市{r.district}" for r in regions], dtype=object)
+    prefix = np.array(
+        [
+            r.province + r.district if r.municipality else f"{r.province}{r.city}市{r.district}"
+            for r in regions
+        ],
+        dtype=object,
+    )
     road = np.array(ROADS, dtype=object)[rng.integers(len(ROADS), size=n)]
     number = rng.integers(1, 999, size=n)
     room = rng.integers(101, 2999, size=n)
     with_room = rng.random(n) < 0.4
-    tail = np.array([f"{a}号{b}室" if w else f"{a}号" for a, b, w in
-                     zip(number.tolist(), room.tolist(), with_room.tolist(), strict=True)],
-                    dtype=object)
+    tail = np.array(
+        [
+            f"{a}号{b}室" if w else f"{a}号"
+            for a, b, w in zip(number.tolist(), room.tolist(), with_room.tolist(), strict=True)
+        ],
+        dtype=object,
+    )
     return prefix[region] + road + tail

@@ -23,16 +23,27 @@ TEMPLATES: tuple[tuple[tuple[str, str], ...], ...] = (
     (("执行董事兼总经理", "rep"), ("监事", "any"), ("财务负责人", "any")),
     (("执行董事", "rep"), ("经理", "any"), ("监事", "any")),
     (("董事长", "rep"), ("董事", "any"), ("董事", "any"), ("监事", "any"), ("总经理", "any")),
-    (("董事长", "rep"), ("董事", "any"), ("董事", "any"), ("监事会主席", "any"), ("监事", "any"),
-     ("总经理", "any"), ("财务负责人", "any")),
+    (
+        ("董事长", "rep"),
+        ("董事", "any"),
+        ("董事", "any"),
+        ("监事会主席", "any"),
+        ("监事", "any"),
+        ("总经理", "any"),
+        ("财务负责人", "any"),
+    ),
     (("执行董事兼总经理", "any"), ("监事", "any")),
 )
 TEMPLATE_WEIGHTS = np.array([0.4, 0.2, 0.15, 0.12, 0.05, 0.08])
 
 
-def legal_rep_tenures(targets: np.ndarray, established: np.ndarray,
-                      first_rep: np.ndarray, n_people: int,
-                      rng: np.random.Generator) -> pd.DataFrame:
+def legal_rep_tenures(
+    targets: np.ndarray,
+    established: np.ndarray,
+    first_rep: np.ndarray,
+    n_people: int,
+    rng: np.random.Generator,
+) -> pd.DataFrame:
     """Tenures (company, person, valid_from, valid_to) for `targets`; valid_to NaT = current.
 
     `first_rep[i]` is the founding legal representative of targets[i] (-1: draw one).
@@ -55,36 +66,51 @@ def legal_rep_tenures(targets: np.ndarray, established: np.ndarray,
         same = np.r_[False, (person[1:] == person[:-1]) & ~first[1:]]
         if not same.any():
             break
-        person[same] = (person[same] + 1 + rng.integers(n_people - 1, size=int(same.sum()))) \
-            % n_people
+        person[same] = (
+            person[same] + 1 + rng.integers(n_people - 1, size=int(same.sum()))
+        ) % n_people
     last = np.r_[company[1:] != company[:-1], True]
     end = np.where(last, NAT, np.r_[start[1:], NAT])
-    return pd.DataFrame({"company": company, "person": person, "valid_from": start,
-                         "valid_to": end})
+    return pd.DataFrame(
+        {"company": company, "person": person, "valid_from": start, "valid_to": end}
+    )
 
 
-def officers(targets: np.ndarray, established: np.ndarray, current_rep: np.ndarray,
-             rep_since: np.ndarray, n_people: int, rng: np.random.Generator) -> pd.DataFrame:
+def officers(
+    targets: np.ndarray,
+    established: np.ndarray,
+    current_rep: np.ndarray,
+    rep_since: np.ndarray,
+    n_people: int,
+    rng: np.random.Generator,
+) -> pd.DataFrame:
     """Current officers (company, person, title, appointed) from board templates."""
     template = rng.choice(len(TEMPLATES), size=targets.size, p=TEMPLATE_WEIGHTS)
     sizes = np.array([len(t) for t in TEMPLATES])[template]
     company_pos = np.repeat(np.arange(targets.size), sizes)
     slot = np.arange(company_pos.size) - np.repeat(np.cumsum(sizes) - sizes, sizes)
-    titles = np.array([[t[0] for t in tpl] + [""] * (7 - len(tpl)) for tpl in TEMPLATES],
-                      dtype=object)
-    whos = np.array([[t[1] for t in tpl] + [""] * (7 - len(tpl)) for tpl in TEMPLATES],
-                    dtype=object)
+    titles = np.array(
+        [[t[0] for t in tpl] + [""] * (7 - len(tpl)) for tpl in TEMPLATES], dtype=object
+    )
+    whos = np.array(
+        [[t[1] for t in tpl] + [""] * (7 - len(tpl)) for tpl in TEMPLATES], dtype=object
+    )
     tpl = template[company_pos]
     title = titles[tpl, slot]
     is_rep = (whos[tpl, slot] == "rep") & (rng.random(company_pos.size) < 0.85)
-    person = np.where(is_rep, current_rep[company_pos],
-                      draw_holders(rng, n_people, company_pos.size))
+    person = np.where(
+        is_rep, current_rep[company_pos], draw_holders(rng, n_people, company_pos.size)
+    )
     est = established[targets][company_pos]
-    appointed = np.where(rng.random(company_pos.size) < 0.6, est,
-                         uniform_days(rng, est, REF_DATE - 30, company_pos.size))
+    appointed = np.where(
+        rng.random(company_pos.size) < 0.6,
+        est,
+        uniform_days(rng, est, REF_DATE - 30, company_pos.size),
+    )
     appointed = np.where(is_rep, np.maximum(rep_since[company_pos], est), appointed)
-    frame = pd.DataFrame({"company": targets[company_pos], "person": person, "title": title,
-                          "appointed": appointed})
+    frame = pd.DataFrame(
+        {"company": targets[company_pos], "person": person, "title": title, "appointed": appointed}
+    )
     return frame.drop_duplicates(["company", "person"], ignore_index=True)
 
 
@@ -100,8 +126,13 @@ def current_reps(tenures: pd.DataFrame, n_companies: int) -> tuple[np.ndarray, n
 
 def reps_at(tenures: pd.DataFrame, company: np.ndarray, when: np.ndarray) -> np.ndarray:
     """The legal representative of each company on each date (-1 when none)."""
-    query = pd.DataFrame({"q": np.arange(company.size), "company": company,
-                          "when": np.asarray(when, dtype="datetime64[D]")})
+    query = pd.DataFrame(
+        {
+            "q": np.arange(company.size),
+            "company": company,
+            "when": np.asarray(when, dtype="datetime64[D]"),
+        }
+    )
     t = tenures[["company", "person", "valid_from", "valid_to"]]
     m = query.merge(t, on="company", how="left")
     vf = m["valid_from"].to_numpy(dtype="datetime64[D]")

@@ -56,8 +56,9 @@ class Planted:
 
 
 class _Planter:
-    def __init__(self, rng: np.random.Generator, first_company: int, first_person: int,
-                 n_fillers: int):
+    def __init__(
+        self, rng: np.random.Generator, first_company: int, first_person: int, n_fillers: int
+    ):
         self.rng = rng
         self.first_company = first_company
         self.first_person = first_person
@@ -71,26 +72,40 @@ class _Planter:
         span = max(int((high - low).astype(np.int64)), 0)
         return low + np.timedelta64(int(self.rng.integers(span + 1)), "D")
 
-    def company(self, industry: str, established: np.datetime64, level: int = 0,
-                status: str = "存续") -> int:
-        self.out.companies.append({
-            "region": int(self.rng.choice(len(REGIONS), p=region_weights())),
-            "level": level, "industry": industry, "established": established,
-            "origin": "scenario", "status": status})
+    def company(
+        self, industry: str, established: np.datetime64, level: int = 0, status: str = "存续"
+    ) -> int:
+        self.out.companies.append(
+            {
+                "region": int(self.rng.choice(len(REGIONS), p=region_weights())),
+                "level": level,
+                "industry": industry,
+                "established": established,
+                "origin": "scenario",
+                "status": status,
+            }
+        )
         return self.first_company + len(self.out.companies) - 1
 
-    def person(self, sex: str | None = None, surname: str | None = None,
-               given: str | None = None) -> int:
-        self.out.people.append({"sex": sex, "surname": surname, "given": given,
-                                "birth_region": BIRTH_REGION_CODES[
-                                    int(self.rng.integers(len(BIRTH_REGION_CODES)))]})
+    def person(
+        self, sex: str | None = None, surname: str | None = None, given: str | None = None
+    ) -> int:
+        self.out.people.append(
+            {
+                "sex": sex,
+                "surname": surname,
+                "given": given,
+                "birth_region": BIRTH_REGION_CODES[int(self.rng.integers(len(BIRTH_REGION_CODES)))],
+            }
+        )
         return self.first_person + len(self.out.people) - 1
 
     def filler(self) -> int:
         return int(draw_holders(self.rng, self.n_fillers, 1)[0])
 
-    def rep(self, company: int, person: int, start: np.datetime64,
-            end: np.datetime64 = NAT) -> None:
+    def rep(
+        self, company: int, person: int, start: np.datetime64, end: np.datetime64 = NAT
+    ) -> None:
         self.out.tenures.append((company, person, start, end))
 
     def hold(self, company: int, kind: str, holder: int, bp: int, start: np.datetime64) -> None:
@@ -105,14 +120,21 @@ class _Planter:
         if first < total_bp:
             self.hold(company, "person", self.filler(), total_bp - first, start)
 
-    def punish(self, company: int, when: np.datetime64, category: str,
-               responsible: list[int]) -> int:
-        self.out.punishments.append({"company": company, "date": when, "category": category,
-                                     "responsible": responsible, "origin": "scenario"})
+    def punish(
+        self, company: int, when: np.datetime64, category: str, responsible: list[int]
+    ) -> int:
+        self.out.punishments.append(
+            {
+                "company": company,
+                "date": when,
+                "category": category,
+                "responsible": responsible,
+                "origin": "scenario",
+            }
+        )
         return len(self.out.punishments) - 1
 
-    def food_company(self, established: np.datetime64, rep: int,
-                     holders_bp: int = 10000) -> int:
+    def food_company(self, established: np.datetime64, rep: int, holders_bp: int = 10000) -> int:
         """A food company with a founding legal rep, ordinary holders and a small board."""
         y = self.company(str(self.rng.choice(self.food)), established)
         self.rep(y, rep, established)
@@ -152,15 +174,33 @@ class _Planter:
     def t0(self) -> np.datetime64:
         return self.days(day("2016-01-01"), day("2021-06-30"))
 
-    def expect(self, person: int, company: int, trigger: int, role: str,
-               start: np.datetime64, variant: str) -> None:
-        self.out.alerts.append({"person": person, "company": company, "trigger": trigger,
-                                "role": role, "role_start": start, "variant": variant})
+    def expect(
+        self, person: int, company: int, trigger: int, role: str, start: np.datetime64, variant: str
+    ) -> None:
+        self.out.alerts.append(
+            {
+                "person": person,
+                "company": company,
+                "trigger": trigger,
+                "role": role,
+                "role_start": start,
+                "variant": variant,
+            }
+        )
 
-    def near(self, kind: str, person: int, company: int, trigger: int, role: str,
-             start: np.datetime64) -> None:
-        self.out.near_misses.append({"kind": kind, "person": person, "company": company,
-                                     "trigger": trigger, "role": role, "role_start": start})
+    def near(
+        self, kind: str, person: int, company: int, trigger: int, role: str, start: np.datetime64
+    ) -> None:
+        self.out.near_misses.append(
+            {
+                "kind": kind,
+                "person": person,
+                "company": company,
+                "trigger": trigger,
+                "role": role,
+                "role_start": start,
+            }
+        )
 
     # -- alerts -------------------------------------------------------------------------
     def direct_legal_rep(self) -> None:
@@ -265,13 +305,21 @@ class _Planter:
         self.near("warning_only", b, z, trigger, "legal_rep", t1)
 
 
-def plant(k: int, first_company: int, first_person: int, n_fillers: int,
-          rng: np.random.Generator) -> Planted:
+def plant(
+    k: int, first_company: int, first_person: int, n_fillers: int, rng: np.random.Generator
+) -> Planted:
     """k cases of every alert variant and every near-miss kind."""
     planter = _Planter(rng, first_company, first_person, n_fillers)
-    makers = (planter.direct_legal_rep, planter.via_holding, planter.officer_role,
-              planter.name_variant, planter.non_food, planter.after_ban, planter.namesake,
-              planter.warning_only)
+    makers = (
+        planter.direct_legal_rep,
+        planter.via_holding,
+        planter.officer_role,
+        planter.name_variant,
+        planter.non_food,
+        planter.after_ban,
+        planter.namesake,
+        planter.warning_only,
+    )
     for _ in range(k):
         for make in makers:
             make()
@@ -281,13 +329,15 @@ def plant(k: int, first_company: int, first_person: int, n_fillers: int,
 def frames(planted: Planted) -> dict[str, pd.DataFrame]:
     """The planted rows as frames shaped like their ordinary counterparts."""
     return {
-        "tenures": pd.DataFrame(planted.tenures,
-                                columns=["company", "person", "valid_from", "valid_to"]),
-        "holdings": pd.DataFrame(planted.holdings,
-                                 columns=["company", "holder_kind", "holder", "bp",
-                                          "subscribed"]),
-        "officers": pd.DataFrame(planted.officers,
-                                 columns=["company", "person", "title", "appointed"]),
+        "tenures": pd.DataFrame(
+            planted.tenures, columns=["company", "person", "valid_from", "valid_to"]
+        ),
+        "holdings": pd.DataFrame(
+            planted.holdings, columns=["company", "holder_kind", "holder", "bp", "subscribed"]
+        ),
+        "officers": pd.DataFrame(
+            planted.officers, columns=["company", "person", "title", "appointed"]
+        ),
         "punishments": pd.DataFrame(planted.punishments),
         "customs": pd.DataFrame(planted.customs, columns=["company", "filed"]),
     }

@@ -60,9 +60,7 @@ def single_source(run: Path) -> None:
 def few_repeats(run: Path) -> None:
     """The registry, plus one row in fifty of every other source."""
     for table in MENTIONS:
-        _rewrite(
-            run, table, lambda f: f[(f["source"] == "company_registry") | (f.index % 50 == 0)]
-        )
+        _rewrite(run, table, lambda f: f[(f["source"] == "company_registry") | (f.index % 50 == 0)])
 
 
 #: Skews after which the run still holds every mention of the world.

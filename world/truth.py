@@ -68,8 +68,15 @@ from config.settings import CONFIG_DIR
 from world.build import World
 from world.industries import food_mask
 
-_DATE_COLUMNS = ("birth_date", "established", "valid_from", "valid_to", "decision_date",
-                 "ban_end", "role_start")
+_DATE_COLUMNS = (
+    "birth_date",
+    "established",
+    "valid_from",
+    "valid_to",
+    "decision_date",
+    "ban_end",
+    "role_start",
+)
 
 
 @cache
@@ -101,68 +108,135 @@ def _title_roles() -> dict[str, list[str]]:
     return {k: v if isinstance(v, list) else [v] for k, v in vocab["roles"].items()}
 
 
-def tables(w: World, person_mentions: pd.DataFrame,
-           company_mentions: pd.DataFrame) -> dict[str, pd.DataFrame]:
+def tables(
+    w: World, person_mentions: pd.DataFrame, company_mentions: pd.DataFrame
+) -> dict[str, pd.DataFrame]:
     """Every truth table except broken_rows and invalid_fields (the extracts add those)."""
     c, p = w.companies, w.people
     counts = person_mentions["person"].value_counts()
-    persons = pd.DataFrame({
-        "true_person_id": p["person_id"], "name": p["name"], "surname": p["surname"],
-        "given_name": p["given"], "sex": p["sex"], "birth_date": p["birth"],
-        "id_number": p["id18"], "birth_region": p["birth_region"], "origin": p["origin"],
-        "n_mentions": counts.reindex(np.arange(len(p))).fillna(0).astype(np.int64).to_numpy(),
-    })
-    former = [[x for x in (a, b) if isinstance(x, str)]
-              for a, b in zip(c["former1"].tolist(), c["former2"].tolist(), strict=True)]
-    companies = pd.DataFrame({
-        "true_company_id": c["company_id"], "name": c["name"], "former_names": former,
-        "uscc": c["uscc"], "org_code": c["org_code"], "reg_no": c["reg_no"],
-        "region_code": c["region_code"], "industry_code": c["industry"],
-        "is_food": food_mask(c["industry"].to_numpy()), "established": c["established"],
-        "status": c["status"], "registered_capital": c["capital"].astype(np.int64),
-        "holding_level": c["level"].astype(np.int64), "origin": c["origin"],
-    })
+    persons = pd.DataFrame(
+        {
+            "true_person_id": p["person_id"],
+            "name": p["name"],
+            "surname": p["surname"],
+            "given_name": p["given"],
+            "sex": p["sex"],
+            "birth_date": p["birth"],
+            "id_number": p["id18"],
+            "birth_region": p["birth_region"],
+            "origin": p["origin"],
+            "n_mentions": counts.reindex(np.arange(len(p))).fillna(0).astype(np.int64).to_numpy(),
+        }
+    )
+    former = [
+        [x for x in (a, b) if isinstance(x, str)]
+        for a, b in zip(c["former1"].tolist(), c["former2"].tolist(), strict=True)
+    ]
+    companies = pd.DataFrame(
+        {
+            "true_company_id": c["company_id"],
+            "name": c["name"],
+            "former_names": former,
+            "uscc": c["uscc"],
+            "org_code": c["org_code"],
+            "reg_no": c["reg_no"],
+            "region_code": c["region_code"],
+            "industry_code": c["industry"],
+            "is_food": food_mask(c["industry"].to_numpy()),
+            "established": c["established"],
+            "status": c["status"],
+            "registered_capital": c["capital"].astype(np.int64),
+            "holding_level": c["level"].astype(np.int64),
+            "origin": c["origin"],
+        }
+    )
     titles = _title_roles()
     t, o = w.tenures, w.officers
-    roles = pd.concat([
-        pd.DataFrame({"person_id": person_ids(t["person"]), "company_id": company_ids(t["company"]),
-                      "role": "legal_rep", "title": "法定代表人", "valid_from": t["valid_from"],
-                      "valid_to": t["valid_to"]}),
-        pd.DataFrame({"person_id": person_ids(o["person"]), "company_id": company_ids(o["company"]),
-                      "role": o["title"].map(titles), "title": o["title"],
-                      "valid_from": o["appointed"], "valid_to": pd.NaT}).explode("role"),
-    ], ignore_index=True)
+    roles = pd.concat(
+        [
+            pd.DataFrame(
+                {
+                    "person_id": person_ids(t["person"]),
+                    "company_id": company_ids(t["company"]),
+                    "role": "legal_rep",
+                    "title": "法定代表人",
+                    "valid_from": t["valid_from"],
+                    "valid_to": t["valid_to"],
+                }
+            ),
+            pd.DataFrame(
+                {
+                    "person_id": person_ids(o["person"]),
+                    "company_id": company_ids(o["company"]),
+                    "role": o["title"].map(titles),
+                    "title": o["title"],
+                    "valid_from": o["appointed"],
+                    "valid_to": pd.NaT,
+                }
+            ).explode("role"),
+        ],
+        ignore_index=True,
+    )
     h = w.holdings
     is_person = (h["holder_kind"] == "person").to_numpy()
-    shareholdings = pd.DataFrame({
-        "company_id": company_ids(h["company"]), "holder_kind": h["holder_kind"],
-        "holder_id": np.where(is_person, person_ids(h["holder"]), company_ids(h["holder"])),
-        "share": h["share"], "basis_points": h["bp"].astype(np.int64),
-        "valid_from": h["subscribed"]})
-    own = pd.DataFrame({"company_id": company_ids(w.ownership["company"]),
-                        "person_id": person_ids(w.ownership["person"]),
-                        "look_through_share": w.ownership["look_through_share"]})
-    owners = pd.DataFrame({"company_id": company_ids(w.owners["company"]),
-                           "person_id": person_ids(w.owners["person"]),
-                           "look_through_share": w.owners["look_through_share"]})
-    ctrl = pd.DataFrame({"company_id": company_ids(w.controllers["company"]),
-                         "person_id": person_ids(w.controllers["person"]),
-                         "basis": w.controllers["basis"],
-                         "look_through_share": w.controllers["look_through_share"]})
+    shareholdings = pd.DataFrame(
+        {
+            "company_id": company_ids(h["company"]),
+            "holder_kind": h["holder_kind"],
+            "holder_id": np.where(is_person, person_ids(h["holder"]), company_ids(h["holder"])),
+            "share": h["share"],
+            "basis_points": h["bp"].astype(np.int64),
+            "valid_from": h["subscribed"],
+        }
+    )
+    own = pd.DataFrame(
+        {
+            "company_id": company_ids(w.ownership["company"]),
+            "person_id": person_ids(w.ownership["person"]),
+            "look_through_share": w.ownership["look_through_share"],
+        }
+    )
+    owners = pd.DataFrame(
+        {
+            "company_id": company_ids(w.owners["company"]),
+            "person_id": person_ids(w.owners["person"]),
+            "look_through_share": w.owners["look_through_share"],
+        }
+    )
+    ctrl = pd.DataFrame(
+        {
+            "company_id": company_ids(w.controllers["company"]),
+            "person_id": person_ids(w.controllers["person"]),
+            "basis": w.controllers["basis"],
+            "look_through_share": w.controllers["look_through_share"],
+        }
+    )
     pun = w.punishments
-    punishments = pd.DataFrame({
-        "decision_number": pun["decision_no"], "company_id": company_ids(pun["company"]),
-        "decision_date": pun["date"], "category": pun["category"],
-        "revocation": pun["revocation"].astype(bool), "legal_rep_id": person_ids(pun["rep"]),
-        "responsible_ids": _id_lists(pun["responsible"].tolist())})
+    punishments = pd.DataFrame(
+        {
+            "decision_number": pun["decision_no"],
+            "company_id": company_ids(pun["company"]),
+            "decision_date": pun["date"],
+            "category": pun["category"],
+            "revocation": pun["revocation"].astype(bool),
+            "legal_rep_id": person_ids(pun["rep"]),
+            "responsible_ids": _id_lists(pun["responsible"].tolist()),
+        }
+    )
     return {
-        "persons": persons, "companies": companies, "roles": roles,
-        "shareholdings": shareholdings, "ownership": own, "beneficial_owners": owners,
-        "controllers": ctrl, "punishments": punishments,
-        "bans": _bans(w), "alerts_art135": _alerts(w), "near_misses": _near(w),
+        "persons": persons,
+        "companies": companies,
+        "roles": roles,
+        "shareholdings": shareholdings,
+        "ownership": own,
+        "beneficial_owners": owners,
+        "controllers": ctrl,
+        "punishments": punishments,
+        "bans": _bans(w),
+        "alerts_art135": _alerts(w),
+        "near_misses": _near(w),
         "person_mentions": _mentions(person_mentions, "person", "true_person_id", person_ids),
-        "company_mentions": _mentions(company_mentions, "company", "true_company_id",
-                                      company_ids),
+        "company_mentions": _mentions(company_mentions, "company", "true_company_id", company_ids),
     }
 
 
@@ -175,34 +249,58 @@ def _id_lists(lists: list[list[int]]) -> list[list[str]]:
 def _trigger(w: World, trigger: pd.Series) -> dict[str, np.ndarray]:
     pun = w.punishments
     rows = trigger.to_numpy(dtype=np.int64)
-    return {"decision_number": pun["decision_no"].to_numpy()[rows],
-            "decision_date": pun["date"].to_numpy(dtype="datetime64[D]")[rows],
-            "trigger_company_id": company_ids(pun["company"].to_numpy()[rows])}
+    return {
+        "decision_number": pun["decision_no"].to_numpy()[rows],
+        "decision_date": pun["date"].to_numpy(dtype="datetime64[D]")[rows],
+        "trigger_company_id": company_ids(pun["company"].to_numpy()[rows]),
+    }
 
 
 def _bans(w: World) -> pd.DataFrame:
     b = w.bans
-    return pd.DataFrame({"person_id": person_ids(b["person"]), **_trigger(w, b["trigger"]),
-                         "ban_end": b["ban_end"], "basis": b["basis"]})
+    return pd.DataFrame(
+        {
+            "person_id": person_ids(b["person"]),
+            **_trigger(w, b["trigger"]),
+            "ban_end": b["ban_end"],
+            "basis": b["basis"],
+        }
+    )
 
 
 def _alerts(w: World) -> pd.DataFrame:
     a = w.alerts
-    return pd.DataFrame({"person_id": person_ids(a["person"]),
-                         "company_id": company_ids(a["company"]), **_trigger(w, a["trigger"]),
-                         "ban_end": a["ban_end"], "role": a["role"], "role_start": a["start"],
-                         "variant": a["variant"], "planted": a["planted"].astype(bool)})
+    return pd.DataFrame(
+        {
+            "person_id": person_ids(a["person"]),
+            "company_id": company_ids(a["company"]),
+            **_trigger(w, a["trigger"]),
+            "ban_end": a["ban_end"],
+            "role": a["role"],
+            "role_start": a["start"],
+            "variant": a["variant"],
+            "planted": a["planted"].astype(bool),
+        }
+    )
 
 
 def _near(w: World) -> pd.DataFrame:
     n = w.near_misses
-    return pd.DataFrame({"kind": n["kind"], "person_id": person_ids(n["person"]),
-                         "company_id": company_ids(n["company"]), **_trigger(w, n["trigger"]),
-                         "role": n["role"], "role_start": n["role_start"]})
+    return pd.DataFrame(
+        {
+            "kind": n["kind"],
+            "person_id": person_ids(n["person"]),
+            "company_id": company_ids(n["company"]),
+            **_trigger(w, n["trigger"]),
+            "role": n["role"],
+            "role_start": n["role_start"],
+        }
+    )
 
 
-def _mentions(frame: pd.DataFrame, column: str, true_column: str,
-              to_id: Callable[[np.ndarray], np.ndarray]) -> pd.DataFrame:
+def _mentions(
+    frame: pd.DataFrame, column: str, true_column: str, to_id: Callable[[np.ndarray], np.ndarray]
+) -> pd.DataFrame:
     out = frame.rename(columns={column: true_column}).copy()
     out[true_column] = to_id(out[true_column].to_numpy())
     first = ["source", "record_id", "slot", true_column]
@@ -219,8 +317,10 @@ def write(directory: Path, name: str, frame: pd.DataFrame) -> None:
             fields.append(pa.field(col, pa.date32()))
     table = pa.Table.from_pandas(frame, preserve_index=False)
     for f in fields:
-        table = table.set_column(table.schema.get_field_index(f.name), f,
-                                 table.column(f.name).cast(pa.date32()))
+        table = table.set_column(
+            table.schema.get_field_index(f.name), f, table.column(f.name).cast(pa.date32())
+        )
     directory.mkdir(parents=True, exist_ok=True)
-    pq.write_table(table.replace_schema_metadata(None), directory / f"{name}.parquet",
-                   compression="zstd")
+    pq.write_table(
+        table.replace_schema_metadata(None), directory / f"{name}.parquet", compression="zstd"
+    )

@@ -26,14 +26,16 @@ XLSX_MAX_ROWS = 1_048_575  # data rows per sheet: 1,048,576 minus the header row
 _ZIP_TIME = (1980, 1, 1, 0, 0, 0)
 
 
-def write_csv(path: Path, frame: pd.DataFrame, encoding: str, patches: dict[int, Patch],
-              line_end: str = "\n") -> None:
+def write_csv(
+    path: Path, frame: pd.DataFrame, encoding: str, patches: dict[int, Patch], line_end: str = "\n"
+) -> None:
     """Header plus rows; `patches` maps a 0-based data-row position to its patch."""
     text = frame.to_csv(index=False, lineterminator=line_end)
     # A quote in a field is written doubled; a line break makes one more line.
     if '""' in text or len(text.splitlines()) != len(frame) + 1:
-        raise ValueError(f"{path.name}: a field holds a quote or a line break; the world "
-                         "never writes one")
+        raise ValueError(
+            f"{path.name}: a field holds a quote or a line break; the world never writes one"
+        )
     lines = text.split(line_end)
     sep = line_end.encode(encoding)
     out = bytearray()
@@ -149,32 +151,43 @@ def _fragments(letter: str, rows: np.ndarray, col: XlsxCells) -> list[str]:
     return out
 
 
-def write_xlsx(path: Path, header: list[str], columns: list[XlsxCells], sheet: str,
-               chunk: int = 200_000) -> None:
+def write_xlsx(
+    path: Path, header: list[str], columns: list[XlsxCells], sheet: str, chunk: int = 200_000
+) -> None:
     """One workbook with one sheet; header in row 1, data from row 2."""
     n = columns[0].values.size if columns else 0
     letters = [chr(ord("A") + i) for i in range(len(header))]
     path.parent.mkdir(parents=True, exist_ok=True)
     with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_DEFLATED, compresslevel=1) as zf:
-        for name, text in (("[Content_Types].xml", _CONTENT_TYPES), ("_rels/.rels", _RELS),
-                           ("xl/workbook.xml", _WORKBOOK.replace("{sheet}", escape(sheet))),
-                           ("xl/_rels/workbook.xml.rels", _WORKBOOK_RELS),
-                           ("xl/styles.xml", _STYLES)):
+        for name, text in (
+            ("[Content_Types].xml", _CONTENT_TYPES),
+            ("_rels/.rels", _RELS),
+            ("xl/workbook.xml", _WORKBOOK.replace("{sheet}", escape(sheet))),
+            ("xl/_rels/workbook.xml.rels", _WORKBOOK_RELS),
+            ("xl/styles.xml", _STYLES),
+        ):
             zf.writestr(zipfile.ZipInfo(name, _ZIP_TIME), text)
         info = zipfile.ZipInfo("xl/worksheets/sheet1.xml", _ZIP_TIME)
         info.compress_type = zipfile.ZIP_DEFLATED
         with zf.open(info, "w", force_zip64=True) as sheet_file:
             last = f"{letters[-1]}{n + 1}"
-            head = "".join(f'<c r="{a}1" t="inlineStr"><is><t>{escape(h)}</t></is></c>'
-                           for a, h in zip(letters, header, strict=True))
-            sheet_file.write((_SHEET_HEAD.replace("{last}", last) +
-                              f'<row r="1">{head}</row>').encode("utf-8"))
+            head = "".join(
+                f'<c r="{a}1" t="inlineStr"><is><t>{escape(h)}</t></is></c>'
+                for a, h in zip(letters, header, strict=True)
+            )
+            sheet_file.write(
+                (_SHEET_HEAD.replace("{last}", last) + f'<row r="1">{head}</row>').encode("utf-8")
+            )
             for lo in range(0, n, chunk):
                 hi = min(lo + chunk, n)
                 rows = np.arange(lo + 2, hi + 2)
-                parts = [_fragments(a, rows, XlsxCells(c.kind, c.values[lo:hi]))
-                         for a, c in zip(letters, columns, strict=True)]
-                body = "".join(f'<row r="{r}">{"".join(cells)}</row>'
-                               for r, *cells in zip(rows.tolist(), *parts, strict=True))
+                parts = [
+                    _fragments(a, rows, XlsxCells(c.kind, c.values[lo:hi]))
+                    for a, c in zip(letters, columns, strict=True)
+                ]
+                body = "".join(
+                    f'<row r="{r}">{"".join(cells)}</row>'
+                    for r, *cells in zip(rows.tolist(), *parts, strict=True)
+                )
                 sheet_file.write(body.encode("utf-8"))
             sheet_file.write(_SHEET_TAIL.encode("utf-8"))
