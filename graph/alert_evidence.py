@@ -198,7 +198,13 @@ def _on(mentions: list[str], records: list[str]) -> list[str]:
 def _shortest(
     adjacency: dict[str, list[dict]], starts: list[str], goals: list[str]
 ) -> list[tuple[str, dict]] | None:
-    """Fewest links from any start mention to any goal mention (breadth first)."""
+    """Fewest links from any start mention to any goal mention (breadth first).
+
+    Among chains of equal length the choice must not depend on the order of
+    links.parquet's rows (Splink's scored pairs come from DuckDB in thread order), or the
+    same run would show another chain, weakest probability and evidence digest at each
+    sweep, and reopen dismissed alerts: neighbours are taken in mention order, each by its
+    strongest link first."""
     goal = set(goals)
     if not starts or not goal:
         return None
@@ -213,11 +219,17 @@ def _shortest(
                 path.append((prev, hop))
                 node = prev
             return path[::-1]
-        for hop in adjacency.get(node, ()):
+        for hop in sorted(adjacency.get(node, ()), key=_hop_order):
             if hop["to"] not in back:
                 back[hop["to"]] = (node, hop)
                 queue.append(hop["to"])
     return None
+
+
+def _hop_order(hop: dict) -> tuple[str, float, str, str]:
+    """Neighbour, strongest link first, then evidence and levels: a total order."""
+    levels = json.dumps(hop["levels"], sort_keys=True)
+    return hop["to"], -hop["match_probability"], hop["evidence"], levels
 
 
 # -- the evidence document -----------------------------------------------------------------
