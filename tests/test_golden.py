@@ -54,4 +54,8 @@ def test_the_demo_world_gives_the_golden_outputs(
     digests = {name: golden.digest(rows) for name, rows in parts.items()}
     results = golden.compare_digests(recorded["parts"], digests)
     different = [r.text() for r in results if not r.equal]
+    if different:
+        dump = tmp_path / "golden-dump"
+        golden.write_dump(parts, dump)
+        different.append(f"rows of this run: {dump} (diff with a `record --dump` of the golden)")
     assert not different, "parts differ from the golden:\n" + "\n".join(different)
