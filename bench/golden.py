@@ -17,7 +17,7 @@ first differing rows of two runs. Exit status 1 on any difference.
 
 Goldens: tests/golden/demo-2000.json (the demo world; tests/test_golden.py keeps it) and
 bench/golden/world-20000-7.json. On 2 shared cores a recording takes 70-90 s at 2,000
-companies (about 20 s of it the canonical rows, 15 s starting Neo4j) and 4-5.5 min at
+companies (about 20 s of it the canonical rows, 15 s starting Neo4j) and 3-5.5 min at
 20,000 (2.7 million rows, 1.5-2.5 min of it the canonical rows; 5.5 GB peak; `--heap
 2g`), depending on what else runs.
 
@@ -82,6 +82,7 @@ import contextlib
 import hashlib
 import json
 import math
+import platform
 import re
 import shutil
 import socket
@@ -90,6 +91,7 @@ import time
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import date, datetime
+from importlib import metadata
 from pathlib import Path
 from typing import Any
 
@@ -124,6 +126,8 @@ GOLDEN_SECRET = b"veil-golden-secret"
 MAX_BLOCKS = 64
 MIN_BLOCK_ROWS = 100
 QUERY_SAMPLE = 100
+PACKAGES = ("splink", "duckdb", "numpy", "pandas", "pyarrow", "scipy", "neo4j", "rapidfuzz")
+PACKAGES += ("pypinyin", "opencc", "python-stdnum", "cjk-semantic-split", "python-calamine")
 
 VOLATILE_KEYS = frozenset(
     {
@@ -566,6 +570,31 @@ def _sha(text: str) -> str:
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
+def versions(driver: neo4j.Driver, database: str = "neo4j") -> dict[str, str | None]:
+    """Python, Neo4j and the libraries whose upgrade may change outputs (recorded with a
+    golden, not compared: `compare` names those that changed, the likeliest innocent
+    cause of a difference)."""
+    out: dict[str, str | None] = {"python": platform.python_version()}
+    for package in PACKAGES:
+        try:
+            out[package] = metadata.version(package)
+        except metadata.PackageNotFoundError:
+            out[package] = None
+    records, _, _ = driver.execute_query(
+        "CALL dbms.components() YIELD name, versions RETURN versions[0] AS version",
+        database_=database,
+        routing_=neo4j.RoutingControl.READ,
+    )
+    out["neo4j-server"] = records[0]["version"] if records else None
+    return out
+
+
+def version_changes(recorded: dict[str, Any], now: dict[str, str | None]) -> list[str]:
+    """`name old -> new` for every version that differs from the recording."""
+    before = recorded.get("recorded", {}).get("versions", {})
+    return [f"{k} {before.get(k)} -> {now.get(k)}" for k in sorted(now) if before.get(k) != now[k]]
+
+
 @dataclass
 class PartResult:
     """One part compared: equal, different (with where), or present on one side only."""
@@ -761,6 +790,7 @@ def _record_or_compare(args: argparse.Namespace) -> int:
     started = time.perf_counter()
     with empty_graph(work, args.wipe, args.heap, args.pagecache) as (driver, database):
         parts, seconds = golden_parts(args.companies, args.seed, work, driver, database, say)
+        now_versions = versions(driver, database)
     seconds["total"] = round(time.perf_counter() - started, 1)
     say(f"  total: {seconds['total']} s")
     if args.dump:
@@ -771,7 +801,7 @@ def _record_or_compare(args: argparse.Namespace) -> int:
             "format": FORMAT,
             "world": {"companies": args.companies, "seed": args.seed},
             "float_digits": FLOAT_DIGITS,
-            "recorded": {"seconds": seconds},
+            "recorded": {"seconds": seconds, "versions": now_versions},
             "parts": digests,
         }
         args.out.parent.mkdir(parents=True, exist_ok=True)
@@ -781,7 +811,8 @@ def _record_or_compare(args: argparse.Namespace) -> int:
         )
         return 0
     golden = json.loads(args.golden.read_text(encoding="utf-8"))
-    return report(golden, digests, parts, read_dump(args.golden_dump) if args.golden_dump else None)
+    golden_rows = read_dump(args.golden_dump) if args.golden_dump else None
+    return report(golden, digests, parts, golden_rows, now_versions)
 
 
 def report(
@@ -789,11 +820,15 @@ def report(
     digests: dict[str, dict[str, Any]],
     parts: dict[str, list[str]],
     golden_rows: dict[str, list[str]] | None = None,
+    now_versions: dict[str, str | None] | None = None,
 ) -> int:
     """Print the comparison part by part; 1 if anything differs."""
     if golden.get("format") != FORMAT:
         print(f"the golden file is {golden.get('format')!r}, this tool reads {FORMAT!r}")
         return 1
+    changed = version_changes(golden, now_versions or {})
+    if changed:
+        print("versions differ from the recording: " + ", ".join(changed))
     results = compare_digests(golden["parts"], digests)
     print(f"{'part':<36} {'golden':>10} {'now':>10}")
     for result in results:

@@ -49,6 +49,7 @@ def test_the_demo_world_gives_the_golden_outputs(
         parts, _ = golden.golden_parts(
             world["companies"], world["seed"], tmp_path, neo4j_driver, neo4j_server.database
         )
+        now_versions = golden.versions(neo4j_driver, neo4j_server.database)
     finally:
         neo4j_driver.execute_query("MATCH (n) DETACH DELETE n")
     digests = {name: golden.digest(rows) for name, rows in parts.items()}
@@ -58,4 +59,7 @@ def test_the_demo_world_gives_the_golden_outputs(
         dump = tmp_path / "golden-dump"
         golden.write_dump(parts, dump)
         different.append(f"rows of this run: {dump} (diff with a `record --dump` of the golden)")
+        changed = golden.version_changes(recorded, now_versions)
+        if changed:
+            different.append("versions differ from the recording: " + ", ".join(changed))
     assert not different, "parts differ from the golden:\n" + "\n".join(different)
