@@ -100,12 +100,12 @@ import numpy as np
 import pandas as pd
 import pyarrow.parquet as pq
 
+from alerts.store import list_alerts, sweep
 from config.graph import DEFAULT_GRAPH, load_graph_config
 from config.linkage import DEFAULT_LINKAGE, load_linkage_config
 from config.rules import DEFAULT_RULES, load_rules
 from config.settings import private_files, veil_home
 from graph import control
-from graph.alert_records import list_alerts, sweep
 from graph.analysis import holdings_in_force, run_control
 from graph.connection import external_settings, open_driver
 from graph.load import load_run as load_graph

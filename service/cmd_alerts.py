@@ -9,9 +9,7 @@ import typer
 from rich.table import Table
 from rich.text import Text
 
-from config.graph import load_graph_config
-from config.rules import load_rules
-from graph.alert_records import (
+from alerts.store import (
     export,
     get_alert,
     latest_full_sweep,
@@ -19,6 +17,8 @@ from graph.alert_records import (
     review,
     sweep,
 )
+from config.graph import load_graph_config
+from config.rules import load_rules
 from service.cmd_graph import AS_OF_HELP, CONFIG_HELP, graph_driver, parse_as_of
 from service.console import console, print_json, run_guarded, styled
 

@@ -16,10 +16,10 @@ from pathlib import Path
 
 import typer
 
+from alerts.store import export, list_alerts, sweep
 from config.graph import load_graph_config
 from config.rules import load_rules
 from graph import neo4j_server
-from graph.alert_records import export, list_alerts, sweep
 from graph.analysis import run_control
 from graph.connection import external_settings, open_driver
 from graph.guard import neo4j_faults

@@ -17,12 +17,12 @@ import pytest
 from graph_runs import RunBuilder, cid, pid
 from typer.testing import CliRunner
 
+from alerts.evidence import compatible, contradicts
+from alerts.model import add_years, overlaps
+from alerts.store import get_alert, list_alerts, review, sweep
 from config.errors import ConfigError, InputError
 from config.graph import load_graph_config
 from config.rules import load_rules
-from graph.alert_evidence import compatible, contradicts
-from graph.alert_records import get_alert, list_alerts, review, sweep
-from graph.alerts import add_years, overlaps
 from graph.connection import Neo4jSettings
 from graph.load import load_run
 from service.cli import app

@@ -17,9 +17,9 @@ import neo4j
 import pytest
 from graph_runs import RunBuilder
 
+from alerts.store import sweep
 from config.graph import load_graph_config
 from config.rules import load_rules
-from graph.alert_records import sweep
 from graph.analysis import run_control
 from graph.connection import Neo4jSettings
 from graph.guard import (

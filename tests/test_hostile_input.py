@@ -265,7 +265,7 @@ def test_any_bytes_are_accepted_or_quarantined_line_by_line(
 def test_alert_csv_export_neutralises_formulas_and_jsonl_keeps_them(tmp_path: Path) -> None:
     import csv
 
-    from graph.alert_records import export
+    from alerts.store import export
 
     names = ["=cmd|' /C calc'!A0", "+SUM(1)有限公司", "-2+3", "@SUM(A1)", "\t=1", "正常有限公司"]
     alerts = [

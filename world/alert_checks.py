@@ -52,7 +52,7 @@ def _true_of(run_dir: Path, world_dir: Path) -> dict[str, pd.Series]:
 def score_alerts(alerts: list[dict[str, Any]], run_dir: Path, world_dir: Path) -> dict[str, Any]:
     """Recall per variant, precision, alerts per near-miss kind, and the alerts flagged
     doubtful (with the precision of the others), for `alerts` (dicts as
-    graph.alert_records.list_alerts returns them) of the art. 135 rule."""
+    alerts.store.list_alerts returns them) of the art. 135 rule."""
     run_dir, world_dir = Path(run_dir), Path(world_dir)
     true_of = _true_of(run_dir, world_dir)
     mine = pd.DataFrame(

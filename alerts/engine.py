@@ -25,111 +25,28 @@ docs/ALERTS.md):
 from __future__ import annotations
 
 from collections import defaultdict
-from dataclasses import dataclass, field
 from datetime import date, timedelta
 from typing import Any
 
-import numpy as np
 import pandas as pd
 
+from alerts.dated_control import ControlAt, person_roles
+from alerts.model import (
+    LIST_ENTRY,
+    PUNISHMENT,
+    Evaluation,
+    Hit,
+    Role,
+    Tie,
+    Trigger,
+    add_years,
+    earlier,
+    in_force,
+    overlaps,
+)
+from alerts.reads import GraphReader
 from config.graph import Control
 from config.rules import CONTROL_ROLES, LICENCE_PREFIXES, Restricts, Rule, RulesConfig
-from graph import control
-from graph.alert_reads import GraphReader
-from graph.analysis import consolidate
-
-PUNISHMENT = "punishment"
-LIST_ENTRY = "list_entry"
-
-
-def add_years(day: date, years: int) -> date:
-    """The same calendar day `years` later; 29 February rolls to 1 March."""
-    try:
-        return day.replace(year=day.year + years)
-    except ValueError:
-        return date(day.year + years, 3, 1)
-
-
-def in_force(start: date | None, end: date | None, day: date) -> bool:
-    """A tenure or holding holds on `day`: started (or start unknown), not yet ended."""
-    return (start is None or start <= day) and (end is None or end > day)
-
-
-def overlaps(start: date | None, end: date | None, window: tuple[date, date | None]) -> bool:
-    """[start, end) meets the window [w0, w1): starts before it ends, ends after it starts."""
-    w0, w1 = window
-    return (w1 is None or start is None or start < w1) and (end is None or end > w0)
-
-
-@dataclass
-class Trigger:
-    """One record that starts a rule's restriction, and the window it opens."""
-
-    kind: str  # punishment | list_entry
-    key: str
-    record: dict[str, Any]  # the record's fields as the graph holds them
-    party_id: str | None
-    party_kind: str | None
-    day: date
-    window: tuple[date, date | None]
-
-
-@dataclass
-class Tie:
-    """How a trigger reaches a person: `how` from config.rules.Reach, plus what shows it."""
-
-    how: str
-    detail: dict[str, Any]
-    records: list[str]  # source:record_id behind the tie
-
-
-@dataclass
-class Role:
-    """A role or control of a person in a company, with the records (and paths) behind it."""
-
-    person: str
-    company: str
-    role: str
-    start: date | None
-    end: date | None
-    records: list[str]
-    control: dict[str, Any] | None = None  # share, basis, chain, paths, cycles_contribute
-    start_inferred: bool = False  # start unknown: the company's establishment date stands in
-    end_by_company: bool = False  # the role's end is the company's end (deregistered, revoked)
-    company_ended_undated: bool = False  # the company ended on a day no record gives
-    # first and last day a dated record (licence, decision, filing) shows the role
-    observed: tuple[date | None, date | None] = (None, None)
-
-
-@dataclass
-class Hit:
-    rule: Rule
-    trigger: Trigger
-    person: str
-    ties: list[Tie]
-    role: Role
-
-    @property
-    def began_before_trigger(self) -> bool | None:
-        """None when unknown: no record dates the role, and its company existed before."""
-        first_seen = self.role.observed[0]
-        if first_seen is not None and first_seen < self.trigger.window[0]:
-            return True  # a dated record shows the role held before the trigger
-        if self.role.start is None:
-            return None
-        if self.role.start < self.trigger.window[0]:
-            return None if self.role.start_inferred else True
-        return False
-
-
-@dataclass
-class Evaluation:
-    """A sweep's hits and what it looked at."""
-
-    hits: list[Hit]
-    triggers: dict[str, int] = field(default_factory=dict)  # per rule
-    reached: dict[str, int] = field(default_factory=dict)  # persons per rule
-    undated: int = 0  # triggering records without a date: no window, skipped
 
 
 def evaluate(
@@ -144,7 +61,7 @@ def evaluate(
     triggers, undated = _triggers(reader, rules.rules, as_of)
     ties = _reach(reader, rules.rules, triggers, settings)
     persons = sorted({person for by_person in ties.values() for person in by_person})
-    roles = _roles(reader, persons, settings, as_of)
+    roles = person_roles(reader, persons, settings, as_of)
     companies = reader.companies(sorted({r.company for rs in roles.values() for r in rs}))
     _infer_starts(roles, companies)
     _end_with_company(roles, companies)
@@ -163,7 +80,7 @@ def evaluate(
                 if not _restricted(rule, trigger, role, companies, as_of, since):
                     continue
                 key = (role.company, role.role)
-                if key not in best or _earlier(role.start, best[key].start):
+                if key not in best or earlier(role.start, best[key].start):
                     best[key] = role
             evaluation.hits += [
                 Hit(rule, trigger, person, person_ties, role) for _, role in sorted(best.items())
@@ -202,10 +119,6 @@ def _end_with_company(roles: dict[str, list[Role]], companies: dict[str, dict[st
                 role.end, role.end_by_company = ended, True
         elif company_ended(company):
             role.company_ended_undated = True
-
-
-def _earlier(a: date | None, b: date | None) -> bool:
-    return b is not None and (a is None or a < b)
 
 
 def _restricted(
@@ -358,7 +271,7 @@ def _reach(
     if any({"legal_rep", "officers"} & set(r.reaches) for r in rules) and companies:
         for row in reader.roles_in(companies).to_dict("records"):
             roles_at[row["company"]].append(row)
-    controlled_at = _ControlAt(reader, every, rules, settings)
+    controlled_at = ControlAt(reader, every, rules, settings)
 
     ties: Ties = {}
     for rule in rules:
@@ -381,7 +294,7 @@ def _ties(
     trigger: Trigger,
     named: dict[str, list[tuple[str, str, str]]],
     roles_at: dict[str, list[dict]],
-    controlled_at: _ControlAt,
+    controlled_at: ControlAt,
 ) -> list[tuple[str, Tie]]:
     """The persons `trigger` reaches in the way `how` names, each with its tie."""
     out: list[tuple[str, Tie]] = []
@@ -412,218 +325,3 @@ def _ties(
         for person, detail, records in controlled_at.reached(trigger, how):
             out.append((person, Tie(how, detail, records)))
     return out
-
-
-class _ControlAt:
-    """Control of the triggering companies on their trigger dates. Each (company, day) gets
-    its own copy of the holdings upstream of it in force that day, node IDs suffixed
-    `@n` (persons, having no holders, are shared), so one control analysis serves every
-    trigger at once."""
-
-    def __init__(
-        self,
-        reader: GraphReader,
-        triggers: dict[str, Trigger],
-        rules: tuple[Rule, ...],
-        settings: Control,
-    ) -> None:
-        self.by_target: dict[tuple[str, date], list[Role]] = {}
-        if not any(set(CONTROL_ROLES) & set(r.reaches) for r in rules):
-            return
-        dated = sorted(
-            {(t.party_id, t.day) for t in triggers.values() if t.party_kind == "company"}
-        )
-        holdings = DatedHoldings(reader.holdings_upstream(sorted({c for c, _ in dated})))
-        positions, suffixes, targets = [], [], {}
-        for n, (company, day) in enumerate(dated):
-            rows = holdings.upstream([company], day)
-            if len(rows):
-                positions.append(rows)
-                suffixes.append(np.full(len(rows), f"@{n}", dtype=object))
-                targets[f"{company}@{n}"] = (company, day)
-        if not positions:
-            return
-        rows = holdings.frame.iloc[np.concatenate(positions)].reset_index(drop=True)
-        suffix = np.concatenate(suffixes)
-        is_company = (rows["holder_kind"] == control.COMPANY).to_numpy()
-        holder = rows["holder"].to_numpy(dtype=object)
-        rows["company"] = rows["company"].to_numpy(dtype=object) + suffix
-        rows["holder"] = np.where(is_company, holder + suffix, holder)
-        found = controlled(rows, sorted(targets), settings)
-        for role in control_roles(found, sorted(targets), None, settings):
-            self.by_target.setdefault(targets[role.company], []).append(_unsuffixed(role))
-
-    def reached(self, trigger: Trigger, how: str) -> list[tuple[str, dict, list[str]]]:
-        roles = self.by_target.get((trigger.party_id, trigger.day), [])
-        return [
-            (r.person, {"as_of": trigger.day, **(r.control or {})}, r.records)
-            for r in roles
-            if r.role == how
-        ]
-
-
-def _unsuffixed(role: Role) -> Role:
-    def plain(node: str) -> str:
-        return node.split("@", 1)[0]
-
-    detail = dict(role.control or {})
-    detail["chain"] = [plain(n) for n in detail.get("chain", [])]
-    detail["paths"] = [
-        {**p, "nodes": [plain(n) for n in p["nodes"]]} for p in detail.get("paths", [])
-    ]
-    return Role(
-        role.person, plain(role.company), role.role, role.start, role.end, role.records, detail
-    )
-
-
-# -- 3. roles --------------------------------------------------------------------------------
-
-
-Edges = dict[tuple[str, str], tuple[date | None, list[str]]]
-
-
-@dataclass
-class Controlled:
-    """Control computed on one day: the result, the consolidated holdings it came from, and
-    per holding edge (holder, company) its earliest start and its records."""
-
-    result: control.ControlResult
-    holdings: pd.DataFrame
-    edges: Edges
-
-
-class DatedHoldings:
-    """Holdings with their dates and records; control on any day from those in force."""
-
-    def __init__(self, frame: pd.DataFrame) -> None:
-        self.frame = frame.reset_index(drop=True)
-        self._upstream: dict[str, list[int]] = defaultdict(list)
-        for i, company in enumerate(self.frame["company"]):
-            self._upstream[company].append(i)
-        self._holders = self.frame["holder"].to_numpy()
-        self._is_company = (self.frame["holder_kind"] == control.COMPANY).to_numpy()
-        self._from = _days(self.frame["valid_from"])
-        self._to = _days(self.frame["valid_to"])
-
-    def upstream(self, companies: list[str], day: date) -> np.ndarray:
-        """Positions of the holdings in force on `day` that can reach `companies` through
-        holdings in force that day (cycles end the walk)."""
-        when = np.datetime64(day, "D")
-        seen, frontier, rows = set(companies), list(companies), []
-        while frontier:
-            for i in self._upstream.get(frontier.pop(), ()):
-                if not (
-                    (np.isnat(self._from[i]) or self._from[i] <= when)
-                    and (np.isnat(self._to[i]) or self._to[i] > when)
-                ):
-                    continue
-                rows.append(i)
-                holder = self._holders[i]
-                if self._is_company[i] and holder not in seen:
-                    seen.add(holder)
-                    frontier.append(holder)
-        return np.array(sorted(rows), dtype=np.int64)
-
-    def control(self, companies: list[str], day: date, settings: Control) -> Controlled:
-        """Control of `companies` from the holdings upstream of them in force on `day`."""
-        return controlled(self.frame.iloc[self.upstream(companies, day)], companies, settings)
-
-
-def _days(values: pd.Series) -> np.ndarray:
-    return np.array(
-        [np.datetime64(v, "D") if v is not None else np.datetime64("NaT") for v in values],
-        dtype="datetime64[D]",
-    )
-
-
-def controlled(rows: pd.DataFrame, companies: list[str], settings: Control) -> Controlled:
-    """Control of `companies` from these dated holding rows (all in force)."""
-    edges: Edges = {}
-    for holder, held, start, source, record in rows[
-        ["holder", "company", "valid_from", "source", "record_id"]
-    ].itertuples(index=False, name=None):
-        first, records = edges.get((holder, held), (start, []))
-        earliest = start if _earlier(start, first) else first
-        edges[(holder, held)] = (earliest, [*records, f"{source}:{record}"])
-    holdings = consolidate(rows[["holder", "holder_kind", "company", "ratio"]])
-    result = control.control_analysis(
-        companies,
-        holdings,
-        threshold=settings.beneficial_owner_threshold,
-        majority=settings.majority,
-    )
-    return Controlled(result, holdings, edges)
-
-
-def control_roles(
-    found: Controlled, companies: list[str], persons: set[str] | None, settings: Control
-) -> list[Role]:
-    """Actual-controller and beneficial-owner roles in `companies` (of `persons`, if given),
-    each with its share, basis, paths, start (when the last holding on its paths began) and
-    the holding records behind it."""
-    if found.holdings.empty:
-        return []
-    finder = control.PathFinder(found.holdings)
-    ownership = found.result.look_through.ownership
-    share = ownership.set_index(["company", "person"])["look_through_share"]
-    wanted = set(companies)
-
-    def role(person: str, company: str, name: str, extra: dict, used: list) -> Role:
-        paths, cycles = finder.paths(person, company, max_paths=settings.max_paths)
-        used = used or [(a, b) for p in paths for a, b in zip(p.nodes, p.nodes[1:], strict=False)]
-        starts = [found.edges[e][0] for e in used if e in found.edges]
-        start = None if not starts or None in starts else max(starts)
-        records = sorted({r for e in used if e in found.edges for r in found.edges[e][1]})
-        detail = {
-            "share": float(share.get((company, person), 0.0)),
-            **extra,
-            "paths": [{"nodes": p.nodes, "ratios": p.ratios, "share": p.share} for p in paths],
-            "cycles_contribute": cycles,
-        }
-        return Role(person, company, name, start, None, records, detail)
-
-    out = []
-    for company, person in found.result.beneficial_owners[["company", "person"]].itertuples(
-        index=False, name=None
-    ):
-        if company in wanted and (persons is None or person in persons):
-            out.append(role(person, company, "beneficial_owner", {}, []))
-    for row in found.result.controllers.itertuples(index=False):
-        if row.company not in wanted or row.person is None or pd.isna(row.person):
-            continue
-        if persons is not None and row.person not in persons:
-            continue
-        chain = list(row.chain)
-        # a majority chain starts when its last link was in place; look-through control
-        # when the last holding on any of its paths was
-        links = (
-            [(chain[i + 1], chain[i]) for i in range(len(chain) - 1)]
-            if row.basis == "majority_chain"
-            else []
-        )
-        extra = {"basis": row.basis, "chain": chain}
-        out.append(role(row.person, row.company, "actual_controller", extra, links))
-    return out
-
-
-def _roles(
-    reader: GraphReader, persons: list[str], settings: Control, as_of: date
-) -> dict[str, list[Role]]:
-    """Every tenure of `persons`, and their control as of `as_of` of every company they
-    reach through holdings."""
-    roles: dict[str, list[Role]] = defaultdict(list)
-    if not persons:
-        return roles
-    for row in reader.roles_of(persons).to_dict("records"):
-        records = [f"{s}:{r}" for s, r in zip(row["sources"], row["record_ids"], strict=True)]
-        role = Role(row["person"], row["company"], row["role"], row["start"], row["end"], records)
-        role.observed = (row["observed_first"], row["observed_last"])
-        roles[row["person"]].append(role)
-    candidates = sorted(reader.held_downstream(persons))
-    if not candidates:
-        return roles
-    holdings = DatedHoldings(reader.holdings_upstream(candidates))
-    found = holdings.control(candidates, as_of, settings)
-    for role in control_roles(found, candidates, set(persons), settings):
-        roles[role.person].append(role)
-    return roles

@@ -23,7 +23,8 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from graph.alerts import Hit, in_scope
+from alerts.engine import in_scope
+from alerts.model import Hit
 
 #: Comparison levels shown per model link: the ones that weighed most, either way.
 KEY_LEVELS = 4

@@ -25,12 +25,13 @@ from typing import Any
 
 import neo4j
 
+from alerts.engine import evaluate
+from alerts.evidence import Identity, alert_id, build, digest, display_names
+from alerts.model import Hit
+from alerts.reads import GraphReader
 from config.errors import InputError, NotFound
 from config.graph import Control
 from config.rules import RulesConfig
-from graph.alert_evidence import Identity, alert_id, build, digest, display_names
-from graph.alert_reads import GraphReader
-from graph.alerts import Hit, evaluate
 from graph.guard import graph_writer, require_finished_load
 
 STATUSES = ("new", "acknowledged", "confirmed", "dismissed")

@@ -1,6 +1,6 @@
 """Benchmark the alert sweep: accuracy against the world's true alerts, then speed.
 
-    .venv/bin/python bench/alerts.py --companies 20000 --speed-companies 100000
+    .venv/bin/python bench/alerts_bench.py --companies 20000 --speed-companies 100000
 
 Starts a throwaway Neo4j (its own store under bench/out/neo4j-alerts-bench, a free port,
 4g heap, 2g page cache) and stops it at the end.
@@ -34,9 +34,9 @@ import neo4j
 from bench_runs import graph_run
 from bench_worlds import OUT
 
+from alerts.store import list_alerts, sweep
 from config.graph import load_graph_config
 from config.rules import load_rules
-from graph.alert_records import list_alerts, sweep
 from graph.connection import open_driver
 from graph.load import load_run as load_graph
 from graph.neo4j_server import ServerConfig, free_port, start
