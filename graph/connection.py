@@ -8,6 +8,8 @@ settings are those of the local instance that `veil neo4j start` runs (graph/neo
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -45,15 +47,23 @@ def external_settings() -> Neo4jSettings | None:
     )
 
 
-def neo4j_settings() -> Neo4jSettings:
-    """The external server if NEO4J_URI is set, else the local instance (running or not)."""
+def neo4j_settings(
+    start: bool = False, starting: Callable[[], AbstractContextManager[Any]] = nullcontext
+) -> Neo4jSettings:
+    """The one place that decides which Neo4j veil talks to: NEO4J_URI's server when set,
+    else the local instance. With `start`, the local instance is started unless it runs
+    already, inside `starting()` (a CLI's "Starting the local Neo4j..." spinner)."""
     external = external_settings()
     if external is not None:
         return external
     # Imported here because neo4j_server itself builds on this module.
-    from graph.neo4j_server import local_settings
+    from graph.neo4j_server import local_settings, server_config
+    from graph.neo4j_server import start as start_local
 
-    return local_settings()
+    if not start:
+        return local_settings()
+    with starting():
+        return start_local(server_config()).settings
 
 
 def open_driver(settings: Neo4jSettings, **config: Any) -> neo4j.Driver:

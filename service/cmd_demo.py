@@ -19,9 +19,8 @@ import typer
 from alerts.store import export, list_alerts, sweep
 from config.graph import load_graph_config
 from config.rules import load_rules
-from graph import neo4j_server
 from graph.analysis import run_control
-from graph.connection import external_settings, open_driver
+from graph.connection import neo4j_settings, open_driver
 from graph.guard import neo4j_faults
 from graph.load import load_run as load_graph
 from graph.queries import controls, notable_structures
@@ -49,11 +48,9 @@ def demo(
     summary: dict = {"world": str(world_dir), "run": str(run_dir)}
 
     started = time.perf_counter()
-    settings = external_settings()
-    if settings is None:
-        with console.status("Starting the local Neo4j..."):
-            server = neo4j_server.start(neo4j_server.server_config())
-        settings = server.settings
+    settings = neo4j_settings(
+        start=True, starting=lambda: console.status("Starting the local Neo4j...")
+    )
     with neo4j_faults(settings.uri, "checking Neo4j"), open_driver(settings) as driver:
         driver.verify_connectivity()
         records, _, _ = driver.execute_query("RETURN count(*) AS n", database_=settings.database)

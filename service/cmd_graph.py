@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -25,7 +25,7 @@ from config.graph import load_graph_config
 from graph import neo4j_server
 from graph.analysis import control_one, run_control
 from graph.bulk_import import bulk_load
-from graph.connection import Neo4jSettings, external_settings, open_driver
+from graph.connection import Neo4jSettings, external_settings, neo4j_settings, open_driver
 from graph.guard import neo4j_faults
 from graph.load import LoadSummary, load_run
 from graph.queries import controls, footprint, related_party_risk, resolve_company
@@ -40,13 +40,11 @@ CONFIG_HELP = "graph config (default: $VEIL_GRAPH or config/graph.yaml)"
 
 def graph_settings(quiet: bool = False) -> Neo4jSettings:
     """NEO4J_URI's server, or the local one (started if needed)."""
-    external = external_settings()
-    if external is not None:
-        return external
-    if quiet:
-        return neo4j_server.start(neo4j_server.server_config()).settings
-    with console.status("Starting the local Neo4j..."):
-        return neo4j_server.start(neo4j_server.server_config()).settings
+    return neo4j_settings(start=True, starting=nullcontext if quiet else _starting)
+
+
+def _starting() -> AbstractContextManager[Any]:
+    return console.status("Starting the local Neo4j...")
 
 
 @contextmanager

@@ -76,6 +76,11 @@ def test_external_server_wins_and_blocks_a_local_start(
     monkeypatch.setenv("NEO4J_PASSWORD", "secret-pw")
     monkeypatch.delenv("NEO4J_DATABASE", raising=False)
     assert neo4j_settings() == Neo4jSettings("bolt://db.example:7687", "veil", "secret-pw")
+
+    def starting() -> None:
+        raise AssertionError("a command asked for the external server started a local one")
+
+    assert neo4j_settings(start=True, starting=starting) == neo4j_settings()
     with pytest.raises(EnvironmentProblem, match="NEO4J_URI"):
         neo4j_server.start(neo4j_server.ServerConfig(data_dir=tmp_path / "neo4j", port=1))
 
