@@ -14,7 +14,6 @@ from __future__ import annotations
 import hashlib
 import json
 from collections import defaultdict, deque
-from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +24,7 @@ import pyarrow.parquet as pq
 
 from alerts.engine import in_scope
 from alerts.model import Hit
+from graph.values import jsonable
 
 #: Comparison levels shown per model link: the ones that weighed most, either way.
 KEY_LEVELS = 4
@@ -40,16 +40,6 @@ def digest(evidence: dict[str, Any]) -> str:
     """What a reviewer saw: a dismissal holds while this stays the same."""
     text = json.dumps(evidence, sort_keys=True, default=str)
     return hashlib.sha256(text.encode()).hexdigest()[:16]
-
-
-def _iso(value: Any) -> Any:
-    if isinstance(value, date):
-        return value.isoformat()
-    if isinstance(value, dict):
-        return {k: _iso(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_iso(v) for v in value]
-    return value
 
 
 class Identity:
@@ -325,7 +315,7 @@ def build(
         # punished one" may then take in the punished company itself.
         party["in_register"] = False
         doubts.append(TRIGGER_COMPANY_NOT_IN_REGISTER)
-    return _iso(
+    return jsonable(
         {
             "rule": {
                 "id": rule.id,

@@ -25,6 +25,7 @@ from config.errors import Ambiguous, NotFound
 from config.graph import Control
 from graph import control
 from graph.analysis import IN_FORCE, walk_upstream
+from graph.values import jsonable
 
 COMPANY_ID = re.compile(r"^C[0-9a-f]{12}$")
 PERSON_ID = re.compile(r"^P[0-9a-f]{12}$")
@@ -48,11 +49,11 @@ def _read(driver: neo4j.Driver, query: str, database: str, **params: Any) -> lis
     records, _, _ = driver.execute_query(
         query, parameters_=params, database_=database, routing_=neo4j.RoutingControl.READ
     )
-    return [_jsonable(r.data()) for r in records]
+    return [jsonable(r.data()) for r in records]
 
 
 def _rows(tx: neo4j.ManagedTransaction, query: str, **params: Any) -> list[dict]:
-    return [_jsonable(r.data()) for r in tx.run(query, **params)]
+    return [jsonable(r.data()) for r in tx.run(query, **params)]
 
 
 def _in_read(driver: neo4j.Driver, database: str, work: Callable[..., T], *args: Any) -> T:
@@ -60,18 +61,6 @@ def _in_read(driver: neo4j.Driver, database: str, work: Callable[..., T], *args:
     instead of one auto-managed transaction (and session) each."""
     with driver.session(database=database, default_access_mode=neo4j.READ_ACCESS) as session:
         return session.execute_read(work, *args)
-
-
-def _jsonable(value: Any) -> Any:
-    if isinstance(value, dict):
-        return {k: _jsonable(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_jsonable(v) for v in value]
-    if hasattr(value, "iso_format"):
-        return value.iso_format()
-    if isinstance(value, date):
-        return value.isoformat()
-    return value
 
 
 def resolve_company(driver: neo4j.Driver, reference: str, database: str = "neo4j") -> str:
