@@ -46,7 +46,7 @@ from splink.blocking_rule_library import CustomRule
 from splink.internals.splink_dataframe import SplinkDataFrame
 
 from config.errors import InputError
-from linkage.company_names import CompanyName, company_from_simplified
+from linkage.company_names import company_from_simplified
 from linkage.shapes import look_alike_apart
 
 PERSON = "person"
@@ -187,8 +187,11 @@ def rare_keys(frame: pd.DataFrame, entity_type: str) -> np.ndarray:
     other identified company of that region and form sounds alike."""
     if entity_type == PERSON:
         return frame[RARE_KEY].to_numpy(dtype=object)
-    parts = [frame[c].replace("", None) for c in ("name_core_pinyin", "name_legal_form")]
-    key = parts[0] + "|" + parts[1] + "|" + frame["name_region"].replace("", None)
+    core, form, region = (
+        frame[c].astype("string").replace("", pd.NA)
+        for c in ("name_core_pinyin", "name_legal_form", "name_region")
+    )
+    key = core + "|" + form + "|" + region
     return key.astype(object).where(key.notna(), None).to_numpy(dtype=object)
 
 
@@ -208,32 +211,21 @@ def rare_brand_sounds(frame: pd.DataFrame, provisional: np.ndarray) -> frozenset
         former = former.assign(group=provisional[identified]).explode("former_canonical")
         former = former.dropna(subset=["former_canonical"])
         read = {n: company_from_simplified(n) for n in former["former_canonical"].unique()}
-        borne = pd.concat(
-            [
-                borne,
-                pd.DataFrame(
-                    {
-                        "key": [
-                            _sound_key(read[n], region)
-                            for n, region in zip(
-                                former["former_canonical"], former["name_region"], strict=True
-                            )
-                        ],
-                        "group": former["group"].to_numpy(),
-                    }
-                ),
-            ]
+        names = [read[n] for n in former["former_canonical"]]
+        as_named = pd.DataFrame(
+            {
+                "name_core_pinyin": [n.core_pinyin for n in names],
+                "name_legal_form": [n.legal_form for n in names],
+                # a former name without its region was the company's in its region
+                "name_region": [
+                    n.region or r for n, r in zip(names, former["name_region"], strict=True)
+                ],
+            }
         )
+        keys = rare_keys(as_named, COMPANY)
+        borne = pd.concat([borne, pd.DataFrame({"key": keys, "group": former["group"].to_numpy()})])
     bearers = borne.dropna().drop_duplicates().groupby("key").size()
     return frozenset(bearers.index[bearers.to_numpy() == 1])
-
-
-def _sound_key(name: CompanyName, region: str | None) -> str | None:
-    """rare_keys' value for one parsed name; `region` where the name gives none."""
-    region = name.region or region
-    if not (name.core_pinyin and name.legal_form and region):
-        return None
-    return f"{name.core_pinyin}|{name.legal_form}|{region}"
 
 
 #: Person comparisons that say where two records meet rather than who the person is: a

@@ -20,14 +20,14 @@ from alerts.store import export, list_alerts, sweep
 from config.graph import load_graph_config
 from config.rules import load_rules
 from graph.analysis import run_control
-from graph.connection import neo4j_settings, open_driver
+from graph.connection import open_driver
 from graph.guard import neo4j_faults
 from graph.load import load_run as load_graph
 from graph.queries import controls, notable_structures
 from linkage.run import link_run
 from loaders.run import load_run
 from service.cmd_alerts import print_alert, print_sweep
-from service.cmd_graph import print_controls, rows_progress
+from service.cmd_graph import graph_settings, print_controls, rows_progress
 from service.cmd_link import stage_progress, summary_table
 from service.cmd_load import load_progress, manifest_table
 from service.console import console, print_json, styled
@@ -48,9 +48,7 @@ def demo(
     summary: dict = {"world": str(world_dir), "run": str(run_dir)}
 
     started = time.perf_counter()
-    settings = neo4j_settings(
-        start=True, starting=lambda: console.status("Starting the local Neo4j...")
-    )
+    settings = graph_settings()
     with neo4j_faults(settings.uri, "checking Neo4j"), open_driver(settings) as driver:
         driver.verify_connectivity()
         records, _, _ = driver.execute_query("RETURN count(*) AS n", database_=settings.database)
