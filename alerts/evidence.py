@@ -20,11 +20,11 @@ from typing import Any
 import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
-import pyarrow.parquet as pq
 
 from alerts.engine import in_scope
 from alerts.model import Hit
 from graph.values import jsonable
+from loaders import rundir
 
 #: Comparison levels shown per model link: the ones that weighed most, either way.
 KEY_LEVELS = 4
@@ -50,29 +50,27 @@ class Identity:
         self.links: dict[str, dict[str, list[dict]]] = defaultdict(lambda: defaultdict(list))
         self.mentions: dict[str, dict[str, Any]] = {}
         self.note: str | None = None
-        if run_dir is None or not (run_dir / "entities.parquet").is_file():
+        if run_dir is None or not rundir.exists(run_dir, "entities"):
             self.note = "the linkage run the graph was loaded from is not available here"
             return
         wanted = set(persons)
-        entities = pq.read_table(
-            run_dir / "entities.parquet",
-            columns=["run", "source", "record_id", "slot", "entity_id"],
-        ).to_pandas()
+        entities = rundir.entities(run_dir, ["run", "source", "record_id", "slot", "entity_id"])
         entities = entities[entities["entity_id"].isin(wanted)]
         runs = sorted(entities["run"].unique())
         found_links = False
         for run in runs:
-            found_links |= self._read_links(run_dir / run / "links.parquet", wanted)
-            self._read_mentions(run_dir / run / "person_mentions.parquet", entities, run)
+            found_links |= self._read_links(run_dir / run, wanted)
+            self._read_mentions(run_dir / run, entities, run)
         if not found_links:
             self.note = "the run has no links.parquet: the entities were given, not linked"
 
-    def _read_links(self, path: Path, wanted: set[str]) -> bool:
-        if not path.is_file():
+    def _read_links(self, run: Path, wanted: set[str]) -> bool:
+        if not rundir.exists(run, "links"):
             return False
-        table = pq.read_table(
-            path,
-            columns=[
+        table = rundir.arrow(
+            run,
+            "links",
+            [
                 "entity_type",
                 "mention_l",
                 "mention_r",
@@ -96,12 +94,14 @@ class Identity:
             entity[row["mention_r"]].append({"to": row["mention_l"], **hop})
         return True
 
-    def _read_mentions(self, path: Path, entities: pd.DataFrame, run: str) -> None:
-        if not path.is_file():
+    def _read_mentions(self, run_path: Path, entities: pd.DataFrame, run: str) -> None:
+        if not rundir.exists(run_path, "person_mentions"):
             return
         mine = entities[entities["run"] == run]
         records = set(mine["record_id"])
-        table = pq.read_table(path, columns=["source", "record_id", "slot", "name", "id_display"])
+        table = rundir.arrow(
+            run_path, "person_mentions", ["source", "record_id", "slot", "name", "id_display"]
+        )
         table = table.filter(pc.is_in(table["record_id"], value_set=_array(records)))
         keys = set(zip(mine["source"], mine["record_id"], mine["slot"], strict=True))
         for row in table.to_pylist():

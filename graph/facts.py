@@ -24,10 +24,9 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-import pyarrow.parquet as pq
 
 from config.errors import InputError
-from linkage.run import read_entities, stale_entities
+from loaders import rundir
 
 LEGAL_REPRESENTATIVE = "legal_rep"
 MENTION_KEY = ["run", "source", "record_id", "slot"]
@@ -65,11 +64,11 @@ class ResolvedRun:
 def resolve_run(run_dir: Path) -> ResolvedRun:
     """Join the facts of `run_dir` (and, for a wave, of its base runs) to their entities."""
     run_dir = Path(run_dir)
-    entities = read_entities(run_dir)
-    stale = stale_entities(run_dir)
+    entities = rundir.entities(run_dir)
+    stale = rundir.stale_entities(run_dir)
     if stale:
         raise InputError(
-            str(run_dir / "entities.parquet"),
+            str(rundir.path(run_dir, "entities")),
             f"older than the mentions it should resolve: {stale}; run `veil link --run "
             f"{run_dir}` first (the graph was not touched)",
         )
@@ -125,10 +124,7 @@ _FACT_TABLES = (
 def _read_all(run_dir: Path, runs: list[str], name: str) -> pd.DataFrame:
     frames = []
     for run in runs:
-        path = run_dir / run / f"{name}.parquet"
-        if not path.is_file():
-            raise InputError(str(path), "missing: the run directory is incomplete")
-        frame = pq.read_table(path).to_pandas()
+        frame = rundir.table(run_dir / run, name)
         frame.insert(0, "run", run)
         frames.append(frame)
     return pd.concat(frames, ignore_index=True)
@@ -138,11 +134,11 @@ def _load_id(run_dir: Path, runs: list[str]) -> str:
     """Same run, same ID: a digest of the entities and of every contributing manifest and
     fact table (two runs with the same records but other facts, e.g. a corrected date, must
     not share an ID, or the load would keep the old facts as if current)."""
-    digest = hashlib.sha256((run_dir / "entities.parquet").read_bytes())
+    digest = hashlib.sha256(rundir.path(run_dir, "entities").read_bytes())
     for run in runs:
-        digest.update((run_dir / run / "manifest.json").read_bytes())
+        digest.update((run_dir / run / rundir.MANIFEST).read_bytes())
         for name in _FACT_TABLES:
-            path = run_dir / run / f"{name}.parquet"
+            path = rundir.path(run_dir / run, name)
             if path.is_file():
                 digest.update(path.read_bytes())
     return digest.hexdigest()[:16]

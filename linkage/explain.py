@@ -21,7 +21,6 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-import pyarrow.parquet as pq
 from splink.internals.charts import WaterfallChart
 from splink.internals.settings_creator import SettingsCreator
 from splink.internals.waterfall_chart import records_to_waterfall_data
@@ -30,7 +29,9 @@ from config.errors import InputError
 from linkage import models
 from linkage.features import KEY, company_context, company_features, person_features
 from linkage.judgements import effective_judgements, parse_mention_ref, read_judgements
-from linkage.run import IDENTIFIERS, provisional_grouping
+from linkage.resolver import IDENTIFIERS, provisional_grouping
+from loaders import rundir
+from loaders.rundir import JUDGEMENTS, MODELS
 
 LINK_FIRST = "run `veil link --run {run}` first"
 
@@ -100,10 +101,9 @@ class Explanation:
 
 
 def _entities(run_dir: Path) -> pd.DataFrame:
-    path = run_dir / "entities.parquet"
-    if not path.is_file():
+    if not rundir.exists(run_dir, "entities"):
         raise InputError(str(run_dir), f"not linked yet: {LINK_FIRST.format(run=run_dir)}")
-    return pq.read_table(path, columns=[*KEY, "entity_type", "entity_id"]).to_pandas()
+    return rundir.entities(run_dir, [*KEY, "entity_type", "entity_id"])
 
 
 def _locate(entities: pd.DataFrame, ref: str, run_dir: Path) -> tuple[str, str]:
@@ -143,7 +143,7 @@ def _company_entity_ids(companies: pd.DataFrame, entities: pd.DataFrame, run_dir
     ids = companies[KEY].merge(mine, on=KEY, how="left")["entity_id"]
     if ids.isna().any():
         raise InputError(
-            str(run_dir / "entities.parquet"),
+            str(rundir.path(run_dir, "entities")),
             f"does not cover every company mention: {LINK_FIRST.format(run=run_dir)}",
         )
     return ids.to_numpy(dtype=object)
@@ -172,9 +172,7 @@ def _shared_identifiers(features: pd.DataFrame, i: int, j: int, entity_type: str
 
 def _display(run_dir: Path, entity_type: str, ref: str, entity_id: str) -> MentionView:
     name_column, id_column = DISPLAY[entity_type]
-    table = pq.read_table(
-        run_dir / f"{entity_type}_mentions.parquet", columns=[*KEY, name_column, id_column]
-    ).to_pandas()
+    table = rundir.table(run_dir, f"{entity_type}_mentions", [*KEY, name_column, id_column])
     row = table.iloc[_row(table, ref, run_dir)]
 
     def text(value: Any) -> str | None:
@@ -184,7 +182,7 @@ def _display(run_dir: Path, entity_type: str, ref: str, entity_id: str) -> Menti
 
 
 def _judgement(run_dir: Path, a: str, b: str) -> JudgementView | None:
-    verdicts = effective_judgements(read_judgements(run_dir / "judgements.jsonl"))
+    verdicts = effective_judgements(read_judgements(run_dir / JUDGEMENTS))
     pair = {parse_mention_ref(a), parse_mention_ref(b)}
     for row in verdicts.itertuples(index=False):
         left = (row.a_source, row.a_record_id, row.a_slot)
@@ -257,7 +255,7 @@ def explain_pair(run_dir: Path, a: str, b: str) -> Explanation:
     if parse_mention_ref(a) == parse_mention_ref(b):
         raise InputError(a, "is the same mention twice: name two different mentions")
     entity_type = type_a
-    model_path = run_dir / "models" / f"{entity_type}.json"
+    model_path = run_dir / MODELS / f"{entity_type}.json"
     if not model_path.is_file():
         raise InputError(str(model_path), f"no saved model: {LINK_FIRST.format(run=run_dir)}")
     features = _features(run_dir, entity_type, entities)

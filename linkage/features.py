@@ -24,10 +24,9 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
-import pyarrow.parquet as pq
 
-from config.errors import InputError
 from linkage.standardise import standardise_company_mentions, standardise_person_mentions
+from loaders import rundir
 
 KEY = ["source", "record_id", "slot"]
 
@@ -91,13 +90,7 @@ COMPANY_INPUT += ["org_code_status", "reg_no", "reg_no_status", "region_code", "
 
 def _read(run_dir: Path, table: str, columns: list[str]) -> pa.Table:
     """`columns` of a run's table, those it has."""
-    path = run_dir / f"{table}.parquet"
-    if not path.is_file():
-        raise InputError(
-            str(path), f"no {table} table: is {run_dir} a run directory written by `veil load`?"
-        )
-    names = set(pq.read_schema(path).names)
-    return pq.read_table(path, columns=[c for c in columns if c in names])
+    return rundir.arrow(run_dir, table, columns, present_only=True)
 
 
 def _objects(values: pa.ChunkedArray | pa.Array) -> pd.Series:

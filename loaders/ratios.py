@@ -34,22 +34,29 @@ from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from itertools import product
 
+from config.sources import ShareholdingFact
 from loaders.fields import normalise_text
+from loaders.rows import FieldIssue, Shareholding
 
 # A company's current holdings summing within this of 100% are complete and consistent.
 TOTAL_TOLERANCE = 0.02
 # Outside this band the sum is reported as a field issue (a partial list, or a misread).
 SUM_REPORT_BAND = (0.95, 1.05)
-RATIO_COLUMN = 5  # index of `ratio` in a shareholdings row (loaders/tables.py)
-VALID_TO_COLUMN = 8
+
+
+#: A mapped shareholding waiting for its column: (fact, row, reading, (USCC, company name)).
+PendingHolding = tuple[
+    ShareholdingFact, Shareholding, tuple[float, str] | None, tuple[str | None, str | None]
+]
 
 
 @dataclass(slots=True)
 class _Holding:
-    row: list
+    row: Shareholding
     number: float
     form: str
     company: tuple[str | None, str | None]  # (USCC, name) as the record gives them
+    ratio: float = 0.0  # the reading, decided once the whole column is seen
 
 
 @dataclass
@@ -60,18 +67,18 @@ class RatioColumn:
     column: str
     scale: str
     holdings: list[_Holding] = field(default_factory=list)
-    other_rows: list[tuple] = field(default_factory=list)  # blank ratios: nothing to read
+    other_rows: list[Shareholding] = field(default_factory=list)  # blank: nothing to read
 
     def add(
         self,
-        row: tuple,
+        row: Shareholding,
         reading: tuple[float, str] | None,
         company: tuple[str | None, str | None],
     ) -> None:
         if reading is None:
             self.other_rows.append(row)
         else:
-            self.holdings.append(_Holding(list(row), reading[0], reading[1], company))
+            self.holdings.append(_Holding(row, reading[0], reading[1], company))
 
     def style(self) -> str:
         """ "fraction", "percent" or "mixed" (see the module docstring)."""
@@ -94,17 +101,17 @@ class RatioColumn:
             return False
         return h.form == "one" or (h.form == "below_one" and style == "mixed")
 
-    def resolve(self) -> tuple[list[tuple], Counter, Counter, list[tuple]]:
+    def resolve(self) -> tuple[list[Shareholding], Counter[str], Counter[str], list[FieldIssue]]:
         """(rows with their ratios, inferred counts, doubt counts, field issue rows)."""
         style = self.style()
-        inferred: Counter = Counter()
-        doubts: Counter = Counter()
+        inferred: Counter[str] = Counter()
+        doubts: Counter[str] = Counter()
         for h in self.holdings:
-            h.row[RATIO_COLUMN] = _default(h, style, doubts, self.column)
+            h.ratio = _default(h, style, doubts, self.column)
         by_company: dict[str, list[_Holding]] = defaultdict(list)
         uscc_of = _usccs_by_name(self.holdings)
         for h in self.holdings:
-            if h.row[VALID_TO_COLUMN] is None:
+            if h.row.valid_to is None:
                 uscc, name = h.company
                 key = _name_key(name)
                 uscc = uscc or uscc_of.get(key)
@@ -122,19 +129,19 @@ class RatioColumn:
                     and style != "fraction"
                 ):
                     doubts[f"ratio_read_by_own_total_without_uscc:{self.column}"] += len(unsure)
-            total = sum(h.row[RATIO_COLUMN] for h in current)
+            total = sum(h.ratio for h in current)
             if not SUM_REPORT_BAND[0] <= total <= SUM_REPORT_BAND[1]:
                 doubts[f"holdings_sum_off:{self.column}"] += 1
                 first = current[0].row
                 issues.append(
-                    (
-                        self.source,
-                        first[1],
-                        first[4],
-                        self.column,
-                        f"current holdings of {company} sum to {total:.1%} over "
+                    FieldIssue(
+                        source=self.source,
+                        record_id=first.record_id,
+                        slot=first.company_slot,
+                        field=self.column,
+                        raw_value=f"current holdings of {company} sum to {total:.1%} over "
                         f"{len(current)} holder(s) (column read as {style})",
-                        "holdings_sum_off",
+                        reason="holdings_sum_off",
                     )
                 )
         for h in self.holdings:
@@ -144,11 +151,13 @@ class RatioColumn:
                 doubts[f"ratio_{h.form}_undecided:{self.column}"] += 1
             else:
                 inferred[f"ratio_one_read_by_column_style:{self.column}"] += 1
-        rows = [tuple(h.row) for h in self.holdings] + self.other_rows
+        rows = [h.row._replace(ratio=h.ratio) for h in self.holdings] + self.other_rows
         return rows, +inferred, doubts, issues
 
 
-def hold(columns: dict[tuple, RatioColumn], source: str, holdings: list[tuple]) -> None:
+def hold(
+    columns: dict[tuple[str, str, str], RatioColumn], source: str, holdings: list[PendingHolding]
+) -> None:
     """Add a mapped record's shareholdings (loaders/records.py `MappedRecord.holdings`) to
     the ratio column of their fact, created on first use."""
     for fact, row, reading, company in holdings:
@@ -198,7 +207,7 @@ def _by_total(current: list[_Holding], unsure: list[_Holding]) -> bool:
     The "1"s and the values below 1 are read as groups, each group all as fractions or
     all as percentages ("0.6" and "1.00" beside "7.00" are 60% and 1%)."""
     ids = {id(h) for h in unsure}
-    rest = sum(h.row[RATIO_COLUMN] for h in current if id(h) not in ids)
+    rest = sum(h.ratio for h in current if id(h) not in ids)
     groups = [[h for h in unsure if h.form == form] for form in ("one", "below_one")]
     groups = [g for g in groups if g]
     fits = []
@@ -212,5 +221,5 @@ def _by_total(current: list[_Holding], unsure: list[_Holding]) -> bool:
         return False
     for scale, group in zip(fits[0], groups, strict=True):
         for h in group:
-            h.row[RATIO_COLUMN] = h.number if scale == 1.0 else round(h.number / 100, 10)
+            h.ratio = h.number if scale == 1.0 else round(h.number / 100, 10)
     return True

@@ -34,6 +34,17 @@ from loaders.identifiers import (
     parse_uscc,
 )
 from loaders.industry import normalise_industry
+from loaders.ratios import PendingHolding
+from loaders.rows import (
+    CompanyMention,
+    FieldIssue,
+    Licence,
+    ListEntry,
+    PersonMention,
+    Punishment,
+    Role,
+    Shareholding,
+)
 from loaders.vocabulary import OTHER, Vocabulary
 
 ID_FIELDS = frozenset({"id_number", "identifier", "uscc", "org_code", "reg_no"})
@@ -45,17 +56,15 @@ Made = tuple[str, str]  # (mention slot, kind)
 @dataclass(slots=True)
 class MappedRecord:
     record_id: str
-    persons: list[tuple] = field(default_factory=list)
-    companies: list[tuple] = field(default_factory=list)
-    facts: dict[str, list[tuple]] = field(default_factory=dict)
-    issues: list[tuple] = field(default_factory=list)
+    persons: list[PersonMention] = field(default_factory=list)
+    companies: list[CompanyMention] = field(default_factory=list)
+    facts: dict[str, list[Role | Punishment | ListEntry | Licence]] = field(default_factory=dict)
+    issues: list[FieldIssue] = field(default_factory=list)
     inferred: list[str] = field(default_factory=list)  # readings taken from evidence
     # Shareholdings wait for their column (loaders/ratios.py): (fact, row, reading, company)
-    holdings: list[
-        tuple[ShareholdingFact, tuple, tuple[float, str] | None, tuple[str | None, str | None]]
-    ] = field(default_factory=list)
+    holdings: list[PendingHolding] = field(default_factory=list)
 
-    def fact(self, table: str, row: tuple) -> None:
+    def fact(self, table: str, row: Role | Punishment | ListEntry | Licence) -> None:
         self.facts.setdefault(table, []).append(row)
 
 
@@ -229,13 +238,13 @@ class RecordMapper:
         self, out: MappedRecord, slot: str, field_name: str, raw: object, reason: str | None
     ) -> None:
         out.issues.append(
-            (
-                self.name,
-                out.record_id,
-                slot,
-                field_name,
-                shown(raw, is_id=field_name in ID_FIELDS),
-                reason,
+            FieldIssue(
+                source=self.name,
+                record_id=out.record_id,
+                slot=slot,
+                field=field_name,
+                raw_value=shown(raw, is_id=field_name in ID_FIELDS),
+                reason=reason,
             )
         )
 
@@ -246,29 +255,29 @@ class RecordMapper:
         item: Cells,
         text: dict[str, str | None],
         out: MappedRecord,
-    ) -> tuple:
+    ) -> PersonMention:
         id_field = "id_number" if "id_number" in spec.fields else "identifier"
         rid = parse_resident_id(text.get(id_field), self.secret)
         if rid.status == "invalid":
             self._issue(out, slot, "id_number", item.raw(spec.fields[id_field]), rid.reason)
         name_raw = item.raw(spec.fields.get("name"))
-        return (
-            self.name,
-            out.record_id,
-            slot,
-            text.get("name"),
-            None if name_raw is None else str(name_raw),
-            rid.status,
-            rid.kind,
-            rid.token,
-            rid.display,
-            rid.visible_prefix,
-            rid.visible_suffix,
-            rid.birth_date,
-            rid.sex,
-            rid.region_code,
-            text.get("phone"),
-            text.get("address"),
+        return PersonMention(
+            source=self.name,
+            record_id=out.record_id,
+            slot=slot,
+            name=text.get("name"),
+            name_raw=None if name_raw is None else str(name_raw),
+            id_status=rid.status,
+            id_kind=rid.kind,
+            id_token=rid.token,
+            id_display=rid.display,
+            id_prefix=rid.visible_prefix,
+            id_suffix=rid.visible_suffix,
+            birth_date=rid.birth_date,
+            sex=rid.sex,
+            region_code=rid.region_code,
+            phone=text.get("phone"),
+            address=text.get("address"),
         )
 
     def _company(
@@ -278,7 +287,7 @@ class RecordMapper:
         item: Cells,
         text: dict[str, str | None],
         out: MappedRecord,
-    ) -> tuple:
+    ) -> CompanyMention:
         ids: dict[str, str] = {}
         for f in ("uscc", "org_code", "reg_no", "identifier"):
             value = text.get(f)
@@ -314,26 +323,26 @@ class RecordMapper:
         if industry.inferred:
             out.inferred.append(f"{industry.inferred}:{spec.fields['industry_code']}")
         name_raw = item.raw(spec.fields.get("name"))
-        return (
-            self.name,
-            out.record_id,
-            slot,
-            text.get("name"),
-            None if name_raw is None else str(name_raw),
-            former_names,
-            uscc.value,
-            uscc.status,
-            org_value,
-            org_status,
-            reg.value,
-            reg.status,
-            uscc.region_code,
-            industry.value,
-            item.date(spec.fields.get("established")),
-            text.get("address"),
-            text.get("status"),
-            item.number(spec.fields.get("registered_capital")),
-            item.date(spec.fields.get("ended")),
+        return CompanyMention(
+            source=self.name,
+            record_id=out.record_id,
+            slot=slot,
+            name=text.get("name"),
+            name_raw=None if name_raw is None else str(name_raw),
+            former_names=former_names,
+            uscc=uscc.value,
+            uscc_status=uscc.status,
+            org_code=org_value,
+            org_code_status=org_status,
+            reg_no=reg.value,
+            reg_no_status=reg.status,
+            region_code=uscc.region_code,
+            industry_code=industry.value,
+            established=item.date(spec.fields.get("established")),
+            address=text.get("address"),
+            status=text.get("status"),
+            registered_capital=item.number(spec.fields.get("registered_capital")),
+            ended=item.date(spec.fields.get("ended")),
         )
 
     # -- vocabulary-backed values ------------------------------------------------------
@@ -386,7 +395,17 @@ class RecordMapper:
             for role in roles:
                 out.fact(
                     "roles",
-                    (self.name, out.record_id, person[0], company[0], role, raw, start, end, seen),
+                    Role(
+                        source=self.name,
+                        record_id=out.record_id,
+                        person_slot=person[0],
+                        company_slot=company[0],
+                        role=role,
+                        role_raw=raw,
+                        valid_from=start,
+                        valid_to=end,
+                        observed_on=seen,
+                    ),
                 )
 
     def _shareholding(
@@ -397,8 +416,18 @@ class RecordMapper:
         start, end = cells.date(fact.valid_from), cells.date(fact.valid_to)
         holder, company = self._one(slots, fact.holder), self._one(slots, fact.company)
         if holder and company:
-            row = (self.name, out.record_id, holder[0], holder[1], company[0], None, capital)
-            out.holdings.append((fact, (*row, start, end), reading, _company_key(out, company[0])))
+            row = Shareholding(
+                source=self.name,
+                record_id=out.record_id,
+                holder_slot=holder[0],
+                holder_kind=holder[1],
+                company_slot=company[0],
+                ratio=None,  # read with the whole column (loaders/ratios.py)
+                subscribed_capital=capital,
+                valid_from=start,
+                valid_to=end,
+            )
+            out.holdings.append((fact, row, reading, _company_key(out, company[0])))
 
     def _punishment(
         self, fact: PunishmentFact, cells: Cells, slots: dict[str, list[Made]], out: MappedRecord
@@ -414,19 +443,19 @@ class RecordMapper:
         if party:
             out.fact(
                 "punishments",
-                (
-                    self.name,
-                    out.record_id,
-                    number,
-                    party[0],
-                    party[1],
-                    responsible,
-                    list(categories),
-                    raw,
-                    decided,
-                    cells.text(fact.agency),
-                    cells.text(fact.legal_basis),
-                    fine,
+                Punishment(
+                    source=self.name,
+                    record_id=out.record_id,
+                    decision_number=number,
+                    party_slot=party[0],
+                    party_kind=party[1],
+                    responsible_slots=responsible,
+                    categories=list(categories),
+                    category_raw=raw,
+                    decision_date=decided,
+                    agency=cells.text(fact.agency),
+                    legal_basis=cells.text(fact.legal_basis),
+                    fine_amount=fine,
                 ),
             )
 
@@ -444,27 +473,26 @@ class RecordMapper:
                 out, fact.party, "expires", cells.raw(fact.expires), "expires_not_after_entered"
             )
             expires = None
-        details = (
-            cells.text(fact.reason),
-            cells.text(fact.authority),
-            cells.text(fact.case_number),
-        )
+        reason, authority = cells.text(fact.reason), cells.text(fact.authority)
+        case_number = cells.text(fact.case_number)
         party = self._one(slots, fact.party)
         if party:
             for name in lists:
                 out.fact(
                     "list_entries",
-                    (
-                        self.name,
-                        out.record_id,
-                        name,
-                        raw,
-                        party[0],
-                        party[1],
-                        entered,
-                        removed,
-                        expires,
-                        *details,
+                    ListEntry(
+                        source=self.name,
+                        record_id=out.record_id,
+                        list=name,
+                        list_raw=raw,
+                        party_slot=party[0],
+                        party_kind=party[1],
+                        entered=entered,
+                        removed=removed,
+                        expires=expires,
+                        reason=reason,
+                        authority=authority,
+                        case_number=case_number,
                     ),
                 )
 
@@ -481,16 +509,16 @@ class RecordMapper:
         if holder:
             out.fact(
                 "licences",
-                (
-                    self.name,
-                    out.record_id,
-                    number,
-                    holder[0],
-                    start,
-                    end,
-                    terms[0] if terms else None,
-                    raw,
-                    cells.text(fact.scope),
-                    issued,
+                Licence(
+                    source=self.name,
+                    record_id=out.record_id,
+                    licence_number=number,
+                    holder_slot=holder[0],
+                    valid_from=start,
+                    valid_to=end,
+                    status=terms[0] if terms else None,
+                    status_raw=raw,
+                    scope=cells.text(fact.scope),
+                    issued=issued,
                 ),
             )

@@ -29,15 +29,16 @@ import pyarrow.parquet as pq
 from config.errors import InputError
 from config.settings import id_token_secret
 from config.sources import Limits, SourceSpec, load_sources
+from loaders import rundir
 from loaders.bounds import ValueBounds
 from loaders.cells import Problem
 from loaders.ratios import RatioColumn, hold
 from loaders.readers import BadRow, read_rows, several_sheets, xlsx_sheets
 from loaders.records import MappedRecord, RecordMapper, RowRejected
-from loaders.tables import FACT_TABLES, SCHEMAS, TableSink
+from loaders.rows import QuarantineRow, Record
+from loaders.rundir import FACT_TABLES, LOAD_TABLES, MANIFEST, Staged, TableSink
 from loaders.vocabulary import Vocabulary, load_vocabulary
 
-MANIFEST = "manifest.json"
 # progress(source, rows_done_in_source, bytes_done, bytes_total)
 Progress = Callable[[str, int, int, int], None]
 
@@ -161,7 +162,7 @@ def load_run(
     base = sources_path.resolve().parent
     files = {name: resolve_files(base, name, spec) for name, spec in sources.sources.items()}
     secret = secret if secret is not None else id_token_secret()
-    staging = run_dir / f".staging-{os.getpid()}"
+    staged = Staged(run_dir, "load")
     jobs = [
         SourceJob(
             name,
@@ -170,7 +171,7 @@ def load_run(
             base,
             vocabulary.extended(spec.vocabulary, f"{sources_path} sources.{name}"),
             secret,
-            staging / f"part-{i:03d}",
+            staged.scratch / f"part-{i:03d}",
             str(sources_path),
             sources.limits,
         )
@@ -178,10 +179,7 @@ def load_run(
     ]
     for job in jobs:
         job.mapper()  # refuses a bad mapping before anything is read or written
-    run_dir.mkdir(parents=True, exist_ok=True)
-    orphans = remove_orphan_staging(run_dir)
-    staging.mkdir()
-    try:
+    with staged:
         total = sum(p.stat().st_size for paths in files.values() for p in paths)
         if workers is None:
             workers = min(os.cpu_count() or 1, len(jobs)) if total >= PARALLEL_MIN_BYTES else 1
@@ -191,51 +189,24 @@ def load_run(
             else [_run_job(job, progress) for job in jobs]
         )
         counts = {job.name: result for job, result in zip(jobs, results, strict=True)}
-        tables = _merge_parts([job.part_dir for job in jobs], staging)
+        tables = _merge_parts([job.part_dir for job in jobs], staged)
         manifest = _manifest(sources_path, run_dir, counts, tables)
-        manifest["orphan_staging_removed"] = orphans
-        if (run_dir / "entities.parquet").is_file():
+        manifest["orphan_staging_removed"] = staged.orphans_removed
+        if rundir.exists(run_dir, "entities"):
             manifest["later_stages"] = (
                 "entities.parquet resolves the previous load of this directory: run "
                 "`veil link --run` again before `veil graph load` (entity IDs stay stable)"
             )
-        (staging / MANIFEST).write_text(
+        staged.path(MANIFEST).write_text(
             json.dumps(manifest, ensure_ascii=False, indent=2), encoding="utf-8"
         )
-        _publish(staging, run_dir)
+        staged.publish(last=MANIFEST)
         return manifest
-    finally:
-        shutil.rmtree(staging, ignore_errors=True)
-
-
-def _pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
-def remove_orphan_staging(run_dir: Path) -> list[str]:
-    """Remove staging directories left by loads that were killed (their process is gone).
-
-    A staging directory is never part of a run: tables reach the run only by being moved
-    out of it once complete, so removing an orphan loses nothing.
-    """
-    removed = []
-    for path in sorted(run_dir.glob(".staging-*")):
-        pid = path.name.removeprefix(".staging-")
-        if not pid.isdigit() or int(pid) == os.getpid() or not _pid_alive(int(pid)):
-            shutil.rmtree(path, ignore_errors=True)
-            removed.append(path.name)
-    return removed
 
 
 def _run_job(job: SourceJob, progress: Progress | None) -> SourceCounts:
-    job.part_dir.mkdir()
-    sinks = {name: TableSink(name, job.part_dir) for name in SCHEMAS}
+    job.part_dir.mkdir(parents=True)
+    sinks = {name: TableSink(name, job.part_dir) for name in LOAD_TABLES}
     mapper = job.mapper()
     bounds = ValueBounds(job.spec, job.limits)
     counts = _load_source(job.name, job.spec, job.paths, job.base, mapper, bounds, sinks, progress)
@@ -293,15 +264,14 @@ def _drain(queue: Queue, progress: Progress | None) -> None:
             progress(*update)
 
 
-def _merge_parts(part_dirs: list[Path], staging: Path) -> dict[str, int]:
+def _merge_parts(part_dirs: list[Path], staged: Staged) -> dict[str, int]:
     """One Parquet file per table, sources in their sources.yaml order; row groups copied."""
     counts = {}
-    for table, schema in SCHEMAS.items():
+    for table in LOAD_TABLES:
         rows = 0
-        with pq.ParquetWriter(staging / f"{table}.parquet", schema, compression="zstd") as out:
+        with staged.writer(table) as out:
             for part in part_dirs:
-                path = part / f"{table}.parquet"
-                piece = pq.ParquetFile(path)
+                piece = pq.ParquetFile(rundir.path(part, table))
                 for i in range(piece.num_row_groups):
                     group = piece.read_row_group(i)
                     rows += group.num_rows
@@ -359,7 +329,7 @@ def _load_source(
             sinks["shareholdings"].add(row)
         for issue in issues:
             sinks["field_issues"].add(issue)
-            counts.field_issue_reasons[issue[-1]] += 1
+            counts.field_issue_reasons[issue.reason] += 1
         counts.values_inferred.update(inferred)
         counts.doubts.update(doubts)
     if progress:
@@ -401,7 +371,16 @@ class _SourceLoad:
                 self.progress(self.name, counts.rows_read, self.done_bytes, self.total_bytes)
             if isinstance(row, BadRow):
                 quarantine.add(
-                    (self.name, where, row.line, None, None, row.raw, row.reason, row.detail)
+                    QuarantineRow(
+                        source=self.name,
+                        file=where,
+                        line=row.line,
+                        record_id=None,
+                        field=None,
+                        raw_value=row.raw,
+                        reason=row.reason,
+                        detail=row.detail,
+                    )
                 )
                 counts.rows_quarantined += 1
                 counts.quarantine_reasons[row.reason] += 1
@@ -418,15 +397,15 @@ class _SourceLoad:
             except RowRejected as rejected:
                 for p in rejected.problems:
                     quarantine.add(
-                        (
-                            self.name,
-                            where,
-                            row.line,
-                            rejected.record_id,
-                            p.field,
-                            p.raw_value,
-                            p.reason,
-                            p.detail,
+                        QuarantineRow(
+                            source=self.name,
+                            file=where,
+                            line=row.line,
+                            record_id=rejected.record_id,
+                            field=p.field,
+                            raw_value=p.raw_value,
+                            reason=p.reason,
+                            detail=p.detail,
                         )
                     )
                 counts.rows_quarantined += 1
@@ -455,7 +434,9 @@ class _SourceLoad:
         counts, sinks = self.counts, self.sinks
         self.seen.add(mapped.record_id)
         counts.rows_accepted += 1
-        sinks["records"].add((self.name, mapped.record_id, where, line))
+        sinks["records"].add(
+            Record(source=self.name, record_id=mapped.record_id, file=where, line=line)
+        )
         for r in mapped.persons:
             sinks["person_mentions"].add(r)
         for r in mapped.companies:
@@ -465,7 +446,7 @@ class _SourceLoad:
                 sinks[table].add(r)
         for issue in mapped.issues:
             sinks["field_issues"].add(issue)
-            counts.field_issue_reasons[issue[-1]] += 1
+            counts.field_issue_reasons[issue.reason] += 1
         counts.fields_invalidated += len(mapped.issues)
         counts.values_inferred.update(mapped.inferred)
         hold(self.ratio_columns, self.name, mapped.holdings)
@@ -496,19 +477,3 @@ def _manifest(
         },
         "tables": tables,
     }
-
-
-def _publish(staging: Path, run_dir: Path) -> None:
-    """Move finished tables into the run directory, the manifest last."""
-    (run_dir / MANIFEST).unlink(missing_ok=True)
-    for path in staging.iterdir():
-        if path.name != MANIFEST:
-            os.replace(path, run_dir / path.name)
-    os.replace(staging / MANIFEST, run_dir / MANIFEST)
-
-
-def read_manifest(run_dir: Path) -> dict:
-    path = run_dir / MANIFEST
-    if not path.is_file():
-        raise InputError(str(path), "no manifest: the run directory was not (completely) loaded")
-    return json.loads(path.read_text(encoding="utf-8"))

@@ -15,6 +15,7 @@ from rich.text import Text
 
 from linkage.judgements import append_judgement
 from linkage.run import LinkSummary, Progress, link_run, train_models
+from loaders.rundir import JUDGEMENTS
 from service.console import console, print_json, run_guarded, styled
 
 model_app = typer.Typer(no_args_is_help=True, help="Train and inspect the linkage models.")
@@ -144,6 +145,6 @@ def judge(
     reason: str = typer.Option(..., "--reason", help="why"),
     run: Path = typer.Option(..., "--run", help="run directory whose judgements log to append"),
 ) -> None:
-    path = run / "judgements.jsonl"
+    path = run / JUDGEMENTS
     append_judgement(path, mention_a, mention_b, "same" if same else "different", reviewer, reason)
     console.print(f"recorded in {path}; it applies from the next `veil link`")

@@ -17,8 +17,8 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from linkage.run import ENTITY_SCHEMA, entities_table
-from loaders.tables import SCHEMAS
+from loaders import rundir
+from loaders.rundir import LOAD_TABLES, MANIFEST, TABLES, conform, entities_table
 
 
 def cid(name: str) -> str:
@@ -208,20 +208,18 @@ class RunBuilder:
     def write(self, run_dir: Path, base: Path | None = None) -> Path:
         """Write the run; with `base`, as a wave whose entities also cover the base's."""
         run_dir.mkdir(parents=True, exist_ok=True)
-        for name, schema in SCHEMAS.items():
-            pq.write_table(
-                pa.Table.from_pylist(self.tables.get(name, []), schema=schema),
-                run_dir / f"{name}.parquet",
-            )
+        for name in LOAD_TABLES:
+            rows = pa.Table.from_pylist(self.tables.get(name, []), schema=TABLES[name].schema)
+            pq.write_table(conform(name, rows), rundir.path(run_dir, name))
         entities = [{**e, "run": "."} for e in self.entities]
         if base is not None:
             relative = Path("..") / base.name
-            previous = pq.read_table(base / "entities.parquet").to_pylist()
+            previous = rundir.arrow(base, "entities").to_pylist()
             entities += [{**e, "run": str(relative)} for e in previous]
         counts = {name: len(rows) for name, rows in self.tables.items()}
-        (run_dir / "manifest.json").write_text(json.dumps({"tables": counts}, sort_keys=True))
-        frame = pa.Table.from_pylist(entities, schema=ENTITY_SCHEMA).to_pandas()
-        pq.write_table(entities_table(frame, run_dir), run_dir / "entities.parquet")
+        (run_dir / MANIFEST).write_text(json.dumps({"tables": counts}, sort_keys=True))
+        frame = pa.Table.from_pylist(entities, schema=TABLES["entities"].schema)
+        pq.write_table(entities_table(frame, run_dir), rundir.path(run_dir, "entities"))
         return run_dir
 
     def _record(self, source: str) -> str:

@@ -26,6 +26,7 @@ from loaders.fields import (
     split_terms,
 )
 from loaders.ratios import RatioColumn
+from loaders.rows import Shareholding
 
 # -- normalise_text / clean ---------------------------------------------------------------
 
@@ -251,10 +252,11 @@ def test_field_parse_error_carries_reason() -> None:
 def _read_alone(text: str) -> float:
     """One share read in a column of its own (loaders/ratios.py)."""
     column = RatioColumn("s", "比例", "auto")
-    row = ("s", "r", "holder", "person", "company", None, None, None, None)
+    row = Shareholding("s", "r", "holder", "person", "company", None, None, None, None)
     column.add(row, ratio_form(text), (None, "C"))
     rows, _, _, _ = column.resolve()
-    return rows[0][5]
+    assert rows[0].ratio is not None
+    return rows[0].ratio
 
 
 # -- ratio_form ---------------------------------------------------------------------------

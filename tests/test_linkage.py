@@ -531,7 +531,7 @@ def test_a_wave_needs_a_linked_base(loaded: Path, tmp_path: Path):
 
 def test_a_reload_makes_the_entities_stale_until_relinked(linked, world: Path, tmp_path: Path):
     from graph.facts import resolve_run
-    from linkage.run import stale_entities
+    from loaders.rundir import stale_entities
 
     run, _ = linked
     again = _copy(run, tmp_path)

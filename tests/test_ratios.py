@@ -11,7 +11,23 @@ import yaml
 
 from loaders.fields import ratio_form
 from loaders.ratios import RatioColumn
+from loaders.rows import Shareholding
 from loaders.run import load_run
+
+
+def _holding(record_id: str, ended: date | None) -> Shareholding:
+    """A person's holding of a company, its ratio not read yet."""
+    return Shareholding(
+        source="shareholders",
+        record_id=record_id,
+        holder_slot="holder",
+        holder_kind="person",
+        company_slot="company",
+        ratio=None,
+        subscribed_capital=None,
+        valid_from=None,
+        valid_to=ended,
+    )
 
 
 def _read(
@@ -22,13 +38,13 @@ def _read(
     for i, holding in enumerate(holdings):
         company, text = holding[0], holding[1]
         ended = holding[2] if len(holding) > 2 else None
-        row = ("shareholders", f"R{i}", "holder", "person", "company", None, None, None, ended)
+        row = _holding(f"R{i}", ended)
         column.add(row, ratio_form(text), (None, company))
     rows, inferred, doubts, issues = column.resolve()
     ratios = {}
     for row in rows:
-        i = int(row[1][1:])
-        ratios[(holdings[i][0], i)] = row[5]
+        i = int(row.record_id[1:])
+        ratios[(holdings[i][0], i)] = row.ratio
     return ratios, dict(inferred), dict(doubts), issues
 
 
@@ -175,10 +191,10 @@ def _read_with_usccs(holdings: list[tuple[str | None, str, str]]) -> tuple[list[
     """Ratios, inferred and doubt counts for holdings given as (USCC, company name, text)."""
     column = RatioColumn("shareholders", "出资比例", "auto")
     for i, (uscc, name, text) in enumerate(holdings):
-        row = ("shareholders", f"R{i}", "holder", "person", "company", None, None, None, None)
+        row = _holding(f"R{i}", None)
         column.add(row, ratio_form(text), (uscc, name))
     rows, inferred, doubts, _ = column.resolve()
-    by_id = {row[1]: row[5] for row in rows}
+    by_id = {row.record_id: row.ratio for row in rows}
     return [by_id[f"R{i}"] for i in range(len(holdings))], dict(inferred), dict(doubts)
 
 

@@ -31,10 +31,10 @@ from typing import Any
 import neo4j
 import numpy as np
 import pandas as pd
-import pyarrow.parquet as pq
 
 from config.errors import VeilError
-from linkage.run import ENTITY_SCHEMA, entities_table
+from loaders import rundir
+from loaders.rundir import Staged, entities_table
 from world.calendar import REF_DATE, to_date
 
 KEY = ["source", "record_id", "slot"]
@@ -72,10 +72,11 @@ def perfect_entities(run_dir: Path, world_dir: Path) -> Path:
                 run=".", entity_type=kind, entity_id=truth[true_col].map(ids), confidence=1.0
             )
         )
-    entities = pd.concat(frames, ignore_index=True)[ENTITY_SCHEMA.names]
-    path = Path(run_dir) / "entities.parquet"
-    pq.write_table(entities_table(entities, Path(run_dir)), path)
-    return path
+    entities = pd.concat(frames, ignore_index=True)
+    with Staged(Path(run_dir), "entities") as staged:
+        staged.write("entities", entities_table(entities, Path(run_dir)))
+        staged.publish()
+    return rundir.path(Path(run_dir), "entities")
 
 
 def _holding_mentions(run_dir: Path) -> pd.DataFrame:
