@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import csv
 import json
+import logging
 import time
 import uuid
 from dataclasses import dataclass, field
@@ -33,6 +34,8 @@ from config.errors import InputError, NotFound
 from config.graph import Control
 from config.rules import RulesConfig
 from graph.guard import graph_writer, require_finished_load
+
+log = logging.getLogger(__name__)
 
 STATUSES = ("new", "acknowledged", "confirmed", "dismissed")
 
@@ -238,6 +241,16 @@ def _sweep(
         summary.withdrawn = records[0]["n"]
     driver.execute_query(_SWEEP, props=_sweep_props(summary), database_=database)
     summary.seconds["write"] = time.perf_counter() - mark
+    log.info(
+        "sweep %s as of %s: triggers %s, raised %s, %d new, %d reopened, %d withdrawn",
+        summary.id,
+        summary.as_of,
+        summary.triggers,
+        summary.raised,
+        len(summary.new),
+        len(summary.reopened),
+        summary.withdrawn,
+    )
     summary.seconds["total"] = time.perf_counter() - started
     return summary
 

@@ -45,7 +45,9 @@ from typing import Any
 
 from bench_worlds import OUT, ensure_world
 
-from linkage.models import DEFAULT_MEMORY_LIMIT, MEMORY_LIMIT_ENV
+from config.settings import Environment, environment
+
+MEMORY_LIMIT_ENV = Environment.variable("duckdb_memory_limit")
 
 PERSONS_PER_COMPANY = 7.4
 GOAL_SECONDS = 120.0
@@ -466,7 +468,8 @@ def main() -> None:
         "--duckdb-memory-limit",
         default=None,
         help=f"memory_limit of the linkage's DuckDB connections, e.g. 2GB (sets "
-        f"${MEMORY_LIMIT_ENV}; default: the environment's, else {DEFAULT_MEMORY_LIMIT})",
+        f"${MEMORY_LIMIT_ENV}; default: the environment's, else "
+        f"{Environment.model_fields['duckdb_memory_limit'].default})",
     )
     args = parser.parse_args()
     if args.duckdb_memory_limit:
@@ -479,7 +482,7 @@ def main() -> None:
             {
                 "bench": "linkage_speed",
                 "cores": os.cpu_count(),
-                "duckdb_memory_limit": os.environ.get(MEMORY_LIMIT_ENV, DEFAULT_MEMORY_LIMIT),
+                "duckdb_memory_limit": environment().duckdb_memory_limit,
                 "sizes": results,
             },
             ensure_ascii=False,

@@ -6,13 +6,12 @@ module; `VEIL_GRAPH` or an explicit path points at another.
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 from typing import Literal
 
 from pydantic import Field
 
-from config.settings import CONFIG_DIR
+from config.settings import CONFIG_DIR, environment
 from config.validated import Strict, load_validated
 
 DEFAULT_GRAPH = CONFIG_DIR / "graph.yaml"
@@ -43,5 +42,5 @@ class GraphConfig(Strict):
 def load_graph_config(path: Path | None = None) -> GraphConfig:
     """Read and validate graph.yaml (default: $VEIL_GRAPH, else the packaged file)."""
     if path is None:
-        path = Path(os.environ.get("VEIL_GRAPH", DEFAULT_GRAPH))
+        path = environment().graph or DEFAULT_GRAPH
     return load_validated(path, GraphConfig, "graph")

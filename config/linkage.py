@@ -7,13 +7,12 @@ or an explicit path points at another.
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 from typing import Literal
 
 from pydantic import Field, model_validator
 
-from config.settings import CONFIG_DIR
+from config.settings import CONFIG_DIR, environment
 from config.validated import Strict, load_validated
 
 DEFAULT_LINKAGE = CONFIG_DIR / "linkage.yaml"
@@ -68,5 +67,5 @@ class LinkageConfig(Strict):
 def load_linkage_config(path: Path | None = None) -> LinkageConfig:
     """Read and validate linkage.yaml (default: $VEIL_LINKAGE, else the packaged file)."""
     if path is None:
-        path = Path(os.environ.get("VEIL_LINKAGE", DEFAULT_LINKAGE))
+        path = environment().linkage or DEFAULT_LINKAGE
     return load_validated(path, LinkageConfig, "linkage")

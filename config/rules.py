@@ -9,14 +9,13 @@ next to this module; `VEIL_RULES` or an explicit path points at another.
 
 from __future__ import annotations
 
-import os
 import re
 from pathlib import Path
 from typing import Literal
 
 from pydantic import Field, field_validator, model_validator
 
-from config.settings import CONFIG_DIR
+from config.settings import CONFIG_DIR, environment
 from config.validated import Strict, load_validated
 
 DEFAULT_RULES = CONFIG_DIR / "rules.yaml"
@@ -169,5 +168,5 @@ class RulesConfig(Strict):
 def load_rules(path: Path | None = None) -> RulesConfig:
     """Read and validate rules.yaml (default: $VEIL_RULES, else the packaged file)."""
     if path is None:
-        path = Path(os.environ.get("VEIL_RULES", DEFAULT_RULES))
+        path = environment().rules or DEFAULT_RULES
     return load_validated(path, RulesConfig, "rules")

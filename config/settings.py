@@ -10,8 +10,102 @@ from __future__ import annotations
 import os
 import secrets
 from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from config.errors import EnvironmentProblem
 
 CONFIG_DIR = Path(__file__).resolve().parent
+
+LogLevel = Literal["DEBUG", "INFO", "WARNING", "ERROR"]
+
+
+class Environment(BaseSettings):
+    """Every environment variable veil reads, in one place, typed and checked.
+
+    Read afresh by `environment()` on each use, so a test or a shell that sets a variable
+    is seen at once. An empty variable counts as unset. README.md's table of variables is
+    checked against these fields (tests/test_settings.py).
+    """
+
+    model_config = SettingsConfigDict(
+        env_prefix="VEIL_", env_ignore_empty=True, extra="ignore", frozen=True
+    )
+
+    home: Path = Field(Path(".veil"), description="local state (Neo4j store, secrets)")
+    id_secret: SecretStr | None = Field(
+        None, description="key of the HMAC tokens that replace resident ID numbers"
+    )
+    linkage: Path | None = Field(None, description="linkage thresholds and training settings")
+    graph: Path | None = Field(
+        None, description="control thresholds, load batch size, related-party reach"
+    )
+    rules: Path | None = Field(
+        None, description="alert rules: trigger, reach, restricted roles and industries, period"
+    )
+    log_level: LogLevel = Field("WARNING", description="what veil logs to stderr")
+    duckdb_memory_limit: str = Field(
+        "2GB", description="memory DuckDB may use while scoring pairs (it spills beyond)"
+    )
+    import_memory: str = Field(
+        "2g", description="off-heap memory of `veil graph load --bulk`'s neo4j-admin import"
+    )
+    jar_cache: Path | None = Field(None, description="where the Neo4j jars are cached")
+    neo4j_home: Path | None = Field(None, description="the local Neo4j's data directory")
+    neo4j_port: int = Field(7687, gt=0, lt=65536, description="the local Neo4j's Bolt port")
+    neo4j_heap: str = Field("1g", description="the local Neo4j's JVM heap")
+    neo4j_pagecache: str = Field("512m", description="the local Neo4j's page cache")
+    neo4j_tx_max: str | None = Field(
+        None, description="the local Neo4j's cap on a transaction's memory"
+    )
+    neo4j_start_timeout: float = Field(
+        120.0, gt=0, description="seconds the local Neo4j may take to start"
+    )
+    neo4j_uri: str | None = Field(
+        None,
+        validation_alias="NEO4J_URI",
+        description="use this Neo4j; never start a local one",
+    )
+    neo4j_user: str = Field("neo4j", validation_alias="NEO4J_USER", description="its user")
+    neo4j_password: SecretStr | None = Field(
+        None, validation_alias="NEO4J_PASSWORD", description="its password"
+    )
+    neo4j_database: str = Field(
+        "neo4j", validation_alias="NEO4J_DATABASE", description="its database"
+    )
+    xdg_cache_home: Path | None = Field(
+        None,
+        validation_alias="XDG_CACHE_HOME",
+        description="the user's cache, where the jars go when VEIL_JAR_CACHE is unset",
+    )
+
+    @field_validator("log_level", mode="before")
+    @classmethod
+    def _upper(cls, value: object) -> object:
+        return value.upper() if isinstance(value, str) else value
+
+    @classmethod
+    def variable(cls, field: str) -> str:
+        """The environment variable of `field`."""
+        alias = cls.model_fields[field].validation_alias
+        return alias if isinstance(alias, str) else f"VEIL_{field.upper()}"
+
+
+def environment() -> Environment:
+    """The environment as veil reads it; a malformed variable names itself and what it
+    should hold."""
+    try:
+        return Environment()
+    except ValidationError as err:
+        problems = []
+        for error in err.errors():
+            field = str(error["loc"][0])
+            name = Environment.variable(field) if field in Environment.model_fields else field
+            shown = "" if "id_secret" in field or "password" in field else f"={error['input']!r}"
+            problems.append(f"{name}{shown}: {error['msg']}")
+        raise EnvironmentProblem("environment: " + "; ".join(problems)) from None
 
 
 #: Files veil creates hold personal data (mentions, exports, the store): owner only.
@@ -30,7 +124,7 @@ def private_files() -> None:
 
 def veil_home() -> Path:
     """The local state directory (created on demand)."""
-    home = Path(os.environ.get("VEIL_HOME", ".veil")).resolve()
+    home = environment().home.resolve()
     home.mkdir(parents=True, exist_ok=True)
     return home
 
@@ -52,7 +146,7 @@ def id_token_secret() -> bytes:
 
     `VEIL_ID_SECRET` wins; otherwise a secret generated once under the veil home.
     """
-    env = os.environ.get("VEIL_ID_SECRET")
-    if env:
-        return env.encode("utf-8")
+    secret = environment().id_secret
+    if secret is not None:
+        return secret.get_secret_value().encode("utf-8")
     return read_or_create_secret(veil_home() / "id_secret").encode("ascii")

@@ -11,6 +11,7 @@ company on demand, from the holdings upstream of it only.
 
 from __future__ import annotations
 
+import logging
 import time
 import uuid
 from collections.abc import Callable
@@ -25,6 +26,8 @@ from config.graph import Control
 from graph import control
 from graph.guard import graph_writer, require_finished_load
 from graph.load import Progress, add_counters, counters_of, no_progress, write_batches
+
+log = logging.getLogger(__name__)
 
 # A holding is in force on $as_of when it started on or before it and has not ended.
 IN_FORCE = (
@@ -209,6 +212,13 @@ def _run_control(
     started = time.perf_counter()
     summary.counters = write_control(driver, rows, summary, database, progress)
     summary.seconds["write"] = time.perf_counter() - started
+    log.info(
+        "control as of %s: %d companies, %d holdings; seconds %s",
+        as_of,
+        summary.companies,
+        summary.holdings,
+        {k: round(v, 1) for k, v in summary.seconds.items()},
+    )
     return summary
 
 

@@ -17,6 +17,7 @@ steps (`load_steps`, their `Shape` and `Columns` as data) by offline import inst
 
 from __future__ import annotations
 
+import logging
 import math
 import queue
 import threading
@@ -35,6 +36,8 @@ import pandas as pd
 from graph.facts import LEGAL_REPRESENTATIVE, ResolvedRun, resolve_run
 from graph.guard import begin_load, finish_load, graph_writer
 from graph.schema import init_schema
+
+log = logging.getLogger(__name__)
 
 BATCH_SIZE = 5_000
 T = TypeVar("T")
@@ -169,6 +172,13 @@ def load_run(
         create = session.execute_read(_without_veil_nodes)
         summary.mode = "create" if create else "merge"
         steps = list(load_steps(resolved, create))
+        log.info(
+            "loading %s into Neo4j (%s mode): %d rows in %d steps",
+            run_dir,
+            summary.mode,
+            sum(len(step.frame) for step in steps),
+            len(steps),
+        )
         summary.counters, summary.rows = _write_all(
             session,
             _ahead(_batches(steps, batch_size)),
@@ -181,6 +191,7 @@ def load_run(
         session.execute_write(record_load, resolved, summary)
         finish_load(session, resolved.load_id)
     summary.seconds = time.perf_counter() - started
+    log.info("graph loaded in %.1f s: %s", summary.seconds, summary.counters)
     return summary
 
 

@@ -46,6 +46,7 @@ from splink.blocking_rule_library import CustomRule
 from splink.internals.splink_dataframe import SplinkDataFrame
 
 from config.errors import InputError
+from config.settings import environment
 from linkage.company_names import company_from_simplified
 from linkage.shapes import look_alike_apart
 
@@ -119,8 +120,6 @@ def _id_agree(left: pa.Array, right: pa.Array, born_l: pa.Array, born_r: pa.Arra
 #: DuckDB's memory limit for a linkage connection; past it, joins and sorts spill to the
 #: temp directory instead of growing the process (DuckDB's default is 80% of RAM). 2GB
 #: keeps a 1M-mention link under 4 GiB, with the features pandas holds besides.
-MEMORY_LIMIT_ENV = "VEIL_DUCKDB_MEMORY_LIMIT"
-DEFAULT_MEMORY_LIMIT = "2GB"
 
 
 def connect(temp_dir: Path | None = None) -> duckdb.DuckDBPyConnection:
@@ -130,7 +129,7 @@ def connect(temp_dir: Path | None = None) -> duckdb.DuckDBPyConnection:
     con = duckdb.connect()
     con.execute("SET lambda_syntax='ENABLE_SINGLE_ARROW'")
     con.execute("SET preserve_insertion_order=false")
-    con.execute("SET memory_limit=?", [os.environ.get(MEMORY_LIMIT_ENV, DEFAULT_MEMORY_LIMIT)])
+    con.execute("SET memory_limit=?", [environment().duckdb_memory_limit])
     if temp_dir is None:
         # DuckDB creates it on the first spill and removes it when the connection closes.
         temp_dir = Path(tempfile.gettempdir()) / f"veil-duckdb-{os.getpid()}"

@@ -8,6 +8,7 @@ links.parquet rows.
 
 from __future__ import annotations
 
+import logging
 import time
 import traceback
 from collections.abc import Callable
@@ -32,6 +33,8 @@ from linkage.deterministic import (
 )
 from linkage.features import KEY
 from linkage.judgements import judgement_constraints
+
+log = logging.getLogger(__name__)
 
 #: Called with (stage, entity_type) as each stage starts.
 Progress = Callable[[str, str], None]
@@ -100,7 +103,8 @@ def provisional_grouping(
 
 
 def announce(progress: Progress | None, name: str, entity_type: str) -> None:
-    """Tell `progress` that stage `name` of `entity_type` starts."""
+    """Tell `progress` (and the log) that stage `name` of `entity_type` starts."""
+    log.info("%s: %s", entity_type, name)
     if progress is not None:
         progress(name, entity_type)
 
@@ -147,8 +151,7 @@ class Resolver:
         except VeilError:
             raise
         except Exception as err:
-            log = self.error_log
-            log.write_text(
+            self.error_log.write_text(
                 f"{self.entity_type}: {stage}\n{traceback.format_exc()}", encoding="utf-8"
             )
             raise StageFailure(
@@ -156,9 +159,10 @@ class Resolver:
                 self.entity_type,
                 f"{type(err).__name__}: {str(err).splitlines()[0] if str(err) else ''}",
                 STAGE_HINTS.get(stage, DEFAULT_HINT),
-                str(log),
+                str(self.error_log),
             ) from err
         self.seconds[stage] = round(time.perf_counter() - started, 3)
+        log.debug("%s: %s took %.1f s", self.entity_type, stage, self.seconds[stage])
         return result
 
     def model(self, saved: Path | None, previous: Path | None = None) -> tuple[models.Model, str]:

@@ -17,6 +17,7 @@ what decided it).
 from __future__ import annotations
 
 import json
+import logging
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -35,6 +36,8 @@ from linkage.resolver import EntityResult, Progress, Resolver, announce
 from linkage.waves import combined_features, linked_entities, previous_ids
 from loaders import rundir
 from loaders.rundir import JUDGEMENTS, LINK_ERROR_LOG, LINK_REPORT, MODELS, Staged
+
+log = logging.getLogger(__name__)
 
 
 def default_models_dir() -> Path:
@@ -124,6 +127,16 @@ def link_run(
         warnings=sorted(set(warnings)),
         seconds=round(time.perf_counter() - started, 3),
     )
+    for result in (summary.company, summary.person):
+        log.info(
+            "%s: %d mentions -> %d entities (%d scored pairs, %d merging, %d held back)",
+            result.entity_type,
+            result.mentions,
+            result.entities,
+            result.scored_pairs,
+            result.merging_pairs,
+            result.held_back,
+        )
     (out_dir / LINK_REPORT).write_text(
         json.dumps(summary.as_dict(), ensure_ascii=False, indent=2) + "\n", encoding="utf-8"
     )

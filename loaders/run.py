@@ -12,6 +12,7 @@ from __future__ import annotations
 import glob
 import hashlib
 import json
+import logging
 import multiprocessing
 import os
 import shutil
@@ -38,6 +39,8 @@ from loaders.records import MappedRecord, RecordMapper, RowRejected
 from loaders.rows import QuarantineRow, Record
 from loaders.rundir import FACT_TABLES, LOAD_TABLES, MANIFEST, Staged, TableSink
 from loaders.vocabulary import Vocabulary, load_vocabulary
+
+log = logging.getLogger(__name__)
 
 # progress(source, rows_done_in_source, bytes_done, bytes_total)
 Progress = Callable[[str, int, int, int], None]
@@ -183,12 +186,22 @@ def load_run(
         total = sum(p.stat().st_size for paths in files.values() for p in paths)
         if workers is None:
             workers = min(os.cpu_count() or 1, len(jobs)) if total >= PARALLEL_MIN_BYTES else 1
+        log.info("loading %d source(s) into %s with %d worker(s)", len(jobs), run_dir, workers)
         results = (
             _run_parallel(jobs, workers, progress)
             if workers > 1
             else [_run_job(job, progress) for job in jobs]
         )
         counts = {job.name: result for job, result in zip(jobs, results, strict=True)}
+        for name, done in counts.items():
+            log.info(
+                "source %s: %d rows read, %d accepted, %d quarantined, %d fields invalidated",
+                name,
+                done.rows_read,
+                done.rows_accepted,
+                done.rows_quarantined,
+                done.fields_invalidated,
+            )
         tables = _merge_parts([job.part_dir for job in jobs], staged)
         manifest = _manifest(sources_path, run_dir, counts, tables)
         manifest["orphan_staging_removed"] = staged.orphans_removed
@@ -201,6 +214,7 @@ def load_run(
             json.dumps(manifest, ensure_ascii=False, indent=2), encoding="utf-8"
         )
         staged.publish(last=MANIFEST)
+        log.info("loaded %s: %s", run_dir, manifest["totals"])
         return manifest
 
 

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from enum import StrEnum
+
 import typer
 
-from config.settings import private_files
+from config.errors import VeilError
+from config.settings import environment, private_files
 from service import (
     cmd_alerts,
     cmd_demo,
@@ -15,8 +18,9 @@ from service import (
     cmd_neo4j,
     cmd_sources,
     cmd_world,
+    logs,
 )
-from service.console import run_guarded
+from service.console import err_console, run_guarded, styled
 
 app = typer.Typer(
     name="veil",
@@ -26,10 +30,30 @@ app = typer.Typer(
 )
 
 
+class LogLevel(StrEnum):
+    DEBUG = "DEBUG"
+    INFO = "INFO"
+    WARNING = "WARNING"
+    ERROR = "ERROR"
+
+
 @app.callback()
-def _private() -> None:
+def _setup(
+    log_level: LogLevel | None = typer.Option(
+        None,
+        "--log-level",
+        case_sensitive=False,
+        help="what veil logs to stderr (default: $VEIL_LOG_LEVEL, else WARNING)",
+    ),
+) -> None:
     """Entity resolution and corporate-veil linkage over regulatory data islands."""
     private_files()
+    try:
+        level = log_level or environment().log_level
+    except VeilError as err:
+        err_console.print(styled(("error:", "bold red"), " ", str(err)))
+        raise typer.Exit(1) from None
+    logs.configure(level)
 
 
 app.add_typer(cmd_neo4j.app, name="neo4j", help="Run the local Neo4j (start, stop, status).")
