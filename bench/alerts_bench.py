@@ -37,9 +37,9 @@ from bench_worlds import OUT
 from alerts.store import list_alerts, sweep
 from config.graph import load_graph_config
 from config.rules import load_rules
-from graph.connection import open_driver
 from graph.load import load_run as load_graph
-from graph.neo4j_server import ServerConfig, free_port, start
+from graph.server.connection import open_driver
+from graph.server.local import ServerConfig, free_port, start
 from world.alert_checks import format_alert_scores, score_alerts
 from world.graph_checks import TRUTH_AS_OF
 

@@ -107,10 +107,10 @@ from config.rules import DEFAULT_RULES, load_rules
 from config.settings import private_files, veil_home
 from graph import control
 from graph.analysis import holdings_in_force, run_control
-from graph.connection import external_settings, open_driver
 from graph.load import load_run as load_graph
-from graph.neo4j_server import ServerConfig, start
 from graph.queries import controls, footprint, notable_structures, related_party_risk
+from graph.server.connection import external_settings, open_driver
+from graph.server.local import ServerConfig, start
 from linkage.run import link_run
 from loaders.identifiers import mask_id
 from loaders.run import load_run

@@ -14,7 +14,7 @@ Starts a throwaway Neo4j (its own store under bench/out/neo4j-graph-bench, a fre
    world.graph_checks.perfect_entities; linkage is too slow at that size and is not what
    is measured): first load into an empty graph (CREATE) and an idempotent re-load
    (MERGE; target >= 20,000 relationships/s), the same first load by bulk import
-   (graph/bulk_import.py, `veil graph load --bulk`) into a second, empty local Neo4j
+   (graph/bulk_load.py, `veil graph load --bulk`) into a second, empty local Neo4j
    (bench/out/neo4j-graph-bulk, removed afterwards; started beforehand as a user's would
    be: the import stops and restarts it), run_control for all companies (target < 2 min),
    `controls` latency over --queries random companies (target p95 < 50 ms) and
@@ -45,13 +45,13 @@ from bench_worlds import OUT
 
 from config.graph import load_graph_config
 from graph.analysis import run_control
-from graph.bulk_import import bulk_load
-from graph.connection import open_driver
+from graph.bulk_load import bulk_load
 from graph.facts import resolve_run
 from graph.load import LoadSummary
 from graph.load import load_run as load_graph
-from graph.neo4j_server import LocalServer, ServerConfig, free_port, start, stop
 from graph.queries import controls, footprint
+from graph.server.connection import open_driver
+from graph.server.local import LocalServer, ServerConfig, free_port, start, stop
 from world.graph_checks import TRUTH_AS_OF, format_control_scores, score_control
 
 AGREEMENT_TARGET = 0.995

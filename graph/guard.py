@@ -29,6 +29,7 @@ import neo4j
 from neo4j import exceptions as neo4j_errors
 
 from config.errors import VeilError
+from graph.server.connection import external_settings
 
 LOCK = "graph"
 CONSTRAINTS = (
@@ -232,9 +233,13 @@ def require_finished_load(driver: neo4j.Driver, command: str, database: str = "n
         )
 
 
+AGAIN = "run the same command again: a load resumes, nothing is lost"
+
+
 @contextmanager
-def neo4j_faults(uri: str, doing: str) -> Iterator[None]:
-    """Neo4j faults as VeilErrors naming the server and the next step, not tracebacks.
+def neo4j_faults(uri: str, doing: str, then: str = AGAIN) -> Iterator[None]:
+    """Neo4j faults as VeilErrors naming the server and the next step, not tracebacks;
+    `then` is what to do once Neo4j answers again.
 
     The driver already retried transient errors with backoff for its
     `max_transaction_retry_time`; what reaches here is final.
@@ -244,13 +249,21 @@ def neo4j_faults(uri: str, doing: str) -> Iterator[None]:
     except (neo4j_errors.ServiceUnavailable, neo4j_errors.SessionExpired) as err:
         raise GraphUnavailable(
             f"Neo4j at {uri} stopped answering while {doing} ({type(err).__name__}); "
-            "check it is running (`veil neo4j status`, `veil neo4j start`), then run the "
-            "same command again: a load resumes, nothing is lost"
+            f"check it is running (`veil neo4j status`, `veil neo4j start`), then {then}"
         ) from None
     except neo4j_errors.AuthError:
+        if external_settings() is None:
+            advice = (
+                "veil's local Neo4j takes its password from the password file in its data "
+                "dir at each start, so that file changed since: restart it (`veil neo4j "
+                "stop`, then `veil neo4j start`)"
+            )
+        else:
+            advice = (
+                "check NEO4J_USER and NEO4J_PASSWORD (or unset NEO4J_URI to use veil's local Neo4j)"
+            )
         raise GraphUnavailable(
-            f"Neo4j at {uri} refused the credentials while {doing}; check NEO4J_USER and "
-            "NEO4J_PASSWORD (or unset NEO4J_URI to use veil's local Neo4j)"
+            f"Neo4j at {uri} refused the credentials while {doing}; {advice}"
         ) from None
     except neo4j_errors.Neo4jError as err:
         raise GraphUnavailable(

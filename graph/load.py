@@ -11,7 +11,7 @@ with the facts they were computed from; alert records (issue 5) carry no stamp a
 Each batch is one managed transaction (`session.execute_write`), which the driver
 retries on transient errors (deadlocks, leader changes). A graph without veil nodes (the
 first load) is written with CREATE instead: the same graph, without a lookup per row. Into
-an empty local graph, graph/bulk_import.py (`veil graph load --bulk`) writes the same
+an empty local graph, graph/bulk_load.py (`veil graph load --bulk`) writes the same
 steps (`load_steps`, their `Shape` and `Columns` as data) by offline import instead.
 """
 
@@ -51,7 +51,7 @@ def no_progress(_: str, __: int, ___: int) -> None:
 @dataclass
 class LoadSummary:
     """What a load did; `rows` counts the node and relationship rows sent; `stages` are the
-    seconds of a bulk import's stages (graph/bulk_import.py)."""
+    seconds of a bulk import's stages (graph/bulk_load.py)."""
 
     run_dir: str
     load_id: str

@@ -20,10 +20,10 @@ from alerts.store import export, list_alerts, sweep
 from config.graph import load_graph_config
 from config.rules import load_rules
 from graph.analysis import run_control
-from graph.connection import open_driver
 from graph.guard import neo4j_faults
 from graph.load import load_run as load_graph
 from graph.queries import controls, notable_structures
+from graph.server.connection import open_driver
 from linkage.run import link_run
 from loaders.run import load_run
 from service.cmd_alerts import print_alert, print_sweep

@@ -22,14 +22,14 @@ from rich.text import Text
 
 from config.errors import EnvironmentProblem, InputError
 from config.graph import load_graph_config
-from graph import neo4j_server
 from graph.analysis import control_one, run_control
-from graph.bulk_import import bulk_load
-from graph.connection import Neo4jSettings, external_settings, neo4j_settings, open_driver
+from graph.bulk_load import bulk_load
 from graph.guard import neo4j_faults
 from graph.load import LoadSummary, load_run
 from graph.queries import controls, footprint, related_party_risk, resolve_company
 from graph.schema import init_schema
+from graph.server.connection import Neo4jSettings, external_settings, neo4j_settings, open_driver
+from graph.server.local import server_config
 from service.console import console, err_console, print_json, run_guarded, styled
 
 graph_app = typer.Typer(no_args_is_help=True, help="Build the corporate-veil graph in Neo4j.")
@@ -148,13 +148,13 @@ def load(
 
 
 def _bulk(run: Path, batch_size: int, quiet: bool) -> LoadSummary:
-    """`bulk_import.bulk_load` into the local instance, a line per stage as it ends."""
+    """`graph.bulk_load.bulk_load` into the local instance, a line per stage as it ends."""
     if external_settings() is not None:
         raise EnvironmentProblem(
             "--bulk imports into veil's own local Neo4j, but NEO4J_URI is set "
             f"({os.environ.get('NEO4J_URI')}): unset it, or load without --bulk"
         )
-    config = neo4j_server.server_config()
+    config = server_config()
     if quiet:
         return bulk_load(config, run, batch_size=batch_size).summary
     with console.status("bulk import: checking the local graph is empty...") as status:

@@ -1,4 +1,4 @@
-"""`veil neo4j start|stop|status`: run the local Neo4j (graph/neo4j_server.py) in the background."""
+"""`veil neo4j start|stop|status|install`: run the local Neo4j (graph/server/) in the background."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 from rich.text import Text
 
-from graph import neo4j_server
+from graph.server import jars, local
 from service.console import console, print_json, run_guarded
 
 app = typer.Typer(no_args_is_help=True, add_completion=False)
@@ -34,13 +34,13 @@ def start(
     ] = None,
 ) -> None:
     """Start the local Neo4j in the background and wait until Bolt answers."""
-    config = neo4j_server.server_config(data_dir=data_dir, port=port, timeout=timeout)
+    config = local.server_config(data_dir=data_dir, port=port, timeout=timeout)
     with console.status("Starting Neo4j...") as spinner:
-        server = neo4j_server.start(config, progress=lambda msg: spinner.update(Text(msg)))
+        server = local.start(config, progress=lambda msg: spinner.update(Text(msg)))
     if server.already_running:
         console.print(f"Neo4j is already running at {server.uri} (pid {server.pid})")
     else:
-        version = neo4j_server.NEO4J_VERSION
+        version = jars.NEO4J_VERSION
         console.print(f"Neo4j {version} ready at {server.uri} (pid {server.pid})")
     console.print(f"user neo4j, password in {config.password_file}", highlight=False)
 
@@ -49,9 +49,9 @@ def start(
 @run_guarded
 def stop(port: PortOpt = None, data_dir: DataDirOpt = None) -> None:
     """Stop the local Neo4j cleanly (SIGTERM, then wait for the shutdown)."""
-    config = neo4j_server.server_config(data_dir=data_dir, port=port)
+    config = local.server_config(data_dir=data_dir, port=port)
     with console.status("Stopping Neo4j..."):
-        pid = neo4j_server.stop(config)
+        pid = local.stop(config)
     if pid is None:
         console.print(f"Neo4j is not running (data dir {config.data_dir})", highlight=False)
     else:
@@ -66,8 +66,8 @@ def status(
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
     """Show the Bolt URI, the pid and whether Bolt answers."""
-    config = neo4j_server.server_config(data_dir=data_dir, port=port)
-    st = neo4j_server.status(config)
+    config = local.server_config(data_dir=data_dir, port=port)
+    st = local.status(config)
     if as_json:
         print_json(st.as_dict())
         return
@@ -86,10 +86,8 @@ def status(
 @run_guarded
 def install() -> None:
     """Check Java and fetch Neo4j's jars with Maven into the reused cache (once)."""
-    java = neo4j_server.check_java()
+    java = jars.check_java()
     with console.status("Fetching Neo4j jars...") as spinner:
-        lib = neo4j_server.ensure_jars(progress=lambda msg: spinner.update(Text(msg)))
-    jars = len(list(lib.glob("*.jar")))
-    console.print(
-        f"{java}; Neo4j {neo4j_server.NEO4J_VERSION}: {jars} jars in {lib}", highlight=False
-    )
+        lib = jars.ensure_jars(progress=lambda msg: spinner.update(Text(msg)))
+    count = len(list(lib.glob("*.jar")))
+    console.print(f"{java}; Neo4j {jars.NEO4J_VERSION}: {count} jars in {lib}", highlight=False)

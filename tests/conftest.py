@@ -1,6 +1,7 @@
 """Shared fixtures. Neo4j: one throwaway local instance per test session, started on demand.
 
-If NEO4J_URI is set, the tests use that server instead of starting one (see graph/connection.py).
+If NEO4J_URI is set, the tests use that server instead of starting one
+(see graph/server/connection.py).
 """
 
 from __future__ import annotations
@@ -11,9 +12,9 @@ from collections.abc import Iterator
 import neo4j
 import pytest
 
-from graph import neo4j_server as neo4j_server_module
-from graph.connection import Neo4jSettings, external_settings, open_driver
-from graph.neo4j_server import ServerConfig, start
+from graph.server import local
+from graph.server.connection import Neo4jSettings, external_settings, open_driver
+from graph.server.local import ServerConfig, start
 
 #: Fixtures that need a running Neo4j (and so Java and the Maven jars): a test whose
 #: fixture closure holds one is marked `neo4j`, so `make test-fast` can leave it out.
@@ -43,7 +44,7 @@ def _isolated_veil_home(tmp_path_factory: pytest.TempPathFactory) -> Iterator[No
 @pytest.fixture
 def free_port() -> int:
     """A free Bolt port for a test that starts its own instance."""
-    return neo4j_server_module.free_port()
+    return local.free_port()
 
 
 @pytest.fixture(scope="session")
@@ -58,7 +59,7 @@ def neo4j_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Neo4jSett
         return
     config = ServerConfig(
         data_dir=tmp_path_factory.mktemp("neo4j"),
-        port=neo4j_server_module.free_port(),
+        port=local.free_port(),
         heap="512m",
         pagecache="128m",
         tx_max="256m",

@@ -23,8 +23,8 @@ from alerts.store import get_alert, list_alerts, review, sweep
 from config.errors import ConfigError, InputError
 from config.graph import load_graph_config
 from config.rules import load_rules
-from graph.connection import Neo4jSettings
 from graph.load import load_run
+from graph.server.connection import Neo4jSettings
 from service.cli import app
 
 RULES = load_rules()

@@ -1,4 +1,4 @@
-"""Bulk import (graph/bulk_import.py): the graph `neo4j-admin database import` builds equals
+"""Bulk import (graph/bulk_load.py): the graph `neo4j-admin database import` builds equals
 the one `load_run` builds over Bolt, property by property with Neo4j's own type names, and
 a Bolt load of the same run afterwards changes nothing.
 
@@ -21,22 +21,15 @@ from graph_runs import RunBuilder, pid
 from typer.testing import CliRunner
 
 from config.errors import EnvironmentProblem
-from graph import neo4j_server
-from graph.bulk_import import (
-    CsvFile,
-    ImportPlan,
-    _DelimiterInData,
-    bulk_load,
-    csv_field,
-    csv_type,
-    run_import,
-    write_csvs,
-)
-from graph.connection import external_settings, open_driver
+from graph.bulk_csv import _DelimiterInData, csv_field, csv_type, write_csvs
+from graph.bulk_load import bulk_load
 from graph.facts import resolve_run
 from graph.load import STAMPED_NODES, STAMPED_RELATIONSHIPS, load_run, load_steps
-from graph.neo4j_server import LocalServer, ServerConfig, free_port
 from graph.schema import SCHEMA
+from graph.server import local
+from graph.server.admin_import import CsvFile, ImportFiles, run_import
+from graph.server.connection import external_settings, open_driver
+from graph.server.local import LocalServer, ServerConfig, free_port
 from service.cli import app
 
 # Neo4j-admin and a server of its own: Java and the jars.
@@ -155,7 +148,7 @@ class ImportTarget:
     servers: list[LocalServer] = field(default_factory=list)
 
     def driver(self) -> neo4j.Driver:
-        return open_driver(neo4j_server.local_settings(self.config))
+        return open_driver(local.local_settings(self.config))
 
 
 @pytest.fixture(scope="module")
@@ -167,11 +160,11 @@ def target(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ImportTarget]:
         pagecache="128m",
         tx_max="256m",
     )
-    found = ImportTarget(config, [neo4j_server.start(config, watch_stdin=True)])
+    found = ImportTarget(config, [local.start(config, watch_stdin=True)])
     try:
         yield found
     finally:
-        neo4j_server.stop(config)  # whichever instance runs now
+        local.stop(config)  # whichever instance runs now
         for server in found.servers:
             server.stop()
 
@@ -232,13 +225,13 @@ def test_an_import_builds_what_the_bolt_load_builds(target: ImportTarget, tmp_pa
 @needs_local
 def test_a_graph_with_nodes_is_refused(target: ImportTarget, tmp_path: Path):
     run_dir = _hostile_run(tmp_path)
-    if not neo4j_server.is_running(target.config):
-        target.servers.append(neo4j_server.start(target.config, watch_stdin=True))
+    if not local.is_running(target.config):
+        target.servers.append(local.start(target.config, watch_stdin=True))
     with target.driver() as driver:
         driver.execute_query("MERGE (:VeilTest {id: 'refusal'})")
         with pytest.raises(EnvironmentProblem, match=r"not empty .*VeilTest 1"):
             bulk_load(target.config, run_dir, watch_stdin=True)
-        assert neo4j_server.is_running(target.config)  # left as it was
+        assert local.is_running(target.config)  # left as it was
         records, _, _ = driver.execute_query("MATCH (n:VeilTest {id: 'refusal'}) RETURN n")
         assert len(records) == 1
 
@@ -251,6 +244,36 @@ def test_a_graph_with_nodes_is_refused(target: ImportTarget, tmp_path: Path):
     result = runner.invoke(app, ["graph", "load", "--run", str(run_dir), "--bulk"], env=env)
     assert result.exit_code == 1
     assert "not empty" in result.output and "without --bulk" in result.output
+
+
+@needs_local
+def test_a_changed_password_file_is_an_error_that_says_to_restart(
+    target: ImportTarget, tmp_path: Path
+):
+    """The running instance took its password from the file at start; a file changed since
+    makes Neo4j refuse veil: the CLI says so and what to do, without a traceback."""
+    run_dir = _hostile_run(tmp_path)
+    if not local.is_running(target.config):
+        target.servers.append(local.start(target.config, watch_stdin=True))
+    env = {
+        "VEIL_NEO4J_HOME": str(target.config.data_dir),
+        "VEIL_NEO4J_PORT": str(target.config.port),
+        "NEO4J_URI": "",
+    }
+    password = target.config.password_file.read_text(encoding="ascii")
+    target.config.password_file.write_text("not-the-password\n", encoding="ascii")
+    try:
+        runner = CliRunner()
+        bulk = runner.invoke(app, ["graph", "load", "--run", str(run_dir), "--bulk"], env=env)
+        init = runner.invoke(app, ["graph", "init"], env=env)
+    finally:
+        target.config.password_file.write_text(password, encoding="ascii")
+    for result in (bulk, init):
+        assert result.exit_code == 1 and isinstance(result.exception, SystemExit)
+        assert "refused the credentials" in result.output
+        assert "veil neo4j stop" in result.output and "NEO4J_PASSWORD" not in result.output
+    assert "checking the local graph is empty" in bulk.output
+    assert local.is_running(target.config)  # left as it was
 
 
 def test_an_external_server_is_refused(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
@@ -307,8 +330,8 @@ def test_a_failed_import_names_the_file_and_line(tmp_path: Path):
     work.mkdir()
     nodes = work / "persons.csv"
     nodes.write_text('entity_id:ID(Person),born:date\n"P1",2020-01-01\n"P2",not-a-date\n')
-    plan = ImportPlan(nodes=[CsvFile(nodes, "Person", 2, False)])
+    files = ImportFiles("\x1f", nodes=[CsvFile(nodes, "Person", 2, False)])
     with pytest.raises(EnvironmentProblem) as failed:
-        run_import(home, plan, work, memory="256m", heap="256m")
+        run_import(home, files, work, memory="256m", heap="256m")
     message = str(failed.value)
     assert str(nodes) in message and "line:2" in message and "not-a-date" in message

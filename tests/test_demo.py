@@ -9,7 +9,7 @@ import pytest
 from pii_scan import private_modes, scan_files, scan_graph
 from typer.testing import CliRunner
 
-from graph.connection import Neo4jSettings, open_driver
+from graph.server.connection import Neo4jSettings, open_driver
 from service.cli import app
 
 

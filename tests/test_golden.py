@@ -22,7 +22,7 @@ from types import ModuleType
 
 import neo4j
 
-from graph.connection import Neo4jSettings
+from graph.server.connection import Neo4jSettings
 
 ROOT = Path(__file__).resolve().parents[1]
 GOLDEN = ROOT / "tests" / "golden" / "demo-2000.json"

@@ -21,9 +21,9 @@ from typer.testing import CliRunner
 from config.errors import Ambiguous, NotFound
 from config.graph import load_graph_config
 from graph.analysis import run_control
-from graph.connection import Neo4jSettings
 from graph.load import load_run
 from graph.queries import controls, footprint, related_party_risk, resolve_person
+from graph.server.connection import Neo4jSettings
 from service.cli import app
 
 SETTINGS = load_graph_config().control

@@ -21,7 +21,6 @@ from alerts.store import sweep
 from config.graph import load_graph_config
 from config.rules import load_rules
 from graph.analysis import run_control
-from graph.connection import Neo4jSettings
 from graph.guard import (
     GraphBusy,
     GraphIncomplete,
@@ -31,6 +30,7 @@ from graph.guard import (
     unfinished_load,
 )
 from graph.load import load_run
+from graph.server.connection import Neo4jSettings
 
 SETTINGS = load_graph_config().control
 DAY = date(2026, 1, 1)
@@ -188,7 +188,7 @@ def test_a_load_killed_part_way_is_marked_and_the_rerun_equals_a_clean_load(
         "NEO4J_PASSWORD": neo4j_server.password,
     }
     script = (
-        "import sys; from pathlib import Path; from graph.connection import neo4j_settings, "
+        "import sys; from pathlib import Path; from graph.server.connection import neo4j_settings, "
         "open_driver; from graph.load import load_run\n"
         "with open_driver(neo4j_settings()) as d:\n"
         "    load_run(d, Path(sys.argv[1]), batch_size=20, "
@@ -248,8 +248,8 @@ def test_neo4j_killed_mid_load_is_an_error_and_the_rerun_equals_a_clean_load(
     tmp_path: Path, free_port: int
 ) -> None:
     from config.errors import VeilError
-    from graph.connection import open_driver
-    from graph.neo4j_server import ServerConfig, start
+    from graph.server.connection import open_driver
+    from graph.server.local import ServerConfig, start
 
     old = _world("N", 1_500).write(tmp_path / "old")
     new_world = _world("N", 1_500)

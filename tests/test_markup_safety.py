@@ -18,8 +18,8 @@ import yaml
 from graph_runs import RunBuilder, cid, pid
 from typer.testing import CliRunner, Result
 
-from graph.connection import Neo4jSettings
 from graph.load import load_run
+from graph.server.connection import Neo4jSettings
 from service.cli import app
 
 HOSTILE = ("[/]", "[bold]x[/bold]", ":x:")

@@ -18,8 +18,8 @@ import pytest
 from typer.testing import CliRunner
 
 from config.errors import EnvironmentProblem
-from graph import neo4j_server
-from graph.connection import Neo4jSettings, neo4j_settings, open_driver
+from graph.server import jars, local
+from graph.server.connection import Neo4jSettings, neo4j_settings, open_driver
 from service.cmd_neo4j import app
 
 # The local launcher itself: Java and the jars, even where no server is left running.
@@ -63,9 +63,9 @@ def test_taken_port_is_named_in_the_error(tmp_path: Path, monkeypatch: pytest.Mo
         blocker.bind(("127.0.0.1", 0))
         blocker.listen()
         port = blocker.getsockname()[1]
-        config = neo4j_server.ServerConfig(data_dir=tmp_path / "neo4j", port=port)
+        config = local.ServerConfig(data_dir=tmp_path / "neo4j", port=port)
         with pytest.raises(EnvironmentProblem, match=rf"port {port}\b.*--port"):
-            neo4j_server.start(config)
+            local.start(config)
 
 
 def test_external_server_wins_and_blocks_a_local_start(
@@ -82,7 +82,7 @@ def test_external_server_wins_and_blocks_a_local_start(
 
     assert neo4j_settings(start=True, starting=starting) == neo4j_settings()
     with pytest.raises(EnvironmentProblem, match="NEO4J_URI"):
-        neo4j_server.start(neo4j_server.ServerConfig(data_dir=tmp_path / "neo4j", port=1))
+        local.start(local.ServerConfig(data_dir=tmp_path / "neo4j", port=1))
 
 
 def test_cli_start_status_stop(tmp_path: Path, free_port: int, monkeypatch: pytest.MonkeyPatch):
@@ -124,13 +124,13 @@ def test_cli_start_status_stop(tmp_path: Path, free_port: int, monkeypatch: pyte
         assert result.exit_code == 0, result.output
         assert "not running" in result.output
     finally:
-        neo4j_server.stop(neo4j_server.server_config(data_dir=data_dir))
+        local.stop(local.server_config(data_dir=data_dir))
 
 
 def test_missing_java_says_what_to_install(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
     monkeypatch.setenv("PATH", str(tmp_path))
     with pytest.raises(EnvironmentProblem, match=r"no `java` on PATH.*Java 17"):
-        neo4j_server.check_java()
+        jars.check_java()
 
 
 def test_missing_maven_with_an_empty_jar_cache_is_explained(
@@ -139,12 +139,12 @@ def test_missing_maven_with_an_empty_jar_cache_is_explained(
     monkeypatch.setenv("VEIL_JAR_CACHE", str(tmp_path / "cache"))
     monkeypatch.setenv("PATH", str(tmp_path))
     with pytest.raises(EnvironmentProblem, match=r"not cached .* `mvn` is not on"):
-        neo4j_server.ensure_jars()
+        jars.ensure_jars()
 
 
 def test_a_start_that_times_out_says_so_and_leaves_nothing_running(tmp_path: Path, free_port: int):
-    config = neo4j_server.server_config(data_dir=tmp_path / "neo4j", port=free_port, timeout=1.0)
+    config = local.server_config(data_dir=tmp_path / "neo4j", port=free_port, timeout=1.0)
     with pytest.raises(EnvironmentProblem, match=r"did not become ready within 1 s"):
-        neo4j_server.start(config, watch_stdin=True)
+        local.start(config, watch_stdin=True)
     assert not config.state_file.exists()
-    assert neo4j_server.status(config).running is False
+    assert local.status(config).running is False

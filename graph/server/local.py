@@ -1,8 +1,5 @@
-"""veil's own Neo4j: an embedded Neo4j 5.26 Community DBMS run by local_neo4j/Launcher.java.
-
-Why embedded: Neo4j 5.26 LTS is the last line on Java 17 and ships no pip-installable
-server; Maven Central serves its jars, so the first start fetches them once into a cache
-(`ensure_jars`) and every start runs the launcher as a single source file (no build step).
+"""veil's own Neo4j: an embedded Neo4j 5.26 Community DBMS run by launcher/Launcher.java
+(the jars and the Java that run it: graph/server/jars.py), started, stopped and asked here.
 
 One instance per data dir (the Neo4j home). Files in it:
   data/, logs/        Neo4j's own store and logs (logs/debug.log says why a start failed)
@@ -19,13 +16,10 @@ import fcntl
 import json
 import os
 import re
-import shutil
 import signal
 import socket
 import subprocess
-import tempfile
 import time
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, NoReturn
@@ -34,43 +28,26 @@ import neo4j
 
 from config.errors import EnvironmentProblem
 from config.settings import read_or_create_secret, veil_home
-from graph.connection import Neo4jSettings, external_settings, open_driver
+from graph.server.connection import Neo4jSettings, external_settings, open_driver
+from graph.server.jars import (
+    JVM_FLAGS,
+    LAUNCHER,
+    NEO4J_VERSION,
+    Progress,
+    check_java,
+    ensure_jars,
+    quiet,
+    tail_text,
+)
 
-NEO4J_VERSION = "5.26.30"  # keep in step with local_neo4j/pom.xml
 DEFAULT_PORT = 7687
 DEFAULT_HEAP = "1g"
 DEFAULT_PAGECACHE = "512m"
 DEFAULT_TIMEOUT = 120.0
 USER = "neo4j"
 
-RESOURCES = Path(__file__).resolve().parent / "local_neo4j"
 READY = "VEIL-NEO4J READY"
 FAILED = "VEIL-NEO4J FAILED"
-
-# The flags Neo4j's own neo4j.conf passes to the JVM (server.jvm.additional) that matter here;
-# without the add-opens Java 17 fails at start on DirectByteBuffer access.
-JVM_FLAGS = (
-    "-XX:+UseG1GC",
-    "-XX:-OmitStackTraceInFastThrow",
-    "-XX:+UnlockExperimentalVMOptions",
-    "-XX:+TrustFinalNonStaticFields",
-    "-XX:+DisableExplicitGC",
-    "-XX:+ExitOnOutOfMemoryError",
-    "-Djdk.nio.maxCachedBufferSize=1024",
-    "-Dio.netty.tryReflectionSetAccessible=true",
-    "-Dlog4j2.disable.jmx=true",
-    "-Dfile.encoding=UTF-8",
-    "--add-opens=java.base/java.nio=ALL-UNNAMED",
-    "--add-opens=java.base/java.io=ALL-UNNAMED",
-    "--add-opens=java.base/sun.nio.ch=ALL-UNNAMED",
-    "--enable-native-access=ALL-UNNAMED",
-)
-
-Progress = Callable[[str], None]
-
-
-def _quiet(_: str) -> None:
-    """Default progress sink: say nothing."""
 
 
 @dataclass(frozen=True)
@@ -127,98 +104,6 @@ def _half(size: str) -> str:
         raise EnvironmentProblem(f"cannot read memory size {size!r}: use e.g. 512m or 2g")
     units = {"": 1, "k": 1 << 10, "m": 1 << 20, "g": 1 << 30}
     return f"{int(match[1]) * units[match[2]] // 2 // (1 << 20)}m"
-
-
-# --- jars ----------------------------------------------------------------------------------
-
-
-def jar_cache_dir() -> Path:
-    """Where the Neo4j jars live: $VEIL_JAR_CACHE (else ~/.cache/veil)/neo4j-<version>/lib."""
-    root = os.environ.get("VEIL_JAR_CACHE")
-    if not root:
-        xdg = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
-        root = str(Path(xdg) / "veil")
-    return Path(root).expanduser() / f"neo4j-{NEO4J_VERSION}" / "lib"
-
-
-def ensure_jars(progress: Progress = _quiet) -> Path:
-    """Return the jar directory, fetching the jars with Maven first if not cached yet.
-
-    A marker is written only after a complete copy, so an interrupted fetch is redone.
-    """
-    lib = jar_cache_dir()
-    marker = lib.with_name("lib.complete")
-    if marker.exists():
-        return lib
-    lib.parent.mkdir(parents=True, exist_ok=True)
-    with open(lib.with_name(".lock"), "w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)  # another process may be fetching right now
-        if marker.exists():
-            return lib
-        mvn = shutil.which("mvn")
-        if mvn is None:
-            raise EnvironmentProblem(
-                f"the Neo4j {NEO4J_VERSION} jars are not cached in {lib} and `mvn` is not on "
-                "PATH: install Maven (e.g. apt-get install maven) so veil can fetch them from "
-                "Maven Central, or point VEIL_JAR_CACHE at a cache that has them"
-            )
-        progress(
-            f"Fetching Neo4j {NEO4J_VERSION} jars from Maven Central into {lib} "
-            "(first use only, about 125 MB)..."
-        )
-        for leftover in lib.parent.glob("lib.partial-*"):  # from an interrupted fetch
-            shutil.rmtree(leftover, ignore_errors=True)
-        partial = lib.with_name(f"lib.partial-{os.getpid()}")
-        with tempfile.TemporaryDirectory(prefix="veil-neo4j-pom-") as tmp:
-            # Run on a copy so Maven never writes into the installed package.
-            pom = Path(tmp) / "pom.xml"
-            shutil.copyfile(RESOURCES / "pom.xml", pom)
-            cmd = [
-                mvn,
-                "-B",
-                "-q",
-                "-f",
-                str(pom),
-                "dependency:copy-dependencies",
-                "-DincludeScope=runtime",
-                f"-DoutputDirectory={partial}",
-            ]
-            result = subprocess.run(cmd, cwd=tmp, capture_output=True, text=True, check=False)
-        if result.returncode != 0:
-            shutil.rmtree(partial, ignore_errors=True)
-            tail = _tail_text(result.stdout + result.stderr, 25)
-            raise EnvironmentProblem(
-                f"Maven could not fetch the Neo4j {NEO4J_VERSION} jars (exit "
-                f"{result.returncode}); check access to Maven Central and retry:\n{tail}"
-            )
-        shutil.rmtree(lib, ignore_errors=True)
-        partial.rename(lib)
-        marker.write_text(f"neo4j {NEO4J_VERSION}\n", encoding="ascii")
-    return lib
-
-
-# --- java ----------------------------------------------------------------------------------
-
-
-def check_java() -> str:
-    """Path of a `java` on PATH that is version 17 or later (Neo4j 5.26 needs 17)."""
-    java = shutil.which("java")
-    if java is None:
-        raise EnvironmentProblem(
-            "no `java` on PATH: install Java 17 or later (e.g. apt-get install openjdk-17-jre-"
-            "headless) to run the local Neo4j, or set NEO4J_URI to use an existing server"
-        )
-    out = subprocess.run([java, "-version"], capture_output=True, text=True, check=False)
-    match = re.search(r'version "([^"]+)"', out.stderr + out.stdout)
-    version = match[1] if match else "unknown"
-    parts = [int(p) for p in re.findall(r"\d+", version)[:2]] or [0]
-    major = parts[1] if parts[0] == 1 and len(parts) > 1 else parts[0]  # "1.8.0" is Java 8
-    if major < 17:
-        raise EnvironmentProblem(
-            f"{java} is Java {version}, but Neo4j {NEO4J_VERSION} needs Java 17 or later: "
-            "install Java 17+ and put it first on PATH"
-        )
-    return java
 
 
 # --- process state -------------------------------------------------------------------------
@@ -293,14 +178,9 @@ def _store_locked(data_dir: Path) -> bool:
     return False
 
 
-def _tail_text(text: str, n: int) -> str:
-    lines = [line for line in text.replace("\x1b[0m", "").splitlines() if line.strip()]
-    return "\n".join("  | " + line for line in lines[-n:]) or "  | (empty)"
-
-
 def _tail(path: Path, n: int = 20) -> str:
     try:
-        return _tail_text(path.read_text(encoding="utf-8", errors="replace"), n)
+        return tail_text(path.read_text(encoding="utf-8", errors="replace"), n)
     except FileNotFoundError:
         return "  | (no log)"
 
@@ -341,7 +221,7 @@ def local_settings(config: ServerConfig | None = None) -> Neo4jSettings:
 
 
 def start(
-    config: ServerConfig, *, watch_stdin: bool = False, progress: Progress = _quiet
+    config: ServerConfig, *, watch_stdin: bool = False, progress: Progress = quiet
 ) -> LocalServer:
     """Start the local instance and wait until Bolt answers; no-op if it already runs.
 
@@ -373,7 +253,7 @@ def start(
     if config.log_file.exists():
         config.log_file.replace(config.log_file.with_suffix(".log.1"))
     cmd = [java, f"-Xms{config.heap}", f"-Xmx{config.heap}", *JVM_FLAGS]
-    cmd += ["-cp", f"{lib}/*", str(RESOURCES / "Launcher.java")]
+    cmd += ["-cp", f"{lib}/*", str(LAUNCHER / "Launcher.java")]
     cmd += ["--home", str(config.data_dir), "--port", str(config.port)]
     cmd += ["--password-file", str(config.password_file)]
     cmd += ["--pagecache", config.pagecache, "--tx-max", config.tx_max]

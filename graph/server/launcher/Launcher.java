@@ -4,7 +4,7 @@
 //   java -Xmx1g <add-opens flags> -cp '<jars>/*' Launcher.java --home DIR --port 7687
 //        --password-file FILE --pagecache 512m --tx-max 512m [--watch-stdin]
 //
-// Protocol with graph/neo4j_server.py, one line each on stdout:
+// Protocol with graph/server/local.py, one line each on stdout:
 //   VEIL-NEO4J READY bolt://127.0.0.1:PORT   default database available, password set
 //   VEIL-NEO4J FAILED <kind>: <message>      start failed; kind is store-locked or error
 //   VEIL-NEO4J STOPPED                       clean shutdown finished

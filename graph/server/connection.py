@@ -2,7 +2,7 @@
 
 An external server wins: when `NEO4J_URI` is set, veil uses it (with `NEO4J_USER`,
 `NEO4J_PASSWORD` and optionally `NEO4J_DATABASE`) and never starts its own. Otherwise the
-settings are those of the local instance that `veil neo4j start` runs (graph/neo4j_server.py).
+settings are those of the local instance that `veil neo4j start` runs (graph/server/local.py).
 """
 
 from __future__ import annotations
@@ -56,9 +56,9 @@ def neo4j_settings(
     external = external_settings()
     if external is not None:
         return external
-    # Imported here because neo4j_server itself builds on this module.
-    from graph.neo4j_server import local_settings, server_config
-    from graph.neo4j_server import start as start_local
+    # Imported here because graph.server.local itself builds on this module.
+    from graph.server.local import local_settings, server_config
+    from graph.server.local import start as start_local
 
     if not start:
         return local_settings()
