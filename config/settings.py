@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 import secrets
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -20,6 +20,11 @@ from config.errors import EnvironmentProblem
 CONFIG_DIR = Path(__file__).resolve().parent
 
 LogLevel = Literal["DEBUG", "INFO", "WARNING", "ERROR"]
+
+
+def _unset_means(text: str) -> dict[str, Any]:
+    """What an unset variable stands for, when it is not a plain default value."""
+    return {"unset_means": text}
 
 
 class Environment(BaseSettings):
@@ -36,14 +41,24 @@ class Environment(BaseSettings):
 
     home: Path = Field(Path(".veil"), description="local state (Neo4j store, secrets)")
     id_secret: SecretStr | None = Field(
-        None, description="key of the HMAC tokens that replace resident ID numbers"
+        None,
+        description="key of the HMAC tokens that replace resident ID numbers",
+        json_schema_extra=_unset_means("generated in `$VEIL_HOME/id_secret`"),
     )
-    linkage: Path | None = Field(None, description="linkage thresholds and training settings")
+    linkage: Path | None = Field(
+        None,
+        description="linkage thresholds and training settings",
+        json_schema_extra=_unset_means("`config/linkage.yaml`"),
+    )
     graph: Path | None = Field(
-        None, description="control thresholds, load batch size, related-party reach"
+        None,
+        description="control thresholds, load batch size, related-party reach",
+        json_schema_extra=_unset_means("`config/graph.yaml`"),
     )
     rules: Path | None = Field(
-        None, description="alert rules: trigger, reach, restricted roles and industries, period"
+        None,
+        description="alert rules: trigger, reach, restricted roles and industries, period",
+        json_schema_extra=_unset_means("`config/rules.yaml`"),
     )
     log_level: LogLevel = Field("WARNING", description="what veil logs to stderr")
     duckdb_memory_limit: str = Field(
@@ -52,13 +67,23 @@ class Environment(BaseSettings):
     import_memory: str = Field(
         "2g", description="off-heap memory of `veil graph load --bulk`'s neo4j-admin import"
     )
-    jar_cache: Path | None = Field(None, description="where the Neo4j jars are cached")
-    neo4j_home: Path | None = Field(None, description="the local Neo4j's data directory")
+    jar_cache: Path | None = Field(
+        None,
+        description="where the Neo4j jars are cached",
+        json_schema_extra=_unset_means("`$XDG_CACHE_HOME/veil`, else `~/.cache/veil`"),
+    )
+    neo4j_home: Path | None = Field(
+        None,
+        description="the local Neo4j's data directory",
+        json_schema_extra=_unset_means("`$VEIL_HOME/neo4j`"),
+    )
     neo4j_port: int = Field(7687, gt=0, lt=65536, description="the local Neo4j's Bolt port")
     neo4j_heap: str = Field("1g", description="the local Neo4j's JVM heap")
     neo4j_pagecache: str = Field("512m", description="the local Neo4j's page cache")
     neo4j_tx_max: str | None = Field(
-        None, description="the local Neo4j's cap on a transaction's memory"
+        None,
+        description="the local Neo4j's cap on a transaction's memory",
+        json_schema_extra=_unset_means("half the heap"),
     )
     neo4j_start_timeout: float = Field(
         120.0, gt=0, description="seconds the local Neo4j may take to start"
@@ -68,12 +93,16 @@ class Environment(BaseSettings):
         validation_alias="NEO4J_URI",
         description="use this Neo4j; never start a local one",
     )
-    neo4j_user: str = Field("neo4j", validation_alias="NEO4J_USER", description="its user")
+    neo4j_user: str = Field(
+        "neo4j", validation_alias="NEO4J_USER", description="user on the NEO4J_URI server"
+    )
     neo4j_password: SecretStr | None = Field(
-        None, validation_alias="NEO4J_PASSWORD", description="its password"
+        None,
+        validation_alias="NEO4J_PASSWORD",
+        description="password on the NEO4J_URI server (required with NEO4J_URI)",
     )
     neo4j_database: str = Field(
-        "neo4j", validation_alias="NEO4J_DATABASE", description="its database"
+        "neo4j", validation_alias="NEO4J_DATABASE", description="database on the NEO4J_URI server"
     )
     xdg_cache_home: Path | None = Field(
         None,
@@ -85,6 +114,24 @@ class Environment(BaseSettings):
     @classmethod
     def _upper(cls, value: object) -> object:
         return value.upper() if isinstance(value, str) else value
+
+    @classmethod
+    def markdown_table(cls) -> str:
+        """README.md's table of variables, one row per field (tests/test_settings.py keeps
+        the README equal to it)."""
+        rows = ["| variable | meaning | default |", "| --- | --- | --- |"]
+        for name, info in cls.model_fields.items():
+            extra = info.json_schema_extra if isinstance(info.json_schema_extra, dict) else {}
+            shown = extra.get("unset_means") or (
+                "unset" if info.default is None else f"`{info.default}`"
+            )
+            rows.append(f"| `{cls.variable(name)}` | {info.description} | {shown} |")
+        return "\n".join(rows) + "\n"
+
+    @classmethod
+    def default(cls, field: str) -> Any:
+        """The value of `field` when its variable is unset."""
+        return cls.model_fields[field].default
 
     @classmethod
     def variable(cls, field: str) -> str:

@@ -6,7 +6,6 @@ starts (detached, as `veil neo4j start` would) when it is not running yet.
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
 from contextlib import AbstractContextManager, contextmanager, nullcontext
 from datetime import date
@@ -22,6 +21,7 @@ from rich.text import Text
 
 from config.errors import EnvironmentProblem, InputError
 from config.graph import load_graph_config
+from config.settings import environment
 from graph.analysis import control_one, run_control
 from graph.bulk_load import bulk_load
 from graph.guard import neo4j_faults
@@ -152,7 +152,7 @@ def _bulk(run: Path, batch_size: int, quiet: bool) -> LoadSummary:
     if external_settings() is not None:
         raise EnvironmentProblem(
             "--bulk imports into veil's own local Neo4j, but NEO4J_URI is set "
-            f"({os.environ.get('NEO4J_URI')}): unset it, or load without --bulk"
+            f"({environment().neo4j_uri}): unset it, or load without --bulk"
         )
     config = server_config()
     if quiet:

@@ -24,13 +24,15 @@ from pathlib import Path
 from typing import TypeVar
 
 from config.errors import EnvironmentProblem
+from config.settings import Environment, environment
 from graph.server.connection import external_settings
 from graph.server.jars import JVM_FLAGS, check_java, ensure_jars, tail_text
 from graph.server.local import LocalServer, ServerConfig, is_running, start, store_in_use
 
 DATABASE = "neo4j"  # Community has one user database
 IMPORT_HEAP = "1g"
-IMPORT_MEMORY = "2g"  # --max-off-heap-memory; its default, 90% of the machine, is greedy
+#: --max-off-heap-memory; neo4j-admin's own default, 90% of the machine, is greedy.
+IMPORT_MEMORY: str = Environment.default("import_memory")
 
 StageProgress = Callable[[str, str], None]
 
@@ -196,7 +198,7 @@ def instance_to_check(config: ServerConfig, *, watch_stdin: bool = False) -> Loc
     Refuses an external server (NEO4J_URI) and a store another process holds."""
     if external_settings() is not None:
         raise EnvironmentProblem(
-            f"NEO4J_URI is set ({os.environ.get('NEO4J_URI')}): a bulk import writes the "
+            f"NEO4J_URI is set ({environment().neo4j_uri}): a bulk import writes the "
             "store files of veil's own local Neo4j and cannot reach another server. Unset "
             "NEO4J_URI, or load without --bulk"
         )
@@ -249,7 +251,7 @@ def replace_database(
                 config.data_dir,
                 files,
                 work,
-                memory=memory or os.environ.get("VEIL_IMPORT_MEMORY") or IMPORT_MEMORY,
+                memory=memory or environment().import_memory,
                 threads=threads,
                 progress=stages.progress,
             )

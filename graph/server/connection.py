@@ -7,7 +7,6 @@ settings are those of the local instance that `veil neo4j start` runs (graph/ser
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field
@@ -16,6 +15,7 @@ from typing import Any
 import neo4j
 
 from config.errors import EnvironmentProblem
+from config.settings import environment
 
 
 @dataclass(frozen=True)
@@ -30,20 +30,20 @@ class Neo4jSettings:
 
 def external_settings() -> Neo4jSettings | None:
     """The server named by NEO4J_URI and friends, or None when NEO4J_URI is unset."""
-    uri = os.environ.get("NEO4J_URI")
+    env = environment()
+    uri = env.neo4j_uri
     if not uri:
         return None
-    password = os.environ.get("NEO4J_PASSWORD")
-    if password is None:
+    if env.neo4j_password is None:
         raise EnvironmentProblem(
             f"NEO4J_URI is set ({uri}) but NEO4J_PASSWORD is not: set NEO4J_PASSWORD "
             "(and NEO4J_USER if not 'neo4j'), or unset NEO4J_URI to use veil's local Neo4j"
         )
     return Neo4jSettings(
         uri=uri,
-        user=os.environ.get("NEO4J_USER", "neo4j"),
-        password=password,
-        database=os.environ.get("NEO4J_DATABASE") or "neo4j",
+        user=env.neo4j_user,
+        password=env.neo4j_password.get_secret_value(),
+        database=env.neo4j_database,
     )
 
 

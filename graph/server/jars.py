@@ -18,6 +18,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from config.errors import EnvironmentProblem
+from config.settings import environment
 
 NEO4J_VERSION = "5.26.30"  # keep in step with launcher/pom.xml
 LAUNCHER = Path(__file__).resolve().parent / "launcher"
@@ -50,11 +51,9 @@ def quiet(_: str) -> None:
 
 def jar_cache_dir() -> Path:
     """Where the Neo4j jars live: $VEIL_JAR_CACHE (else ~/.cache/veil)/neo4j-<version>/lib."""
-    root = os.environ.get("VEIL_JAR_CACHE")
-    if not root:
-        xdg = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
-        root = str(Path(xdg) / "veil")
-    return Path(root).expanduser() / f"neo4j-{NEO4J_VERSION}" / "lib"
+    env = environment()
+    root = env.jar_cache or (env.xdg_cache_home or Path.home() / ".cache") / "veil"
+    return root.expanduser() / f"neo4j-{NEO4J_VERSION}" / "lib"
 
 
 def ensure_jars(progress: Progress = quiet) -> Path:

@@ -27,7 +27,7 @@ from typing import Any, NoReturn
 import neo4j
 
 from config.errors import EnvironmentProblem
-from config.settings import read_or_create_secret, veil_home
+from config.settings import Environment, environment, read_or_create_secret, veil_home
 from graph.server.connection import Neo4jSettings, external_settings, open_driver
 from graph.server.jars import (
     JVM_FLAGS,
@@ -40,10 +40,10 @@ from graph.server.jars import (
     tail_text,
 )
 
-DEFAULT_PORT = 7687
-DEFAULT_HEAP = "1g"
-DEFAULT_PAGECACHE = "512m"
-DEFAULT_TIMEOUT = 120.0
+DEFAULT_PORT: int = Environment.default("neo4j_port")
+DEFAULT_HEAP: str = Environment.default("neo4j_heap")
+DEFAULT_PAGECACHE: str = Environment.default("neo4j_pagecache")
+DEFAULT_TIMEOUT: float = Environment.default("neo4j_start_timeout")
 USER = "neo4j"
 
 READY = "VEIL-NEO4J READY"
@@ -83,17 +83,17 @@ def server_config(
 ) -> ServerConfig:
     """Arguments win, then env (VEIL_NEO4J_HOME, _PORT, _HEAP, _PAGECACHE, _START_TIMEOUT,
     _TX_MAX), then defaults: <veil_home>/neo4j, 7687, 1g heap, 512m page cache, 120 s."""
-    env = os.environ.get
+    env = environment()
     if data_dir is None:
-        data_dir = Path(env("VEIL_NEO4J_HOME") or veil_home() / "neo4j")
-    heap = heap or env("VEIL_NEO4J_HEAP") or DEFAULT_HEAP
+        data_dir = env.neo4j_home or veil_home() / "neo4j"
+    heap = heap or env.neo4j_heap
     return ServerConfig(
         data_dir=Path(data_dir).expanduser().resolve(),
-        port=port or int(env("VEIL_NEO4J_PORT") or DEFAULT_PORT),
+        port=port or env.neo4j_port,
         heap=heap,
-        pagecache=pagecache or env("VEIL_NEO4J_PAGECACHE") or DEFAULT_PAGECACHE,
-        tx_max=env("VEIL_NEO4J_TX_MAX") or _half(heap),
-        timeout=timeout or float(env("VEIL_NEO4J_START_TIMEOUT") or DEFAULT_TIMEOUT),
+        pagecache=pagecache or env.neo4j_pagecache,
+        tx_max=env.neo4j_tx_max or _half(heap),
+        timeout=timeout or env.neo4j_start_timeout,
     )
 
 
@@ -228,7 +228,7 @@ def start(
     watch_stdin=True ties the JVM's life to this process (it exits when our end of its stdin
     closes): for tests and other short-lived owners. Otherwise it runs detached.
     """
-    external = os.environ.get("NEO4J_URI")
+    external = environment().neo4j_uri
     if external:
         raise EnvironmentProblem(
             f"NEO4J_URI is set ({external}), so veil uses that server and does not start its "
