@@ -35,7 +35,7 @@ from config.errors import InputError, StageFailure, VeilError
 from config.linkage import EntityLinkage, LinkageConfig, load_linkage_config
 from config.settings import veil_home
 from linkage import models, training
-from linkage.clusters import Edges, cluster, stable_entity_ids
+from linkage.clusters import Edges, cluster
 from linkage.deterministic import (
     COMPANY_IDENTIFIERS,
     PERSON_IDENTIFIERS,
@@ -44,6 +44,7 @@ from linkage.deterministic import (
     suspected_company_errors,
     suspected_person_errors,
 )
+from linkage.entity_ids import stable_entity_ids
 from linkage.features import KEY, company_context, company_features, mention_refs, person_features
 from linkage.judgements import effective_judgements, judgement_constraints, read_judgements
 

@@ -12,7 +12,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from linkage.clusters import CHANGES_SCHEMA, Edges, cluster, stable_entity_ids
+from linkage.clusters import Edges, cluster
+from linkage.entity_ids import CHANGES_SCHEMA, stable_entity_ids
 
 
 def edges(*triples: tuple[int, int, float]) -> Edges:
