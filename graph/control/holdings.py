@@ -3,8 +3,9 @@
 A holding is (holder, holder_kind, company, ratio): `holder` holds `ratio` of `company`. The
 batch arithmetic takes a DataFrame, the one-company query a few tuples; both are checked by
 `_check`, one rule in plain Python over the four columns, so that they reject the same rows
-with the same message. Plain Python costs about what pandas did on a million rows (about a
-second) and microseconds on the few rows of a query, where pandas' set-up alone takes ms.
+with the same message. On a million rows plain Python takes about 1.3 s where pandas took 0.8
+(a small part of a batch run); on the few rows of a query it takes microseconds where pandas'
+set-up alone takes about 3 ms.
 """
 
 from __future__ import annotations
