@@ -1,5 +1,5 @@
 """Control on a day: the holdings in force that day, look-through control computed from them
-(graph/control.py), and the actual-controller and beneficial-owner roles it gives, with
+(graph/control/), and the actual-controller and beneficial-owner roles it gives, with
 the holding paths and records behind each and when the last holding on them began. The
 alert engine asks it twice: control of a triggering company on its trigger day (who the
 punishment reaches), and control as of the sweep's day of every company a reached person
@@ -18,8 +18,10 @@ from alerts.model import Role, Trigger, earlier
 from alerts.reads import GraphReader
 from config.graph import Control
 from config.rules import CONTROL_ROLES, Rule
-from graph import control
 from graph.analysis import consolidate
+from graph.control.controllers import ControlResult, control_analysis
+from graph.control.holdings import COMPANY
+from graph.control.paths import PathFinder
 
 
 class ControlAt:
@@ -53,7 +55,7 @@ class ControlAt:
             return
         rows = holdings.frame.iloc[np.concatenate(positions)].reset_index(drop=True)
         suffix = np.concatenate(suffixes)
-        is_company = (rows["holder_kind"] == control.COMPANY).to_numpy()
+        is_company = (rows["holder_kind"] == COMPANY).to_numpy()
         holder = rows["holder"].to_numpy(dtype=object)
         rows["company"] = rows["company"].to_numpy(dtype=object) + suffix
         rows["holder"] = np.where(is_company, holder + suffix, holder)
@@ -95,7 +97,7 @@ class Controlled:
     """Control computed on one day: the result, the consolidated holdings it came from, and
     per holding edge (holder, company) its earliest start and its records."""
 
-    result: control.ControlResult
+    result: ControlResult
     holdings: pd.DataFrame
     edges: Edges
 
@@ -109,7 +111,7 @@ class DatedHoldings:
         for i, company in enumerate(self.frame["company"]):
             self._upstream[company].append(i)
         self._holders = self.frame["holder"].to_numpy()
-        self._is_company = (self.frame["holder_kind"] == control.COMPANY).to_numpy()
+        self._is_company = (self.frame["holder_kind"] == COMPANY).to_numpy()
         self._from = _days(self.frame["valid_from"])
         self._to = _days(self.frame["valid_to"])
 
@@ -154,7 +156,7 @@ def controlled(rows: pd.DataFrame, companies: list[str], settings: Control) -> C
         earliest = start if earlier(start, first) else first
         edges[(holder, held)] = (earliest, [*records, f"{source}:{record}"])
     holdings = consolidate(rows[["holder", "holder_kind", "company", "ratio"]])
-    result = control.control_analysis(
+    result = control_analysis(
         companies,
         holdings,
         threshold=settings.beneficial_owner_threshold,
@@ -171,7 +173,7 @@ def control_roles(
     the holding records behind it."""
     if found.holdings.empty:
         return []
-    finder = control.PathFinder(found.holdings)
+    finder = PathFinder(found.holdings)
     ownership = found.result.look_through.ownership
     share = ownership.set_index(["company", "person"])["look_through_share"]
     wanted = set(companies)

@@ -13,7 +13,7 @@ docs/ALERTS.md):
    computed from the holdings in force on that day), a natural-person party.
 3. **Roles**: every legal-representative and officer tenure of those persons, and control
    of companies as of the sweep's day: look-through shares through any chain of holding
-   companies (graph/control.py), the actual controller and beneficial owners, with the
+   companies (graph/control/), the actual controller and beneficial owners, with the
    holding paths. A control role starts when the last holding on its paths was in place.
 4. **Hits**: a role the rule restricts, in a company of its industries (other than the
    triggering company), overlapping the window: it starts before the window ends and has

@@ -105,8 +105,8 @@ from config.graph import DEFAULT_GRAPH, load_graph_config
 from config.linkage import DEFAULT_LINKAGE, load_linkage_config
 from config.rules import DEFAULT_RULES, load_rules
 from config.settings import private_files, veil_home
-from graph import control
 from graph.analysis import holdings_in_force, run_control
+from graph.control.controllers import control_analysis
 from graph.load import load_run as load_graph
 from graph.queries import controls, footprint, notable_structures, related_party_risk
 from graph.server.connection import external_settings, open_driver
@@ -465,7 +465,7 @@ def control_parts(
         routing_=neo4j.RoutingControl.READ,
     )
     companies = [r["id"] for r in records]
-    result = control.control_analysis(
+    result = control_analysis(
         companies,
         holdings_in_force(driver, as_of, database),
         threshold=settings.control.beneficial_owner_threshold,

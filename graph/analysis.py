@@ -1,6 +1,6 @@
 """Control analysis over the graph: read holdings as of a date, compute, write back.
 
-The arithmetic is in graph/control.py (pure); here is only what touches Neo4j. The batch
+The arithmetic is in graph/control/ (pure); here is only what touches Neo4j. The batch
 job (`veil graph control`) reads every holding in force on the as-of date, solves
 look-through ownership for all companies at once, and writes
 (Person)-[:BENEFICIAL_OWNER_OF]->(Company) and (Person)-[:CONTROLS]->(Company) with the
@@ -23,7 +23,8 @@ import neo4j
 import pandas as pd
 
 from config.graph import Control
-from graph import control
+from graph.control.controllers import ControlResult, control_analysis
+from graph.control.paths import HoldingPath, PathFinder
 from graph.guard import graph_writer, require_finished_load
 from graph.load import Progress, add_counters, counters_of, no_progress, write_batches
 
@@ -146,7 +147,7 @@ def upstream_holdings(
     return consolidate(pd.DataFrame(rows, columns=["holder", "holder_kind", "company", "ratio"]))
 
 
-def path_texts(paths: list[control.HoldingPath]) -> list[str]:
+def path_texts(paths: list[HoldingPath]) -> list[str]:
     """Paths as strings for a relationship property: `P1 -0.6-> C2 -0.5-> C3 = 0.3`."""
     out = []
     for path in paths:
@@ -194,7 +195,7 @@ def _run_control(
     summary.seconds["read"] = time.perf_counter() - started
 
     started = time.perf_counter()
-    result = control.control_analysis(
+    result = control_analysis(
         companies,
         holdings,
         threshold=settings.beneficial_owner_threshold,
@@ -222,20 +223,20 @@ def _run_control(
     return summary
 
 
-def _count(summary: ControlSummary, result: control.ControlResult) -> None:
+def _count(summary: ControlSummary, result: ControlResult) -> None:
     summary.beneficial_owners = len(result.beneficial_owners)
     summary.bases = result.controllers["basis"].value_counts().to_dict()
 
 
 def control_rows(
     holdings: pd.DataFrame,
-    result: control.ControlResult,
+    result: ControlResult,
     settings: Control,
     summary: ControlSummary,
     load_id: str | None,
 ) -> dict[str, list[dict]]:
     """Relationship and flag rows for `write_control`, with the holding paths."""
-    finder = control.PathFinder(holdings)
+    finder = PathFinder(holdings)
     share = result.look_through.ownership.set_index(["company", "person"])["look_through_share"]
     stamp = {
         "as_of": summary.as_of,
@@ -360,7 +361,7 @@ def _control_one(
     as_of = as_of or date.today()
     summary = ControlSummary(as_of=as_of)
     holdings = upstream_holdings(driver, company_id, as_of, database)
-    result = control.control_analysis(
+    result = control_analysis(
         [company_id],
         holdings,
         threshold=settings.beneficial_owner_threshold,
@@ -380,10 +381,10 @@ def _control_one(
     return summary
 
 
-def _only(result: control.ControlResult, company_id: str) -> control.ControlResult:
+def _only(result: ControlResult, company_id: str) -> ControlResult:
     owners = result.beneficial_owners
     controllers = result.controllers
-    return control.ControlResult(
+    return ControlResult(
         look_through=result.look_through,
         beneficial_owners=owners[owners["company"] == company_id].reset_index(drop=True),
         controllers=controllers[controllers["company"] == company_id].reset_index(drop=True),

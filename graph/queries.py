@@ -23,8 +23,10 @@ import neo4j
 
 from config.errors import Ambiguous, NotFound
 from config.graph import Control
-from graph import control
 from graph.analysis import IN_FORCE, walk_upstream
+from graph.control.holdings import Holding
+from graph.control.one_company import CompanyControl, company_control
+from graph.control.paths import HoldingPath, PathFinder
 from graph.values import jsonable
 
 COMPANY_ID = re.compile(r"^C[0-9a-f]{12}$")
@@ -196,13 +198,13 @@ def _controls(
     first = _rows(tx, _ROLES_AND_SHAREHOLDERS, id=company_id, as_of=as_of)[0]
     roles, shareholders = first["roles"], first["shareholders"]
     holdings, names = _upstream(tx, company, shareholders, as_of)
-    result = control.company_control(
+    result = company_control(
         company_id,
         holdings,
         threshold=settings.beneficial_owner_threshold,
         majority=settings.majority,
     )
-    finder = control.PathFinder(holdings)
+    finder = PathFinder(holdings)
     owners = []
     for person, share in result.beneficial_owners:
         paths, cycles = finder.paths(person, company_id, max_paths=settings.max_paths)
@@ -235,7 +237,7 @@ def _controls(
 
 def _upstream(
     tx: neo4j.ManagedTransaction, company: dict, shareholders: list[dict], as_of: date
-) -> tuple[list[control.Holding], dict[str, str]]:
+) -> tuple[list[Holding], dict[str, str]]:
     """The holdings that can reach `company` (graph.analysis.walk_upstream) and the names of
     everyone on them. The first level is `shareholders`, already read."""
     company_id, company_name = company["entity_id"], company["name"]
@@ -256,7 +258,7 @@ def _upstream(
     return _consolidated(rows), names
 
 
-def _consolidated(rows: list[dict]) -> list[control.Holding]:
+def _consolidated(rows: list[dict]) -> list[Holding]:
     """graph.analysis.consolidate for a few rows, summed in Python: pandas' groupby costs
     more than the rest of the lookup (about 10 ms)."""
     ratios: dict[tuple[str, str, str], float] = {}
@@ -279,8 +281,8 @@ def _role(row: dict) -> dict:
 
 
 def _controller(
-    result: control.CompanyControl,
-    finder: control.PathFinder,
+    result: CompanyControl,
+    finder: PathFinder,
     names: dict[str, str],
     settings: Control,
 ) -> dict[str, Any]:
@@ -303,7 +305,7 @@ def _controller(
     }
 
 
-def _paths(paths: list[control.HoldingPath], names: dict[str, str]) -> list[dict]:
+def _paths(paths: list[HoldingPath], names: dict[str, str]) -> list[dict]:
     return [
         {
             "nodes": [{"entity_id": n, "name": names.get(n)} for n in p.nodes],

@@ -26,7 +26,8 @@ import numpy as np
 import pandas as pd
 
 from config.errors import InputError
-from linkage.clusters import KEY_COLUMNS, Edges
+from linkage.clusters import Edges
+from linkage.entity_ids import KEY_COLUMNS
 
 __all__ = [
     "JUDGEMENT_COLUMNS",

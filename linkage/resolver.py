@@ -22,7 +22,7 @@ import pandas as pd
 from config.errors import StageFailure, VeilError
 from config.linkage import EntityLinkage, LinkageConfig
 from linkage import models, training
-from linkage.clusters import Edges, cluster, stable_entity_ids
+from linkage.clusters import Edges, cluster
 from linkage.deterministic import (
     COMPANY_IDENTIFIERS,
     PERSON_IDENTIFIERS,
@@ -31,6 +31,7 @@ from linkage.deterministic import (
     suspected_company_errors,
     suspected_person_errors,
 )
+from linkage.entity_ids import stable_entity_ids
 from linkage.features import KEY
 from linkage.judgements import judgement_constraints
 

@@ -7,12 +7,13 @@ import time
 
 import numpy as np
 import pandas as pd
-import pyarrow as pa
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from linkage.clusters import CHANGES_SCHEMA, Edges, cluster, stable_entity_ids
+from linkage.clusters import Edges, cluster
+from linkage.entity_ids import stable_entity_ids
+from loaders.rundir import TABLES, conform
 
 
 def edges(*triples: tuple[int, int, float]) -> Edges:
@@ -429,10 +430,10 @@ def test_fresh_ids_hash_the_smallest_mention_and_repeat() -> None:
 def test_changes_table_fits_the_arrow_schema() -> None:
     keys = keys_of("a:1:s", "a:2:s")
     ids, changes = stable_entity_ids(keys, grouped([0], [1]), "C")
-    table = pa.Table.from_pandas(changes, schema=CHANGES_SCHEMA, preserve_index=False)
-    assert table.schema == CHANGES_SCHEMA
+    table = conform("entity_changes", changes.assign(entity_type="company"))
+    assert table.schema.remove_metadata() == TABLES["entity_changes"].schema
     _, later = stable_entity_ids(keys, grouped([0, 1]), "C", previous_of(keys, ids))
-    table = pa.Table.from_pandas(later, schema=CHANGES_SCHEMA, preserve_index=False)
+    table = conform("entity_changes", later.assign(entity_type="company"))
     assert table.column("from_ids").to_pylist() == [sorted(ids.tolist()), [max(ids)]]
 
 

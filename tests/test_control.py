@@ -10,17 +10,11 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from graph.control import (
-    EPS,
-    HoldingsError,
-    PathFinder,
-    actual_controllers,
-    beneficial_owners,
-    company_control,
-    control_analysis,
-    holding_paths,
-    look_through,
-)
+from graph.control.controllers import actual_controllers, control_analysis
+from graph.control.holdings import HoldingsError
+from graph.control.look_through import EPS, beneficial_owners, look_through
+from graph.control.one_company import company_control
+from graph.control.paths import PathFinder, holding_paths
 
 Row = tuple[str, str, str, float]
 
@@ -440,6 +434,32 @@ def test_one_company_agrees_with_the_batch(world: pd.DataFrame) -> None:
         assert (one.person, one.basis, one.chain) == (person, basis, chain)
         if person is not None:
             assert one.share == pytest.approx(value, abs=1e-12)
+
+
+BAD_HOLDINGS = [
+    [("P", "persn", "C", 0.5), ("Q", "human", "C", 0.1)],
+    [("P", "person", "C", 1.5), ("Q", "person", "C", -0.1), ("R", "person", "C", math.nan)],
+    [("P", "person", "C", "half")],
+    [("P", "person", "C", 0.3), ("Q", "person", "C", 0.1), ("P", "person", "C", 0.2)] * 2,
+    [
+        ("B", "person", "C", 0.5),
+        ("A", "person", "C", 0.2),
+        ("C", "company", "B", 0.1),
+        ("D", "company", "A", 0.1),
+    ],
+    [(f"P{i}", "person", "C", 2.0) for i in range(7)],
+]
+
+
+@pytest.mark.parametrize("rows", BAD_HOLDINGS)
+def test_rows_and_frames_meet_one_rule(rows: list[tuple]) -> None:
+    """The one-company path and the batch path reject the same holdings, word for word."""
+    with pytest.raises(HoldingsError) as from_frame:
+        look_through(holdings(*rows))
+    for one_company in (lambda: company_control("C", rows), lambda: PathFinder(rows)):
+        with pytest.raises(HoldingsError) as from_rows:
+            one_company()
+        assert str(from_rows.value) == str(from_frame.value)
 
 
 def test_one_company_checks_its_rows() -> None:
