@@ -22,6 +22,7 @@ from graph.analysis import consolidate
 from graph.control.controllers import ControlResult, control_analysis
 from graph.control.holdings import COMPANY
 from graph.control.paths import PathFinder
+from graph.in_force import in_force_day
 
 
 class ControlAt:
@@ -122,10 +123,7 @@ class DatedHoldings:
         seen, frontier, rows = set(companies), list(companies), []
         while frontier:
             for i in self._upstream.get(frontier.pop(), ()):
-                if not (
-                    (np.isnat(self._from[i]) or self._from[i] <= when)
-                    and (np.isnat(self._to[i]) or self._to[i] > when)
-                ):
+                if not in_force_day(self._from[i], self._to[i], when):
                     continue
                 rows.append(i)
                 holder = self._holders[i]

@@ -41,12 +41,11 @@ from alerts.model import (
     Trigger,
     add_years,
     earlier,
-    in_force,
-    overlaps,
 )
 from alerts.reads import GraphReader
 from config.graph import Control
 from config.rules import CONTROL_ROLES, LICENCE_PREFIXES, Restricts, Rule, RulesConfig
+from graph.in_force import in_force, overlaps
 
 
 def evaluate(

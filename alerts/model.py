@@ -1,6 +1,7 @@
 """What the alert engine reasons about: triggers and the windows they open, the ties that
 reach a person, the person's roles, and the hits where the two meet; with the day rules
-("in force on", "overlaps", a year later) every part of the room shares."""
+every part of the room shares (a year later, the earlier of two days; "in force on" and
+"overlaps" are graph/in_force.py's)."""
 
 from __future__ import annotations
 
@@ -20,17 +21,6 @@ def add_years(day: date, years: int) -> date:
         return day.replace(year=day.year + years)
     except ValueError:
         return date(day.year + years, 3, 1)
-
-
-def in_force(start: date | None, end: date | None, day: date) -> bool:
-    """A tenure or holding holds on `day`: started (or start unknown), not yet ended."""
-    return (start is None or start <= day) and (end is None or end > day)
-
-
-def overlaps(start: date | None, end: date | None, window: tuple[date, date | None]) -> bool:
-    """[start, end) meets the window [w0, w1): starts before it ends, ends after it starts."""
-    w0, w1 = window
-    return (w1 is None or start is None or start < w1) and (end is None or end > w0)
 
 
 @dataclass

@@ -26,15 +26,11 @@ from config.graph import Control
 from graph.control.controllers import ControlResult, control_analysis
 from graph.control.paths import HoldingPath, PathFinder
 from graph.guard import graph_writer, require_finished_load
+from graph.in_force import IN_FORCE
 from graph.load import Progress, add_counters, counters_of, no_progress, write_batches
 
 log = logging.getLogger(__name__)
 
-# A holding is in force on $as_of when it started on or before it and has not ended.
-IN_FORCE = (
-    "(r.valid_from IS NULL OR r.valid_from <= $as_of) "
-    "AND (r.valid_to IS NULL OR r.valid_to > $as_of)"
-)
 _ALL_HOLDINGS = (
     "MATCH (h)-[r:HOLDS_SHARES_IN]->(c:Company) WHERE " + IN_FORCE + " "
     "RETURN h.entity_id AS holder, CASE WHEN h:Person THEN 'person' ELSE 'company' END "

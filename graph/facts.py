@@ -26,6 +26,7 @@ import numpy as np
 import pandas as pd
 
 from config.errors import InputError
+from graph.in_force import in_force
 from loaders import rundir
 
 LEGAL_REPRESENTATIVE = "legal_rep"
@@ -394,8 +395,7 @@ def _tenure_on(tenures: list[dict], day: object) -> dict:
     """The tenure in force on `day` (open bounds count as in force), else the latest one
     begun by then, else the first."""
     for t in reversed(tenures):
-        began = t["valid_from"] is None or t["valid_from"] <= day
-        if began and (t["valid_to"] is None or day < t["valid_to"]):
+        if in_force(t["valid_from"], t["valid_to"], day):
             return t
     begun = [t for t in tenures if t["valid_from"] is not None and t["valid_from"] <= day]
     return begun[-1] if begun else tenures[0]

@@ -23,10 +23,11 @@ import neo4j
 
 from config.errors import Ambiguous, NotFound
 from config.graph import Control
-from graph.analysis import IN_FORCE, walk_upstream
+from graph.analysis import walk_upstream
 from graph.control.holdings import Holding
 from graph.control.one_company import CompanyControl, company_control
 from graph.control.paths import HoldingPath, PathFinder
+from graph.in_force import IN_FORCE
 from graph.values import jsonable
 
 COMPANY_ID = re.compile(r"^C[0-9a-f]{12}$")

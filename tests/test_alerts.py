@@ -18,11 +18,12 @@ from graph_runs import RunBuilder, cid, pid
 from typer.testing import CliRunner
 
 from alerts.evidence import compatible, contradicts
-from alerts.model import add_years, overlaps
+from alerts.model import add_years
 from alerts.store import get_alert, list_alerts, review, sweep
 from config.errors import ConfigError, InputError
 from config.graph import load_graph_config
 from config.rules import load_rules
+from graph.in_force import overlaps
 from graph.load import load_run
 from graph.server.connection import Neo4jSettings
 from service.cli import app
