@@ -44,6 +44,7 @@ from bench_runs import graph_run
 from bench_worlds import OUT
 
 from config.graph import load_graph_config
+from config.progress import Update
 from graph.analysis import run_control
 from graph.bulk_load import bulk_load
 from graph.facts import resolve_run
@@ -104,9 +105,9 @@ def _timed_load(driver: neo4j.Driver, run: Path, what: str) -> dict[str, Any]:
     steps: dict[str, float] = {}
     last = [time.perf_counter()]
 
-    def progress(name: str, _: int, __: int) -> None:
+    def progress(update: Update) -> None:
         now = time.perf_counter()
-        steps[name] = steps.get(name, 0.0) + now - last[0]
+        steps[update.stage] = steps.get(update.stage, 0.0) + now - last[0]
         last[0] = now
 
     summary = load_graph(driver, run, progress=progress)
@@ -144,9 +145,10 @@ def bulk(run: Path, first: dict[str, Any], args: argparse.Namespace) -> dict[str
     load_before = os.getloadavg()
     started = time.perf_counter()
 
-    def progress(stage: str, message: str) -> None:
-        if message:
-            print(f"   {time.perf_counter() - started:6.1f} s  {stage:<8} {message}", flush=True)
+    def progress(update: Update) -> None:
+        if update.result:
+            at = time.perf_counter() - started
+            print(f"   {at:6.1f} s  {update.stage:<8} {update.result}", flush=True)
 
     try:
         imported = bulk_load(config, run, watch_stdin=True, progress=progress)

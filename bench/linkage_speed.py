@@ -45,6 +45,7 @@ from typing import Any
 
 from bench_worlds import OUT, ensure_world
 
+from config.progress import Update
 from config.settings import Environment, environment
 
 MEMORY_LIMIT_ENV = Environment.variable("duckdb_memory_limit")
@@ -220,7 +221,12 @@ def child_link(run_dir: str, models_dir: str, result: str) -> None:
     )
 
     mark("setup", "all")
-    summary = lr.link_run(Path(run_dir), models_dir=Path(models_dir), progress=mark)
+
+    def progress(update: Update) -> None:
+        entity_type, stage = update.stage.split(": ", 1)  # resolver.announce's "company: train"
+        mark(stage, entity_type)
+
+    summary = lr.link_run(Path(run_dir), models_dir=Path(models_dir), progress=progress)
     seconds = time.perf_counter() - started
     _write_json(
         result,

@@ -23,11 +23,12 @@ import neo4j
 import pandas as pd
 
 from config.graph import Control
+from config.progress import Progress, silent
 from graph.control.controllers import ControlResult, control_analysis
 from graph.control.paths import HoldingPath, PathFinder
 from graph.guard import graph_writer, require_finished_load
 from graph.in_force import IN_FORCE
-from graph.load import Progress, add_counters, counters_of, no_progress, write_batches
+from graph.load import add_counters, counters_of, write_batches
 
 log = logging.getLogger(__name__)
 
@@ -159,7 +160,7 @@ def run_control(
     settings: Control,
     as_of: date | None = None,
     database: str = "neo4j",
-    progress: Progress = no_progress,
+    progress: Progress = silent,
 ) -> ControlSummary:
     """Control analysis of every company; writes the results and removes older ones.
 
@@ -304,7 +305,7 @@ def write_control(
     rows: dict[str, list[dict]],
     summary: ControlSummary,
     database: str = "neo4j",
-    progress: Progress = no_progress,
+    progress: Progress = silent,
     batch_size: int = 5000,
     company: str | None = None,
 ) -> dict[str, int]:

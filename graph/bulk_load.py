@@ -36,6 +36,7 @@ from pathlib import Path
 import neo4j
 
 from config.errors import EnvironmentProblem
+from config.progress import Progress, silent
 from graph.bulk_csv import write_csvs
 from graph.facts import resolve_run
 from graph.guard import neo4j_faults
@@ -43,10 +44,8 @@ from graph.load import BATCH_SIZE, LoadSummary, load_steps, record_load, write_b
 from graph.schema import init_schema
 from graph.server.admin_import import (
     DATABASE,
-    StageProgress,
     Stages,
     instance_to_check,
-    quiet_stages,
     replace_database,
 )
 from graph.server.connection import open_driver
@@ -104,7 +103,7 @@ def bulk_load(
     run_dir: Path,
     *,
     watch_stdin: bool = False,
-    progress: StageProgress = quiet_stages,
+    progress: Progress = silent,
     memory: str | None = None,
     threads: int | None = None,
     work_dir: Path | None = None,
@@ -113,7 +112,7 @@ def bulk_load(
     """Load `run_dir` into the local instance of `config` by bulk import (module docstring)
     and leave the instance running (`watch_stdin` as for `graph.server.local.start`).
 
-    `progress(stage, message)` hears of each stage when it starts (message "") and ends
+    `progress` hears of each stage when it starts (with what it does) and ends
     (its seconds), and of the importer's phases as they start (message ending in "...").
     The instance is stopped while the CSVs are written (after the emptiness check), so a
     refusal leaves it as it was, and a failure before the restart leaves it running again

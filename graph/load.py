@@ -33,6 +33,7 @@ import neo4j
 import numpy as np
 import pandas as pd
 
+from config.progress import Progress, Update, silent
 from graph.facts import LEGAL_REPRESENTATIVE, ResolvedRun, resolve_run
 from graph.guard import begin_load, finish_load, graph_writer
 from graph.schema import init_schema
@@ -41,11 +42,6 @@ log = logging.getLogger(__name__)
 
 BATCH_SIZE = 5_000
 T = TypeVar("T")
-Progress = Callable[[str, int, int], None]
-
-
-def no_progress(_: str, __: int, ___: int) -> None:
-    """The progress callback of callers that show none."""
 
 
 @dataclass
@@ -140,7 +136,7 @@ def load_run(
     run_dir: Path,
     database: str = "neo4j",
     batch_size: int = BATCH_SIZE,
-    progress: Progress = no_progress,
+    progress: Progress = silent,
 ) -> LoadSummary:
     """Resolve `run_dir` and write it; returns counts and speed.
 
@@ -207,7 +203,7 @@ def write_batches(
     session: neo4j.Session,
     steps: list[tuple[str, str, list[dict]]],
     batch_size: int,
-    progress: Progress = no_progress,
+    progress: Progress = silent,
     **params: Any,
 ) -> tuple[dict[str, int], int]:
     """Run each (name, query, rows) step over its rows in batches, one managed transaction
@@ -234,7 +230,7 @@ def _write_all(
     for name, query, batch in batches:
         add_counters(counters, session.execute_write(_write, query, batch, params))
         done += len(batch)
-        progress(name, done, total)
+        progress(Update(stage=name, done=done, total=total, unit="rows"))
     return counters, done
 
 

@@ -21,6 +21,7 @@ import pandas as pd
 
 from config.errors import StageFailure, VeilError
 from config.linkage import EntityLinkage, LinkageConfig
+from config.progress import Progress, Update
 from linkage import models, training
 from linkage.clusters import Edges, cluster
 from linkage.deterministic import (
@@ -37,8 +38,6 @@ from linkage.judgements import judgement_constraints
 
 log = logging.getLogger(__name__)
 
-#: Called with (stage, entity_type) as each stage starts.
-Progress = Callable[[str, str], None]
 
 PREFIX = {models.PERSON: "P", models.COMPANY: "C"}
 IDENTIFIERS = {models.PERSON: PERSON_IDENTIFIERS, models.COMPANY: COMPANY_IDENTIFIERS}
@@ -107,7 +106,7 @@ def announce(progress: Progress | None, name: str, entity_type: str) -> None:
     """Tell `progress` (and the log) that stage `name` of `entity_type` starts."""
     log.info("%s: %s", entity_type, name)
     if progress is not None:
-        progress(name, entity_type)
+        progress(Update(stage=f"{entity_type}: {name}"))
 
 
 class Resolver:

@@ -27,12 +27,13 @@ import pandas as pd
 
 from config.errors import InputError
 from config.linkage import LinkageConfig, load_linkage_config
+from config.progress import Progress
 from config.settings import veil_home
 from linkage import models
 from linkage.features import company_context, company_features, person_features
 from linkage.judgements import effective_judgements, read_judgements
 from linkage.link_rows import write_links
-from linkage.resolver import EntityResult, Progress, Resolver, announce
+from linkage.resolver import EntityResult, Resolver, announce
 from linkage.waves import combined_features, linked_entities, previous_ids
 from loaders import rundir
 from loaders.rundir import JUDGEMENTS, LINK_ERROR_LOG, LINK_REPORT, MODELS, Staged

@@ -17,7 +17,6 @@ import multiprocessing
 import os
 import shutil
 from collections import Counter
-from collections.abc import Callable
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -28,6 +27,7 @@ from queue import Empty
 import pyarrow.parquet as pq
 
 from config.errors import InputError
+from config.progress import Progress, Update
 from config.settings import id_token_secret
 from config.sources import Limits, SourceSpec, load_sources
 from loaders import rundir
@@ -41,9 +41,6 @@ from loaders.rundir import FACT_TABLES, LOAD_TABLES, MANIFEST, Staged, TableSink
 from loaders.vocabulary import Vocabulary, load_vocabulary
 
 log = logging.getLogger(__name__)
-
-# progress(source, rows_done_in_source, bytes_done, bytes_total)
-Progress = Callable[[str, int, int, int], None]
 
 
 @dataclass
@@ -240,9 +237,9 @@ def _init_worker(queue: Queue) -> None:
 def _run_job_in_worker(job: SourceJob) -> SourceCounts:
     queue = _worker_queue
 
-    def report(*args: object) -> None:
+    def report(step: Update) -> None:
         if queue is not None:
-            queue.put(args)
+            queue.put(step)
 
     return _run_job(job, report)
 
@@ -268,6 +265,11 @@ def _run_parallel(
         return [futures[job.name].result() for job in jobs]
 
 
+def _step(source: str, rows: int, done: int, total: int) -> Update:
+    """How far a source's load has got: bytes of its files read, rows among them."""
+    return Update(stage=source, done=done, total=total, unit="bytes", rows=rows)
+
+
 def _drain(queue: Queue, progress: Progress | None) -> None:
     while True:
         try:
@@ -275,7 +277,7 @@ def _drain(queue: Queue, progress: Progress | None) -> None:
         except Empty:
             return
         if progress:
-            progress(*update)
+            progress(update)
 
 
 def _merge_parts(part_dirs: list[Path], staged: Staged) -> dict[str, int]:
@@ -311,7 +313,7 @@ def _load_source(
     load.total_bytes = sum(p.stat().st_size for p in paths)
     counts = load.counts
     if progress:
-        progress(name, 0, 0, load.total_bytes)
+        progress(_step(name, 0, 0, load.total_bytes))
     several = several_sheets(spec.sheet)
     for path in paths:
         rel = os.path.relpath(path, base)
@@ -347,7 +349,7 @@ def _load_source(
         counts.values_inferred.update(inferred)
         counts.doubts.update(doubts)
     if progress:
-        progress(name, counts.rows_read, load.total_bytes, load.total_bytes)
+        progress(_step(name, counts.rows_read, load.total_bytes, load.total_bytes))
     assert counts.rows_read == counts.rows_accepted + counts.rows_quarantined
     return counts
 
@@ -382,7 +384,7 @@ class _SourceLoad:
             spanned += row.span
             counts.rows_read += 1
             if self.progress and counts.rows_read % 20_000 == 0:
-                self.progress(self.name, counts.rows_read, self.done_bytes, self.total_bytes)
+                self.progress(_step(self.name, counts.rows_read, self.done_bytes, self.total_bytes))
             if isinstance(row, BadRow):
                 quarantine.add(
                     QuarantineRow(

@@ -27,10 +27,11 @@ from graph.server.connection import open_driver
 from linkage.run import link_run
 from loaders.run import load_run
 from service.cmd_alerts import print_alert, print_sweep
-from service.cmd_graph import graph_settings, print_controls, rows_progress
-from service.cmd_link import stage_progress, summary_table
-from service.cmd_load import load_progress, manifest_table
+from service.cmd_graph import graph_settings, print_controls
+from service.cmd_link import summary_table
+from service.cmd_load import manifest_table
 from service.console import console, print_json, styled
+from service.progress import shown
 from world.alert_checks import format_alert_scores, score_alerts
 from world.calendar import REF_DATE
 from world.checks import compare_load_with_truth
@@ -81,7 +82,7 @@ def demo(
         )
 
     started = time.perf_counter()
-    with load_progress(disabled=json_output) as progress:
+    with shown(disabled=json_output, width=20) as progress:
         manifest = load_run(world_dir / "sources.yaml", run_dir, progress)
     summary["load"] = {
         "totals": manifest["totals"],
@@ -97,7 +98,7 @@ def demo(
             print_json(summary)
         raise typer.Exit(1)
 
-    with stage_progress(disabled=json_output) as progress:
+    with shown(disabled=json_output) as progress:
         linked = link_run(run_dir, models_dir=out / "models", progress=progress)
     quality = score_run(run_dir, world_dir)
     baseline = score_run(run_dir, world_dir, exact_baseline(run_dir))
@@ -117,7 +118,7 @@ def demo(
     as_of = REF_DATE.astype(object)
     graph_config = load_graph_config()
     with neo4j_faults(settings.uri, "the demo's graph steps"), open_driver(settings) as driver:
-        with rows_progress(disabled=json_output) as bar:
+        with shown(disabled=json_output, one_line=True, width=30) as bar:
             loaded = load_graph(
                 driver, run_dir, settings.database, graph_config.load.batch_size, bar
             )

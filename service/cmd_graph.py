@@ -14,10 +14,7 @@ from typing import Any
 
 import neo4j
 import typer
-from rich.progress import BarColumn, MofNCompleteColumn, TextColumn, TimeElapsedColumn
-from rich.progress import Progress as RichProgress
 from rich.table import Table
-from rich.text import Text
 
 from config.errors import EnvironmentProblem, InputError
 from config.graph import load_graph_config
@@ -31,6 +28,7 @@ from graph.schema import init_schema
 from graph.server.connection import Neo4jSettings, external_settings, neo4j_settings, open_driver
 from graph.server.local import server_config
 from service.console import console, err_console, print_json, run_guarded, styled
+from service.progress import shown
 
 graph_app = typer.Typer(no_args_is_help=True, help="Build the corporate-veil graph in Neo4j.")
 
@@ -64,29 +62,6 @@ def parse_as_of(value: str | None) -> date | None:
         raise InputError("--as-of", f"'{value}' is not a date: expected YYYY-MM-DD") from None
 
 
-@contextmanager
-def rows_progress(disabled: bool = False) -> Iterator[Any]:
-    """One bar over all rows, with the step and rows per second."""
-    with RichProgress(
-        TextColumn("{task.description:<30}", markup=False, style="bold"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TextColumn("{task.fields[rate]:>12}", markup=False),
-        TimeElapsedColumn(),
-        console=console,
-        transient=disabled,
-        disable=disabled,
-    ) as bar:
-        task = bar.add_task("", total=None, rate="")
-
-        def progress(step: str, done: int, total: int) -> None:
-            elapsed = bar.tasks[task].elapsed or 0.0
-            rate = f"{done / elapsed:,.0f} rows/s" if elapsed > 0 else ""
-            bar.update(task, description=step, completed=done, total=total, rate=rate)
-
-        yield progress
-
-
 def init(json_output: bool = typer.Option(False, "--json")) -> None:
     with graph_driver(json_output) as (driver, database):
         statements = init_schema(driver, database)
@@ -112,7 +87,10 @@ def load(
     if bulk:
         summary = _bulk(run, settings.load.batch_size, json_output)
     else:
-        with graph_driver(json_output) as (driver, database), rows_progress(json_output) as bar:
+        with (
+            graph_driver(json_output) as (driver, database),
+            shown(json_output, one_line=True, width=30) as bar,
+        ):
             summary = load_run(driver, run, database, settings.load.batch_size, bar)
     if json_output:
         print_json(summary.as_dict())
@@ -157,29 +135,8 @@ def _bulk(run: Path, batch_size: int, quiet: bool) -> LoadSummary:
     config = server_config()
     if quiet:
         return bulk_load(config, run, batch_size=batch_size).summary
-    with console.status("bulk import: checking the local graph is empty...") as status:
-
-        def progress(stage: str, message: str) -> None:
-            if not message:
-                status.update(Text(f"bulk import: {STAGES.get(stage, stage)}..."))
-            elif message.endswith("..."):  # a phase of the importer
-                status.update(Text(f"bulk import: {STAGES.get(stage, stage)}: {message}"))
-            else:
-                console.print(f"  {stage:<8} {message}", highlight=False)
-
+    with shown(one_line=True, width=10) as progress:
         return bulk_load(config, run, batch_size=batch_size, progress=progress).summary
-
-
-STAGES = {
-    "check": "checking the local graph is empty",
-    "resolve": "resolving the run",
-    "csv": "writing CSVs (the local Neo4j stops meanwhile)",
-    "stop": "waiting for the local Neo4j to stop",
-    "import": "neo4j-admin database import",
-    "restart": "starting the local Neo4j",
-    "schema": "constraints and indexes",
-    "finish": "empty lists and the Load node",
-}
 
 
 def control(
@@ -195,7 +152,7 @@ def control(
             company_id = resolve_company(driver, company, database)
             summary = control_one(driver, company_id, settings, day, database)
         else:
-            with rows_progress(json_output) as bar:
+            with shown(json_output, one_line=True, width=30) as bar:
                 summary = run_control(driver, settings, day, database, bar)
     if json_output:
         print_json(summary.as_dict())

@@ -2,48 +2,22 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
 import typer
 from rich.console import Group
-from rich.progress import Progress as RichProgress
-from rich.progress import SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 from rich.text import Text
 
 from linkage.judgements import append_judgement
-from linkage.run import LinkSummary, Progress, link_run, train_models
+from linkage.run import LinkSummary, link_run, train_models
 from loaders.rundir import JUDGEMENTS
 from service.console import console, print_json, run_guarded, styled
+from service.progress import shown
 
 model_app = typer.Typer(no_args_is_help=True, help="Train and inspect the linkage models.")
 
 MODELS_HELP = "directory of saved models (default: <VEIL_HOME>/models)"
-
-
-@contextmanager
-def stage_progress(disabled: bool = False) -> Iterator[Progress]:
-    """One spinner line per stage, with its elapsed time."""
-    with RichProgress(
-        SpinnerColumn(),
-        TextColumn("{task.description:<28}", markup=False, style="bold"),
-        TimeElapsedColumn(),
-        console=console,
-        transient=disabled,
-        disable=disabled,
-    ) as bar:
-        current: list[int] = []
-
-        def progress(stage: str, entity_type: str) -> None:
-            if current:
-                bar.update(current[-1], completed=1, total=1)
-            current.append(bar.add_task(f"{entity_type}: {stage}", total=None))
-
-        yield progress
-        if current:
-            bar.update(current[-1], completed=1, total=1)
 
 
 def summary_table(summary: LinkSummary) -> Group:
@@ -90,7 +64,7 @@ def link(
     ),
     json_output: bool = typer.Option(False, "--json", help="print the link report as JSON"),
 ) -> None:
-    with stage_progress(disabled=json_output) as progress:
+    with shown(disabled=json_output) as progress:
         summary = link_run(
             run, wave=wave, models_dir=models, judgements=judgements, progress=progress
         )
@@ -121,7 +95,7 @@ def train(
     models: Path = typer.Option(None, "--models", help=MODELS_HELP),
     json_output: bool = typer.Option(False, "--json", help="print the saved paths as JSON"),
 ) -> None:
-    with stage_progress(disabled=json_output) as progress:
+    with shown(disabled=json_output) as progress:
         saved = train_models(run, models, progress=progress)
     if json_output:
         print_json(saved)

@@ -2,43 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
 import typer
-from rich.progress import BarColumn, TextColumn, TimeElapsedColumn
-from rich.progress import Progress as RichProgress
 from rich.table import Table
 from rich.text import Text
 
-from loaders.run import Progress, load_run
+from loaders.run import load_run
 from service.console import console, print_json
-
-
-@contextmanager
-def load_progress(disabled: bool = False) -> Iterator[Progress]:
-    """A rich progress bar per source: bytes done, rows read and rows per second."""
-    with RichProgress(
-        TextColumn("{task.description:<20}", markup=False, style="bold"),
-        BarColumn(),
-        TextColumn("{task.fields[rows]:>10,} rows", markup=False),
-        TextColumn("{task.fields[rate]:>8,.0f} rows/s", markup=False),
-        TimeElapsedColumn(),
-        console=console,
-        transient=disabled,
-        disable=disabled,
-    ) as bar:
-        tasks: dict[str, int] = {}
-
-        def progress(source: str, rows: int, done: int, total: int) -> None:
-            if source not in tasks:
-                tasks[source] = bar.add_task(source, total=total, rows=0, rate=0.0)
-            task = tasks[source]
-            elapsed = bar.tasks[task].elapsed or 1e-9
-            bar.update(task, completed=done, rows=rows, rate=rows / elapsed)
-
-        yield progress
+from service.progress import shown
 
 
 def load(
@@ -46,7 +18,7 @@ def load(
     run: Path = typer.Option(..., "--run", help="run directory to write"),
     json_output: bool = typer.Option(False, "--json", help="print the manifest as JSON"),
 ) -> None:
-    with load_progress(disabled=json_output) as progress:
+    with shown(disabled=json_output, width=20) as progress:
         manifest = load_run(sources, run, progress)
     if json_output:
         print_json(manifest)

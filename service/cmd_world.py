@@ -8,10 +8,10 @@ from __future__ import annotations
 from pathlib import Path
 
 import typer
-from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from service.console import console, print_json, styled
+from service.progress import shown
 from world.build import MIN_COMPANIES
 from world.generate import WorldSummary, generate_world
 from world.habits import load_habits
@@ -29,20 +29,7 @@ def world(
     ),
 ) -> None:
     habits = load_habits(habits_file) if habits_file else None
-    with Progress(
-        TextColumn("{task.description:<44}", markup=False, style="bold"),
-        BarColumn(),
-        TextColumn("{task.completed}/{task.total}", markup=False),
-        TimeElapsedColumn(),
-        console=console,
-        transient=True,
-        disable=json_output,
-    ) as bar:
-        task = bar.add_task("world", total=1)
-
-        def progress(stage: str, index: int, total: int) -> None:
-            bar.update(task, description=stage, completed=index, total=total)
-
+    with shown(disabled=json_output, one_line=True, width=44) as progress:
         summary = generate_world(companies, seed, out, progress, habits=habits)
     if json_output:
         print_json(summary.as_dict())

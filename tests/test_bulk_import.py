@@ -188,7 +188,7 @@ def test_an_import_builds_what_the_bolt_load_builds(target: ImportTarget, tmp_pa
         target.config,
         run_dir,
         watch_stdin=True,
-        progress=lambda stage, message: stages.append(stage),
+        progress=lambda update: stages.append(update.stage),
         memory="512m",
     )
     target.servers.append(imported.server)

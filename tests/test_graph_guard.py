@@ -19,6 +19,7 @@ from graph_runs import RunBuilder
 
 from alerts.store import sweep
 from config.graph import load_graph_config
+from config.progress import Update
 from config.rules import load_rules
 from graph.analysis import run_control
 from graph.guard import (
@@ -192,7 +193,7 @@ def test_a_load_killed_part_way_is_marked_and_the_rerun_equals_a_clean_load(
         "open_driver; from graph.load import load_run\n"
         "with open_driver(neo4j_settings()) as d:\n"
         "    load_run(d, Path(sys.argv[1]), batch_size=20, "
-        "progress=lambda s, done, total: print(done, flush=True))\n"
+        "progress=lambda update: print(update.done, flush=True))\n"
     )
     child = subprocess.Popen(
         [sys.executable, "-c", script, str(new)], env=env, stdout=subprocess.PIPE, text=True
@@ -267,8 +268,8 @@ def test_neo4j_killed_mid_load_is_an_error_and_the_rerun_equals_a_clean_load(
             load_run(driver, old)
             killed: list[int] = []
 
-            def progress(_: str, done: int, __: int) -> None:
-                if done >= 400 and not killed:
+            def progress(update: Update) -> None:
+                if update.done >= 400 and not killed:
                     killed.append(_kill_processes_of(config.data_dir))
 
             with (

@@ -20,6 +20,7 @@ import numpy as np
 import pandas as pd
 import yaml
 
+from config.progress import Progress, Update, silent
 from config.sources import load_sources
 from world import (
     extract_enforcement,
@@ -32,9 +33,6 @@ from world import (
 from world.build import World, build_world
 from world.extract import Assembled, Extract, assemble
 from world.habits import Habits
-
-# progress(stage, index, total): called as each stage starts, and once more at the end
-Progress = Callable[[str, int, int], None]
 
 WORLD_STAGES = (
     "people and companies",
@@ -88,7 +86,7 @@ def generate_world(
     companies: int,
     seed: int,
     out: Path,
-    progress: Progress | None = None,
+    progress: Progress = silent,
     xlsx_max_rows: int = writers.XLSX_MAX_ROWS,
     habits: Habits | None = None,
 ) -> WorldSummary:
@@ -96,11 +94,10 @@ def generate_world(
     writing with `habits` (default: world/habits.py's realistic mix)."""
     out = Path(out)
     total = len(STAGES)
-    report = progress or (lambda _stage, _i, _n: None)
     counter = iter(range(total))
 
     def stage(name: str) -> None:
-        report(name, next(counter), total)
+        progress(Update(stage=name, done=next(counter), total=total, unit="stages"))
 
     w = build_world(companies, seed, stage)
     w.habits = habits or Habits()
@@ -156,7 +153,7 @@ def generate_world(
         + "\n",
         encoding="utf-8",
     )
-    report("done", total, total)
+    progress(Update(stage="done", done=total, total=total, unit="stages"))
     return summary
 
 

@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import TypeVar
 
 from config.errors import EnvironmentProblem
+from config.progress import Progress, Update, silent
 from config.settings import Environment, environment
 from graph.server.connection import external_settings
 from graph.server.jars import JVM_FLAGS, check_java, ensure_jars, tail_text
@@ -34,28 +35,34 @@ IMPORT_HEAP = "1g"
 #: --max-off-heap-memory; neo4j-admin's own default, 90% of the machine, is greedy.
 IMPORT_MEMORY: str = Environment.default("import_memory")
 
-StageProgress = Callable[[str, str], None]
-
-
-def quiet_stages(_: str, __: str) -> None:
-    """The progress callback of callers that show none."""
+#: What each stage of a bulk load does, told as it starts.
+STAGES = {
+    "check": "checking the local graph is empty",
+    "resolve": "resolving the run",
+    "csv": "writing CSVs (the local Neo4j stops meanwhile)",
+    "stop": "waiting for the local Neo4j to stop",
+    "import": "neo4j-admin database import",
+    "restart": "starting the local Neo4j",
+    "schema": "constraints and indexes",
+    "finish": "empty lists and the Load node",
+}
 
 
 @dataclass
 class Stages:
-    """Seconds per stage, told to `progress(stage, message)` as each starts (message "")
-    and ends (its seconds)."""
+    """Seconds per stage, told to `progress` as each starts (with what it does) and ends
+    (with its seconds)."""
 
-    progress: StageProgress = quiet_stages
+    progress: Progress = silent
     seconds: dict[str, float] = field(default_factory=dict)
 
     @contextmanager
     def timed(self, name: str) -> Iterator[None]:
-        self.progress(name, "")
+        self.progress(Update(stage=name, phase=STAGES.get(name, "")))
         started = time.perf_counter()
         yield
         self.seconds[name] = self.seconds.get(name, 0.0) + time.perf_counter() - started
-        self.progress(name, f"{self.seconds[name]:.1f} s")
+        self.progress(Update(stage=name, result=f"{self.seconds[name]:.1f} s"))
 
 
 @dataclass
@@ -96,7 +103,7 @@ def run_import(
     memory: str = IMPORT_MEMORY,
     heap: str = IMPORT_HEAP,
     threads: int | None = None,
-    progress: StageProgress = quiet_stages,
+    progress: Progress = silent,
 ) -> dict[str, int]:
     """`neo4j-admin database import full` of `files` into data_dir's (stopped) database;
     returns the counts it reports. A failure raises with the importer's own words, which
@@ -144,9 +151,9 @@ def run_import(
         for line in proc.stdout:
             out.write(line)
             if phase := re.match(r"(\S.*?), started \d{4}-", line):
-                progress("import", f"{phase[1]}...")  # ... : a phase starts
+                progress(Update(stage="import", phase=phase[1]))
             elif line.startswith("IMPORT DONE"):
-                progress("import", line.strip())
+                progress(Update(stage="import", result=line.strip()))
         code = proc.wait()
     text = log.read_text(encoding="utf-8")
     if code != 0 or "IMPORT DONE" not in text:
@@ -238,9 +245,11 @@ def replace_database(
         with stages.timed("csv"):
             files = write(work)
         stages.progress(
-            "csv",
-            f"{files.node_count:,} nodes, {files.relationship_count:,} relationships in "
-            f"{len(files.nodes) + len(files.relationships)} files",
+            Update(
+                stage="csv",
+                result=f"{files.node_count:,} nodes, {files.relationship_count:,} relationships"
+                f" in {len(files.nodes) + len(files.relationships)} files",
+            )
         )
         if stopping is not None:
             with stages.timed("stop"):

@@ -14,10 +14,10 @@ import re
 import shutil
 import subprocess
 import tempfile
-from collections.abc import Callable
 from pathlib import Path
 
 from config.errors import EnvironmentProblem
+from config.progress import Progress, Update, silent
 from config.settings import environment
 
 NEO4J_VERSION = "5.26.30"  # keep in step with launcher/pom.xml
@@ -42,12 +42,6 @@ JVM_FLAGS = (
     "--enable-native-access=ALL-UNNAMED",
 )
 
-Progress = Callable[[str], None]
-
-
-def quiet(_: str) -> None:
-    """Default progress sink: say nothing."""
-
 
 def jar_cache_dir() -> Path:
     """Where the Neo4j jars live: $VEIL_JAR_CACHE (else ~/.cache/veil)/neo4j-<version>/lib."""
@@ -56,7 +50,7 @@ def jar_cache_dir() -> Path:
     return root.expanduser() / f"neo4j-{NEO4J_VERSION}" / "lib"
 
 
-def ensure_jars(progress: Progress = quiet) -> Path:
+def ensure_jars(progress: Progress = silent) -> Path:
     """Return the jar directory, fetching the jars with Maven first if not cached yet.
 
     A marker is written only after a complete copy, so an interrupted fetch is redone.
@@ -78,8 +72,10 @@ def ensure_jars(progress: Progress = quiet) -> Path:
                 "Maven Central, or point VEIL_JAR_CACHE at a cache that has them"
             )
         progress(
-            f"Fetching Neo4j {NEO4J_VERSION} jars from Maven Central into {lib} "
-            "(first use only, about 125 MB)..."
+            Update(
+                stage=f"Fetching Neo4j {NEO4J_VERSION} jars from Maven Central into {lib} "
+                "(first use only, about 125 MB)"
+            )
         )
         for leftover in lib.parent.glob("lib.partial-*"):  # from an interrupted fetch
             shutil.rmtree(leftover, ignore_errors=True)

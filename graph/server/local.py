@@ -27,16 +27,15 @@ from typing import Any, NoReturn
 import neo4j
 
 from config.errors import EnvironmentProblem
+from config.progress import Progress, Update, silent
 from config.settings import Environment, environment, read_or_create_secret, veil_home
 from graph.server.connection import Neo4jSettings, external_settings, open_driver
 from graph.server.jars import (
     JVM_FLAGS,
     LAUNCHER,
     NEO4J_VERSION,
-    Progress,
     check_java,
     ensure_jars,
-    quiet,
     tail_text,
 )
 
@@ -221,7 +220,7 @@ def local_settings(config: ServerConfig | None = None) -> Neo4jSettings:
 
 
 def start(
-    config: ServerConfig, *, watch_stdin: bool = False, progress: Progress = quiet
+    config: ServerConfig, *, watch_stdin: bool = False, progress: Progress = silent
 ) -> LocalServer:
     """Start the local instance and wait until Bolt answers; no-op if it already runs.
 
@@ -247,7 +246,11 @@ def start(
     java = check_java()
     lib = ensure_jars(progress)
     settings = local_settings(config)  # creates the password file on first start
-    progress(f"Starting Neo4j {NEO4J_VERSION} on {settings.uri} (data in {config.data_dir})...")
+    progress(
+        Update(
+            stage=f"Starting Neo4j {NEO4J_VERSION} on {settings.uri} (data in {config.data_dir})"
+        )
+    )
 
     config.log_file.parent.mkdir(parents=True, exist_ok=True)
     if config.log_file.exists():
