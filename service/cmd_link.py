@@ -2,19 +2,20 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
 import typer
 from rich.console import Group
 from rich.progress import Progress as RichProgress
-from rich.progress import SpinnerColumn, TextColumn, TimeElapsedColumn
+from rich.progress import SpinnerColumn, TaskID, TextColumn, TimeElapsedColumn
 from rich.table import Table
 from rich.text import Text
 
 from linkage.judgements import append_judgement
-from linkage.run import LinkSummary, Progress, link_run, train_models
+from linkage.resolver import EntityResult, Progress
+from linkage.run import LinkSummary, link_run, train_models
 from loaders.rundir import JUDGEMENTS
 from service.console import console, print_json, run_guarded, styled
 
@@ -34,7 +35,7 @@ def stage_progress(disabled: bool = False) -> Iterator[Progress]:
         transient=disabled,
         disable=disabled,
     ) as bar:
-        current: list[int] = []
+        current: list[TaskID] = []
 
         def progress(stage: str, entity_type: str) -> None:
             if current:
@@ -54,7 +55,7 @@ def summary_table(summary: LinkSummary) -> Group:
     results = (summary.company, summary.person)
     for result in results:
         table.add_column(result.entity_type, justify="right")
-    rows = {
+    rows: dict[str, Callable[[EntityResult], int]] = {
         "mentions": lambda r: r.mentions,
         "entities": lambda r: r.entities,
         "by ID": lambda r: r.deterministic_links,
