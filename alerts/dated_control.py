@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections import defaultdict
 from dataclasses import dataclass
 from datetime import date
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -38,19 +39,25 @@ class ControlAt:
         rules: tuple[Rule, ...],
         settings: Control,
     ) -> None:
-        self.by_target: dict[tuple[str, date], list[Role]] = {}
+        self.by_target: dict[tuple[str | None, date], list[Role]] = {}  # looked up by any trigger
         if not any(set(CONTROL_ROLES) & set(r.reaches) for r in rules):
             return
         dated = sorted(
-            {(t.party_id, t.day) for t in triggers.values() if t.party_kind == "company"}
+            {
+                (t.party_id, t.day)
+                for t in triggers.values()
+                if t.party_id is not None and t.party_kind == "company"
+            }
         )
         holdings = DatedHoldings(reader.holdings_upstream(sorted({c for c, _ in dated})))
-        positions, suffixes, targets = [], [], {}
+        positions: list[np.ndarray] = []
+        suffixes: list[np.ndarray] = []
+        targets: dict[str, tuple[str, date]] = {}
         for n, (company, day) in enumerate(dated):
-            rows = holdings.upstream([company], day)
-            if len(rows):
-                positions.append(rows)
-                suffixes.append(np.full(len(rows), f"@{n}", dtype=object))
+            upstream = holdings.upstream([company], day)
+            if len(upstream):
+                positions.append(upstream)
+                suffixes.append(np.full(len(upstream), f"@{n}", dtype=object))
                 targets[f"{company}@{n}"] = (company, day)
         if not positions:
             return
@@ -64,7 +71,7 @@ class ControlAt:
         for role in control_roles(found, sorted(targets), None, settings):
             self.by_target.setdefault(targets[role.company], []).append(_unsuffixed(role))
 
-    def reached(self, trigger: Trigger, how: str) -> list[tuple[str, dict, list[str]]]:
+    def reached(self, trigger: Trigger, how: str) -> list[tuple[str, dict[str, Any], list[str]]]:
         roles = self.by_target.get((trigger.party_id, trigger.day), [])
         return [
             (r.person, {"as_of": trigger.day, **(r.control or {})}, r.records)
@@ -176,11 +183,13 @@ def control_roles(
     share = ownership.set_index(["company", "person"])["look_through_share"]
     wanted = set(companies)
 
-    def role(person: str, company: str, name: str, extra: dict, used: list) -> Role:
+    def role(
+        person: str, company: str, name: str, extra: dict[str, Any], used: list[tuple[str, str]]
+    ) -> Role:
         paths, cycles = finder.paths(person, company, max_paths=settings.max_paths)
         used = used or [(a, b) for p in paths for a, b in zip(p.nodes, p.nodes[1:], strict=False)]
         starts = [found.edges[e][0] for e in used if e in found.edges]
-        start = None if not starts or None in starts else max(starts)
+        start = None if not starts or None in starts else max(s for s in starts if s is not None)
         records = sorted({r for e in used if e in found.edges for r in found.edges[e][1]})
         detail = {
             "share": float(share.get((company, person), 0.0)),
@@ -196,6 +205,7 @@ def control_roles(
     ):
         if company in wanted and (persons is None or person in persons):
             out.append(role(person, company, "beneficial_owner", {}, []))
+    row: Any  # pandas-stubs types itertuples' fields as any scalar; these are controllers' columns
     for row in found.result.controllers.itertuples(index=False):
         if row.company not in wanted or row.person is None or pd.isna(row.person):
             continue

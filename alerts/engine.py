@@ -26,7 +26,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from datetime import date, timedelta
-from typing import Any
+from typing import Any, cast
 
 import pandas as pd
 
@@ -243,7 +243,8 @@ def _matching(rule: Rule, kind: str, frame: pd.DataFrame) -> list[dict[str, Any]
             keep &= frame["legal_basis"].map(lambda b: any(n in (b or "") for n in needles))
     else:
         keep = frame["list"].isin(rule.trigger.lists)
-    return frame[keep].to_dict("records")
+    # the graph's columns are named by strings: pandas-stubs types the keys as Hashable
+    return cast(list[dict[str, Any]], frame[keep].to_dict("records"))
 
 
 # -- 2. reach ------------------------------------------------------------------------------
@@ -258,7 +259,9 @@ def _reach(
     settings: Control,
 ) -> Ties:
     every = {t.key: t for found in triggers.values() for t in found.values()}
-    companies = sorted({t.party_id for t in every.values() if t.party_kind == "company"})
+    companies = sorted(
+        {t.party_id for t in every.values() if t.party_id is not None and t.party_kind == "company"}
+    )
     named = reader.named(
         sorted(k for k, t in every.items() if t.kind == PUNISHMENT),
         sorted(k for k, t in every.items() if t.kind == LIST_ENTRY),
@@ -266,9 +269,10 @@ def _reach(
     named_by_key: dict[str, list[tuple[str, str, str]]] = defaultdict(list)
     for key, how, slot, person in named.itertuples(index=False, name=None):
         named_by_key[key].append((how, slot, person))
-    roles_at: dict[str, list[dict]] = defaultdict(list)
+    roles_at: dict[str, list[dict[str, Any]]] = defaultdict(list)
     if any({"legal_rep", "officers"} & set(r.reaches) for r in rules) and companies:
-        for row in reader.roles_in(companies).to_dict("records"):
+        # pandas-stubs types to_dict's keys as Hashable; the graph's columns are str
+        for row in cast(list[dict[str, Any]], reader.roles_in(companies).to_dict("records")):
             roles_at[row["company"]].append(row)
     controlled_at = ControlAt(reader, every, rules, settings)
 
@@ -292,18 +296,18 @@ def _ties(
     how: str,
     trigger: Trigger,
     named: dict[str, list[tuple[str, str, str]]],
-    roles_at: dict[str, list[dict]],
+    roles_at: dict[str, list[dict[str, Any]]],
     controlled_at: ControlAt,
 ) -> list[tuple[str, Tie]]:
     """The persons `trigger` reaches in the way `how` names, each with its tie."""
     out: list[tuple[str, Tie]] = []
     company = trigger.party_id if trigger.party_kind == "company" else None
-    if how == "party" and trigger.party_kind == "person":
+    if how == "party" and trigger.party_kind == "person" and trigger.party_id is not None:
         out.append((trigger.party_id, Tie("party", {}, _record(trigger))))
     if how == "responsible":
         for rel, slot, person in named.get(trigger.key, ()):
             if rel == "NAMES_RESPONSIBLE":
-                detail = {"slot": slot} if isinstance(slot, str) else {}
+                detail: dict[str, Any] = {"slot": slot} if isinstance(slot, str) else {}
                 out.append((person, Tie("responsible", detail, _record(trigger))))
     if how == "legal_rep":
         for rel, slot, person in named.get(trigger.key, ()):

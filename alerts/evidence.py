@@ -47,7 +47,9 @@ class Identity:
 
     def __init__(self, run_dir: Path | None, persons: list[str]) -> None:
         self.run_dir = run_dir
-        self.links: dict[str, dict[str, list[dict]]] = defaultdict(lambda: defaultdict(list))
+        self.links: dict[str, dict[str, list[dict[str, Any]]]] = defaultdict(
+            lambda: defaultdict(list)
+        )
         self.mentions: dict[str, dict[str, Any]] = {}
         self.note: str | None = None
         if run_dir is None or not rundir.exists(run_dir, "entities"):
@@ -164,11 +166,11 @@ def contradicts(old: list[str | None], new: list[str | None]) -> bool:
     return bool(a and b) and not any(compatible(x, y) for x in a for y in b)
 
 
-def _array(values: set[str]) -> pa.Array:
+def _array(values: set[str]) -> pa.Array[Any]:
     return pa.array(sorted(values), type=pa.string())
 
 
-def _key_levels(levels: list[dict]) -> list[dict]:
+def _key_levels(levels: list[dict[str, Any]]) -> list[dict[str, Any]]:
     ranked = sorted(levels, key=lambda lv: -abs(lv.get("match_weight") or 0.0))[:KEY_LEVELS]
     return [
         {
@@ -187,8 +189,8 @@ def _on(mentions: list[str], records: list[str]) -> list[str]:
 
 
 def _shortest(
-    adjacency: dict[str, list[dict]], starts: list[str], goals: list[str]
-) -> list[tuple[str, dict]] | None:
+    adjacency: dict[str, list[dict[str, Any]]], starts: list[str], goals: list[str]
+) -> list[tuple[str, dict[str, Any]]] | None:
     """Fewest links from any start mention to any goal mention (breadth first).
 
     Among chains of equal length the choice must not depend on the order of
@@ -199,14 +201,14 @@ def _shortest(
     goal = set(goals)
     if not starts or not goal:
         return None
-    back: dict[str, tuple[str, dict] | None] = {s: None for s in starts}
+    back: dict[str, tuple[str, dict[str, Any]] | None] = {s: None for s in starts}
     queue = deque(starts)
     while queue:
         node = queue.popleft()
         if node in goal:
             path = []
-            while back[node] is not None:
-                prev, hop = back[node]
+            while (step := back[node]) is not None:
+                prev, hop = step
                 path.append((prev, hop))
                 node = prev
             return path[::-1]
@@ -217,7 +219,7 @@ def _shortest(
     return None
 
 
-def _hop_order(hop: dict) -> tuple[str, float, str, str]:
+def _hop_order(hop: dict[str, Any]) -> tuple[str, float, str, str]:
     """Neighbour, strongest link first, then evidence and levels: a total order."""
     levels = json.dumps(hop["levels"], sort_keys=True)
     return hop["to"], -hop["match_probability"], hop["evidence"], levels
@@ -237,7 +239,7 @@ def _in_register(company: dict[str, Any]) -> bool:
     return company.get("uscc") is not None or company.get("established") is not None
 
 
-def _company(companies: dict[str, dict], entity_id: str | None) -> dict[str, Any] | None:
+def _company(companies: dict[str, dict[str, Any]], entity_id: str | None) -> dict[str, Any] | None:
     if entity_id is None:
         return None
     c = companies.get(entity_id, {})
@@ -250,14 +252,16 @@ def _company(companies: dict[str, dict], entity_id: str | None) -> dict[str, Any
     }
 
 
-def _path_text(path: dict, names: dict[str, str]) -> str:
+def _path_text(path: dict[str, Any], names: dict[str, str]) -> str:
     text = names.get(path["nodes"][0], path["nodes"][0])
     for node, ratio in zip(path["nodes"][1:], path["ratios"], strict=True):
         text += f" -{ratio:.2%}-> {names.get(node, node)}"
     return f"{text} = {path['share']:.2%}"
 
 
-def display_names(companies: dict[str, dict], persons: dict[str, dict]) -> dict[str, str]:
+def display_names(
+    companies: dict[str, dict[str, Any]], persons: dict[str, dict[str, Any]]
+) -> dict[str, str]:
     """Entity ID -> name, for paths and chains (built once per sweep)."""
     names = {k: v.get("name") or k for k, v in companies.items()}
     names.update({k: v.get("name") or k for k, v in persons.items()})
@@ -266,8 +270,8 @@ def display_names(companies: dict[str, dict], persons: dict[str, dict]) -> dict[
 
 def build(
     hit: Hit,
-    companies: dict[str, dict],
-    persons: dict[str, dict],
+    companies: dict[str, dict[str, Any]],
+    persons: dict[str, dict[str, Any]],
     identity: Identity,
     names: dict[str, str],
 ) -> dict[str, Any]:
@@ -309,13 +313,13 @@ def build(
     window_start, window_end = trigger.window
     party = _company(companies, trigger.party_id) if trigger.party_kind == "company" else None
     doubts = []
-    if party is not None and not _in_register(companies.get(trigger.party_id, {})):
+    if party is not None and not _in_register(companies.get(party["entity_id"], {})):
         # A punished company that no registry record joins (no USCC, no founding date) is
         # probably a registered company written otherwise: "other companies than the
         # punished one" may then take in the punished company itself.
         party["in_register"] = False
         doubts.append(TRIGGER_COMPANY_NOT_IN_REGISTER)
-    return jsonable(
+    document: dict[str, Any] = jsonable(
         {
             "rule": {
                 "id": rule.id,
@@ -347,6 +351,7 @@ def build(
             **({"doubts": doubts} if doubts else {}),
         }
     )
+    return document
 
 
 def _tie(tie: Any, names: dict[str, str]) -> dict[str, Any]:

@@ -117,7 +117,8 @@ _ROLE_DATES = ("start", "end", "observed_first", "observed_last")
 def _day(value: Any) -> date | None:
     if value is None:
         return None
-    return value.to_native() if hasattr(value, "to_native") else value
+    day: date | None = value.to_native() if hasattr(value, "to_native") else value  # neo4j Date
+    return day
 
 
 def _frame(records: list[neo4j.Record], columns: list[str], dates: tuple[str, ...]) -> pd.DataFrame:

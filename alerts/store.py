@@ -192,11 +192,12 @@ def _sweep(
     since: date | None,
     database: str,
 ) -> SweepSummary:
-    summary = SweepSummary(as_of=as_of or date.today(), since=since)
+    day = as_of or date.today()
+    summary = SweepSummary(as_of=day, since=since)
     started = time.perf_counter()
     ensure_schema(driver, database)
     reader = GraphReader(driver, database)
-    evaluation = evaluate(reader, rules, settings, summary.as_of, since)
+    evaluation = evaluate(reader, rules, settings, day, since)
     summary.triggers, summary.reached = evaluation.triggers, evaluation.reached
     summary.undated_triggers = evaluation.undated
     summary.seconds["evaluate"] = time.perf_counter() - started

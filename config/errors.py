@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 
 class VeilError(Exception):
     """Root of every error veil raises on purpose; the CLI prints these without a traceback."""
@@ -16,7 +18,7 @@ class ConfigError(VeilError):
         lines = "\n".join(f"  - {p}" for p in problems)
         super().__init__(f"invalid config {path}:\n{lines}")
 
-    def __reduce__(self) -> tuple:
+    def __reduce__(self) -> tuple[Any, ...]:
         return (self.__class__, (self.path, self.problems))
 
 
@@ -28,7 +30,7 @@ class InputError(VeilError):
         self.message = message
         super().__init__(f"{path}: {message}")
 
-    def __reduce__(self) -> tuple:
+    def __reduce__(self) -> tuple[Any, ...]:
         return (self.__class__, (self.path, self.message))
 
 
@@ -46,7 +48,7 @@ class StageFailure(VeilError):
             f"{entity_type}: {stage} failed: {cause}\n  what to do: {hint}\n  details: {log}"
         )
 
-    def __reduce__(self) -> tuple:
+    def __reduce__(self) -> tuple[Any, ...]:
         return (self.__class__, (self.stage, self.entity_type, self.cause, self.hint, self.log))
 
 
@@ -61,7 +63,7 @@ class NotFound(VeilError):
 class Ambiguous(VeilError):
     """A reference matches several entities: the candidates are listed so the user picks one."""
 
-    def __init__(self, reference: str, candidates: list[dict]):
+    def __init__(self, reference: str, candidates: list[dict[str, Any]]):
         self.reference = reference
         self.candidates = candidates
         lines = "\n".join(
@@ -72,5 +74,5 @@ class Ambiguous(VeilError):
             f"'{reference}' matches {len(candidates)} entities; use an entity ID:\n{lines}"
         )
 
-    def __reduce__(self) -> tuple:
+    def __reduce__(self) -> tuple[Any, ...]:
         return (self.__class__, (self.reference, self.candidates))

@@ -17,7 +17,7 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
-from typing import Any
+from typing import Any, cast
 
 import neo4j
 import pandas as pd
@@ -89,9 +89,10 @@ def consolidate(rows: pd.DataFrame) -> pd.DataFrame:
     if rows.empty:
         return pd.DataFrame(columns=columns)
     rows = rows.dropna(subset=["ratio"])
-    return rows.groupby(["holder", "holder_kind", "company"], as_index=False)["ratio"].sum()[
-        columns
-    ]
+    groups = rows.groupby(["holder", "holder_kind", "company"], as_index=False)
+    # pandas-stubs types a column group's sum as a Series; as_index=False makes it a frame
+    summed: pd.DataFrame = groups["ratio"].sum()  # type: ignore[assignment]
+    return summed[columns]
 
 
 def holdings_in_force(driver: neo4j.Driver, as_of: date, database: str = "neo4j") -> pd.DataFrame:
@@ -107,10 +108,10 @@ def holdings_in_force(driver: neo4j.Driver, as_of: date, database: str = "neo4j"
 
 
 def walk_upstream(
-    read_level: Callable[[list[str]], list[dict]],
+    read_level: Callable[[list[str]], list[dict[str, Any]]],
     companies: list[str],
-    first: list[dict] | None = None,
-) -> list[dict]:
+    first: list[dict[str, Any]] | None = None,
+) -> list[dict[str, Any]]:
     """Holding rows that can reach `companies`, read level by level upwards; each company is
     asked once, so cycles end the walk. `read_level(ids)` returns the rows (with `holder`
     and `holder_kind`) of the holdings in those companies; `first` is the first level when
@@ -130,7 +131,7 @@ def upstream_holdings(
 ) -> pd.DataFrame:
     """The holdings in force on `as_of` that can reach `company_id`, consolidated."""
 
-    def read_level(ids: list[str]) -> list[dict]:
+    def read_level(ids: list[str]) -> list[dict[str, Any]]:
         records, _, _ = driver.execute_query(
             _UPSTREAM_HOLDINGS,
             companies=ids,
@@ -222,7 +223,8 @@ def _run_control(
 
 def _count(summary: ControlSummary, result: ControlResult) -> None:
     summary.beneficial_owners = len(result.beneficial_owners)
-    summary.bases = result.controllers["basis"].value_counts().to_dict()
+    # the basis column holds strings; pandas-stubs types to_dict's keys as Hashable
+    summary.bases = cast(dict[str, int], result.controllers["basis"].value_counts().to_dict())
 
 
 def control_rows(
@@ -231,7 +233,7 @@ def control_rows(
     settings: Control,
     summary: ControlSummary,
     load_id: str | None,
-) -> dict[str, list[dict]]:
+) -> dict[str, list[dict[str, Any]]]:
     """Relationship and flag rows for `write_control`, with the holding paths."""
     finder = PathFinder(holdings)
     share = result.look_through.ownership.set_index(["company", "person"])["look_through_share"]
@@ -260,6 +262,7 @@ def control_rows(
         )
     controllers = []
     flags = []
+    row: Any  # pandas-stubs types itertuples' fields as any scalar; these are controllers' columns
     for row in result.controllers.itertuples(index=False):
         flags.append({"company": row.company, "basis": row.basis})
         if row.person is None or pd.isna(row.person):
@@ -302,7 +305,7 @@ _WRITE_FLAGS = (
 
 def write_control(
     driver: neo4j.Driver,
-    rows: dict[str, list[dict]],
+    rows: dict[str, list[dict[str, Any]]],
     summary: ControlSummary,
     database: str = "neo4j",
     progress: Progress = silent,

@@ -19,7 +19,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import pandas as pd
 import pyarrow as pa
@@ -43,7 +43,7 @@ class ImportPlan(ImportFiles):
     none is None), `later` steps set the other values by key, as `Step.rows` would."""
 
     fill: list[str] = field(default_factory=list)
-    later: list[tuple[str, str, list[dict]]] = field(default_factory=list)
+    later: list[tuple[str, str, list[dict[str, Any]]]] = field(default_factory=list)
     rows: int = 0  # rows as `load_run` counts them (relationships without ends included)
     dropped: int = 0  # relationships left out: an end is not among the nodes
 
@@ -83,7 +83,8 @@ def _text(kind: str, value: Any) -> str:
     if kind == "double" and not math.isfinite(value):
         return "Infinity" if value > 0 else "-Infinity"  # NaN never gets here: it is None
     if kind == "date":
-        return value.isoformat()
+        iso: str = value.isoformat()
+        return iso
     return str(value) if kind != "double" else repr(value)
 
 
@@ -91,7 +92,7 @@ class _DelimiterInData(Exception):
     """A list element contains the array delimiter: try the next one."""
 
 
-def csv_field(kind: str, values: list[Any], delimiter: str) -> tuple[pa.Array, dict[int, Any]]:
+def csv_field(kind: str, values: list[Any], delimiter: str) -> tuple[pa.Array[Any], dict[int, Any]]:
     """`values` of CSV type `kind` as an Arrow array that pyarrow's CSV writer writes as
     neo4j-admin reads it (every string quoted, a null as an empty field: an absent
     property), and the values a field cannot hold by position: an empty list, or a list
@@ -143,7 +144,7 @@ def write_csvs(steps: list[Step], directory: Path) -> ImportPlan:
 
 def _write_csvs(steps: list[Step], directory: Path, delimiter: str) -> ImportPlan:
     plan = ImportPlan(array_delimiter=delimiter)
-    ids: dict[str, tuple[str, pa.Array]] = {}  # label -> (key property, node keys)
+    ids: dict[str, tuple[str, pa.Array[Any]]] = {}  # label -> (key property, node keys)
     shapes = Counter((s.shape.label, s.shape.start, s.shape.end) for s in steps)
     for n, step in enumerate(steps):
         shape = step.shape
@@ -180,11 +181,12 @@ def _write_csvs(steps: list[Step], directory: Path, delimiter: str) -> ImportPla
         multiline = _write(path, header + list(fields), [*ends, *fields.values()])
         plan.relationships.append(CsvFile(path, shape.label, len(cols.props), multiline))
         unique = shapes[(shape.label, shape.start, shape.end)] == 1
-        _plan_later(plan, shape, fields, later, *(a.to_pylist() for a in ends), unique=unique)
+        start, end = (a.to_pylist() for a in ends)
+        _plan_later(plan, shape, fields, later, start, end, unique=unique)
     return plan
 
 
-def _keys(step: str, name: str, keys: pd.Series) -> pa.Array:
+def _keys(step: str, name: str, keys: pd.Series) -> pa.Array[Any]:
     try:
         array = pa.array(plain_values(keys), pa.string())
     except (pa.ArrowTypeError, pa.ArrowInvalid):
@@ -195,7 +197,10 @@ def _keys(step: str, name: str, keys: pd.Series) -> pa.Array:
 
 
 def _ends_exist(
-    shape: Shape, start: pa.Array, end: pa.Array, ids: dict[str, tuple[str, pa.Array]]
+    shape: Shape,
+    start: pa.Array[Any],
+    end: pa.Array[Any],
+    ids: dict[str, tuple[str, pa.Array[Any]]],
 ) -> list[bool]:
     """Rows whose both ends are nodes: the Bolt path MATCHes them and skips the others."""
     keep = None
@@ -208,18 +213,19 @@ def _ends_exist(
         found = pc.is_in(values, value_set=ids[label][1])
         keep = found if keep is None else pc.and_(keep, found)
     assert keep is not None
-    return keep.to_pylist()
+    return cast(list[bool], keep.to_pylist())  # is_in gives no nulls: nor does and_ of them
 
 
 def _props(
     step: str, props: pd.DataFrame, delimiter: str
-) -> tuple[dict[str, pa.Array], dict[str, dict[int, Any]]]:
+) -> tuple[dict[str, pa.Array[Any]], dict[str, dict[int, Any]]]:
     """Each property column that has a value as an Arrow array, by its typed header field
     (`name:type`), and per property the values a CSV field cannot hold, by position."""
-    fields: dict[str, pa.Array] = {}
+    fields: dict[str, pa.Array[Any]] = {}
     later: dict[str, dict[int, Any]] = {}
     for name in props.columns:
         listed = _string_lists(props[name], delimiter)
+        kind: str | None
         if listed is not None:
             kind, (array, cannot) = "string[]", listed
         else:
@@ -237,7 +243,7 @@ def _props(
     return fields, later
 
 
-def _string_lists(series: pd.Series, delimiter: str) -> tuple[pa.Array, dict[int, Any]] | None:
+def _string_lists(series: pd.Series, delimiter: str) -> tuple[pa.Array[Any], dict[int, Any]] | None:
     """`csv_field("string[]", plain_values(series), delimiter)` for the common column whose every
     value is a list of strings, without converting each value (a third of the CSV time);
     None for any other column."""
@@ -262,7 +268,7 @@ def _string_lists(series: pd.Series, delimiter: str) -> tuple[pa.Array, dict[int
 _CSV_OPTIONS = pa_csv.WriteOptions(include_header=False, quoting_style="needed")
 
 
-def _write(path: Path, header: list[str], columns: list[pa.Array]) -> bool:
+def _write(path: Path, header: list[str], columns: list[pa.Array[Any]]) -> bool:
     """Write the header line and the rows; True if a value spans lines (neo4j-admin must
     then be told the file has multiline fields)."""
     table = pa.table(columns, names=[f"c{i}" for i in range(len(columns))])
@@ -276,11 +282,11 @@ def _write(path: Path, header: list[str], columns: list[pa.Array]) -> bool:
 def _plan_later(
     plan: ImportPlan,
     shape: Shape,
-    fields: dict[str, pa.Array],
+    fields: dict[str, pa.Array[Any]],
     later: dict[str, dict[int, Any]],
-    keys: list,
-    ends: list | None = None,
-    rel_keys: list | None = None,
+    keys: list[Any],
+    ends: list[Any] | None = None,
+    rel_keys: list[Any] | None = None,
     unique: bool = True,
 ) -> None:
     """Plan what the CSV could not hold (see ImportPlan): `unique` says no other step writes

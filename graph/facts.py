@@ -19,8 +19,10 @@ whole picture, not just the new month.
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -31,6 +33,9 @@ from loaders import rundir
 
 LEGAL_REPRESENTATIVE = "legal_rep"
 MENTION_KEY = ["run", "source", "record_id", "slot"]
+
+#: A table and its slot column -> the entity ID of each row's mention (None: unresolved).
+Resolve = Callable[[pd.DataFrame, str], np.ndarray]
 
 
 @dataclass(frozen=True)
@@ -270,7 +275,7 @@ def _key(*parts: pd.Series) -> pd.Series:
     )
 
 
-def _tenures(roles: pd.DataFrame, resolve) -> pd.DataFrame:
+def _tenures(roles: pd.DataFrame, resolve: Resolve) -> pd.DataFrame:
     """Role rows folded into tenures (see the module docstring)."""
     if "observed_on" not in roles.columns:  # a run loaded before roles had the column
         roles = roles.assign(observed_on=None)
@@ -302,9 +307,9 @@ def _tenures(roles: pd.DataFrame, resolve) -> pd.DataFrame:
         single[column] = pd.Series(
             [[v] for v in single[values].tolist()], index=single.index, dtype=object
         )
-    folded: list[dict] = []
+    folded: list[dict[str, Any]] = []
     rows = r.loc[several, [*group, "valid_from", "valid_to", "source", "record_id", "observed_on"]]
-    batch: list[tuple] = []
+    batch: list[tuple[Any, ...]] = []
     for row in rows.itertuples(index=False, name=None):
         if batch and row[:3] != batch[0][:3]:
             folded.extend(_fold(batch))
@@ -334,7 +339,7 @@ def _sorted(frame: pd.DataFrame, columns: list[str]) -> tuple[pd.DataFrame, np.n
     return frame.take(order).reset_index(drop=True), codes[:, order]
 
 
-def _fold(rows: list[tuple]) -> list[dict]:
+def _fold(rows: list[tuple[Any, ...]]) -> list[dict[str, Any]]:
     """One (person, company, role)'s rows as tenures: each start pairs with the first end
     after it; undated rows ("in office", from a snapshot) confirm the latest tenure; a row
     observed on a day (a dated record printing the role) joins the tenure in force that
@@ -391,9 +396,10 @@ def _fold(rows: list[tuple]) -> list[dict]:
     return tenures
 
 
-def _tenure_on(tenures: list[dict], day: object) -> dict:
+def _tenure_on(tenures: list[dict[str, Any]], day: Any) -> dict[str, Any]:
     """The tenure in force on `day` (open bounds count as in force), else the latest one
     begun by then, else the first."""
+    t: dict[str, Any]  # mypy types reversed() over a list of Any-valued dicts as Any
     for t in reversed(tenures):
         if in_force(t["valid_from"], t["valid_to"], day):
             return t
@@ -401,11 +407,11 @@ def _tenure_on(tenures: list[dict], day: object) -> dict:
     return begun[-1] if begun else tenures[0]
 
 
-def _given(value: object) -> bool:
+def _given(value: Any) -> bool:
     return value is not None and not pd.isna(value)
 
 
-def _holdings(rows: pd.DataFrame, resolve) -> pd.DataFrame:
+def _holdings(rows: pd.DataFrame, resolve: Resolve) -> pd.DataFrame:
     h = rows.copy()
     h["holder_id"] = resolve(h, "holder_slot")
     h["company_id"] = resolve(h, "company_slot")
@@ -427,7 +433,7 @@ def _holdings(rows: pd.DataFrame, resolve) -> pd.DataFrame:
     ].reset_index(drop=True)
 
 
-def _resolved_records(rows: pd.DataFrame, resolve, slot: str, entity: str) -> pd.DataFrame:
+def _resolved_records(rows: pd.DataFrame, resolve: Resolve, slot: str, entity: str) -> pd.DataFrame:
     """A record table with the entity in `slot` as column `entity` and a `key` to MERGE
     on (a digest of source and record_id); records whose slot resolves to nothing drop."""
     out = rows.copy()
@@ -437,7 +443,7 @@ def _resolved_records(rows: pd.DataFrame, resolve, slot: str, entity: str) -> pd
     return out
 
 
-def _punishments(rows: pd.DataFrame, resolve) -> pd.DataFrame:
+def _punishments(rows: pd.DataFrame, resolve: Resolve) -> pd.DataFrame:
     p = _resolved_records(rows, resolve, "party_slot", "party_id")
     flat = p[["run", "source", "record_id", "responsible_slots"]].explode("responsible_slots")
     flat = flat.dropna(subset=["responsible_slots"])
@@ -447,11 +453,11 @@ def _punishments(rows: pd.DataFrame, resolve) -> pd.DataFrame:
     return _lists_filled(p, ["responsible_ids", "categories"])
 
 
-def _list_entries(rows: pd.DataFrame, resolve) -> pd.DataFrame:
+def _list_entries(rows: pd.DataFrame, resolve: Resolve) -> pd.DataFrame:
     return _resolved_records(rows, resolve, "party_slot", "party_id")
 
 
-def _licences(rows: pd.DataFrame, resolve) -> pd.DataFrame:
+def _licences(rows: pd.DataFrame, resolve: Resolve) -> pd.DataFrame:
     return _resolved_records(rows, resolve, "holder_slot", "holder_id")
 
 

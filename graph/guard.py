@@ -53,7 +53,7 @@ class GraphUnavailable(VeilError):
     """Neo4j stopped answering or refused a write."""
 
 
-def _claim(tx: neo4j.ManagedTransaction, token: str, owner: str, command: str) -> dict:
+def _claim(tx: neo4j.ManagedTransaction, token: str, owner: str, command: str) -> dict[str, Any]:
     # Writing `claims` first takes the node's write lock, so two claimants are serialised
     # and the second reads the first one's token (no lost update).
     record = tx.run(

@@ -201,7 +201,7 @@ def _without_veil_nodes(tx: neo4j.ManagedTransaction) -> bool:
 
 def write_batches(
     session: neo4j.Session,
-    steps: list[tuple[str, str, list[dict]]],
+    steps: list[tuple[str, str, list[dict[str, Any]]]],
     batch_size: int,
     progress: Progress = silent,
     **params: Any,
@@ -219,7 +219,7 @@ def write_batches(
 
 def _write_all(
     session: neo4j.Session,
-    batches: Iterable[tuple[str, str, list[dict]]],
+    batches: Iterable[tuple[str, str, list[dict[str, Any]]]],
     total: int,
     progress: Progress,
     params: dict[str, Any],
@@ -235,7 +235,7 @@ def _write_all(
 
 
 def _write(
-    tx: neo4j.ManagedTransaction, query: str, rows: list[dict], params: dict[str, Any]
+    tx: neo4j.ManagedTransaction, query: str, rows: list[dict[str, Any]], params: dict[str, Any]
 ) -> dict[str, int]:
     result = tx.run(query, rows=rows, **params)
     return counters_of(result.consume().counters)
@@ -339,7 +339,7 @@ class Step:
     def query(self) -> str:
         return self.shape.query(self.create)
 
-    def rows(self, frame: pd.DataFrame) -> list[dict]:
+    def rows(self, frame: pd.DataFrame) -> list[dict[str, Any]]:
         c = self.columns(frame)
         props = _records(c.props)
         if c.start is None or c.end is None or c.key is None:
@@ -353,7 +353,7 @@ class Step:
         ]
 
 
-def _batches(steps: list[Step], batch_size: int) -> Iterator[tuple[str, str, list[dict]]]:
+def _batches(steps: list[Step], batch_size: int) -> Iterator[tuple[str, str, list[dict[str, Any]]]]:
     """(name, query, rows) per batch, rows built a batch at a time."""
     for step in steps:
         for start in range(0, len(step.frame), batch_size):
@@ -366,7 +366,7 @@ _END = object()
 def _ahead(items: Iterator[T], depth: int = 2) -> Iterator[T]:
     """`items`, produced by a thread up to `depth` ahead: the next batch's rows are built
     while the driver waits for Neo4j to write the last (the wait releases the GIL)."""
-    ready: queue.Queue = queue.Queue(maxsize=depth)
+    ready: queue.Queue[tuple[Any, BaseException | None]] = queue.Queue(maxsize=depth)
     stop = threading.Event()
 
     def put(entry: tuple[Any, BaseException | None]) -> bool:
@@ -409,7 +409,11 @@ def load_steps(r: ResolvedRun, create: bool) -> Iterator[Step]:
     load = r.load_id
 
     def step(
-        name: str, shape: Shape, frame: pd.DataFrame, columns: Callable, unique: list[str]
+        name: str,
+        shape: Shape,
+        frame: pd.DataFrame,
+        columns: Callable[[pd.DataFrame], Columns],
+        unique: list[str],
     ) -> Step:
         if create:
             frame = frame.drop_duplicates(unique, keep="last")
@@ -536,7 +540,7 @@ def _named_columns(frame: pd.DataFrame, load: str) -> Columns:
     return Columns(props, frame["record_key"], frame["person_id"], key)
 
 
-def _tuples(frame: pd.DataFrame) -> Iterator[tuple]:
+def _tuples(frame: pd.DataFrame) -> Iterator[tuple[Any, ...]]:
     return zip(*(plain_values(frame[c]) for c in frame.columns), strict=True)
 
 
@@ -551,7 +555,9 @@ def _records(frame: pd.DataFrame) -> Iterator[dict[str, Any]]:
 def plain_values(series: pd.Series) -> list[Any]:
     """A column as plain values; `_plain` runs per value only for lists, dates, numpy scalars."""
     if isinstance(series.dtype, pd.StringDtype):  # no Python loop over Arrow-backed strings
-        return series.to_numpy(dtype=object, na_value=None).tolist()
+        # pandas-stubs leaves None out of na_value's type; pandas takes it (NA -> None)
+        strings: list[Any] = series.to_numpy(dtype=object, na_value=None).tolist()  # type: ignore[call-overload]
+        return strings
     values = series.astype(object).where(series.notna(), None).tolist()
     if any(isinstance(v, _NOT_PLAIN) for v in values):
         return [_plain(v) for v in values]

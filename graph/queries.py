@@ -48,14 +48,14 @@ _PERSON_OR_COMPANY = (
 )
 
 
-def _read(driver: neo4j.Driver, query: str, database: str, **params: Any) -> list[dict]:
+def _read(driver: neo4j.Driver, query: str, database: str, **params: Any) -> list[dict[str, Any]]:
     records, _, _ = driver.execute_query(
         query, parameters_=params, database_=database, routing_=neo4j.RoutingControl.READ
     )
     return [jsonable(r.data()) for r in records]
 
 
-def _rows(tx: neo4j.ManagedTransaction, query: str, **params: Any) -> list[dict]:
+def _rows(tx: neo4j.ManagedTransaction, query: str, **params: Any) -> list[dict[str, Any]]:
     return [jsonable(r.data()) for r in tx.run(query, **params)]
 
 
@@ -68,15 +68,16 @@ def _in_read(driver: neo4j.Driver, database: str, work: Callable[..., T], *args:
 
 def resolve_company(driver: neo4j.Driver, reference: str, database: str = "neo4j") -> str:
     """The entity ID of the company `reference` names (see the module docstring)."""
-    return find_company(driver, reference, database)["entity_id"]
+    entity_id: str = find_company(driver, reference, database)["entity_id"]
+    return entity_id
 
 
-def find_company(driver: neo4j.Driver, reference: str, database: str = "neo4j") -> dict:
+def find_company(driver: neo4j.Driver, reference: str, database: str = "neo4j") -> dict[str, Any]:
     """The company `reference` names, with its properties (`_COMPANY_FIELDS`)."""
     return _in_read(driver, database, _find_company, reference)
 
 
-def _find_company(tx: neo4j.ManagedTransaction, reference: str) -> dict:
+def _find_company(tx: neo4j.ManagedTransaction, reference: str) -> dict[str, Any]:
     reference = reference.strip()
     if COMPANY_ID.match(reference):
         query = "MATCH (c:Company {entity_id: $ref}) RETURN " + _COMPANY_FIELDS + " AS c"
@@ -99,7 +100,8 @@ def _find_company(tx: neo4j.ManagedTransaction, reference: str) -> dict:
                 for c in found
             ],
         )
-    return found[0]["c"]
+    company: dict[str, Any] = found[0]["c"]
+    return company
 
 
 def resolve_person(
@@ -134,7 +136,8 @@ def resolve_person(
                 for p in found[:20]
             ],
         )
-    return found[0]["entity_id"]
+    entity_id: str = found[0]["entity_id"]
+    return entity_id
 
 
 def _id_compatible(masks: list[str], hint: str) -> bool:
@@ -206,7 +209,7 @@ def _controls(
         majority=settings.majority,
     )
     finder = PathFinder(holdings)
-    owners = []
+    owners: list[dict[str, Any]] = []
     for person, share in result.beneficial_owners:
         paths, cycles = finder.paths(person, company_id, max_paths=settings.max_paths)
         owners.append(
@@ -219,7 +222,7 @@ def _controls(
             }
         )
     controller = _controller(result, finder, names, settings)
-    people = {r["p"]["entity_id"] for r in roles} | {o["entity_id"] for o in owners}
+    people: set[str] = {r["p"]["entity_id"] for r in roles} | {o["entity_id"] for o in owners}
     people |= {s["entity_id"] for s in shareholders if s["kind"] == "person"}
     if controller.get("entity_id"):
         people.add(controller["entity_id"])
@@ -237,7 +240,10 @@ def _controls(
 
 
 def _upstream(
-    tx: neo4j.ManagedTransaction, company: dict, shareholders: list[dict], as_of: date
+    tx: neo4j.ManagedTransaction,
+    company: dict[str, Any],
+    shareholders: list[dict[str, Any]],
+    as_of: date,
 ) -> tuple[list[Holding], dict[str, str]]:
     """The holdings that can reach `company` (graph.analysis.walk_upstream) and the names of
     everyone on them. The first level is `shareholders`, already read."""
@@ -259,7 +265,7 @@ def _upstream(
     return _consolidated(rows), names
 
 
-def _consolidated(rows: list[dict]) -> list[Holding]:
+def _consolidated(rows: list[dict[str, Any]]) -> list[Holding]:
     """graph.analysis.consolidate for a few rows, summed in Python: pandas' groupby costs
     more than the rest of the lookup (about 10 ms)."""
     ratios: dict[tuple[str, str, str], float] = {}
@@ -270,7 +276,7 @@ def _consolidated(rows: list[dict]) -> list[Holding]:
     return [(*key, ratio) for key, ratio in sorted(ratios.items())]
 
 
-def _role(row: dict) -> dict:
+def _role(row: dict[str, Any]) -> dict[str, Any]:
     return {
         **row["p"],
         "role": row["role"] or "legal_rep",
@@ -306,7 +312,7 @@ def _controller(
     }
 
 
-def _paths(paths: list[HoldingPath], names: dict[str, str]) -> list[dict]:
+def _paths(paths: list[HoldingPath], names: dict[str, str]) -> list[dict[str, Any]]:
     return [
         {
             "nodes": [{"entity_id": n, "name": names.get(n)} for n in p.nodes],
@@ -384,14 +390,14 @@ _RECORDS_ON = (
 
 def punishments_on(
     driver: neo4j.Driver, entity_ids: list[str], as_of: date | None, database: str = "neo4j"
-) -> list[dict]:
+) -> list[dict[str, Any]]:
     """Punishments imposed on, or naming, any of `entity_ids` (decided by `as_of`)."""
     return _read(driver, _PUNISHMENTS_ON, database, ids=entity_ids, as_of=as_of)
 
 
 def list_entries_on(
     driver: neo4j.Driver, entity_ids: list[str], as_of: date | None, database: str = "neo4j"
-) -> list[dict]:
+) -> list[dict[str, Any]]:
     """List entries of, or naming, any of `entity_ids`, with whether listed on `as_of`."""
     return _read(driver, _LIST_ENTRIES_ON, database, ids=entity_ids, as_of=as_of)
 

@@ -112,6 +112,10 @@ def announce(progress: Progress | None, name: str, entity_type: str) -> None:
 class Resolver:
     """Resolves one entity type's mentions; keeps what the outputs need."""
 
+    #: Set by linkage.run once the model is trained or read, and the suspects found.
+    model_source: str
+    suspect_rows: pd.DataFrame
+
     def __init__(
         self,
         entity_type: str,

@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import re
 from collections import Counter
+from typing import Any
 
 from config.sources import Limits, SourceSpec
 from loaders.cells import Problem, shown
@@ -89,7 +90,7 @@ class ValueBounds:
         return value
 
 
-def _as_list(text: str) -> list | str:
+def _as_list(text: str) -> list[Any] | str:
     """A CSV cell's JSON list, parsed so its names are bounded too; else the text as is
     (the mapper reports a cell that is not a list)."""
     try:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date
+from typing import Any
 
 from loaders.fields import (
     FieldParseError,
@@ -98,7 +99,7 @@ class Cells:
             self.problem(column, raw, err.reason, err.detail)
             return None
 
-    def items(self, column: str) -> list[dict]:
+    def items(self, column: str) -> list[dict[str, Any]]:
         raw = self.raw(column)
         try:
             return parse_json_list(raw)

@@ -13,6 +13,7 @@ from __future__ import annotations
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from config.settings import id_token_secret
 from config.sources import SourceSpec, load_sources
@@ -36,15 +37,15 @@ class SourceCheck:
     unmapped: list[str]
     rows: int = 0
     accepted: int = 0
-    quarantine_reasons: Counter = field(default_factory=Counter)
-    field_issue_reasons: Counter = field(default_factory=Counter)
-    values_inferred: Counter = field(default_factory=Counter)
-    values_cleaned: Counter = field(default_factory=Counter)
-    doubts: Counter = field(default_factory=Counter)
+    quarantine_reasons: Counter[str] = field(default_factory=Counter)
+    field_issue_reasons: Counter[str] = field(default_factory=Counter)
+    values_inferred: Counter[str] = field(default_factory=Counter)
+    values_cleaned: Counter[str] = field(default_factory=Counter)
+    doubts: Counter[str] = field(default_factory=Counter)
     ratio_styles: dict[str, str] = field(default_factory=dict)
     passed_over: list[str] = field(default_factory=list)  # sheets `sheet: "*"` did not read
 
-    def as_dict(self) -> dict:
+    def as_dict(self) -> dict[str, Any]:
         return {
             "files": self.files,
             "columns": self.columns,
@@ -103,7 +104,7 @@ def check_sources(sources_path: Path, sample: int = SAMPLE_ROWS) -> dict[str, So
         targets = column_targets(spec)
         check = SourceCheck(name, [str(p) for p in paths], targets, [])
         bounds = ValueBounds(spec, sources.limits)
-        ratio_columns: dict[tuple, RatioColumn] = {}
+        ratio_columns: dict[tuple[str, str, str], RatioColumn] = {}
         headers: set[str] = set()
         seen: set[str] = set()
         for path in paths:

@@ -14,6 +14,7 @@ import numbers
 import re
 import unicodedata
 from datetime import date, datetime, timedelta
+from typing import Any, SupportsFloat, cast
 
 from config.errors import VeilError
 
@@ -118,7 +119,7 @@ def clean(value: object) -> str | None:
     if value is None:
         return None
     if type(value) is str:
-        text = normalise_text(value)
+        text: str | None = normalise_text(value)
     else:
         text = _to_text(value)
         if text is None:
@@ -197,7 +198,7 @@ def parse_date(value: object) -> date | None:
     if value is None:
         return None
     if type(value) is str:
-        text = normalise_text(value)
+        text: str | None = normalise_text(value)
         if not text or _is_placeholder(text):
             return None
     elif isinstance(value, datetime):
@@ -207,7 +208,7 @@ def parse_date(value: object) -> date | None:
     elif isinstance(value, bool):
         raise FieldParseError("unparseable_date", f"{value!r} is not a date")
     elif isinstance(value, numbers.Real):
-        return None if value != value else _from_number(value, value)
+        return None if value != value else _from_number(float(value), value)
     else:
         text = clean(value)
         if text is None:
@@ -252,7 +253,8 @@ def _real(value: object, reason: str) -> float | None:
     if clean(value) is None:
         return None
     try:
-        number = float(value)  # Decimal and friends
+        # Decimal and friends; float() itself is the check (TypeError below)
+        number = float(cast(SupportsFloat, value))
     except (TypeError, ValueError):
         raise FieldParseError(reason, f"{type(value).__name__} is not a number") from None
     return None if number != number else number
@@ -270,6 +272,7 @@ def ratio_form(value: object) -> tuple[float, RatioForm] | None:
     last two by the column and by the company's other holdings.
     """
     percent = False
+    number: float | None
     if type(value) is str:
         text = normalise_text(value)
         if not text or _is_placeholder(text):
@@ -321,7 +324,7 @@ def parse_number(value: object) -> float | None:
 # -- compound cells ---------------------------------------------------------------------
 
 
-def parse_json_list(value: object) -> list[dict]:
+def parse_json_list(value: object) -> list[dict[str, Any]]:
     """A list of objects, given as a list (JSONL, Parquet) or as JSON text (CSV); blank -> [].
 
     Raises FieldParseError("unparseable_json") when the cell is not a list of objects. The

@@ -114,7 +114,7 @@ class RatioColumn:
             if h.row.valid_to is None:
                 uscc, name = h.company
                 key = _name_key(name)
-                uscc = uscc or uscc_of.get(key)
+                uscc = uscc or (uscc_of.get(key) if key is not None else None)
                 by_company[f"USCC {uscc}" if uscc else f"name {key or name}"].append(h)
         issues = []
         decided: set[int] = set()
@@ -184,7 +184,7 @@ def _usccs_by_name(holdings: list[_Holding]) -> dict[str, str]:
     return {key: next(iter(usccs)) for key, usccs in seen.items() if len(usccs) == 1}
 
 
-def _default(h: _Holding, style: str, doubts: Counter, column: str) -> float:
+def _default(h: _Holding, style: str, doubts: Counter[str], column: str) -> float:
     """The reading before company totals: the form where it decides, else the column."""
     if h.form == "percent_sign":
         return round(h.number / 100, 10)

@@ -225,7 +225,7 @@ def _read_csv(
     first = next(lines, None)
     if first is None or not (first[1] or "").strip():
         raise InputError(str(path), "file has no header line")
-    header = [h.strip() for h in next(csv.reader([first[1]], delimiter=delimiter))]
+    header = [h.strip() for h in next(csv.reader([first[1] or ""], delimiter=delimiter))]
     return header, _csv_rows(lines, header, delimiter, stats)
 
 

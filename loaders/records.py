@@ -9,7 +9,9 @@ problem: the mention keeps its name and the identifier is marked invalid with a 
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 from config.errors import ConfigError
 from config.sources import (
@@ -103,7 +105,9 @@ class RecordMapper:
             for slot, m in spec.mentions.items()
         }
         self._check_constants()
-        self._facts = {
+        self._facts: dict[
+            str, Callable[[Any, Cells, dict[str, list[Made]], MappedRecord], None]
+        ] = {
             "role": self._role,
             "shareholding": self._shareholding,
             "punishment": self._punishment,
@@ -179,7 +183,7 @@ class RecordMapper:
         text = {f: item.text(column) for f, column in spec.fields.items()}
         if all(v is None for v in text.values()):
             return None
-        kind = spec.kind if spec.kind in ("person", "company") else None
+        kind: str | None = spec.kind if spec.kind in ("person", "company") else None
         if kind is None:
             kind = self._kind(slot, spec, item if spec.each else row, text, out)
         if kind == "person":
@@ -244,7 +248,8 @@ class RecordMapper:
                 slot=slot,
                 field=field_name,
                 raw_value=shown(raw, is_id=field_name in ID_FIELDS),
-                reason=reason,
+                # every caller passes a reason; an identifier marked invalid always has one
+                reason=reason or "invalid",
             )
         )
 
@@ -372,7 +377,7 @@ class RecordMapper:
             if found is None and len(parts) > 1:
                 terms = [self.vocabulary.lookup(kind, p) for p in parts]
                 if all(terms):
-                    found = tuple(dict.fromkeys(t for p in terms for t in p))
+                    found = tuple(dict.fromkeys(t for p in terms for t in p or ()))
         if found is None:
             self._issue(out, slot, spec, raw, "unknown_term")
             found = (OTHER,)

@@ -23,6 +23,7 @@ from datetime import UTC, datetime
 from multiprocessing.queues import Queue
 from pathlib import Path
 from queue import Empty
+from typing import Any
 
 import pyarrow.parquet as pq
 
@@ -45,18 +46,18 @@ log = logging.getLogger(__name__)
 
 @dataclass
 class SourceCounts:
-    files: list[dict] = field(default_factory=list)
+    files: list[dict[str, Any]] = field(default_factory=list)
     rows_read: int = 0
     rows_accepted: int = 0
     rows_quarantined: int = 0
     fields_invalidated: int = 0
-    quarantine_reasons: Counter = field(default_factory=Counter)
-    field_issue_reasons: Counter = field(default_factory=Counter)
-    values_cleaned: Counter = field(default_factory=Counter)
-    values_inferred: Counter = field(default_factory=Counter)
-    doubts: Counter = field(default_factory=Counter)
+    quarantine_reasons: Counter[str] = field(default_factory=Counter)
+    field_issue_reasons: Counter[str] = field(default_factory=Counter)
+    values_cleaned: Counter[str] = field(default_factory=Counter)
+    values_inferred: Counter[str] = field(default_factory=Counter)
+    doubts: Counter[str] = field(default_factory=Counter)
 
-    def as_dict(self) -> dict:
+    def as_dict(self) -> dict[str, Any]:
         return {
             "files": self.files,
             "rows_read": self.rows_read,
@@ -151,7 +152,7 @@ def load_run(
     progress: Progress | None = None,
     secret: bytes | None = None,
     workers: int | None = None,
-) -> dict:
+) -> dict[str, Any]:
     """Load every source of `sources_path` into `run_dir`; return the manifest.
 
     Sources are independent, so large loads spread them over worker processes (one per
@@ -226,10 +227,10 @@ def _run_job(job: SourceJob, progress: Progress | None) -> SourceCounts:
     return counts
 
 
-_worker_queue: Queue | None = None
+_worker_queue: Queue[Update] | None = None
 
 
-def _init_worker(queue: Queue) -> None:
+def _init_worker(queue: Queue[Update]) -> None:
     global _worker_queue
     _worker_queue = queue
 
@@ -270,7 +271,7 @@ def _step(source: str, rows: int, done: int, total: int) -> Update:
     return Update(stage=source, done=done, total=total, unit="bytes", rows=rows)
 
 
-def _drain(queue: Queue, progress: Progress | None) -> None:
+def _drain(queue: Queue[Update], progress: Progress | None) -> None:
     while True:
         try:
             update = queue.get_nowait()
@@ -453,13 +454,13 @@ class _SourceLoad:
         sinks["records"].add(
             Record(source=self.name, record_id=mapped.record_id, file=where, line=line)
         )
-        for r in mapped.persons:
-            sinks["person_mentions"].add(r)
-        for r in mapped.companies:
-            sinks["company_mentions"].add(r)
+        for person in mapped.persons:
+            sinks["person_mentions"].add(person)
+        for company in mapped.companies:
+            sinks["company_mentions"].add(company)
         for table in FACT_TABLES:
-            for r in mapped.facts.get(table, ()):
-                sinks[table].add(r)
+            for fact in mapped.facts.get(table, ()):
+                sinks[table].add(fact)
         for issue in mapped.issues:
             sinks["field_issues"].add(issue)
             counts.field_issue_reasons[issue.reason] += 1
@@ -476,7 +477,7 @@ def duplicate_key(spec: SourceSpec, values: dict[str, object]) -> Problem:
 
 def _manifest(
     sources_path: Path, run_dir: Path, counts: dict[str, SourceCounts], tables: dict[str, int]
-) -> dict:
+) -> dict[str, Any]:
     from importlib.metadata import version
 
     return {

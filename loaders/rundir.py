@@ -21,7 +21,7 @@ import os
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 
 import pandas as pd
 import pyarrow as pa
@@ -41,6 +41,9 @@ from loaders.rows import (
     Shareholding,
     arrow_schema,
 )
+
+if TYPE_CHECKING:  # pyarrow-stubs names read_table's filter tuples only in a stub module
+    from pyarrow._stubs_typing import FilterTuple
 
 MANIFEST = "manifest.json"
 LINK_REPORT = "link_report.json"
@@ -84,7 +87,7 @@ class Table:
         return self.schema.with_metadata({TABLE_KEY: self.stamp.encode()})
 
 
-_s = pa.string()
+_s: pa.DataType = pa.string()
 
 #: Tables `veil load` writes, in writing order; the row type of each is in loaders/rows.py.
 LOAD_TABLES = {
@@ -192,7 +195,7 @@ def arrow(
     name: str,
     columns: list[str] | None = None,
     *,
-    filters: list[tuple[str, str, Any]] | None = None,
+    filters: list[FilterTuple] | None = None,
     present_only: bool = False,
 ) -> pa.Table:
     """Table `name` of `run_dir` as Arrow, `columns` only (with `present_only`, those of
@@ -237,7 +240,8 @@ def entities_table(data: pa.Table | pd.DataFrame, run_dir: Path) -> pa.Table:
     """Entities as `run_dir` stores them: in their schema, stamped with the digest of each
     run's manifest they resolve (see `stale_entities`)."""
     table = conform("entities", data)
-    runs = sorted(set(table.column("run").to_pylist()))
+    # the schema's run column is a string: to_pylist is typed with None for any column
+    runs = sorted(set(cast(list[str], table.column("run").to_pylist())))
     inputs = {run: manifest_digest(Path(run_dir) / run) for run in runs}
     metadata = dict(table.schema.metadata or {})
     metadata[INPUTS_KEY] = json.dumps(inputs).encode()

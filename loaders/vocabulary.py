@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -48,7 +49,7 @@ class Vocabulary:
             return (key,)
         return None
 
-    def extended(self, overrides: dict[str, dict[str, object]], where: str) -> Vocabulary:
+    def extended(self, overrides: Mapping[str, Mapping[str, object]], where: str) -> Vocabulary:
         """A copy with a source's own terms added (they win over the defaults)."""
         maps = {k: dict(v) for k, v in self.maps.items()}
         for kind, table in overrides.items():

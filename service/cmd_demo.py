@@ -13,6 +13,7 @@ from __future__ import annotations
 import shutil
 import time
 from pathlib import Path
+from typing import Any
 
 import typer
 
@@ -34,7 +35,7 @@ from service.console import console, print_json, styled
 from service.progress import shown
 from world.alert_checks import format_alert_scores, score_alerts
 from world.calendar import REF_DATE
-from world.checks import compare_load_with_truth
+from world.checks import LoadCheck, compare_load_with_truth
 from world.generate import generate_world
 from world.linkage_checks import exact_baseline, format_scores, score_run
 
@@ -46,7 +47,7 @@ def demo(
     json_output: bool = typer.Option(False, "--json", help="print the summary as JSON"),
 ) -> None:
     world_dir, run_dir = out / "world", out / "run"
-    summary: dict = {"world": str(world_dir), "run": str(run_dir)}
+    summary: dict[str, Any] = {"world": str(world_dir), "run": str(run_dir)}
 
     started = time.perf_counter()
     settings = graph_settings()
@@ -182,7 +183,7 @@ def demo(
     _print_where(run_dir, world_dir)
 
 
-def _example(alerts: list[dict]) -> dict | None:
+def _example(alerts: list[dict[str, Any]]) -> dict[str, Any] | None:
     """The alert most worth reading: art. 135 control through holding companies if any."""
     ranked = sorted(
         alerts,
@@ -195,7 +196,7 @@ def _example(alerts: list[dict]) -> dict | None:
     return ranked[0] if ranked else None
 
 
-def _print_load(manifest: dict, check) -> None:
+def _print_load(manifest: dict[str, Any], check: LoadCheck) -> None:
     console.print(manifest_table(manifest, "3. Load: every row accepted or quarantined"))
     verdict = ("matches", "green") if check.ok else ("DIFFERS from", "red")
     console.print(

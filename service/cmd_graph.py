@@ -194,7 +194,7 @@ def controls_command(
         print_controls(answer)
 
 
-def print_controls(a: dict) -> None:
+def print_controls(a: dict[str, Any]) -> None:
     c = a["company"]
     console.print(
         styled(
@@ -258,7 +258,7 @@ def print_controls(a: dict) -> None:
         )
 
 
-def _list_end(entry: dict) -> str:
+def _list_end(entry: dict[str, Any]) -> str:
     """How a list entry ended: removed, or its management period (管理期限至) ran out."""
     removed, expires = entry["removed"], entry.get("expires")
     if removed is not None and (expires is None or removed <= expires):
@@ -268,12 +268,12 @@ def _list_end(entry: dict) -> str:
     return ""
 
 
-def _person(p: dict) -> str:
+def _person(p: dict[str, Any]) -> str:
     masks = ",".join(p.get("id_masks") or [])
     return f"{p['name']} ({p['entity_id']}{', ' + masks if masks else ''})"
 
 
-def _path(path: dict) -> str:
+def _path(path: dict[str, Any]) -> str:
     text = path["nodes"][0]["name"] or path["nodes"][0]["entity_id"]
     for node, ratio in zip(path["nodes"][1:], path["ratios"], strict=True):
         text += f" -{ratio:.0%}-> {node['name'] or node['entity_id']}"

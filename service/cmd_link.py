@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 import typer
@@ -10,6 +11,7 @@ from rich.table import Table
 from rich.text import Text
 
 from linkage.judgements import append_judgement
+from linkage.resolver import EntityResult
 from linkage.run import LinkSummary, link_run, train_models
 from loaders.rundir import JUDGEMENTS
 from service.console import console, print_json, run_guarded, styled
@@ -28,7 +30,7 @@ def summary_table(summary: LinkSummary) -> Group:
     results = (summary.company, summary.person)
     for result in results:
         table.add_column(result.entity_type, justify="right")
-    rows = {
+    rows: dict[str, Callable[[EntityResult], int]] = {
         "mentions": lambda r: r.mentions,
         "entities": lambda r: r.entities,
         "by ID": lambda r: r.deterministic_links,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import typer
 from rich.table import Table
@@ -30,7 +31,7 @@ def load(
     console.print(f"quarantine: {run / 'quarantine.parquet'}   manifest: {run / 'manifest.json'}")
 
 
-def manifest_notes(manifest: dict) -> list[str]:
+def manifest_notes(manifest: dict[str, Any]) -> list[str]:
     """What the table does not show: physical lines, values cleaned or read by inference,
     rows read from several lines, and later stages this load made stale."""
     notes = []
@@ -60,12 +61,12 @@ def manifest_notes(manifest: dict) -> list[str]:
     return notes
 
 
-def manifest_table(manifest: dict, title: str) -> Table:
+def manifest_table(manifest: dict[str, Any], title: str) -> Table:
     """Per-source counts of a load: read = accepted + quarantined."""
     table = Table(title=title)
     for col in ("source", "read", "accepted", "quarantined", "fields invalidated"):
         table.add_column(col, justify="left" if col == "source" else "right")
-    rows: list[tuple[str | Text, dict]] = list(manifest["sources"].items())
+    rows: list[tuple[str | Text, dict[str, Any]]] = list(manifest["sources"].items())
     rows.append((Text("total", style="bold"), manifest["totals"]))
     for name, c in rows:
         table.add_row(

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-from rich.progress import BarColumn, SpinnerColumn, TextColumn, TimeElapsedColumn
+from rich.progress import BarColumn, SpinnerColumn, TaskID, TextColumn, TimeElapsedColumn
 from rich.progress import Progress as RichProgress
 
 from config.progress import Progress, Update
@@ -32,7 +32,7 @@ def shown(disabled: bool = False, *, one_line: bool = False, width: int = 28) ->
         transient=disabled,
         disable=disabled,
     ) as bar:
-        tasks: dict[str, int] = {}
+        tasks: dict[str, TaskID] = {}
         last: list[str] = []
 
         def finish(stage: str) -> None:

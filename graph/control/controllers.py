@@ -28,9 +28,10 @@ class ControlResult:
     controllers: pd.DataFrame
 
 
-def _member(values: pd.Series | pd.Index, members: object) -> np.ndarray:
+def _member(values: pd.Series | pd.Index, members: pd.Index) -> np.ndarray:
     """Mask of values found among members; pandas' isin on arrow strings loops in Python."""
-    return pd.Index(members).unique().get_indexer(values) >= 0
+    mask: np.ndarray = pd.Index(members).unique().get_indexer(values) >= 0
+    return mask
 
 
 def _largest_holders(ownership: pd.DataFrame, companies: pd.Index, threshold: float) -> pd.Series:
@@ -51,7 +52,8 @@ def _largest_holders(ownership: pd.DataFrame, companies: pd.Index, threshold: fl
     runner_up = runner_up.reindex(top.index, fill_value=-np.inf)
     share = top["look_through_share"]
     chosen = (share >= threshold - EPS) & (runner_up < share - EPS)
-    return top.loc[chosen, "person"]
+    chosen_persons: pd.Series = top.loc[chosen, "person"]
+    return chosen_persons
 
 
 def actual_controllers(

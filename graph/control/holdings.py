@@ -90,8 +90,12 @@ def _check(
         raise HoldingsError(f"ratio must lie in [0, 1]: {_examples(out_of_range)}")
     if len(set(zip(holder, company, strict=True))) < len(holder):
         seen: set[tuple[str, str]] = set()
-        pairs = zip(holder, company, strict=True)
-        repeated = list(dict.fromkeys(p for p in pairs if p in seen or seen.add(p)))
+        again: dict[tuple[str, str], None] = {}  # in order of first repeat
+        for p in zip(holder, company, strict=True):
+            if p in seen:
+                again[p] = None
+            seen.add(p)
+        repeated = list(again)
         raise HoldingsError(
             "more than one row per (holder, company), consolidate them first: "
             + _examples(repeated)

@@ -7,8 +7,9 @@ covers, a flag says so, since the figure then exceeds the sum over the listed pa
 from __future__ import annotations
 
 import heapq
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import pandas as pd
 
@@ -114,6 +115,7 @@ class PathFinder:
     """
 
     def __init__(self, holdings: pd.DataFrame | Sequence[Holding]):
+        rows: Iterable[tuple[Any, ...]]
         if isinstance(holdings, pd.DataFrame):
             h = validated(holdings)
             rows = h[["holder", "holder_kind", "company", "ratio"]].itertuples(

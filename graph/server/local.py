@@ -111,7 +111,7 @@ def _half(size: str) -> str:
 def _read_state(config: ServerConfig) -> dict[str, Any] | None:
     """The recorded launcher of this data dir if it is still alive; stale records are removed."""
     try:
-        state = json.loads(config.state_file.read_text(encoding="utf-8"))
+        state: dict[str, Any] = json.loads(config.state_file.read_text(encoding="utf-8"))
     except (FileNotFoundError, ValueError):
         return None
     if _is_our_launcher(int(state.get("pid", 0)), config.data_dir):
