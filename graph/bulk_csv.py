@@ -181,8 +181,8 @@ def _write_csvs(steps: list[Step], directory: Path, delimiter: str) -> ImportPla
         multiline = _write(path, header + list(fields), [*ends, *fields.values()])
         plan.relationships.append(CsvFile(path, shape.label, len(cols.props), multiline))
         unique = shapes[(shape.label, shape.start, shape.end)] == 1
-        start, end = (a.to_pylist() for a in ends)
-        _plan_later(plan, shape, fields, later, start, end, unique=unique)
+        start, end, key = (a.to_pylist() for a in ends)
+        _plan_later(plan, shape, fields, later, start, end, key, unique=unique)
     return plan
 
 
