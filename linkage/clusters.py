@@ -28,7 +28,6 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import pyarrow as pa
-import pyarrow.compute as pc
 from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components
 
@@ -241,7 +240,7 @@ def _partial_patterns(partial_key: np.ndarray | None, n: int) -> tuple[np.ndarra
     if len(values) != n:
         raise ValueError(f"partial_key has {len(values)} values for {n} nodes")
     # Arrow's dictionary encoding: a third of pandas' time on a million Python strings.
-    encoded = pc.dictionary_encode(pa.array(values, pa.string(), from_pandas=True))
+    encoded = pa.array(values, pa.string(), from_pandas=True).dictionary_encode()
     codes = encoded.indices.fill_null(-1).to_numpy().astype(np.int64)
     text = np.asarray(encoded.dictionary.to_numpy(zero_copy_only=False), dtype=str)
     length = np.char.str_len(text)
@@ -258,7 +257,8 @@ def _partial_patterns(partial_key: np.ndarray | None, n: int) -> tuple[np.ndarra
     table = table[:, low < table.max(axis=0)]
     blank = ~table.any(axis=1)  # "", or nothing shown where keys can differ
     if blank.any():
-        codes[(codes >= 0) & blank[np.maximum(codes, 0)]] = -1
+        # numpy stubs: any(axis=1) of an ndarray of unknown rank may be a bool; table is 2-D.
+        codes[(codes >= 0) & blank[np.maximum(codes, 0)]] = -1  # type: ignore[index]
     return codes, table
 
 

@@ -11,6 +11,7 @@ what they are, so a check is one xor and two ands.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import cast
 
 import numpy as np
 
@@ -58,7 +59,8 @@ def _node_values(packed: np.ndarray, pattern: np.ndarray) -> list[int]:
     """Per node, the packed value of its partial key (0 for none), as Python ints."""
     if not packed.size:
         return [0] * pattern.size
-    return np.where(pattern >= 0, packed[np.maximum(pattern, 0)], 0).tolist()
+    # ndarray.tolist() is typed Any; int64 or object (Python int) values give list[int].
+    return cast(list[int], np.where(pattern >= 0, packed[np.maximum(pattern, 0)], 0).tolist())
 
 
 @dataclass
@@ -101,9 +103,9 @@ class PartialKeys:
         """Whether the keys of two clusters agree (per position, one side shows everything
         the other shows), and the per-position union when either is spread or they differ."""
         if self.spread and (ra in self.spread or rb in self.spread):
-            sa, sb = self.sets(ra), self.sets(rb)
-            ok = not any(a & ~b and b & ~a for a, b in zip(sa, sb, strict=True))
-            return ok, [a | b for a, b in zip(sa, sb, strict=True)]
+            seta, setb = self.sets(ra), self.sets(rb)
+            ok = not any(a & ~b and b & ~a for a, b in zip(seta, setb, strict=True))
+            return ok, [a | b for a, b in zip(seta, setb, strict=True)]
         sa, sb = self.shown[ra], self.shown[rb]
         if sa and sb and (self.value[ra] ^ self.value[rb]) & sa & sb:
             return False, [a | b for a, b in zip(self.sets(ra), self.sets(rb), strict=True)]

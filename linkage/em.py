@@ -181,7 +181,8 @@ def expectation_maximisation(
         new_m = []
         for c, n in enumerate(levels):
             at = np.bincount(codes[c][seen[c]], weights=matched[seen[c]], minlength=n)
-            matches_at[c] = at
+            # numpy stubs type bincount as intp even with weights, where it gives float64.
+            matches_at[c] = at  # type: ignore[assignment]
             total = at.sum()
             new_m.append(at / total if total > 0 else m[c])
         change = max(

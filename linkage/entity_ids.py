@@ -9,6 +9,8 @@ unchanged, retired).
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -26,7 +28,7 @@ _SEP = "\x1f"
 _ID_HEX = 12
 
 
-def _mention_keys(frame: pd.DataFrame, what: str) -> pa.Array:
+def _mention_keys(frame: pd.DataFrame, what: str) -> pa.Array[Any]:
     """Per row, source, record_id and slot joined by U+001F: the string hashed into IDs.
 
     Arrow, not Python strings: sorting and looking up a million keys is a C++ job.
@@ -35,14 +37,17 @@ def _mention_keys(frame: pd.DataFrame, what: str) -> pa.Array:
     if missing:
         raise ValueError(f"{what} needs columns {KEY_COLUMNS}; missing {missing}")
     parts = [_strings(frame[c]) for c in KEY_COLUMNS]
-    return pc.binary_join_element_wise(*parts, pa.scalar(_SEP, pa.large_string()))
+    sep = pa.scalar(_SEP, pa.large_string())
+    # pyarrow-stubs want all arguments arrays or all scalars; the function mixes them.
+    keys: pa.Array[Any] = pc.binary_join_element_wise(*parts, sep)  # type: ignore[call-overload]
+    return keys
 
 
-def _strings(column: pd.Series) -> pa.Array:
+def _strings(column: pd.Series) -> pa.Array[Any]:
     return pa.Array.from_pandas(column.astype(str)).cast(pa.large_string())
 
 
-def _sorted_unique(keys: pa.Array, what: str) -> tuple[np.ndarray, pa.Array]:
+def _sorted_unique(keys: pa.Array[Any], what: str) -> tuple[np.ndarray, pa.Array[Any]]:
     """The sort order of the keys and the sorted keys; ValueError naming a duplicate."""
     order = pc.array_sort_indices(keys).to_numpy()
     ordered = keys.take(pa.array(order))
@@ -99,7 +104,7 @@ def stable_entity_ids(
     rank[order] = np.arange(len(order), dtype=np.int64)
     best = np.full(n_clusters, len(order), dtype=np.int64)
     np.minimum.at(best, cl, rank)
-    smallest = ordered.take(pa.array(best)).to_numpy(zero_copy_only=False)
+    smallest = ordered.take(pa.array(best, pa.int64())).to_numpy(zero_copy_only=False)
 
     if previous is None:
         ids = np.asarray(_fresh_ids(prefix, smallest, set()), dtype=object)
@@ -158,7 +163,7 @@ def _firsts(sorted_groups: np.ndarray) -> np.ndarray:
     return np.flatnonzero(np.r_[True, sorted_groups[1:] != sorted_groups[:-1]])
 
 
-def _previous_ids(previous: pd.DataFrame, mkeys: pa.Array) -> tuple[np.ndarray, np.ndarray]:
+def _previous_ids(previous: pd.DataFrame, mkeys: pa.Array[Any]) -> tuple[np.ndarray, np.ndarray]:
     """The sorted distinct previous IDs, and per current mention its old ID's code (-1: new)."""
     missing = [c for c in [*KEY_COLUMNS, "entity_id"] if c not in previous.columns]
     if missing:
@@ -166,7 +171,7 @@ def _previous_ids(previous: pd.DataFrame, mkeys: pa.Array) -> tuple[np.ndarray, 
     previous = previous[previous["entity_id"].notna()]
     prev_keys = _mention_keys(previous, "previous")
     _sorted_unique(prev_keys, "previous entity IDs")
-    encoded = pc.dictionary_encode(_strings(previous["entity_id"]))
+    encoded = _strings(previous["entity_id"]).dictionary_encode()
     distinct = encoded.dictionary
     by_name = pc.array_sort_indices(distinct).to_numpy()
     code_of = np.empty(len(distinct), dtype=np.int64)
@@ -241,11 +246,11 @@ def _fresh_ids(prefix: str, smallest: np.ndarray, taken: set[str]) -> list[str]:
     digests = [hashlib.sha256(k.encode("utf-8")).hexdigest() for k in smallest]
     length = [_ID_HEX] * len(digests)
     ids = [prefix + d[:_ID_HEX] for d in digests]
-    pending = range(len(ids))
+    pending: Sequence[int] = range(len(ids))
     while True:
         counts: dict[str, int] = {}
-        for i in ids:
-            counts[i] = counts.get(i, 0) + 1
+        for id_ in ids:
+            counts[id_] = counts.get(id_, 0) + 1
         clash = [i for i in pending if counts[ids[i]] > 1 or ids[i] in taken]
         if not clash:
             return ids

@@ -25,6 +25,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from itertools import combinations
+from typing import cast
 
 import numpy as np
 import pandas as pd
@@ -126,7 +127,9 @@ def _masked_id(level: int) -> Callable[[pd.DataFrame], tuple[float, float]]:
         birth = masks["birth_date"].notna()
         partners = float(len(full)) + (len(masks) - 1) / 2
         agreeing = 0.0
-        for (pattern, born), n in pd.DataFrame({"p": shown, "b": birth}).value_counts().items():
+        for key, n in pd.DataFrame({"p": shown, "b": birth}).value_counts().items():
+            # A value_counts label, typed Hashable by pandas-stubs: here (pattern, born).
+            pattern, born = cast("tuple[str, bool]", key)
             if masked_level(pattern.count("1"), bool(born)) != level:
                 continue
             positions = [_OUTSIDE_BIRTH[i] for i, c in enumerate(pattern) if c == "1"]
@@ -159,8 +162,8 @@ def _brand_compatible(frame: pd.DataFrame, core: str, industry: str = "name_indu
     keys = keys[keys[core].notna()]
     keys[group[1:]] = keys[group[1:]].fillna("")
     sizes = keys.groupby(group, sort=False).size()
-    unknown = keys[keys["name_region"].isna()].groupby(group, sort=False).size()
-    unknown = unknown.reindex(sizes.index, fill_value=0).to_numpy(np.float64)
+    unknown_sizes = keys[keys["name_region"].isna()].groupby(group, sort=False).size()
+    unknown = unknown_sizes.reindex(sizes.index, fill_value=0).to_numpy(np.float64)
     n = sizes.to_numpy(np.float64)
     return agreeing_pairs(keys, [*group, "name_region"]) + float(
         (unknown * (n - unknown) + unknown * (unknown - 1) / 2).sum()
@@ -267,7 +270,8 @@ def _same_identifier(frame: pd.DataFrame) -> tuple[float, float]:
     comparable = 0.0
     for a, na in pattern.items():
         for b, nb in pattern.items():
-            if a and b and a & b:
+            # pandas-stubs type Series labels as Hashable; these are int bit patterns.
+            if a and b and a & b:  # type: ignore[operator]
                 comparable += na * (na - 1) / 2 if a == b else na * nb / 2
     return agree, comparable
 

@@ -165,7 +165,9 @@ def _shared_identifiers(features: pd.DataFrame, i: int, j: int, entity_type: str
     shared = []
     for column in IDENTIFIERS[entity_type]:
         left, right = features.at[i, column], features.at[j, column]
-        if left is not None and right is not None and not pd.isna(left) and left == right:
+        # pandas-stubs: pd.isna's scalar overload leaves out np.bool_, Period and Interval,
+        # which .at is typed to return; pd.isna takes any object.
+        if left is not None and right is not None and not pd.isna(left) and left == right:  # type: ignore[arg-type]
             shared.append("resident_id" if column == "id_token" else column)
     return shared
 
@@ -184,6 +186,9 @@ def _display(run_dir: Path, entity_type: str, ref: str, entity_id: str) -> Menti
 def _judgement(run_dir: Path, a: str, b: str) -> JudgementView | None:
     verdicts = effective_judgements(read_judgements(run_dir / JUDGEMENTS))
     pair = {parse_mention_ref(a), parse_mention_ref(b)}
+    # pandas-stubs type each itertuples field as the union of all scalars; the columns are
+    # JUDGEMENT_COLUMNS (linkage/judgements.py): strings, `at` a Timestamp, `line` an int.
+    row: Any
     for row in verdicts.itertuples(index=False):
         left = (row.a_source, row.a_record_id, row.a_slot)
         right = (row.b_source, row.b_record_id, row.b_slot)
@@ -301,8 +306,9 @@ def write_waterfall(
     settings = SettingsCreator.from_path_or_dict(models.read_saved(Path(model))).get_settings(
         "duckdb"
     )
-    data = records_to_waterfall_data([record], settings, False)
+    # Splink's waterfall helpers are unannotated.
+    data = records_to_waterfall_data([record], settings, False)  # type: ignore[no-untyped-call]
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    WaterfallChart(data, filter_nulls=True).save(str(path), inline=True)
+    WaterfallChart(data, filter_nulls=True).save(str(path), inline=True)  # type: ignore[no-untyped-call]
     return path

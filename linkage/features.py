@@ -19,6 +19,7 @@ name each record used.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any, cast
 
 import numpy as np
 import pandas as pd
@@ -93,11 +94,11 @@ def _read(run_dir: Path, table: str, columns: list[str]) -> pa.Table:
     return rundir.arrow(run_dir, table, columns, present_only=True)
 
 
-def _objects(values: pa.ChunkedArray | pa.Array) -> pd.Series:
+def _objects(values: pa.ChunkedArray[Any] | pa.Array[Any]) -> pd.Series:
     """Strings as Python objects, None where null or blank (what the deterministic rules
     and Splink's registration of the frame expect)."""
     values = values.cast(pa.string())
-    blank = pc.fill_null(pc.equal(values, ""), True)
+    blank = pc.equal(values, pa.scalar("")).fill_null(True)
     nulled = pc.if_else(blank, pa.scalar(None, pa.string()), values)
     return pd.Series(nulled.to_numpy(zero_copy_only=False), dtype=object)
 
@@ -107,7 +108,7 @@ def _valid(table: pa.Table, column: str) -> pd.Series:
     values = table.column(column).cast(pa.string())
     status = f"{column}_status"
     if status in table.column_names:
-        valid = pc.fill_null(pc.equal(table.column(status), "valid"), False)
+        valid = pc.equal(table.column(status), pa.scalar("valid")).fill_null(False)
         values = pc.if_else(valid, values, pa.scalar(None, pa.string()))
     return _objects(values)
 
@@ -124,17 +125,20 @@ def _id_visible(table: pa.Table) -> pd.Series:
     digits) places only the region code for sure, so only that is kept.
     """
     kind = table.column("id_kind")
-    has_id = pc.fill_null(pc.is_in(kind, pa.array(["18", "15_upgraded", "masked"])), False)
+    has_id = pc.is_in(kind, pa.array(["18", "15_upgraded", "masked"])).fill_null(False)
     display = table.column("id_display").cast(pa.string())
-    whole = pc.fill_null(pc.equal(pc.utf8_length(display), ID_LENGTH), False)
+    # pyarrow-stubs: cast() gives ChunkedArray[Scalar[StringType]], utf8_length wants StringScalar.
+    length = pc.utf8_length(display)  # type: ignore[arg-type]
+    whole = pc.equal(length, pa.scalar(ID_LENGTH)).fill_null(False)
     region = pc.utf8_rpad(
         pc.utf8_slice_codeunits(table.column("id_prefix").cast(pa.string()), 0, 6),
         ID_LENGTH,
         padding="*",
     )
     visible = pc.if_else(whole, display, region)
-    hidden = pc.fill_null(pc.equal(pc.replace_substring(visible, "*", ""), ""), True)
-    keep = pc.and_(has_id, pc.invert(hidden))
+    hidden = pc.equal(pc.replace_substring(visible, "*", ""), pa.scalar("")).fill_null(True)
+    # pyarrow-stubs: Array.fill_null returns Array[Scalar[...]], not the BooleanArray it is.
+    keep = pc.and_(has_id, pc.invert(hidden))  # type: ignore[arg-type]
     return _objects(pc.if_else(keep, visible, pa.scalar(None, pa.string())))
 
 
@@ -148,7 +152,7 @@ def _id_end(visible: pd.Series) -> pd.Series:
 def person_features(run_dir: Path) -> pd.DataFrame:
     """Standardised person mentions of a run, as PERSON_FEATURES (context not yet added)."""
     table = standardise_person_mentions(_read(run_dir, "person_mentions", PERSON_INPUT))
-    full = pc.fill_null(pc.is_in(table.column("id_kind"), pa.array(["18", "15_upgraded"])), False)
+    full = pc.is_in(table.column("id_kind"), pa.array(["18", "15_upgraded"])).fill_null(False)
     frame = table.select([*KEY, "name"]).to_pandas()
     frame.insert(0, "mention_id", np.arange(len(frame), dtype=np.int64))
     for column in ("name_simplified", "name_pinyin_key", "surname", "given", "surname_pinyin"):
@@ -159,7 +163,8 @@ def person_features(run_dir: Path) -> pd.DataFrame:
     )
     for column in ("id_prefix", "id_suffix"):
         frame[column] = _objects(table.column(column))
-    frame["id_masked"] = pc.fill_null(pc.equal(table.column("id_kind"), "masked"), False).to_numpy()
+    masked = pc.equal(table.column("id_kind"), pa.scalar("masked")).fill_null(False)
+    frame["id_masked"] = masked.to_numpy()
     frame["id_visible"] = _id_visible(table)
     frame["id_end"] = _id_end(frame["id_visible"])
     frame["birth_date"] = _objects(table.column("birth_date"))
@@ -189,10 +194,8 @@ def company_features(run_dir: Path) -> pd.DataFrame:
     frame["name_is_branch"] = table.column("name_is_branch").to_numpy()
     frame["name_is_romanised"] = table.column("name_is_romanised").to_numpy()
     frame["name_industry_latin"] = _objects(table.column("name_industry_latin"))
-    former_lists = pc.fill_null(
-        table.column("former_canonical"), pa.scalar([], pa.list_(pa.string()))
-    )
-    former = former_lists.to_pylist()
+    former_lists = table.column("former_canonical").fill_null(pa.scalar([], pa.list_(pa.string())))
+    former = cast("list[list[str]]", former_lists.to_pylist())  # nulls filled: no None
     frame["former_canonical"] = former
     keys = [[] if n is None else [n] for n in frame["name_canonical"]]
     for i in np.flatnonzero(pc.list_value_length(former_lists).to_numpy() > 0):
@@ -232,7 +235,8 @@ def company_context(
     )
     at = np.minimum(np.searchsorted(records, mine), len(records) - 1)
     found = records[at] == mine
-    context = lists.take(pa.array(at)).to_pylist()
+    # pyarrow-stubs allow to_pylist only on arrays of basic types, not of lists.
+    context = lists.take(at).to_pylist()  # type: ignore[misc]
     return pd.Series(
         [c if f else [] for c, f in zip(context, found, strict=True)],
         index=persons.index,

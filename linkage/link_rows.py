@@ -5,6 +5,8 @@ rows."""
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 import pandas as pd
 import pyarrow as pa
@@ -68,7 +70,9 @@ def write_links(resolver: Resolver, writer: pq.ParquetWriter) -> None:
                 "levels": _no_levels(n) if chunk is None else _levels(chunk, resolver.comparisons),
                 "merged": pc.equal(id_l, id_r) if merged is None else merged[part],
             }
-            writer.write_table(pa.table(values, schema=TABLES["links"].schema))
+            # pyarrow-stubs: pa.table's mapping takes Arrow arrays and sequences, not numpy
+            # arrays, which it converts like pa.array does.
+            writer.write_table(pa.table(values, schema=TABLES["links"].schema))  # type: ignore[arg-type]
 
     if len(resolver.links):
         pairs(
@@ -101,16 +105,16 @@ def _tagged_refs(features: pd.DataFrame) -> pd.Series:
     return refs.where(run == ".", run + "/" + refs)
 
 
-def _no_levels(n: int) -> pa.Array:
+def _no_levels(n: int) -> pa.Array[Any]:
     """n empty level lists (evidence other than the model's)."""
     return pa.ListArray.from_arrays(
-        pa.array(np.zeros(n + 1, dtype=np.int32)),
+        pa.array(np.zeros(n + 1, dtype=np.int32), pa.int32()),
         pa.array([], LEVEL_TYPE.value_type),
         type=LEVEL_TYPE,
     )
 
 
-def _levels(pairs: pd.DataFrame, comparisons: list[tuple[str, dict[int, str]]]) -> pa.Array:
+def _levels(pairs: pd.DataFrame, comparisons: list[tuple[str, dict[int, str]]]) -> pa.Array[Any]:
     """Per pair, each comparison's level label and match weight (term frequency included),
     built column-wise in Arrow: a dict per pair and comparison costs seconds and GiBs."""
     n, k = len(pairs), len(comparisons)
@@ -124,7 +128,7 @@ def _levels(pairs: pd.DataFrame, comparisons: list[tuple[str, dict[int, str]]]) 
         if f"mw_tf_adj_{name}" in pairs.columns:
             weight = weight + pairs[f"mw_tf_adj_{name}"].fillna(0).to_numpy(np.float64)
         names.append(pa.repeat(pa.scalar(name), n))
-        labels.append(text.take(pa.array(inverse.reshape(-1))))
+        labels.append(text.take(inverse.reshape(-1)))
         weights.append(weight)
     # Row-major: pair i's comparisons are items i*k .. i*k + k-1.
     order = pa.array((np.arange(k) * n + np.arange(n)[:, None]).ravel())
@@ -136,5 +140,5 @@ def _levels(pairs: pd.DataFrame, comparisons: list[tuple[str, dict[int, str]]]) 
         ],
         fields=list(LEVEL_TYPE.value_type),
     )
-    offsets = pa.array(np.arange(0, n * k + 1, k, dtype=np.int32))
+    offsets = pa.array(np.arange(0, n * k + 1, k, dtype=np.int32), pa.int32())
     return pa.ListArray.from_arrays(offsets, items, type=LEVEL_TYPE)

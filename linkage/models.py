@@ -39,6 +39,7 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
+from duckdb.func import FunctionNullHandling, PythonUDFType
 from rapidfuzz.distance import Levenshtein
 from rapidfuzz.process import cpdist
 from splink import DuckDBAPI, Linker, SettingsCreator, block_on
@@ -48,7 +49,7 @@ from splink.internals.splink_dataframe import SplinkDataFrame
 from config.errors import InputError
 from config.settings import environment
 from linkage.company_names import company_from_simplified
-from linkage.shapes import look_alike_apart
+from linkage.shapes import ArrowArray, look_alike_apart
 
 PERSON = "person"
 COMPANY = "company"
@@ -56,7 +57,7 @@ COMPANY = "company"
 UNIQUE_ID = "mention_id"
 
 
-def _char_distance(left: pa.Array, right: pa.Array) -> pa.Array:
+def _char_distance(left: ArrowArray, right: ArrowArray) -> ArrowArray:
     """Levenshtein distance in characters, null where either side is null."""
     a = left.to_pylist()
     b = right.to_pylist()
@@ -101,7 +102,9 @@ def _visible_matrix(values: list[str | None]) -> np.ndarray:
     return np.frombuffer("".join(rows).encode("ascii"), dtype=np.uint8).reshape(-1, 18)
 
 
-def _id_agree(left: pa.Array, right: pa.Array, born_l: pa.Array, born_r: pa.Array) -> pa.Array:
+def _id_agree(
+    left: ArrowArray, right: ArrowArray, born_l: ArrowArray, born_r: ArrowArray
+) -> ArrowArray:
     """How many characters outside the birth date two IDs both show, all agreeing; -1 if
     any shown character or the birth dates (when both are known) disagree; null if either
     shows nothing. The birth date is compared as a whole, not by position, because a full
@@ -110,7 +113,7 @@ def _id_agree(left: pa.Array, right: pa.Array, born_l: pa.Array, born_r: pa.Arra
     b = _visible_matrix(right.to_pylist())[:, OUTSIDE_BIRTH]
     both = (a != _HIDDEN) & (b != _HIDDEN)
     conflict = (both & (a != b)).any(axis=1)
-    differ = pc.fill_null(pc.not_equal(born_l, born_r), False)
+    differ = pc.not_equal(born_l, born_r).fill_null(False)
     conflict |= differ.to_numpy(zero_copy_only=False)
     agree = np.where(conflict, -1, both.sum(axis=1)).astype(np.int64)
     missing = pc.or_(pc.is_null(left), pc.is_null(right)).to_numpy(zero_copy_only=False)
@@ -145,8 +148,8 @@ def connect(temp_dir: Path | None = None) -> duckdb.DuckDBPyConnection:
             function,
             [duckdb.sqltype("VARCHAR")] * arity,
             duckdb.sqltype(returns),
-            type="arrow",
-            null_handling="special",
+            type=PythonUDFType.ARROW,
+            null_handling=FunctionNullHandling.SPECIAL,
         )
     return con
 
@@ -187,10 +190,11 @@ def rare_keys(frame: pd.DataFrame, entity_type: str) -> np.ndarray:
     if entity_type == PERSON:
         return frame[RARE_KEY].to_numpy(dtype=object)
     core, form, region = (
-        frame[c].astype("string").replace("", pd.NA)
+        # pandas-stubs take pd.NA as a replacement only inside a mapping.
+        frame[c].astype("string").replace("", pd.NA)  # type: ignore[call-overload]
         for c in ("name_core_pinyin", "name_legal_form", "name_region")
     )
-    key = core + "|" + form + "|" + region
+    key: pd.Series[str] = core + "|" + form + "|" + region
     return key.astype(object).where(key.notna(), None).to_numpy(dtype=object)
 
 
@@ -472,7 +476,7 @@ def settings(entity_type: str, optional: set[str]) -> SettingsCreator:
     return SettingsCreator(
         link_type="dedupe_only",
         unique_id_column_name=UNIQUE_ID,
-        comparisons=comparisons,
+        comparisons=[*comparisons],  # list is invariant: list[ComparisonCreator | dict]
         blocking_rules_to_generate_predictions=blocking,
         retain_intermediate_calculation_columns=True,
         retain_matching_columns=True,
@@ -628,7 +632,8 @@ def namesakes_by_mask(frame: pd.DataFrame) -> np.ndarray:
     differ |= (born_m.notna() & born_f.notna() & (born_m != born_f)).to_numpy()
     conflicts = pd.Series(differ).groupby(pairs["row"].to_numpy()).all()
     rows = conflicts.index[conflicts.to_numpy()].to_numpy()
-    out[frame.index.get_indexer(rows)] = True
+    # pandas-stubs want an Index; get_indexer takes any array-like target.
+    out[frame.index.get_indexer(rows)] = True  # type: ignore[arg-type]
     return out
 
 
@@ -766,7 +771,7 @@ class Model:
         ]
         columns = ", ".join(f'"{c}"' for c in wanted)
         scores = self.con.sql(f"SELECT {columns} FROM {predictions.physical_name}")
-        frame = scores.to_arrow_table().to_pandas()
+        frame: pd.DataFrame = scores.to_arrow_table().to_pandas()  # duckdb types it Any
         predictions.drop_table_from_database_and_remove_from_cache()
         return frame
 

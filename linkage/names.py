@@ -21,7 +21,7 @@ import re
 import unicodedata
 from dataclasses import dataclass
 from functools import cache, lru_cache
-from typing import Any
+from typing import Any, cast
 
 from loaders.fields import normalise_text
 
@@ -59,7 +59,7 @@ def simplify(text: str) -> str:
     text = normalise_text(text)
     if text.isascii():
         return text
-    return _opencc().convert(text)
+    return cast(str, _opencc().convert(text))  # OpenCC is untyped; convert() returns str
 
 
 def simplify_many(texts: list[str]) -> list[str]:
@@ -312,13 +312,13 @@ def _split_syllables(word: str) -> tuple[str, ...]:
                 best[end] = cost
     if best[n] is None:
         return (word,)
-    pieces = []
+    syllables: list[str] = []
     end = n
     while end > 0:
         start = best[end][3]  # type: ignore[index]
-        pieces.append(word[start:end])
+        syllables.append(word[start:end])
         end = start
-    return tuple(reversed(pieces))
+    return tuple(reversed(syllables))
 
 
 # -- person names ------------------------------------------------------------------------

@@ -16,8 +16,16 @@ from __future__ import annotations
 
 from collections import Counter
 from functools import cache, lru_cache
+from typing import TYPE_CHECKING, Any, TypeAlias
 
 import pyarrow as pa
+
+if TYPE_CHECKING:
+    ArrowArray: TypeAlias = pa.Array[Any]
+else:
+    # DuckDB reads an arrow function's type hints at runtime (create_function), where
+    # pa.Array is not subscriptable: the annotation of such a function names this alias.
+    ArrowArray = pa.Array
 
 #: A shared component counts for looking alike when at most this many characters of the
 #: table have it in that place (艹 on top: 408; 工 on the right: 27; 青 on the right: 17).
@@ -25,7 +33,7 @@ SPECIFIC = 40
 
 
 @cache
-def _loader():  # type: ignore[no-untyped-def]
+def _loader() -> Any:  # chinese_decompose is untyped (no stub, no py.typed)
     from chinese_decompose import make_loader
 
     return make_loader()
@@ -75,7 +83,7 @@ def one_look_alike_apart(a: str, b: str) -> bool:
     return len(differ) == 1 and look_alike(*differ[0])
 
 
-def look_alike_apart(left: pa.Array, right: pa.Array) -> pa.Array:
+def look_alike_apart(left: ArrowArray, right: ArrowArray) -> ArrowArray:
     """DuckDB function (arrow): one_look_alike_apart per pair, null where either is null."""
     return pa.array(
         [

@@ -12,6 +12,8 @@ they pass through untouched.
 
 from __future__ import annotations
 
+from typing import Any, cast
+
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -72,13 +74,14 @@ COMPANY_COLUMNS: dict[str, tuple[str, pa.DataType]] = {
 }
 
 
-def _array(column: pa.ChunkedArray | pa.Array) -> pa.Array:
+def _array(column: pa.ChunkedArray[Any] | pa.Array[Any]) -> pa.Array[Any]:
     if isinstance(column, pa.ChunkedArray):
         column = column.combine_chunks() if column.num_chunks != 1 else column.chunk(0)
-    return column
+    # pyarrow-stubs type ChunkedArray.chunk() as a ChunkedArray; it returns an Array.
+    return column  # type: ignore[return-value]
 
 
-def _distinct(column: pa.ChunkedArray | pa.Array) -> tuple[list[str], pa.Array]:
+def _distinct(column: pa.ChunkedArray[Any] | pa.Array[Any]) -> tuple[list[str], pa.Array[Any]]:
     """The distinct non-null strings of a column, and each row's index into them (null for
     a null row)."""
     array = _array(column)
@@ -86,7 +89,8 @@ def _distinct(column: pa.ChunkedArray | pa.Array) -> tuple[list[str], pa.Array]:
         if not pa.types.is_string(array.type):
             array = array.cast(pa.string())
         array = pc.dictionary_encode(array)
-    return array.dictionary.to_pylist(), array.indices
+    # A DictionaryArray either way; pyarrow-stubs type pc.dictionary_encode as a plain Array.
+    return array.dictionary.to_pylist(), array.indices  # type: ignore[attr-defined]
 
 
 def _require(table: pa.Table, column: str, what: str) -> None:
@@ -94,7 +98,7 @@ def _require(table: pa.Table, column: str, what: str) -> None:
         raise ValueError(f"{what} needs a {column!r} column; it has {table.column_names}")
 
 
-def _with_columns(table: pa.Table, columns: dict[str, pa.Array]) -> pa.Table:
+def _with_columns(table: pa.Table, columns: dict[str, pa.Array[Any]]) -> pa.Table:
     """The table with these columns appended, or replaced where they exist (a re-run)."""
     for name, values in columns.items():
         i = table.schema.get_field_index(name)
@@ -105,8 +109,8 @@ def _with_columns(table: pa.Table, columns: dict[str, pa.Array]) -> pa.Table:
 def _columns(
     results: list[PersonName] | list[CompanyName],
     spec: dict[str, tuple[str, pa.DataType]],
-    indices: pa.Array,
-) -> dict[str, pa.Array]:
+    indices: pa.Array[Any],
+) -> dict[str, pa.Array[Any]]:
     return {
         name: pa.array([getattr(r, attr) for r in results], type=type_).take(indices)
         for name, (attr, type_) in spec.items()
@@ -130,9 +134,10 @@ def standardise_company_mentions(table: pa.Table) -> pa.Table:
     _require(table, "name", "standardise_company_mentions")
     distinct, indices = _distinct(table.column("name"))
     has_former = "former_names" in table.column_names
-    former = _array(table.column("former_names")) if has_former else None
+    # former_names is a list of strings (loaders/rows.py); Table.column is ChunkedArray[Any].
+    former = cast("pa.ListArray[Any]", _array(table.column("former_names"))) if has_former else None
     former_distinct: list[str] = []
-    former_indices = pa.array([], pa.int32())
+    former_indices: pa.Array[Any] = pa.array([], pa.int32())
     if former is not None:
         former_distinct, former_indices = _distinct(former.flatten())
     texts = list(dict.fromkeys(distinct + former_distinct))
@@ -146,11 +151,13 @@ def standardise_company_mentions(table: pa.Table) -> pa.Table:
     return _with_columns(table, columns)
 
 
-def _former_canonical(former: pa.Array, canon: list[str], indices: pa.Array) -> pa.Array:
+def _former_canonical(
+    former: pa.Array[Any], canon: list[str], indices: pa.Array[Any]
+) -> pa.Array[Any]:
     """Per row, the distinct non-empty canonical forms of its former names, order kept."""
     counts = np.zeros(len(former), dtype=np.int32)
     values: list[str] = []
-    row_seen: tuple[int, set[str]] = (-1, set())
+    row_seen: tuple[int | None, set[str]] = (-1, set())
     parents = pc.list_parent_indices(former).to_pylist()
     for row, i in zip(parents, indices.to_pylist(), strict=True):
         if row != row_seen[0]:
@@ -163,7 +170,7 @@ def _former_canonical(former: pa.Array, canon: list[str], indices: pa.Array) -> 
     offsets = np.zeros(len(former) + 1, dtype=np.int32)
     np.cumsum(counts, out=offsets[1:])
     return pa.ListArray.from_arrays(
-        pa.array(offsets),
+        pa.array(offsets, pa.int32()),
         pa.array(values, pa.string()),
         type=pa.list_(pa.string()),
         mask=former.is_null(),

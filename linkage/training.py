@@ -116,7 +116,9 @@ def _levels(model: dict[str, Any]) -> list[tuple[dict[str, Any], list[dict[str, 
     return [(c, em.non_null_levels(c)) for c in model["comparisons"]]
 
 
-def _saved_level(previous: dict[str, Any] | None, comparison: str, label: str) -> dict | None:
+def _saved_level(
+    previous: dict[str, Any] | None, comparison: str, label: str
+) -> dict[str, Any] | None:
     if previous is None:
         return None
     for c in previous.get("comparisons", []):
@@ -128,7 +130,7 @@ def _saved_level(previous: dict[str, Any] | None, comparison: str, label: str) -
 
 
 def _saved_value(
-    previous: dict | None, comparison: str, label: str, parameter: str
+    previous: dict[str, Any] | None, comparison: str, label: str, parameter: str
 ) -> float | None:
     level = _saved_level(previous, comparison, label)
     value = None if level is None else level.get(f"{parameter}_probability")
@@ -239,7 +241,7 @@ def _number(value: Any) -> float:
     return float(value) if isinstance(value, (int, float)) else 0.0
 
 
-def _fill_u(model: dict[str, Any], previous: dict | None, record: TrainingRecord) -> None:
+def _fill_u(model: dict[str, Any], previous: dict[str, Any] | None, record: TrainingRecord) -> None:
     """Levels that neither the sample nor a count could give a u."""
     fallback = 0.5 / max(record.sampled_pairs, 1.0)
     for comparison, levels in _levels(model):
@@ -336,7 +338,9 @@ def _block_estimates(
 def _floor(u: float, training: Training) -> float:
     """m of a level never seen among matches: `unobserved_m`, kept between
     `unobserved_max_penalty` bits against a match and no weight at all."""
-    return min(max(training.unobserved_m, u * 2.0**-training.unobserved_max_penalty), u)
+    # float ** float is typed Any (a negative base gives a complex); 2.0 ** x is a float.
+    penalty: float = 2.0**-training.unobserved_max_penalty
+    return min(max(training.unobserved_m, u * penalty), u)
 
 
 def _set_m(
@@ -344,7 +348,7 @@ def _set_m(
     estimates: dict[tuple[str, int], list[float]],
     entity_type: str,
     training: Training,
-    previous: dict | None,
+    previous: dict[str, Any] | None,
     record: TrainingRecord,
 ) -> None:
     """Each level's m: the median of its block estimates, else a recorded replacement."""
@@ -421,7 +425,7 @@ def _romanised_by_analogy(
         )
 
 
-def _fixed_by(entity_type: str, rule: str) -> set[str]:
+def _fixed_by(entity_type: str, rule: str) -> frozenset[str]:
     return next(fixed for r, fixed in EM_BLOCKS[entity_type] if r == rule)
 
 
@@ -431,7 +435,7 @@ def _backwards(
     m: np.ndarray,
     u: np.ndarray,
     fixed: np.ndarray,
-    previous: dict | None,
+    previous: dict[str, Any] | None,
     record: TrainingRecord,
 ) -> np.ndarray:
     """The strongest level must not count against a match, nor the weakest for it."""
