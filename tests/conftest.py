@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import neo4j
 import pytest
@@ -26,9 +27,9 @@ from shared_world import (
 from graph.server import local
 from graph.server.connection import Neo4jSettings, external_settings, open_driver
 from graph.server.local import ServerConfig, start
-from linkage.run import LinkSummary, link_run
-from loaders.run import load_run
-from world.generate import generate_world
+
+if TYPE_CHECKING:  # the world's fixtures import what they run when first used (~1 s)
+    from linkage.run import LinkSummary
 
 #: Fixtures that need a running Neo4j (and so Java and the Maven jars): a test whose
 #: fixture closure holds one is marked `neo4j`, so `make test-fast` can leave it out.
@@ -101,6 +102,8 @@ _SHARED_DIRS = ("world_dir", "loaded_run", "linked_run")
 @pytest.fixture(scope="session")
 def world_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The session's world (WORLD_COMPANIES, WORLD_SEED): extracts, sources.yaml, truth."""
+    from world.generate import generate_world
+
     out = tmp_path_factory.mktemp("shared-world") / "world"
     generate_world(WORLD_COMPANIES, WORLD_SEED, out, xlsx_max_rows=WORLD_XLSX_ROWS)
     return out
@@ -108,6 +111,8 @@ def world_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="session")
 def _loaded(world_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict]:
+    from loaders.run import load_run
+
     run = tmp_path_factory.mktemp("shared-loaded") / "run"
     return run, load_run(world_dir / "sources.yaml", run, secret=WORLD_SECRET)
 
@@ -126,6 +131,8 @@ def load_manifest(_loaded: tuple[Path, dict]) -> dict:
 
 @pytest.fixture(scope="session")
 def _linked(loaded_run: Path, tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, LinkSummary]:
+    from linkage.run import link_run
+
     run = copy_tree(loaded_run, tmp_path_factory.mktemp("shared-linked") / "run")
     return run, link_run(run, models_dir=run / "no-saved-models")
 
