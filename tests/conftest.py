@@ -1,4 +1,5 @@
 """Shared fixtures. Neo4j: one throwaway local instance per test session, started on demand.
+The synthetic world: generated, loaded and linked once per session (tests/shared_world.py).
 
 If NEO4J_URI is set, the tests use that server instead of starting one
 (see graph/server/connection.py).
@@ -7,14 +8,28 @@ If NEO4J_URI is set, the tests use that server instead of starting one
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import TYPE_CHECKING
 
 import neo4j
 import pytest
+from shared_world import (
+    WORLD_COMPANIES,
+    WORLD_SECRET,
+    WORLD_SEED,
+    WORLD_XLSX_ROWS,
+    changed_files,
+    copy_tree,
+    snapshot,
+)
 
 from graph.server import local
 from graph.server.connection import Neo4jSettings, external_settings, open_driver
 from graph.server.local import ServerConfig, start
+
+if TYPE_CHECKING:  # the world's fixtures import what they run when first used (~1 s)
+    from linkage.run import LinkSummary
 
 #: Fixtures that need a running Neo4j (and so Java and the Maven jars): a test whose
 #: fixture closure holds one is marked `neo4j`, so `make test-fast` can leave it out.
@@ -76,3 +91,83 @@ def neo4j_driver(neo4j_server: Neo4jSettings) -> Iterator[neo4j.Driver]:
     """One official driver for the session's Neo4j."""
     with open_driver(neo4j_server) as driver:
         yield driver
+
+
+# -- the session's synthetic world ---------------------------------------------------------
+
+#: The session-scoped directories a test may read but never write.
+_SHARED_DIRS = ("world_dir", "loaded_run", "linked_run")
+
+
+@pytest.fixture(scope="session")
+def world_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The session's world (WORLD_COMPANIES, WORLD_SEED): extracts, sources.yaml, truth."""
+    from world.generate import generate_world
+
+    out = tmp_path_factory.mktemp("shared-world") / "world"
+    generate_world(WORLD_COMPANIES, WORLD_SEED, out, xlsx_max_rows=WORLD_XLSX_ROWS)
+    return out
+
+
+@pytest.fixture(scope="session")
+def _loaded(world_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict]:
+    from loaders.run import load_run
+
+    run = tmp_path_factory.mktemp("shared-loaded") / "run"
+    return run, load_run(world_dir / "sources.yaml", run, secret=WORLD_SECRET)
+
+
+@pytest.fixture(scope="session")
+def loaded_run(_loaded: tuple[Path, dict]) -> Path:
+    """The session's world through the loader (secret WORLD_SECRET), not linked."""
+    return _loaded[0]
+
+
+@pytest.fixture(scope="session")
+def load_manifest(_loaded: tuple[Path, dict]) -> dict:
+    """What load_run returned for `loaded_run`."""
+    return _loaded[1]
+
+
+@pytest.fixture(scope="session")
+def _linked(loaded_run: Path, tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, LinkSummary]:
+    from linkage.run import link_run
+
+    run = copy_tree(loaded_run, tmp_path_factory.mktemp("shared-linked") / "run")
+    return run, link_run(run, models_dir=run / "no-saved-models")
+
+
+@pytest.fixture(scope="session")
+def linked_run(_linked: tuple[Path, LinkSummary]) -> Path:
+    """`loaded_run` linked, its models trained on itself (saved in its models/)."""
+    return _linked[0]
+
+
+@pytest.fixture(scope="session")
+def link_summary(_linked: tuple[Path, LinkSummary]) -> LinkSummary:
+    """What link_run returned for `linked_run`."""
+    return _linked[1]
+
+
+@pytest.fixture
+def copy_run(tmp_path: Path) -> Callable[..., Path]:
+    """A private copy, in the test's tmp_path, of a shared directory the test will write."""
+    return lambda source, name="run": copy_tree(source, tmp_path / name)
+
+
+@pytest.fixture(autouse=True)
+def _shared_world_untouched(request: pytest.FixtureRequest) -> Iterator[None]:
+    """A test that uses a shared directory leaves it as it found it: no file added, removed
+    or rewritten (its size and mtime checked after the test, so the test that wrote is the
+    one that fails)."""
+    names = [n for n in _SHARED_DIRS if n in request.fixturenames]
+    if not names:
+        yield
+        return
+    roots = {n: request.getfixturevalue(n) for n in names}
+    before = {n: snapshot(root) for n, root in roots.items()}
+    yield
+    for name, root in roots.items():
+        touched = changed_files(before[name], snapshot(root))
+        if touched:
+            pytest.fail(f"{request.node.nodeid} changed the shared {name}: {touched[:5]}")

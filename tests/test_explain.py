@@ -16,12 +16,9 @@ from typer.testing import CliRunner
 from config.errors import InputError
 from linkage.explain import explain_pair, write_waterfall
 from linkage.judgements import append_judgement
-from linkage.run import link_run
-from loaders.run import load_run
 from service.cli import app
-from world.generate import generate_world
 
-# Links a generated world.
+# Explains pairs of the session's linked world (conftest.py).
 pytestmark = pytest.mark.slow
 
 FULL_ID = re.compile(r"\d{17}[\dX]")
@@ -31,13 +28,9 @@ FULL_ID_IN_HTML = re.compile(r"(?<![\d.eE+-])\d{17}[\dX](?!\d)")
 
 
 @pytest.fixture(scope="module")
-def run(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    out = tmp_path_factory.mktemp("explain-world")
-    generate_world(300, 5, out)
-    run = tmp_path_factory.mktemp("explain-run") / "run"
-    load_run(out / "sources.yaml", run, secret=b"t")
-    link_run(run, models_dir=run / "no-models")
-    return run
+def run(linked_run: Path) -> Path:
+    """The session's linked world (conftest.py); read only."""
+    return linked_run
 
 
 @pytest.fixture(scope="module")

@@ -1,4 +1,4 @@
-"""Control in the graph against the world's ground truth, at small scale.
+"""Control in the graph against the world's ground truth, on the session's world (conftest.py).
 
 With the truth's own clustering (perfect_entities) every difference would be a control
 bug, so agreement must be exact; with real linkage the few differences must all come
@@ -8,18 +8,15 @@ a load replaces the whole graph.
 
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 
 import neo4j
 import pytest
+from shared_world import WORLD_COMPANIES as COMPANIES
 
 from config.graph import load_graph_config
 from graph.analysis import run_control
 from graph.load import load_run as load_graph
-from linkage.run import link_run
-from loaders.run import load_run
-from world.generate import generate_world
 from world.graph_checks import (
     ENTITY_RESOLUTION,
     TRUTH_AS_OF,
@@ -29,17 +26,6 @@ from world.graph_checks import (
     score_control,
 )
 
-COMPANIES, SEED = 300, 13
-
-
-@pytest.fixture(scope="module")
-def world_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
-    """A small world and its loaded (not yet linked) run."""
-    out = tmp_path_factory.mktemp("graph-checks")
-    generate_world(COMPANIES, SEED, out / "world")
-    load_run(out / "world" / "sources.yaml", out / "run", secret=b"graph-checks")
-    return out / "world", out / "run"
-
 
 def _scores(driver: neo4j.Driver, run: Path, world: Path) -> dict:
     load_graph(driver, run)
@@ -48,11 +34,10 @@ def _scores(driver: neo4j.Driver, run: Path, world: Path) -> dict:
 
 
 def test_perfect_entities_give_the_truth_exactly(
-    neo4j_driver: neo4j.Driver, world_run: tuple[Path, Path], tmp_path: Path
+    neo4j_driver: neo4j.Driver, world_dir: Path, loaded_run: Path, copy_run
 ):
-    world, loaded = world_run
-    run = tmp_path / "run"
-    shutil.copytree(loaded, run)
+    world = world_dir
+    run = copy_run(loaded_run)  # the truth's entities are written into it
     perfect_entities(run, world)
     scores = _scores(neo4j_driver, run, world)
     print(format_control_scores(scores))
@@ -69,13 +54,9 @@ def test_perfect_entities_give_the_truth_exactly(
 
 
 def test_real_linkage_differs_only_through_entity_resolution(
-    neo4j_driver: neo4j.Driver, world_run: tuple[Path, Path], tmp_path: Path
+    neo4j_driver: neo4j.Driver, world_dir: Path, linked_run: Path
 ):
-    world, loaded = world_run
-    run = tmp_path / "run"
-    shutil.copytree(loaded, run)
-    link_run(run, models_dir=tmp_path / "no-saved-models")
-    scores = _scores(neo4j_driver, run, world)
+    scores = _scores(neo4j_driver, linked_run, world_dir)
     print(format_control_scores(scores))
     assert scores["bo_set_agreement"] >= 0.95
     assert scores["controller_agreement"] >= 0.95

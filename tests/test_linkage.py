@@ -15,6 +15,7 @@ import pyarrow.parquet as pq
 import pytest
 import yaml
 from rich.console import Console
+from shared_world import WORLD_SECRET
 from typer.testing import CliRunner
 
 from config.errors import ConfigError, InputError
@@ -31,28 +32,20 @@ from linkage.run import link_run, train_models
 from loaders.run import load_run
 from service.cli import app
 from service.cmd_link import summary_table
-from world.generate import generate_world
 from world.linkage_checks import exact_baseline, score_run
 
-# Links generated worlds.
+# Links the session's world (conftest.py: world_dir, loaded_run, linked_run) again.
 pytestmark = pytest.mark.slow
 
-SEED = 11
-COMPANIES = 600
+
+@pytest.fixture
+def world(world_dir: Path) -> Path:
+    return world_dir
 
 
-@pytest.fixture(scope="module")
-def world(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    out = tmp_path_factory.mktemp("link-world")
-    generate_world(COMPANIES, SEED, out)
-    return out
-
-
-@pytest.fixture(scope="module")
-def loaded(world: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    run = tmp_path_factory.mktemp("link-loaded")
-    load_run(world / "sources.yaml", run, secret=b"link-test")
-    return run
+@pytest.fixture
+def loaded(loaded_run: Path) -> Path:
+    return loaded_run
 
 
 def _copy(run: Path, tmp_path: Path) -> Path:
@@ -61,12 +54,9 @@ def _copy(run: Path, tmp_path: Path) -> Path:
     return target
 
 
-@pytest.fixture(scope="module")
-def linked(loaded: Path, tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, object]:
-    run = tmp_path_factory.mktemp("linked") / "run"
-    shutil.copytree(loaded, run)
-    summary = link_run(run, models_dir=run / "no-saved-models")
-    return run, summary
+@pytest.fixture
+def linked(linked_run: Path, link_summary) -> tuple[Path, object]:
+    return linked_run, link_summary
 
 
 def test_quality_against_the_truth_on_a_fixed_seed(linked, world: Path):
@@ -457,8 +447,11 @@ BASE_SOURCES = ("company_registry", "shareholders", "key_personnel")
 
 
 @pytest.fixture(scope="module")
-def waves(world: Path, tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
-    """The world's extracts split in two: a base month and a new wave of other sources."""
+def waves(world_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+    """The world's extracts split in two: a base month and a new wave of other sources
+    (their sources files written beside a copy of the shared world, which stays as it is)."""
+    world = tmp_path_factory.mktemp("waves-world") / "world"
+    shutil.copytree(world_dir, world, ignore=shutil.ignore_patterns("truth"))
     spec = yaml.safe_load((world / "sources.yaml").read_text(encoding="utf-8"))
     runs = []
     for name in ("base", "wave"):
@@ -466,7 +459,7 @@ def waves(world: Path, tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, 
         path = world / f"{name}.yaml"
         path.write_text(yaml.safe_dump({**spec, "sources": keep}, allow_unicode=True), "utf-8")
         run = tmp_path_factory.mktemp(name) / "run"
-        load_run(path, run, secret=b"link-test")
+        load_run(path, run, secret=WORLD_SECRET)
         runs.append(run)
     base, wave = runs
     link_run(base, models_dir=base / "no-saved-models")
@@ -537,7 +530,7 @@ def test_a_reload_makes_the_entities_stale_until_relinked(linked, world: Path, t
     again = _copy(run, tmp_path)
     assert stale_entities(again) is None
     before = pq.read_table(again / "entities.parquet").to_pandas()
-    manifest = load_run(world / "sources.yaml", again, secret=b"link-test")
+    manifest = load_run(world / "sources.yaml", again, secret=WORLD_SECRET)
     assert "veil link" in manifest["later_stages"]
     assert "loaded again" in (stale_entities(again) or "")
     with pytest.raises(InputError, match="older than the mentions"):

@@ -1,4 +1,5 @@
-"""Scoring a clustering against the truth: hand-computed examples, and a tiny world end to end."""
+"""Scoring a clustering against the truth: hand-computed examples, and the session's world
+end to end."""
 
 from __future__ import annotations
 
@@ -8,8 +9,6 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from loaders.run import load_run
-from world.generate import generate_world
 from world.linkage_checks import (
     ENTITY_COLUMNS,
     KEY,
@@ -25,7 +24,7 @@ from world.linkage_checks import (
     score_run,
 )
 
-# Generates and loads a world.
+# Scores the session's loaded world (conftest.py).
 pytestmark = pytest.mark.slow
 
 # Truth: a a a b b c (3 + 1 = 4 true pairs). Prediction: x x y y y z.
@@ -154,13 +153,10 @@ def test_format_scores_lists_every_method_and_type() -> None:
     assert format_scores({"person": row}).splitlines()[1].startswith("-")
 
 
-@pytest.fixture(scope="module")
-def tiny(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
-    base = tmp_path_factory.mktemp("linkage-checks")
-    world, run = base / "world", base / "run"
-    generate_world(companies=200, seed=3, out=world)
-    load_run(world / "sources.yaml", run, secret=b"t")
-    return world, run
+@pytest.fixture
+def tiny(world_dir: Path, loaded_run: Path) -> tuple[Path, Path]:
+    """The session's world and its loaded run (conftest.py); read only."""
+    return world_dir, loaded_run
 
 
 def _truth_entities(world: Path) -> pd.DataFrame:
@@ -211,8 +207,9 @@ def test_mentions_outside_their_entity_are_counted_by_variation() -> None:
     }
 
 
-def test_exact_baseline_scores_plausibly(tiny: tuple[Path, Path]) -> None:
-    world, run = tiny
+def test_exact_baseline_scores_plausibly(tiny: tuple[Path, Path], copy_run) -> None:
+    world, loaded = tiny
+    run = copy_run(loaded)  # the baseline's entities are written into it
     entities = exact_baseline(run)
     assert list(entities.columns) == ENTITY_COLUMNS
     assert entities["confidence"].dtype == np.float64

@@ -11,8 +11,6 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from world.generate import generate_world
-
 pytestmark = pytest.mark.slow
 
 
@@ -26,11 +24,10 @@ def _veil(*args: str, env: dict[str, str] | None = None) -> subprocess.Completed
     )
 
 
-@pytest.fixture(scope="module")
-def world(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    out = tmp_path_factory.mktemp("logs") / "world"
-    generate_world(companies=200, seed=3, out=out)
-    return out
+@pytest.fixture
+def world(world_dir: Path) -> Path:
+    """The session's world (conftest.py): read here, loaded and linked into tmp_path."""
+    return world_dir
 
 
 def test_load_and_link_log_their_stages_and_no_full_id(world: Path, tmp_path: Path) -> None:

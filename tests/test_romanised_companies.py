@@ -32,7 +32,9 @@ KEY = ["source", "record_id", "slot"]
 @pytest.fixture(scope="module")
 def linked(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
     """A world whose customs filings all name the company in Latin letters, without the
-    USCC (the column blanked, as an agency that does not print it), loaded and linked."""
+    USCC (the column blanked, as an agency that does not print it), loaded and linked.
+
+    Not the session's world (conftest.py): it is written with its own habit, then edited."""
     root = tmp_path_factory.mktemp("romanised")
     habits = root / "habits.yaml"
     habits.write_text("customs_romanised_names: 1\n", "utf-8")

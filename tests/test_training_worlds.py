@@ -25,7 +25,10 @@ pytestmark = pytest.mark.slow
 
 @pytest.fixture(scope="module")
 def loaded(tmp_path_factory: pytest.TempPathFactory) -> Callable[[int, int], Path]:
-    """A loaded run per (companies, seed), generated once."""
+    """A loaded run per (companies, seed), generated once.
+
+    Not the session's world (conftest.py): training must finish whatever the draw, so
+    this module wants several sizes and seeds on purpose, none of them the shared one."""
     cache: dict[tuple[int, int], Path] = {}
 
     def get(companies: int, seed: int) -> Path:

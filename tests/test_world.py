@@ -17,6 +17,9 @@ import pandas as pd
 import pytest
 from openpyxl import load_workbook
 from pypinyin import lazy_pinyin
+from shared_world import WORLD_COMPANIES as COMPANIES
+from shared_world import WORLD_SEED as SEED
+from shared_world import WORLD_XLSX_ROWS as XLSX_ROWS
 
 from config.sources import load_sources
 from loaders.fields import ratio_form
@@ -29,14 +32,7 @@ from world.generate import generate_world
 from world.industries import is_food
 from world.scenarios import ALERT_VARIANTS, NEAR_MISS_KINDS
 
-COMPANIES, SEED, XLSX_ROWS = 600, 11, 700
-
-
-@pytest.fixture(scope="module")
-def world_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    out = tmp_path_factory.mktemp("world") / "w"
-    generate_world(COMPANIES, SEED, out, xlsx_max_rows=XLSX_ROWS)
-    return out
+# world_dir: the session's world (conftest.py), generated with COMPANIES, SEED, XLSX_ROWS.
 
 
 @pytest.fixture(scope="module")
@@ -61,6 +57,8 @@ def digests(root: Path) -> dict[str, str]:
 
 @pytest.mark.slow
 def test_same_seed_gives_the_same_bytes(world_dir: Path, tmp_path: Path) -> None:
+    # Generates on purpose: the session's world against a second one of the same seed
+    # (and a third of the next), byte for byte.
     generate_world(COMPANIES, SEED, tmp_path / "again", xlsx_max_rows=XLSX_ROWS)
     assert digests(world_dir) == digests(tmp_path / "again")
     generate_world(COMPANIES, SEED + 1, tmp_path / "other", xlsx_max_rows=XLSX_ROWS)

@@ -23,7 +23,10 @@ ID = "110101199001011234"
 
 
 def _world(tmp_path: Path, habits: str) -> Path:
-    """A 300-company world (seed 5) written with the habits in YAML text `habits`."""
+    """A 300-company world (seed 5) written with the habits in YAML text `habits`.
+
+    Its own world per test, not the session's (conftest.py): each is written with other
+    habits, and the test checks the extracts they make."""
     habits_file = tmp_path / "habits.yaml"
     habits_file.write_text(habits, "utf-8")
     out = tmp_path / "world"

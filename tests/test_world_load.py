@@ -8,21 +8,21 @@ from pathlib import Path
 
 import pyarrow.parquet as pq
 import pytest
+from shared_world import WORLD_SECRET
 
 from loaders.run import load_run
 from world.checks import compare_load_with_truth
-from world.generate import generate_world
 
-# Generates and loads worlds.
+# Loads the session's world (conftest.py) again, with worker processes.
 pytestmark = pytest.mark.slow
 
 
-@pytest.fixture(scope="module")
-def world_and_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path, dict]:
-    world = tmp_path_factory.mktemp("world")
-    generate_world(600, 11, world)
-    run = tmp_path_factory.mktemp("run")
-    return world, run, load_run(world / "sources.yaml", run, secret=b"world-test")
+@pytest.fixture
+def world_and_run(
+    world_dir: Path, loaded_run: Path, load_manifest: dict
+) -> tuple[Path, Path, dict]:
+    """The session's world, its loaded run and the load's manifest."""
+    return world_dir, loaded_run, load_manifest
 
 
 def _keys(path: Path) -> set[tuple[str, str, str]]:
@@ -61,7 +61,7 @@ def test_loaded_mentions_are_the_truths_mentions(world_and_run, kind: str):
 
 def test_worker_processes_give_the_same_tables(world_and_run, tmp_path: Path):
     world, run, manifest = world_and_run
-    parallel = load_run(world / "sources.yaml", tmp_path / "run", secret=b"world-test", workers=2)
+    parallel = load_run(world / "sources.yaml", tmp_path / "run", secret=WORLD_SECRET, workers=2)
     assert parallel["sources"] == manifest["sources"]
     assert parallel["tables"] == manifest["tables"]
     for name in manifest["tables"]:
