@@ -24,9 +24,9 @@ def shown(disabled: bool = False, *, one_line: bool = False, width: int = 28) ->
     with RichProgress(
         SpinnerColumn(finished_text="✓"),
         TextColumn(f"{{task.description:<{width}}}", markup=False, style="bold"),
-        BarColumn(),
-        TextColumn("{task.fields[count]:>22}", markup=False),
-        TextColumn("{task.fields[rate]:>14}", markup=False),
+        BarColumn(bar_width=24),
+        TextColumn("{task.fields[count]}", markup=False, justify="right"),
+        TextColumn("{task.fields[rate]}", markup=False, justify="right"),
         TimeElapsedColumn(),
         console=console,
         transient=disabled,
