@@ -22,7 +22,7 @@ import hashlib
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 import pandas as pd
@@ -308,9 +308,10 @@ def _tenures(roles: pd.DataFrame, resolve: Resolve) -> pd.DataFrame:
             [[v] for v in single[values].tolist()], index=single.index, dtype=object
         )
     folded: list[dict[str, Any]] = []
-    rows = r.loc[several, [*group, "valid_from", "valid_to", "source", "record_id", "observed_on"]]
-    batch: list[tuple[Any, ...]] = []
-    for row in rows.itertuples(index=False, name=None):
+    rows = r.loc[several, list(RoleRow._fields)]
+    batch: list[RoleRow] = []
+    for record in rows.itertuples(index=False, name=None):
+        row = RoleRow._make(record)
         if batch and row[:3] != batch[0][:3]:
             folded.extend(_fold(batch))
             batch = []
@@ -339,48 +340,65 @@ def _sorted(frame: pd.DataFrame, columns: list[str]) -> tuple[pd.DataFrame, np.n
     return frame.take(order).reset_index(drop=True), codes[:, order]
 
 
-def _fold(rows: list[tuple[Any, ...]]) -> list[dict[str, Any]]:
+class RoleRow(NamedTuple):
+    """One role record of a (person, company, role), as tenures are folded from them."""
+
+    person_id: str
+    company_id: str
+    role: str
+    valid_from: Any  # a date, or missing (None / NaT)
+    valid_to: Any
+    source: str
+    record_id: str
+    observed_on: Any
+
+
+def _fold(rows: list[RoleRow]) -> list[dict[str, Any]]:
     """One (person, company, role)'s rows as tenures: each start pairs with the first end
     after it; undated rows ("in office", from a snapshot) confirm the latest tenure; a row
     observed on a day (a dated record printing the role) joins the tenure in force that
     day, else the latest one begun by then, and dates it."""
-    person, company, role = rows[0][:3]
-    starts = sorted((r for r in rows if _given(r[3])), key=lambda r: r[3])
-    ends = sorted((r for r in rows if not _given(r[3]) and _given(r[4])), key=lambda r: r[4])
-    undated = [r for r in rows if not _given(r[3]) and not _given(r[4]) and not _given(r[7])]
-    observed = [r for r in rows if not _given(r[3]) and not _given(r[4]) and _given(r[7])]
+    person, company, role = rows[0].person_id, rows[0].company_id, rows[0].role
+    dated = [r for r in rows if _given(r.valid_from)]
+    rest = [r for r in rows if not _given(r.valid_from)]
+    starts = sorted(dated, key=lambda r: r.valid_from)
+    ends = sorted((r for r in rest if _given(r.valid_to)), key=lambda r: r.valid_to)
+    undated = [r for r in rest if not _given(r.valid_to) and not _given(r.observed_on)]
+    observed = [r for r in rest if not _given(r.valid_to) and _given(r.observed_on)]
     tenures = [
         {
-            "valid_from": r[3],
-            "valid_to": r[4] if _given(r[4]) else None,
-            "provenance": [(r[5], r[6])],
-            "observed": [r[7]] if _given(r[7]) else [],
+            "valid_from": r.valid_from,
+            "valid_to": r.valid_to if _given(r.valid_to) else None,
+            "provenance": [(r.source, r.record_id)],
+            "observed": [r.observed_on] if _given(r.observed_on) else [],
         }
         for r in starts
     ]
     for r in ends:
-        open_before = [t for t in tenures if t["valid_to"] is None and t["valid_from"] <= r[4]]
+        open_before = [
+            t for t in tenures if t["valid_to"] is None and t["valid_from"] <= r.valid_to
+        ]
         if open_before:
-            open_before[-1]["valid_to"] = r[4]
-            open_before[-1]["provenance"].append((r[5], r[6]))
+            open_before[-1]["valid_to"] = r.valid_to
+            open_before[-1]["provenance"].append((r.source, r.record_id))
         else:
             tenures.insert(
                 0,
                 {
                     "valid_from": None,
-                    "valid_to": r[4],
-                    "provenance": [(r[5], r[6])],
+                    "valid_to": r.valid_to,
+                    "provenance": [(r.source, r.record_id)],
                     "observed": [],
                 },
             )
     if (undated or observed) and not tenures:
         tenures.append({"valid_from": None, "valid_to": None, "provenance": [], "observed": []})
     if undated:
-        tenures[-1]["provenance"].extend((r[5], r[6]) for r in undated)
+        tenures[-1]["provenance"].extend((r.source, r.record_id) for r in undated)
     for r in observed:
-        tenure = _tenure_on(tenures, r[7])
-        tenure["provenance"].append((r[5], r[6]))
-        tenure["observed"].append(r[7])
+        tenure = _tenure_on(tenures, r.observed_on)
+        tenure["provenance"].append((r.source, r.record_id))
+        tenure["observed"].append(r.observed_on)
     for t in tenures:
         provenance = sorted(set(t.pop("provenance")))
         seen = sorted(t.pop("observed"))
