@@ -13,6 +13,7 @@ from service import (
     cmd_demo,
     cmd_explain,
     cmd_graph,
+    cmd_keys,
     cmd_link,
     cmd_load,
     cmd_neo4j,
@@ -90,6 +91,10 @@ app.command("risk", help="Punishments and list entries on companies related by c
 )
 app.add_typer(
     cmd_alerts.alerts_app, name="alerts", help="Reincorporation alerts: run, list, review."
+)
+app.add_typer(cmd_keys.keys_app, name="keys", help="API keys: create, list, revoke.")
+app.add_typer(
+    cmd_keys.audit_app, name="audit", help="The audit log: list rows, verify the hash chain."
 )
 app.command("demo", help="Run the main job end to end on a synthetic world; say where to look.")(
     run_guarded(cmd_demo.demo)
