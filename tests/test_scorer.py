@@ -11,6 +11,7 @@ company renamed with its brand kept) are scored as well.
 
 from __future__ import annotations
 
+import json
 import time
 from pathlib import Path
 
@@ -87,13 +88,38 @@ def _features(run: Path, entity_type: str) -> pd.DataFrame:
     return persons
 
 
-@pytest.mark.parametrize("entity_type", [models.PERSON, models.COMPANY])
-def test_scorer_equals_splink_predict(linked_run: Path, entity_type: str) -> None:
+def _with_phone_and_address(saved: Path, features: pd.DataFrame, out: Path) -> Path:
+    """The person model with the optional phone and address comparisons (the world's
+    persons carry neither: the trained model has none), m and u set by hand, and features
+    that share a few phones and addresses."""
+    model = json.loads(saved.read_text(encoding="utf-8"))
+    for comparison in models.person_comparisons({"phone", "address"})[3:]:
+        for level, (m, u) in zip(
+            comparison["comparison_levels"][1:], [(0.7, 0.01), (0.3, 0.99)], strict=True
+        ):
+            level.update(m_probability=m, u_probability=u)
+        model["comparisons"].append(comparison)
+    out.write_text(json.dumps(model, ensure_ascii=False), encoding="utf-8")
+    ids = features["mention_id"].to_numpy()
+    features["phone"] = [f"1380000000{i % 4}" if i % 3 else None for i in ids]
+    features["address"] = [f"XX路{i % 5}号" if i % 2 else None for i in ids]
+    return out
+
+
+@pytest.mark.parametrize(
+    ("entity_type", "optional"),
+    [(models.PERSON, False), (models.PERSON, True), (models.COMPANY, False)],
+    ids=["person", "person-phone-address", "company"],
+)
+def test_scorer_equals_splink_predict(
+    linked_run: Path, tmp_path: Path, entity_type: str, optional: bool
+) -> None:
     features = _with_copies(_features(linked_run, entity_type), entity_type)
+    saved = linked_run / "models" / f"{entity_type}.json"
+    if optional:
+        saved = _with_phone_and_address(saved, features, tmp_path / "person.json")
     _, provisional = provisional_grouping(features, entity_type)
-    model = models.load(
-        features, entity_type, linked_run / "models" / f"{entity_type}.json", provisional
-    )
+    model = models.load(features, entity_type, saved, provisional)
     try:
         predictions = model.linker.inference.predict().as_pandas_dataframe()
         scorer = PairScorer.from_model(model)
@@ -139,5 +165,6 @@ def test_scorer_equals_splink_predict(linked_run: Path, entity_type: str) -> Non
         assert tf_adjusted > 0
     print(
         f"\n{entity_type}: {len(pairs)} pairs, max |delta weight| {delta.max():.2e}, "
-        f"{tf_adjusted} TF-adjusted, {per_pair * 1e6:.1f} us a pair"
+        f"{tf_adjusted} TF-adjusted, {per_pair * 1e6:.1f} us a pair, "
+        f"comparisons {[c.name for c in scorer.comparisons]}"
     )
