@@ -793,6 +793,12 @@ def _linker(
     return Linker(table, settings_source, log_level=logging.ERROR), db_api
 
 
+def tf_table_name(entity_type: str, column: str) -> str:
+    """The name a term-frequency lookup of `column` is registered under on a model's
+    connection (the real-time scorer reads it back, linkage/scorer.py)."""
+    return f"{entity_type}_tf_{column}"
+
+
 def _with_tf(
     frame: pd.DataFrame,
     entity_type: str,
@@ -812,7 +818,7 @@ def _with_tf(
         if column == RARE_KEY:
             rare = frozenset(frequencies.loc[frequencies["rare"], column])
         table = db_api.register(
-            frequencies[[column, f"tf_{column}"]], table_name=f"{entity_type}_tf_{column}"
+            frequencies[[column, f"tf_{column}"]], table_name=tf_table_name(entity_type, column)
         )
         linker.table_management.register_term_frequency_lookup(table, column)
     if entity_type == COMPANY:
