@@ -17,6 +17,7 @@ from service import (
     cmd_link,
     cmd_load,
     cmd_neo4j,
+    cmd_serve,
     cmd_sources,
     cmd_world,
     logs,
@@ -95,6 +96,9 @@ app.add_typer(
 app.add_typer(cmd_keys.keys_app, name="keys", help="API keys: create, list, revoke.")
 app.add_typer(
     cmd_keys.audit_app, name="audit", help="The audit log: list rows, verify the hash chain."
+)
+app.command("serve", help="Serve the HTTP API (keys, audit) on 127.0.0.1.")(
+    run_guarded(cmd_serve.serve)
 )
 app.command("demo", help="Run the main job end to end on a synthetic world; say where to look.")(
     run_guarded(cmd_demo.demo)

@@ -51,10 +51,12 @@ class RunBuilder:
         established: date | None = None,
         status: str = "存续",
         ended: date | None = None,
+        region: str | None = None,
     ) -> str:
         self.companies[key] = {
             "name": name or key,
             "uscc": uscc,
+            "region_code": region,
             "industry_code": industry,
             "established": established,
             "status": status,
@@ -266,6 +268,7 @@ class RunBuilder:
             "former_names": [],
             "uscc": c["uscc"],
             "uscc_status": "valid" if c["uscc"] else "missing",
+            "region_code": c["region_code"],
             "org_code_status": "missing",
             "reg_no_status": "missing",
         }

@@ -1,0 +1,63 @@
+"""Errors as JSON with one stable shape, `{"error": {"code", "message"}}`, and the status
+each of veil's errors means over HTTP.
+
+A person can act on the message; the code is for programs. Neo4j down is 503 with the
+guard's advice, and the app needs no restart: the driver reconnects on the next request.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException
+
+from config.errors import Ambiguous, InputError, NotFound, VeilError
+from graph.guard import GraphUnavailable
+
+#: veil's error kinds and their (status, code); the first that matches wins.
+STATUSES: tuple[tuple[type[VeilError], int, str], ...] = (
+    (NotFound, 404, "not_found"),
+    (Ambiguous, 409, "ambiguous"),
+    (InputError, 400, "bad_input"),
+    (GraphUnavailable, 503, "graph_unavailable"),
+)
+#: The codes of plain HTTP errors (the key check's 401 and 403, an unknown route's 404).
+HTTP_CODES = {401: "unauthorised", 403: "forbidden", 404: "not_found", 405: "not_allowed"}
+
+
+def error_body(code: str, message: str, **extra: Any) -> dict[str, Any]:
+    return {"error": {"code": code, "message": message, **extra}}
+
+
+def status_of(err: VeilError) -> tuple[int, str]:
+    for kind, status, code in STATUSES:
+        if isinstance(err, kind):
+            return status, code
+    return 500, "internal"
+
+
+def install(app: FastAPI) -> None:
+    """Answer every error in the one shape."""
+
+    @app.exception_handler(VeilError)
+    async def veil_error(_: Request, err: VeilError) -> JSONResponse:
+        status, code = status_of(err)
+        extra = {"candidates": err.candidates} if isinstance(err, Ambiguous) else {}
+        return JSONResponse(error_body(code, str(err), **extra), status_code=status)
+
+    @app.exception_handler(HTTPException)
+    async def http_error(_: Request, err: HTTPException) -> JSONResponse:
+        code = HTTP_CODES.get(err.status_code, "http_error")
+        return JSONResponse(
+            error_body(code, str(err.detail)), status_code=err.status_code, headers=err.headers
+        )
+
+    @app.exception_handler(RequestValidationError)
+    async def bad_request(_: Request, err: RequestValidationError) -> JSONResponse:
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in err.errors()
+        )
+        return JSONResponse(error_body("bad_input", problems), status_code=422)

@@ -1,0 +1,117 @@
+"""The HTTP API through the real app (FastAPI's test client over ASGI) against the
+session's real Neo4j: keys and roles (401, 403 without saying whether a company exists),
+the control answer, errors in one JSON shape, and an audit row for every request."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from datetime import date
+from pathlib import Path
+
+import neo4j
+import pytest
+from fastapi.testclient import TestClient
+from graph_runs import RunBuilder, cid, pid
+
+from graph.load import load_run
+from graph.server.connection import Neo4jSettings
+from service import audit, keys
+from service.api.app import KEY_HEADER, create_app
+from service.keys import Role
+
+SHANGHAI_FOOD = "310115"
+
+
+@pytest.fixture(scope="module")
+def client(
+    neo4j_server: Neo4jSettings,
+    neo4j_driver: neo4j.Driver,
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Iterator[TestClient]:
+    """A small graph: 甲 (Shanghai, food) held 70% by 张三; 乙 (Beijing) held by 甲."""
+    neo4j_driver.execute_query("MATCH (n) DETACH DELETE n")
+    b = RunBuilder()
+    b.company("A", "甲食品有限公司", region=SHANGHAI_FOOD, industry="F5221")
+    b.company("B", "乙贸易有限公司", region="110105", industry="F5191")
+    b.person("P", "张三")
+    b.holds("P", "A", 0.7)
+    b.holds("A", "B", 0.6)
+    run = tmp_path_factory.mktemp("api") / "run"
+    b.write(run)
+    load_run(neo4j_driver, run)
+    with TestClient(create_app(neo4j_server)) as test_client:
+        yield test_client
+
+
+def _key(role: Role, **scope: list[str]) -> dict[str, str]:
+    _, key = keys.create(role, f"test {role}", **scope)
+    return {KEY_HEADER: key}
+
+
+def _last_audit() -> dict[str, object]:
+    row: dict[str, object] = json.loads(audit.log_path().read_text().splitlines()[-1])
+    return row
+
+
+def test_health_and_readiness(client: TestClient) -> None:
+    assert client.get("/healthz").json() == {"status": "ok"}
+    ready = client.get("/readyz")
+    assert ready.status_code == 200 and ready.json()["status"] == "ready"
+
+
+def test_no_key_or_a_wrong_key_is_401_and_audited(client: TestClient) -> None:
+    missing = client.get(f"/companies/{cid('A')}/control")
+    assert missing.status_code == 401
+    assert missing.json()["error"]["code"] == "unauthorised"
+    assert KEY_HEADER in missing.json()["error"]["message"]
+    assert _last_audit()["status"] == 401
+    wrong = client.get(f"/companies/{cid('A')}/control", headers={KEY_HEADER: "veil.x.y"})
+    assert wrong.status_code == 401
+
+
+def test_a_regulator_reads_who_controls_a_company(client: TestClient) -> None:
+    headers = _key(Role.REGULATOR)
+    answer = client.get(
+        f"/companies/{cid('B')}/control", params={"as_of": "2026-01-01"}, headers=headers
+    )
+    assert answer.status_code == 200, answer.text
+    body = answer.json()
+    assert body["company"]["entity_id"] == cid("B")
+    assert body["actual_controller"]["entity_id"] == pid("P")
+    row = _last_audit()
+    assert row["action"] == "GET /companies/{ref}/control" and row["status"] == 200
+    assert row["params"] == {"company": cid("B"), "as_of": "2026-01-01"}
+
+
+def test_an_inspector_sees_its_region_only_and_cannot_tell_unknown_from_outside(
+    client: TestClient,
+) -> None:
+    headers = _key(Role.INSPECTOR, regions=["310000"], industries=["F52"])
+    inside = client.get(f"/companies/{cid('A')}/control", headers=headers)
+    assert inside.status_code == 200, inside.text
+    outside = client.get(f"/companies/{cid('B')}/control", headers=headers)
+    unknown = client.get("/companies/C000000000000/control", headers=headers)
+    assert outside.status_code == unknown.status_code == 403
+    assert outside.json() == unknown.json()
+    # Its role reads control, not company records.
+    assert client.get(f"/companies/{cid('A')}", headers=headers).status_code == 403
+
+
+def test_errors_are_json_with_a_code_and_never_500(client: TestClient) -> None:
+    headers = _key(Role.REGULATOR)
+    unknown = client.get("/companies/C000000000000/control", headers=headers)
+    assert unknown.status_code == 404 and unknown.json()["error"]["code"] == "not_found"
+    bad_day = client.get(
+        f"/companies/{cid('A')}/control", params={"as_of": "2026-13-45"}, headers=headers
+    )
+    assert bad_day.status_code == 422 and bad_day.json()["error"]["code"] == "bad_input"
+    found = client.get("/companies/甲食品有限公司", headers=headers)
+    assert found.status_code == 200 and found.json()["region_code"] == SHANGHAI_FOOD
+
+
+def test_the_audit_chain_holds_after_the_requests(client: TestClient, tmp_path: Path) -> None:
+    client.get("/companies/" + cid("A"), headers=_key(Role.ANALYST))
+    verdict = audit.verify()
+    assert verdict.ok, verdict.message()
+    assert date.fromisoformat(str(_last_audit()["time"])[:10]) <= date.today()
