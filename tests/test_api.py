@@ -115,3 +115,31 @@ def test_the_audit_chain_holds_after_the_requests(client: TestClient, tmp_path: 
     verdict = audit.verify()
     assert verdict.ok, verdict.message()
     assert date.fromisoformat(str(_last_audit()["time"])[:10]) <= date.today()
+
+
+@pytest.mark.slow
+def test_neo4j_down_is_503_and_the_app_recovers_by_itself(tmp_path: Path, free_port: int) -> None:
+    """A Neo4j of its own, stopped under a running app and started again: readiness and
+    data requests answer 503 with the error shape meanwhile, then 200 with no restart."""
+    from graph.server.local import ServerConfig, start
+
+    config = ServerConfig(
+        data_dir=tmp_path / "neo4j", port=free_port, heap="512m", pagecache="64m", tx_max="256m"
+    )
+    server = start(config, watch_stdin=True)
+    try:
+        with TestClient(create_app(server.settings)) as app:
+            headers = _key(Role.REGULATOR)
+            assert app.get("/readyz").status_code == 200
+            server.stop()
+            down = app.get("/readyz")
+            assert down.status_code == 503, down.text
+            assert down.json()["error"]["code"] == "graph_unavailable"
+            assert server.settings.uri in down.json()["error"]["message"]
+            lookup = app.get("/companies/C000000000000", headers=headers)
+            assert lookup.status_code == 503
+            server = start(config, watch_stdin=True)
+            assert app.get("/readyz").status_code == 200
+            assert app.get("/companies/C000000000000", headers=headers).status_code == 404
+    finally:
+        server.stop()
