@@ -117,6 +117,28 @@ def test_the_audit_chain_holds_after_the_requests(client: TestClient, tmp_path: 
     assert date.fromisoformat(str(_last_audit()["time"])[:10]) <= date.today()
 
 
+def test_a_person_footprint_is_for_regulators_only(client: TestClient) -> None:
+    answer = client.get(f"/persons/{pid('P')}/footprint", headers=_key(Role.REGULATOR))
+    assert answer.status_code == 200, answer.text
+    assert answer.json()["person"]["name"] == "张三"
+    held = {h["entity_id"] for h in answer.json()["holdings"]}
+    assert held == {cid("A")}
+    for role in (Role.ANALYST, Role.INSPECTOR):
+        scope = {"regions": ["310000"]} if role == Role.INSPECTOR else {}
+        refused = client.get(f"/persons/{pid('P')}/footprint", headers=_key(role, **scope))
+        assert refused.status_code == 403 and refused.json()["error"]["code"] == "forbidden"
+    assert _last_audit()["params"] == {"person": pid("P")}
+
+
+def test_related_party_risk_checks_its_reach(client: TestClient) -> None:
+    headers = _key(Role.ANALYST)
+    answer = client.get(f"/companies/{cid('B')}/risk", params={"hops": 2}, headers=headers)
+    assert answer.status_code == 200, answer.text
+    assert answer.json()["company"] == cid("B") and answer.json()["related_companies"] == 1
+    too_far = client.get(f"/companies/{cid('B')}/risk", params={"hops": 9}, headers=headers)
+    assert too_far.status_code == 422 and too_far.json()["error"]["code"] == "bad_input"
+
+
 @pytest.mark.slow
 def test_neo4j_down_is_503_and_the_app_recovers_by_itself(tmp_path: Path, free_port: int) -> None:
     """A Neo4j of its own, stopped under a running app and started again: readiness and

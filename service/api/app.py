@@ -23,7 +23,7 @@ from fastapi import Depends, FastAPI, Header, HTTPException, Query
 from config.errors import Ambiguous, NotFound
 from config.graph import Control, load_graph_config
 from graph.guard import neo4j_faults
-from graph.queries import controls, find_company
+from graph.queries import controls, find_company, footprint, related_party_risk
 from graph.server.connection import Neo4jSettings, neo4j_settings, open_driver
 from graph.values import jsonable
 from service import audit, keys
@@ -164,5 +164,48 @@ def _routes(app: FastAPI) -> None:
             )
         params = {"company": reference, "as_of": None if as_of is None else as_of.isoformat()}
         _audited(principal, endpoint, params, 1, 200)
+        result: dict[str, Any] = jsonable(answer)
+        return result
+
+    @app.get(
+        "/companies/{reference}/risk",
+        summary="Punishments and list entries on companies related by holdings and control",
+    )
+    def risk(
+        reference: str,
+        principal: Caller,
+        hops: Annotated[int, Query(ge=1, le=6, description="relationships to follow")] = 2,
+        as_of: Annotated[date | None, Query(description="YYYY-MM-DD; default today")] = None,
+    ) -> dict[str, Any]:
+        endpoint = "GET /companies/{ref}/risk"
+        graph = _graph_of(app)
+        found = _company(graph, principal, Action.CONTROL, reference, endpoint)
+        with graph.answering(f"reading the related-party risk of {found['entity_id']}"):
+            answer = related_party_risk(
+                graph.driver, found["entity_id"], hops, as_of, graph.settings.database
+            )
+        params = {"company": reference, "hops": hops}
+        _audited(principal, endpoint, params, len(answer["related"]), 200)
+        result: dict[str, Any] = jsonable(answer)
+        return result
+
+    @app.get(
+        "/persons/{entity_id}/footprint",
+        summary="Every company a person is or was tied to, and its record",
+    )
+    def person_footprint(entity_id: str, principal: Caller) -> dict[str, Any]:
+        endpoint = "GET /persons/{id}/footprint"
+        params = {"person": entity_id}
+        if not principal.may(Action.PERSONS):
+            _audited(principal, endpoint, params, 0, 403)
+            raise HTTPException(403, f"a {principal.role} key may not read person footprints")
+        graph = _graph_of(app)
+        try:
+            with graph.answering(f"reading the footprint of {entity_id}"):
+                answer = footprint(graph.driver, entity_id, None, graph.settings.database)
+        except (NotFound, Ambiguous) as err:
+            _audited(principal, endpoint, params, 0, errors.status_of(err)[0])
+            raise
+        _audited(principal, endpoint, params, len(answer["roles"]) + len(answer["holdings"]), 200)
         result: dict[str, Any] = jsonable(answer)
         return result
