@@ -7,6 +7,7 @@ use with mode 0600 and reused afterwards, so tokens stay stable across runs and 
 
 from __future__ import annotations
 
+import functools
 import os
 import secrets
 from pathlib import Path
@@ -142,7 +143,19 @@ class Environment(BaseSettings):
 
 def environment() -> Environment:
     """The environment as veil reads it; a malformed variable names itself and what it
-    should hold."""
+    should hold.
+
+    Validating the settings costs about a millisecond, and the API asks on every request
+    (keys, audit): the result is kept for as long as the variables it reads keep their
+    values, so a test or shell that changes one is still seen at once."""
+    return _environment(tuple(os.environ.get(name) for name in _VARIABLES))
+
+
+_VARIABLES = tuple(Environment.variable(field) for field in Environment.model_fields)
+
+
+@functools.lru_cache(maxsize=8)
+def _environment(_values: tuple[str | None, ...]) -> Environment:
     try:
         return Environment()
     except ValidationError as err:
@@ -150,7 +163,8 @@ def environment() -> Environment:
         for error in err.errors():
             field = str(error["loc"][0])
             name = Environment.variable(field) if field in Environment.model_fields else field
-            shown = "" if "id_secret" in field or "password" in field else f"={error['input']!r}"
+            secret = any(word in name.lower() for word in ("secret", "password"))
+            shown = "" if secret else f"={error['input']!r}"
             problems.append(f"{name}{shown}: {error['msg']}")
         raise EnvironmentProblem("environment: " + "; ".join(problems)) from None
 

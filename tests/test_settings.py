@@ -24,6 +24,8 @@ def test_no_room_reads_the_environment_but_the_settings() -> None:
     readers = []
     for room in ROOMS:
         for path in (ROOT / room).rglob("*.py"):
+            if path == ROOT / "config" / "settings.py":
+                continue  # the one reader (it keys its cache on the variables' values)
             text = path.read_text(encoding="utf-8")
             if re.search(r"os\.environ\.get|os\.getenv|os\.environ\[", text):
                 readers.append(str(path.relative_to(ROOT)))
