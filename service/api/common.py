@@ -1,0 +1,114 @@
+"""What every router of the app shares: the graph it reads, the caller behind the request's
+key, the audit row each request appends, and the scope check on a company.
+
+A request without a key, or with a wrong or revoked one, is 401; a role that may not do
+what the endpoint does, or a company outside an inspector's regions and industries, is
+403, and for a scoped key an unknown company is the same 403, so the answer never says
+whether something exists outside the key's reach. Each such request, answered or refused,
+appends a row to the audit chain (service/audit.py) with its identifiers masked.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Annotated, Any
+
+import neo4j
+from fastapi import Depends, Header, HTTPException, Request
+
+from config.errors import Ambiguous, NotFound
+from config.graph import Control
+from graph.guard import neo4j_faults
+from graph.queries import find_company
+from graph.server.connection import Neo4jSettings
+from service import audit, keys
+from service.api import errors
+from service.keys import Action, Principal
+
+KEY_HEADER = "X-Veil-Key"
+#: What a scoped key is told about a company it may not see, whether or not it exists.
+OUT_OF_SCOPE = "this company is outside your key's regions and industries, or unknown"
+
+
+@dataclass
+class Graph:
+    """The Neo4j the app reads, opened once; the driver reconnects by itself after an
+    outage, so Neo4j coming back needs no restart of the app."""
+
+    settings: Neo4jSettings
+    driver: neo4j.Driver
+    control: Control
+
+    @property
+    def database(self) -> str:
+        return self.settings.database
+
+    @contextmanager
+    def answering(self, doing: str) -> Iterator[None]:
+        """Neo4j's faults as GraphUnavailable (503), naming the server."""
+        with neo4j_faults(self.settings.uri, doing, then="ask again"):
+            yield
+
+
+def graph_of(request: Request) -> Graph:
+    graph: Graph = request.app.state.graph
+    return graph
+
+
+GraphDep = Annotated[Graph, Depends(graph_of)]
+
+
+def audited(
+    caller: Principal | None, action: str, params: dict[str, Any], count: int, status: int
+) -> None:
+    key_id, role = (caller.key_id, str(caller.role)) if caller else ("-", "-")
+    audit.append(key_id, role, action, params, count, status)
+
+
+def caller(
+    key: Annotated[str | None, Header(alias=KEY_HEADER)] = None,
+) -> Principal:
+    """The principal of the request's key; 401 (audited) without a live one."""
+    if not key:
+        audited(None, "authenticate", {}, 0, 401)
+        raise HTTPException(401, f"send your API key in the {KEY_HEADER} header")
+    principal = keys.authenticate(key)
+    if principal is None:
+        audited(None, "authenticate", {}, 0, 401)
+        raise HTTPException(401, "the API key is unknown, malformed or revoked")
+    return principal
+
+
+Caller = Annotated[Principal, Depends(caller)]
+
+
+def require(principal: Principal, action: Action, endpoint: str, params: dict[str, Any]) -> None:
+    """403 (audited) unless `principal`'s role may `action`."""
+    if not principal.may(action):
+        audited(principal, endpoint, params, 0, 403)
+        raise HTTPException(403, f"a {principal.role} key may not read {action}")
+
+
+def scoped_company(
+    graph: Graph, principal: Principal, action: Action, reference: str, endpoint: str
+) -> dict[str, Any]:
+    """The company `reference` names, if `principal` may `action` on it; else 403 (or,
+    for an unscoped key, 404 / 409 as the lookup says)."""
+    params = {"company": reference}
+    require(principal, action, endpoint, params)
+    scoped = keys.ROLES[principal.role].scoped
+    try:
+        with graph.answering(f"finding company {reference!r}"):
+            company = find_company(graph.driver, reference, graph.database)
+    except (NotFound, Ambiguous) as err:
+        if scoped:
+            audited(principal, endpoint, params, 0, 403)
+            raise HTTPException(403, OUT_OF_SCOPE) from None
+        audited(principal, endpoint, params, 0, errors.status_of(err)[0])
+        raise
+    if not principal.in_scope(company.get("region_code"), company.get("industry_code")):
+        audited(principal, endpoint, params, 0, 403)
+        raise HTTPException(403, OUT_OF_SCOPE)
+    return company

@@ -1,0 +1,85 @@
+"""Companies and persons: a company's record, who controls it, the risk around it, and a
+person's footprint, read through graph.queries as the CLI reads them."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query
+
+from config.errors import Ambiguous, NotFound
+from graph.queries import controls, footprint, related_party_risk
+from graph.values import jsonable
+from service.api import errors
+from service.api.common import Caller, GraphDep, audited, require, scoped_company
+from service.keys import Action
+
+router = APIRouter(tags=["companies"])
+
+AsOf = Annotated[date | None, Query(description="YYYY-MM-DD; default today")]
+
+
+@router.get("/companies/{reference}", summary="A company by entity ID, USCC or exact name")
+def company(reference: str, principal: Caller, graph: GraphDep) -> dict[str, Any]:
+    endpoint = "GET /companies/{ref}"
+    found = scoped_company(graph, principal, Action.COMPANIES, reference, endpoint)
+    audited(principal, endpoint, {"company": reference}, 1, 200)
+    answer: dict[str, Any] = jsonable(found)
+    return answer
+
+
+@router.get(
+    "/companies/{reference}/control",
+    summary="Who controls a company on a day: roles, owners, controller, paths",
+)
+def control(
+    reference: str, principal: Caller, graph: GraphDep, as_of: AsOf = None
+) -> dict[str, Any]:
+    endpoint = "GET /companies/{ref}/control"
+    found = scoped_company(graph, principal, Action.CONTROL, reference, endpoint)
+    with graph.answering(f"reading the control of {found['entity_id']}"):
+        answer = controls(graph.driver, found["entity_id"], graph.control, as_of, graph.database)
+    params = {"company": reference, "as_of": None if as_of is None else as_of.isoformat()}
+    audited(principal, endpoint, params, 1, 200)
+    result: dict[str, Any] = jsonable(answer)
+    return result
+
+
+@router.get(
+    "/companies/{reference}/risk",
+    summary="Punishments and list entries on companies related by holdings and control",
+)
+def risk(
+    reference: str,
+    principal: Caller,
+    graph: GraphDep,
+    hops: Annotated[int, Query(ge=1, le=6, description="relationships to follow")] = 2,
+    as_of: AsOf = None,
+) -> dict[str, Any]:
+    endpoint = "GET /companies/{ref}/risk"
+    found = scoped_company(graph, principal, Action.CONTROL, reference, endpoint)
+    with graph.answering(f"reading the related-party risk of {found['entity_id']}"):
+        answer = related_party_risk(graph.driver, found["entity_id"], hops, as_of, graph.database)
+    audited(principal, endpoint, {"company": reference, "hops": hops}, len(answer["related"]), 200)
+    result: dict[str, Any] = jsonable(answer)
+    return result
+
+
+@router.get(
+    "/persons/{entity_id}/footprint",
+    summary="Every company a person is or was tied to, and its record",
+)
+def person_footprint(entity_id: str, principal: Caller, graph: GraphDep) -> dict[str, Any]:
+    endpoint = "GET /persons/{id}/footprint"
+    params = {"person": entity_id}
+    require(principal, Action.PERSONS, endpoint, params)
+    try:
+        with graph.answering(f"reading the footprint of {entity_id}"):
+            answer = footprint(graph.driver, entity_id, None, graph.database)
+    except (NotFound, Ambiguous) as err:
+        audited(principal, endpoint, params, 0, errors.status_of(err)[0])
+        raise
+    audited(principal, endpoint, params, len(answer["roles"]) + len(answer["holdings"]), 200)
+    result: dict[str, Any] = jsonable(answer)
+    return result
