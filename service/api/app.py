@@ -15,7 +15,7 @@ from fastapi import FastAPI
 
 from config.graph import load_graph_config
 from graph.server.connection import Neo4jSettings, neo4j_settings, open_driver
-from service.api import companies, errors
+from service.api import companies, errors, page
 from service.api.common import KEY_HEADER, Graph
 
 __all__ = ["KEY_HEADER", "create_app"]
@@ -40,6 +40,7 @@ def create_app(settings: Neo4jSettings | None = None) -> FastAPI:
     errors.install(app)
     _health(app)
     app.include_router(companies.router)
+    app.include_router(page.router)
     return app
 
 

@@ -25,7 +25,13 @@ STATUSES: tuple[tuple[type[VeilError], int, str], ...] = (
     (GraphUnavailable, 503, "graph_unavailable"),
 )
 #: The codes of plain HTTP errors (the key check's 401 and 403, an unknown route's 404).
-HTTP_CODES = {401: "unauthorised", 403: "forbidden", 404: "not_found", 405: "not_allowed"}
+HTTP_CODES = {
+    401: "unauthorised",
+    403: "forbidden",
+    404: "not_found",
+    405: "not_allowed",
+    503: "unavailable",
+}
 
 
 def error_body(code: str, message: str, **extra: Any) -> dict[str, Any]:

@@ -1,0 +1,142 @@
+"""The web page in a real browser: Debian's chromium, headless, driven by Playwright through
+its executable path, against `veil serve`'s app on a loopback port over the session's
+world (loaded, control derived, alerts swept) in the session's Neo4j.
+
+An inspector's day: open the page, give the key, search a company, see its control drawn
+with the actual controller marked, open the alert inbox, dismiss an alert with a reason,
+and the dismissal is in the alert's history. A screenshot of each step is saved in the
+test's temp directory.
+"""
+
+from __future__ import annotations
+
+import shutil
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import neo4j
+import pytest
+import uvicorn
+
+from alerts.store import list_alerts, sweep
+from config.graph import load_graph_config
+from config.rules import load_rules
+from graph.analysis import run_control
+from graph.load import load_run
+from graph.queries import controls
+from graph.server.connection import Neo4jSettings
+from graph.server.local import free_port
+from service import keys
+from service.api.app import create_app
+from service.api.page import missing_libraries
+from service.keys import Role
+
+pytestmark = [pytest.mark.neo4j, pytest.mark.slow]
+
+CHROMIUM = shutil.which("chromium")
+
+
+@pytest.fixture(scope="module")
+def swept(neo4j_driver: neo4j.Driver, linked_run: Path) -> neo4j.Driver:
+    """The session world in the graph with control derived and the alert rules swept."""
+    neo4j_driver.execute_query("MATCH (n) DETACH DELETE n")
+    load_run(neo4j_driver, linked_run)
+    settings = load_graph_config().control
+    run_control(neo4j_driver, settings)
+    sweep(neo4j_driver, load_rules(), settings)
+    return neo4j_driver
+
+
+@pytest.fixture(scope="module")
+def served(swept: neo4j.Driver, neo4j_server: Neo4jSettings) -> Iterator[str]:
+    """The app under uvicorn on a loopback port, as `veil serve` runs it."""
+    port = free_port()
+    server = uvicorn.Server(
+        uvicorn.Config(create_app(neo4j_server), host="127.0.0.1", port=port, log_level="warning")
+    )
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    for _ in range(200):
+        if server.started:
+            break
+        time.sleep(0.05)
+    assert server.started, "uvicorn did not start"
+    yield f"http://127.0.0.1:{port}"
+    server.should_exit = True
+    thread.join(timeout=10)
+
+
+def _controlled_company(driver: neo4j.Driver) -> dict[str, Any]:
+    """A company of the world whose actual controller is identified."""
+    records, _, _ = driver.execute_query(
+        "MATCH (c:Company)<-[:HOLDS_SHARES_IN]-(:Company)<-[:HOLDS_SHARES_IN]-(:Person) "
+        "RETURN DISTINCT c.entity_id AS id ORDER BY id LIMIT 50"
+    )
+    settings = load_graph_config().control
+    for record in records:
+        answer = controls(driver, record["id"], settings)
+        if answer["actual_controller"].get("entity_id"):
+            return answer
+    pytest.fail("the world has no company with an identified controller behind a holding company")
+
+
+def test_the_libraries_are_installed_from_the_lockfile() -> None:
+    assert missing_libraries() == [], "run `make web`"
+
+
+def test_an_inspector_finds_the_controller_and_dismisses_an_alert(
+    served: str, swept: neo4j.Driver, tmp_path: Path
+) -> None:
+    from playwright.sync_api import expect, sync_playwright
+
+    assert CHROMIUM is not None, "Debian's chromium is missing: run `make browser`"
+    answer = _controlled_company(swept)
+    company, controller = answer["company"], answer["actual_controller"]
+    alert = list_alerts(swept, status="new")[0]
+    _, key = keys.create(Role.REGULATOR, "browser test")
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, headless=True)
+        try:
+            page = browser.new_page(viewport={"width": 1280, "height": 900}, locale="zh-CN")
+            problems: list[str] = []
+            page.on("pageerror", lambda error: problems.append(str(error)))
+            page.goto(served)
+            expect(page.locator("h1")).to_contain_text("企业控制关系")
+            page.fill("#key", key)
+            page.click("#key-form button")
+            expect(page.locator("#key-state")).to_have_text("已设置密钥")
+
+            page.fill("#search-q", company["name"])
+            page.click("#search-form button")
+            hit = page.locator(f"#search-results a[data-company='{company['entity_id']}']")
+            expect(hit).to_be_visible()
+            hit.click()
+            expect(page.locator("#company-title")).to_have_text(company["name"])
+            expect(page.locator("#controller-line")).to_contain_text(controller["name"])
+            marked = page.evaluate("() => window.veilGraph.nodes('.controller').map((n) => n.id())")
+            assert marked == [controller["entity_id"]]
+            page.screenshot(path=str(tmp_path / "control.png"), full_page=True)
+
+            page.click("nav button[data-tab='alerts']")
+            row = page.locator(f"#alert-list tr[data-alert='{alert['id']}']")
+            expect(row).to_be_visible()
+            row.click()
+            expect(page.locator("#alert-title")).to_contain_text(alert["id"])
+            page.click("#review-form button[data-action='dismiss']")
+            expect(page.locator("#message")).to_contain_text("理由")
+            page.fill("#review-reason", "同名不同人，经核实非本人")
+            page.click("#review-form button[data-action='dismiss']")
+            expect(page.locator("#alert-title")).to_contain_text("已驳回")
+            expect(page.locator("#alert-history")).to_contain_text("同名不同人")
+            page.screenshot(path=str(tmp_path / "alert.png"), full_page=True)
+            assert problems == []
+        finally:
+            browser.close()
+
+    dismissed = [a for a in list_alerts(swept, status="dismissed") if a["id"] == alert["id"]]
+    assert dismissed and dismissed[0]["reason"] == "同名不同人，经核实非本人"
+    assert (tmp_path / "control.png").stat().st_size > 10_000
