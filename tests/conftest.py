@@ -171,3 +171,51 @@ def _shared_world_untouched(request: pytest.FixtureRequest) -> Iterator[None]:
         touched = changed_files(before[name], snapshot(root))
         if touched:
             pytest.fail(f"{request.node.nodeid} changed the shared {name}: {touched[:5]}")
+
+
+# -- the session world in the graph, and the API served over it ---------------------------
+
+
+@pytest.fixture(scope="module")
+def swept_world(neo4j_driver: neo4j.Driver, linked_run: Path) -> neo4j.Driver:
+    """The session world in the graph (other modules wipe it: loaded per module), control
+    derived and the alert rules swept, as `veil demo` leaves it."""
+    from alerts.store import sweep
+    from config.graph import load_graph_config
+    from config.rules import load_rules
+    from graph.analysis import run_control
+    from graph.load import load_run
+
+    neo4j_driver.execute_query("MATCH (n) DETACH DELETE n")
+    load_run(neo4j_driver, linked_run)
+    settings = load_graph_config().control
+    run_control(neo4j_driver, settings)
+    sweep(neo4j_driver, load_rules(), settings)
+    return neo4j_driver
+
+
+@pytest.fixture(scope="module")
+def served_api(swept_world: neo4j.Driver, neo4j_server: Neo4jSettings) -> Iterator[str]:
+    """The app under uvicorn on a loopback port over `swept_world`, as `veil serve` runs
+    it; yields its base URL."""
+    import threading
+    import time
+
+    import uvicorn
+
+    from service.api.app import create_app
+
+    port = local.free_port()
+    config = uvicorn.Config(
+        create_app(neo4j_server), host="127.0.0.1", port=port, log_level="warning"
+    )
+    server = uvicorn.Server(config)
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 30
+    while not server.started and thread.is_alive() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert server.started, "uvicorn did not start"
+    yield f"http://127.0.0.1:{port}"
+    server.should_exit = True
+    thread.join(timeout=10)

@@ -11,62 +11,22 @@ test's temp directory.
 from __future__ import annotations
 
 import shutil
-import threading
-import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import neo4j
 import pytest
-import uvicorn
 
-from alerts.store import list_alerts, sweep
+from alerts.store import list_alerts
 from config.graph import load_graph_config
-from config.rules import load_rules
-from graph.analysis import run_control
-from graph.load import load_run
 from graph.queries import controls
-from graph.server.connection import Neo4jSettings
-from graph.server.local import free_port
 from service import keys
-from service.api.app import create_app
 from service.api.page import missing_libraries
 from service.keys import Role
 
 pytestmark = [pytest.mark.neo4j, pytest.mark.slow]
 
 CHROMIUM = shutil.which("chromium")
-
-
-@pytest.fixture(scope="module")
-def swept(neo4j_driver: neo4j.Driver, linked_run: Path) -> neo4j.Driver:
-    """The session world in the graph with control derived and the alert rules swept."""
-    neo4j_driver.execute_query("MATCH (n) DETACH DELETE n")
-    load_run(neo4j_driver, linked_run)
-    settings = load_graph_config().control
-    run_control(neo4j_driver, settings)
-    sweep(neo4j_driver, load_rules(), settings)
-    return neo4j_driver
-
-
-@pytest.fixture(scope="module")
-def served(swept: neo4j.Driver, neo4j_server: Neo4jSettings) -> Iterator[str]:
-    """The app under uvicorn on a loopback port, as `veil serve` runs it."""
-    port = free_port()
-    server = uvicorn.Server(
-        uvicorn.Config(create_app(neo4j_server), host="127.0.0.1", port=port, log_level="warning")
-    )
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    for _ in range(200):
-        if server.started:
-            break
-        time.sleep(0.05)
-    assert server.started, "uvicorn did not start"
-    yield f"http://127.0.0.1:{port}"
-    server.should_exit = True
-    thread.join(timeout=10)
 
 
 def _controlled_company(driver: neo4j.Driver) -> dict[str, Any]:
@@ -88,14 +48,14 @@ def test_the_libraries_are_installed_from_the_lockfile() -> None:
 
 
 def test_an_inspector_finds_the_controller_and_dismisses_an_alert(
-    served: str, swept: neo4j.Driver, tmp_path: Path
+    served_api: str, swept_world: neo4j.Driver, tmp_path: Path
 ) -> None:
     from playwright.sync_api import expect, sync_playwright
 
     assert CHROMIUM is not None, "Debian's chromium is missing: run `make browser`"
-    answer = _controlled_company(swept)
+    answer = _controlled_company(swept_world)
     company, controller = answer["company"], answer["actual_controller"]
-    alert = list_alerts(swept, status="new")[0]
+    alert = list_alerts(swept_world, status="new")[0]
     _, key = keys.create(Role.REGULATOR, "browser test")
 
     with sync_playwright() as playwright:
@@ -104,7 +64,7 @@ def test_an_inspector_finds_the_controller_and_dismisses_an_alert(
             page = browser.new_page(viewport={"width": 1280, "height": 900}, locale="zh-CN")
             problems: list[str] = []
             page.on("pageerror", lambda error: problems.append(str(error)))
-            page.goto(served)
+            page.goto(served_api)
             expect(page.locator("h1")).to_contain_text("企业控制关系")
             page.fill("#key", key)
             page.click("#key-form button")
@@ -137,6 +97,6 @@ def test_an_inspector_finds_the_controller_and_dismisses_an_alert(
         finally:
             browser.close()
 
-    dismissed = [a for a in list_alerts(swept, status="dismissed") if a["id"] == alert["id"]]
+    dismissed = [a for a in list_alerts(swept_world, status="dismissed") if a["id"] == alert["id"]]
     assert dismissed and dismissed[0]["reason"] == "同名不同人，经核实非本人"
     assert (tmp_path / "control.png").stat().st_size > 10_000

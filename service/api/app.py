@@ -39,7 +39,7 @@ def create_app(settings: Neo4jSettings | None = None) -> FastAPI:
     )
     errors.install(app)
     _health(app)
-    app.include_router(companies.router)
+    app.include_router(companies.router, responses=errors.RESPONSES)
     app.include_router(page.router)
     return app
 
@@ -49,7 +49,7 @@ def _health(app: FastAPI) -> None:
     def healthz() -> dict[str, str]:
         return {"status": "ok"}
 
-    @app.get("/readyz", summary="Neo4j answers")
+    @app.get("/readyz", summary="Neo4j answers", responses={503: errors.RESPONSES[503]})
     def readyz() -> dict[str, str]:
         graph: Graph = app.state.graph
         with graph.answering("checking it is ready"):

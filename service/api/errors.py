@@ -7,15 +7,19 @@ guard's advice, and the app needs no restart: the driver reconnects on the next 
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from pydantic import BaseModel, Field
 from starlette.exceptions import HTTPException
 
 from config.errors import Ambiguous, InputError, NotFound, VeilError
 from graph.guard import GraphUnavailable
+
+log = logging.getLogger(__name__)
 
 #: veil's error kinds and their (status, code); the first that matches wins.
 STATUSES: tuple[tuple[type[VeilError], int, str], ...] = (
@@ -31,6 +35,35 @@ HTTP_CODES = {
     404: "not_found",
     405: "not_allowed",
     503: "unavailable",
+}
+
+
+class ErrorDetail(BaseModel):
+    code: str = Field(description="stable, for programs: not_found, forbidden, bad_input, ...")
+    message: str = Field(description="what went wrong and what to do about it, for a person")
+    candidates: list[dict[str, Any]] | None = Field(
+        None, description="with `ambiguous`: the things the reference could mean"
+    )
+
+
+class ErrorBody(BaseModel):
+    """Every error the API answers, whatever its status."""
+
+    error: ErrorDetail
+
+
+def _documented(description: str) -> dict[str, Any]:
+    return {"model": ErrorBody, "description": description}
+
+
+#: The errors every data endpoint may answer, documented in OpenAPI with their one shape.
+RESPONSES: dict[int | str, dict[str, Any]] = {
+    401: _documented("no API key, or an unknown, malformed or revoked one"),
+    403: _documented("the key's role or scope does not reach this"),
+    404: _documented("nothing has this reference"),
+    409: _documented("the reference names several things: pick one of `candidates`"),
+    422: _documented("a parameter or the body is malformed"),
+    503: _documented("Neo4j does not answer; ask again when it is back"),
 }
 
 
@@ -67,3 +100,11 @@ def install(app: FastAPI) -> None:
             f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in err.errors()
         )
         return JSONResponse(error_body("bad_input", problems), status_code=422)
+
+    @app.exception_handler(Exception)
+    async def unexpected(request: Request, err: Exception) -> JSONResponse:
+        """A fault veil did not foresee: logged with its traceback (no request body, which
+        may hold identifiers), answered in the one shape."""
+        log.error("%s %s failed", request.method, request.url.path, exc_info=err)
+        message = "veil failed on this request; the server log has the details"
+        return JSONResponse(error_body("internal", message), status_code=500)
