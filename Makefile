@@ -13,7 +13,7 @@ WEB_STAMP := $(WEB)/node_modules/.installed-stamp
 SUDO   := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 APT_GET := $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get
 
-.PHONY: install jars web browser demo test test-fast lint bench clean neo4j-stop
+.PHONY: install jars web browser demo serve test test-fast lint bench clean neo4j-stop
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -43,6 +43,11 @@ browser:
 
 demo: jars web
 	$(BIN)/veil demo --out $(DEMO) --companies $(DEMO_COMPANIES)
+
+# The HTTP API and its page on http://127.0.0.1:8321/ over the graph `make demo` left.
+serve: jars web
+	$(BIN)/veil neo4j start
+	$(BIN)/veil serve
 
 lint: install
 	$(BIN)/ruff check .

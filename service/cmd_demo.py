@@ -27,11 +27,14 @@ from graph.queries import controls, notable_structures
 from graph.server.connection import open_driver
 from linkage.run import link_run
 from loaders.run import load_run
+from service import keys
 from service.cmd_alerts import print_alert, print_sweep
 from service.cmd_graph import graph_settings, print_controls
 from service.cmd_link import summary_table
 from service.cmd_load import manifest_table
+from service.cmd_serve import PAGE_URL
 from service.console import console, print_json, styled
+from service.keys import Role
 from service.progress import shown
 from world.alert_checks import format_alert_scores, score_alerts
 from world.calendar import REF_DATE
@@ -138,6 +141,8 @@ def demo(
     summary["control"] = control.as_dict()
     summary["notable"] = answers
     summary["alerts"] = {**swept.as_dict(), "art135_against_truth": alert_scores}
+    example = _example(alerts)
+    summary["page"] = _page_keys(example)
     if json_output:
         print_json(summary)
         return
@@ -176,11 +181,40 @@ def demo(
     console.print(styled("\n", ("7. Alerts", "bold")))
     print_sweep(swept.as_dict())
     console.print(format_alert_scores(alert_scores))
-    example = _example(alerts)
     if example is not None:
         console.print(f"\nOne alert in full (`veil alerts show {example['id']}`):", highlight=False)
         print_alert(example)
+    _print_page(summary["page"])
     _print_where(run_dir, world_dir)
+
+
+DEMO_KEY_NAME = "veil demo"
+
+
+def _page_keys(example: dict[str, Any] | None) -> dict[str, Any]:
+    """Keys for the page (service/web): a regulator's, and an inspector's over the province
+    of the alert shown; the demo keys of an earlier run are revoked first."""
+    for record in keys.list_keys():
+        if record.revoked is None and record.name.startswith(DEMO_KEY_NAME):
+            keys.revoke(record.key_id)
+    made = {"regulator": keys.create(Role.REGULATOR, f"{DEMO_KEY_NAME} (regulator)")[1]}
+    region = (example or {}).get("region_code")
+    if region:
+        province = f"{str(region)[:2]}0000"
+        name = f"{DEMO_KEY_NAME} (inspector {province})"
+        made[f"inspector {province}"] = keys.create(Role.INSPECTOR, name, regions=[province])[1]
+    return {"url": PAGE_URL, "command": "make serve", "keys": made}
+
+
+def _print_page(page: dict[str, Any]) -> None:
+    console.print(styled("\n", ("8. The page", "bold")))
+    console.print(
+        f"  start it with `{page['command']}` (or `.venv/bin/veil serve`), open {page['url']} "
+        "and paste a key (shown once; `veil keys list|revoke`):",
+        highlight=False,
+    )
+    for role, key in page["keys"].items():
+        console.print(f"  {role:<18}{key}", highlight=False, soft_wrap=True)
 
 
 def _example(alerts: list[dict[str, Any]]) -> dict[str, Any] | None:

@@ -10,7 +10,9 @@ from pii_scan import private_modes, scan_files, scan_graph
 from typer.testing import CliRunner
 
 from graph.server.connection import Neo4jSettings, open_driver
+from service import keys
 from service.cli import app
+from service.keys import Role
 
 
 def test_demo_runs_every_stage_and_the_load_matches_the_truth(
@@ -47,6 +49,11 @@ def test_demo_runs_every_stage_and_the_load_matches_the_truth(
     truth = alerts["art135_against_truth"]
     assert truth["true_alerts"] > 0 and truth["recall"] > 0.5
     assert all(v["alerted"] == 0 for v in truth["near_misses"].values())
+    # Keys for the page, live: a regulator's, and an inspector's for the alert's province.
+    page = summary["page"]
+    assert page["command"] == "make serve"
+    principals = [keys.authenticate(key) for key in page["keys"].values()]
+    assert [p.role for p in principals if p] == [Role.REGULATOR, Role.INSPECTOR]
     exported = (tmp_path / "alerts.jsonl").read_text(encoding="utf-8").splitlines()
     assert len(exported) == sum(alerts["raised"].values())
     assert (tmp_path / "alerts.csv").is_file()
