@@ -100,3 +100,20 @@ def test_an_inspector_finds_the_controller_and_dismisses_an_alert(
     dismissed = [a for a in list_alerts(swept_world, status="dismissed") if a["id"] == alert["id"]]
     assert dismissed and dismissed[0]["reason"] == "同名不同人，经核实非本人"
     assert (tmp_path / "control.png").stat().st_size > 10_000
+
+
+def test_the_documented_libraries_are_the_locked_ones() -> None:
+    """docs/SERVICE.md records each library's version and licence: the lockfile's."""
+    import json
+    import re
+
+    root = Path(__file__).resolve().parents[1]
+    lock = json.loads((root / "service/web/package-lock.json").read_text(encoding="utf-8"))
+    locked = {
+        name.removeprefix("node_modules/"): (entry["version"], entry["license"])
+        for name, entry in lock["packages"].items()
+        if name
+    }
+    doc = (root / "docs/SERVICE.md").read_text(encoding="utf-8")
+    rows = re.findall(r"^\| ([\w-]+) \| ([\d.]+) \| (\w+) \|", doc, re.MULTILINE)
+    assert {name: (version, licence) for name, version, licence in rows} == locked
