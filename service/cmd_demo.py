@@ -17,6 +17,7 @@ from typing import Any
 
 import typer
 
+from alerts.answers import Alert
 from alerts.store import export, list_alerts, sweep
 from config.graph import load_graph_config
 from config.rules import load_rules
@@ -178,20 +179,16 @@ def demo(
     console.print(format_alert_scores(alert_scores))
     example = _example(alerts)
     if example is not None:
-        console.print(f"\nOne alert in full (`veil alerts show {example['id']}`):", highlight=False)
+        console.print(f"\nOne alert in full (`veil alerts show {example.id}`):", highlight=False)
         print_alert(example)
     _print_where(run_dir, world_dir)
 
 
-def _example(alerts: list[dict[str, Any]]) -> dict[str, Any] | None:
+def _example(alerts: list[Alert]) -> Alert | None:
     """The alert most worth reading: art. 135 control through holding companies if any."""
     ranked = sorted(
         alerts,
-        key=lambda a: (
-            a["rule"] != "food_art135",
-            a["role"] != "actual_controller",
-            a["id"],
-        ),
+        key=lambda a: (a.rule != "food_art135", a.role != "actual_controller", a.id),
     )
     return ranked[0] if ranked else None
 
