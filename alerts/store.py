@@ -419,8 +419,9 @@ class AlertFilter:
 
 
 _REGION_PREFIX = re.compile(r"[0-9]{1,6}")
-#: The longest page a list answers.
+#: The longest page a list answers, and the last page it may be asked for.
 MAX_PER_PAGE = 200
+MAX_PAGE = 1_000_000
 
 
 def review(
@@ -489,8 +490,8 @@ def alert_page(
     database: str = "neo4j",
 ) -> AlertPage:
     """One page (from 1) of the alerts the filters take, as summaries, with their total."""
-    if page < 1:
-        raise InputError("page", "pages count from 1")
+    if not 1 <= page <= MAX_PAGE:
+        raise InputError("page", f"pages count from 1 to {MAX_PAGE:,}")
     if not 1 <= per_page <= MAX_PER_PAGE:
         raise InputError("per_page", f"a page holds 1 to {MAX_PER_PAGE} alerts")
     records, _, _ = driver.execute_query(

@@ -41,7 +41,7 @@ def run(
 ) -> None:
     rule_set = load_rules(rules)
     settings = load_graph_config(config).control
-    day, first = parse_as_of(as_of), parse_as_of(since)
+    day, first = parse_as_of(as_of), parse_as_of(since, "--since")
     with graph_driver(json_output) as (driver, database):
         with console.status("Evaluating the alert rules..."):
             summary = sweep(driver, rule_set, settings, day, first, database)
@@ -246,7 +246,7 @@ def _filters(
 ) -> AlertFilter:
     """The list's filters; `--new`: those first raised or reopened by the latest full sweep."""
     sweep_id = latest_full_sweep(driver, database) if new else None
-    return AlertFilter(**chosen, since=parse_as_of(since), sweep_id=sweep_id)
+    return AlertFilter(**chosen, since=parse_as_of(since, "--since"), sweep_id=sweep_id)
 
 
 def list_command(

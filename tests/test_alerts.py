@@ -457,6 +457,8 @@ def test_cli_run_list_show_review_export(
     assert bad.exit_code == 1 and "not one of" in bad.output
     bad = runner.invoke(app, ["alerts", "list", "--industry", "Q99"])
     assert bad.exit_code == 1 and "GB/T 4754" in bad.output
+    bad = runner.invoke(app, ["alerts", "list", "--since", "2026-13-45"])
+    assert bad.exit_code == 1 and "--since" in bad.output
     missing = runner.invoke(app, ["alerts", "show", "Anope"])
     assert missing.exit_code == 1 and "no alert" in missing.output
 

@@ -176,6 +176,7 @@ def test_a_status_filter_follows_the_reviews(client: TestClient) -> None:
         ({"per_page": 0}, 422),
         ({"per_page": 201}, 422),
         ({"page": 0}, 422),
+        ({"page": 1_000_001}, 422),
         ({"industry": "Q99"}, 400),
         ({"region": "31x"}, 400),
     ],
@@ -183,9 +184,14 @@ def test_a_status_filter_follows_the_reviews(client: TestClient) -> None:
 def test_bad_filters_are_4xx_in_the_error_shape(
     client: TestClient, params: dict[str, Any], status: int
 ) -> None:
-    answer = client.get("/alerts", params=params, headers=_key(Role.REGULATOR))
+    headers = _key(Role.REGULATOR)
+    answer = client.get("/alerts", params=params, headers=headers)
     assert answer.status_code == status, answer.text
     assert answer.json()["error"]["code"] == "bad_input"
+    row = _last_audit()  # refused before the endpoint ran or by it: audited alike
+    assert (row["action"], row["status"]) == ("GET /alerts", status)
+    assert row["key_id"] == _principal(headers).key_id
+    assert all(str(row["params"][k]) == str(v) for k, v in params.items())
 
 
 def test_one_alert_with_its_evidence_and_history(client: TestClient) -> None:
@@ -253,7 +259,7 @@ def test_an_analyst_may_not_read_or_review_alerts(client: TestClient) -> None:
     ):
         assert answer.status_code == 403 and answer.json()["error"]["code"] == "forbidden"
         assert _last_audit()["status"] == 403
-    assert _last_audit()["action"] == "POST /alerts/{id}/review"
+    assert _last_audit()["action"] == "POST /alerts/{alert_id}/review"
 
 
 def test_no_key_is_401_and_audited(client: TestClient) -> None:
@@ -277,6 +283,14 @@ def test_a_review_follows_the_cli_rules_and_records_the_key(client: TestClient) 
     for body in ({"action": "close"}, {"action": "confirm", "reviewer": "someone else"}, {}):
         refused = client.post(url, json=body, headers=headers)
         assert refused.status_code == 422 and refused.json()["error"]["code"] == "bad_input"
+        row = _last_audit()
+        assert (row["action"], row["status"]) == ("POST /alerts/{alert_id}/review", 422)
+        assert row["params"] == {"alert_id": target}
+    half_a_pair = '{"action": "dismiss", "reason": "\\ud800"}'  # valid JSON, no valid text
+    refused = client.post(
+        url, content=half_a_pair, headers={**headers, "Content-Type": "application/json"}
+    )
+    assert refused.status_code == 422 and "unicode" in refused.json()["error"]["message"]
     done = client.post(
         url, json={"action": "dismiss", "reason": "已核实：同名不同人"}, headers=headers
     )
@@ -287,7 +301,7 @@ def test_a_review_follows_the_cli_rules_and_records_the_key(client: TestClient) 
     assert alert.history[-1].reviewer == principal.reviewer
     assert alert.history[-1].at == alert.reviewed_at
     row = _last_audit()
-    assert row["action"] == "POST /alerts/{id}/review" and row["status"] == 200
+    assert row["action"] == "POST /alerts/{alert_id}/review" and row["status"] == 200
     assert (
         row["params"] == {"alert": target, "action": "dismiss"}
         and row["key_id"] == principal.key_id
@@ -433,3 +447,13 @@ def test_reads_answer_whole_while_loads_and_sweeps_write(
     assert all(n >= 1 for n in counts)  # every reader answered while the writer wrote
     assert set(seen_totals) <= {base_total, base_total + 1}
     assert _everything(client, headers).total == base_total  # A loaded and swept last
+
+
+def test_openapi_documents_the_alert_answers(client: TestClient) -> None:
+    document = client.get("/openapi.json").json()
+    assert {"/alerts", "/alerts/{alert_id}", "/alerts/{alert_id}/review"} <= set(document["paths"])
+    schemas = document["components"]["schemas"]
+    assert "from" in schemas["IdentityLink"]["properties"]  # the stored name, not from_
+    assert "date" in schemas["EvidenceTrigger"]["properties"]
+    listed = document["paths"]["/alerts"]["get"]["responses"]["200"]["content"]
+    assert listed["application/json"]["schema"]["$ref"].endswith("/AlertPage")

@@ -9,22 +9,51 @@ records is the key (its name and id), never a name the request sends.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Coroutine, Iterator
 from contextlib import contextmanager
 from datetime import date
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, HTTPException, Query
+from fastapi import APIRouter, HTTPException, Query, Request, Response
+from fastapi.exceptions import RequestValidationError
+from fastapi.routing import APIRoute
 from pydantic import BaseModel, ConfigDict, Field
+from starlette.concurrency import run_in_threadpool
 
 from alerts.answers import Alert, AlertPage, Status
-from alerts.store import MAX_PER_PAGE, AlertFilter, Scope, alert_page, get_alert, review
+from alerts.store import MAX_PAGE, MAX_PER_PAGE, AlertFilter, Scope, alert_page, get_alert, review
 from config.errors import NotFound, VeilError
+from service import keys
 from service.api import errors
-from service.api.common import Caller, Graph, GraphDep, audited, require
+from service.api.common import KEY_HEADER, Caller, Graph, GraphDep, audited, require
 from service.keys import ROLES, Action, Principal
 
-router = APIRouter(tags=["alerts"])
+
+class _AuditedRoute(APIRoute):
+    """A route whose requests refused as malformed (422) are audited too: FastAPI refuses
+    them before the endpoint runs, after the key check, so the row names the key that sent
+    them, with the raw parameters (masked by the audit log as any others)."""
+
+    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
+        handler = super().get_route_handler()
+        action = f"{'|'.join(sorted(self.methods or ()))} {self.path_format}"
+
+        async def audited_handler(request: Request) -> Response:
+            try:
+                return await handler(request)
+            except RequestValidationError:
+                params = {**request.path_params, **request.query_params}
+                await run_in_threadpool(_audit_malformed, request, action, params)
+                raise
+
+        return audited_handler
+
+
+def _audit_malformed(request: Request, action: str, params: dict[str, Any]) -> None:
+    audited(keys.authenticate(request.headers.get(KEY_HEADER, "")), action, params, 0, 422)
+
+
+router = APIRouter(tags=["alerts"], route_class=_AuditedRoute)
 
 #: What a scoped key is told about an alert it may not see, whether or not it exists.
 OUT_OF_SCOPE = "this alert is outside your key's regions and industries, or unknown"
@@ -70,7 +99,7 @@ def alerts(
     since: Annotated[
         date | None, Query(description="raised or changed on or after this day (UTC)")
     ] = None,
-    page: Annotated[int, Query(ge=1)] = 1,
+    page: Annotated[int, Query(ge=1, le=MAX_PAGE)] = 1,
     per_page: Annotated[int, Query(ge=1, le=MAX_PER_PAGE)] = 50,
 ) -> AlertPage:
     endpoint = "GET /alerts"
@@ -92,7 +121,7 @@ def alerts(
 
 @router.get("/alerts/{alert_id}", summary="One alert with its evidence and history")
 def alert(alert_id: str, principal: Caller, graph: GraphDep) -> Alert:
-    endpoint = "GET /alerts/{id}"
+    endpoint = "GET /alerts/{alert_id}"
     params = {"alert": alert_id}
     require(principal, Action.ALERTS, endpoint, params)
     found = _reachable(graph, principal, alert_id, endpoint, params)
@@ -107,7 +136,7 @@ def alert(alert_id: str, principal: Caller, graph: GraphDep) -> Alert:
 def review_alert(
     alert_id: str, decision: ReviewRequest, principal: Caller, graph: GraphDep
 ) -> Alert:
-    endpoint = "POST /alerts/{id}/review"
+    endpoint = "POST /alerts/{alert_id}/review"
     params = {"alert": alert_id, "action": decision.action}
     require(principal, Action.REVIEW, endpoint, params)
     _reachable(graph, principal, alert_id, endpoint, params)
