@@ -8,8 +8,11 @@ evidence and marks the alert seen. Statuses are `new`, `acknowledged`, `confirme
 alert's history. A dismissed alert stays dismissed while its evidence digest is the one
 the reviewer saw; if the evidence changes (a new role record, another path, a changed
 link), it is reopened as `new` and says why. A full sweep that no longer raises an alert
-marks it inactive (`active: false`), never deletes it. Alert nodes carry no `load` stamp:
-a graph reload does not remove them. Each sweep leaves an `AlertSweep` node (audit).
+marks it inactive (`active: false`), never deletes it. `updated_at` is when the alert last
+changed (raised, its evidence changed, reopened, withdrawn, raised again, reviewed), not
+when a sweep last saw it, so "changed since" lists what is worth another look. Alert nodes
+carry no `load` stamp: a graph reload does not remove them. Each sweep leaves an
+`AlertSweep` node (audit). Reads answer the typed models of alerts/answers.py.
 """
 
 from __future__ import annotations
@@ -17,8 +20,10 @@ from __future__ import annotations
 import csv
 import json
 import logging
+import re
 import time
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -26,6 +31,7 @@ from typing import Any
 
 import neo4j
 
+from alerts.answers import STATUSES, Alert, AlertPage, AlertSummary
 from alerts.engine import evaluate
 from alerts.evidence import Identity, alert_id, build, digest, display_names
 from alerts.model import Hit
@@ -34,10 +40,9 @@ from config.errors import InputError, NotFound
 from config.graph import Control
 from config.rules import RulesConfig
 from graph.guard import graph_writer, require_finished_load
+from loaders.industry import normalise_industry
 
 log = logging.getLogger(__name__)
-
-STATUSES = ("new", "acknowledged", "confirmed", "dismissed")
 
 SCHEMA = (
     "CREATE CONSTRAINT alert_id IF NOT EXISTS FOR (a:Alert) REQUIRE a.id IS UNIQUE",
@@ -54,7 +59,10 @@ _WRITE = (
     "UNWIND $rows AS row "
     "MERGE (a:Alert {id: row.id}) "
     "ON CREATE SET a.first_sweep = $sweep, a.raised_at = $at, a.history = [] "
-    "SET a += row.props, a.last_sweep = $sweep, a.active = true, a.updated_at = $at, "
+    "WITH a, row, (a.evidence_digest IS NULL OR a.evidence_digest <> row.props.evidence_digest "
+    "OR size(row.history) > 0 OR NOT coalesce(a.active, false)) AS changed "
+    "SET a += row.props, a.last_sweep = $sweep, a.active = true, "
+    "a.updated_at = CASE WHEN changed THEN $at ELSE a.updated_at END, "
     "a.history = a.history + row.history "
     "WITH a, row "
     "OPTIONAL MATCH (p:Person {entity_id: row.props.person_id}) "
@@ -64,23 +72,47 @@ _WRITE = (
 )
 _WITHDRAW = (
     "MATCH (a:Alert) WHERE a.active AND a.last_sweep <> $sweep "
-    "SET a.active = false, a.withdrawn_sweep = $sweep, "
+    "SET a.active = false, a.withdrawn_sweep = $sweep, a.updated_at = $at, "
     "a.history = a.history + [$entry] RETURN count(a) AS n"
 )
 _SWEEP = "CREATE (s:AlertSweep) SET s = $props"
+# One statement, so two reviewers of one alert are serialised on its write lock: setting the
+# status takes the lock, the time is read after it, and the history is read and extended
+# under it. Each review's entry lands after every review committed before it, stamped
+# later, and the answer returned is the alert as this review left it. The entry is the
+# caller's JSON (status, reviewer, reason) with the time put in front.
 _REVIEW = (
     "MATCH (a:Alert {id: $id}) "
-    "SET a.status = $status, a.reviewer = $reviewer, a.reviewed_at = $at, a.reason = $reason, "
-    "a.reviewed_digest = a.evidence_digest, a.history = a.history + [$entry] "
-    "RETURN a.id AS id"
+    "SET a.status = $status "
+    "WITH a, toString(datetime.truncate('microsecond', datetime.realtime())) AS at "
+    "SET a.reviewer = $reviewer, a.reason = $reason, a.reviewed_at = at, a.updated_at = at, "
+    "a.reviewed_digest = a.evidence_digest, "
+    "a.history = a.history + ['{\"at\": \"' + at + '\", ' + substring($entry, 1)] "
+    "RETURN a {.*} AS alert"
 )
-_LIST = (
+# The filters of a list; a scoped reader's regions and industries are prefixes, as
+# service.keys.Principal.in_scope reads them (an unknown region or industry is out).
+_MATCHING = (
     "MATCH (a:Alert) "
     "WHERE ($status IS NULL OR a.status = $status) AND ($rule IS NULL OR a.rule = $rule) "
     "AND ($region IS NULL OR a.region_code STARTS WITH $region) "
+    "AND ($industry IS NULL OR a.industry_code STARTS WITH $industry) "
+    "AND ($since IS NULL OR a.raised_at >= $since OR a.updated_at >= $since) "
+    "AND ($regions IS NULL OR any(r IN $regions WHERE a.region_code STARTS WITH r)) "
+    "AND ($industries IS NULL "
+    "OR any(i IN $industries WHERE toUpper(a.industry_code) STARTS WITH i)) "
     "AND ($all OR a.active) "
     "AND ($sweep IS NULL OR a.first_sweep = $sweep OR a.reopened_sweep = $sweep) "
-    "RETURN a {.*} AS alert ORDER BY a.severity, a.rule, a.company_name, a.id"
+)
+_ORDER = "a.severity, a.rule, a.company_name, a.id"
+_LIST = _MATCHING + f"RETURN a {{.*}} AS alert ORDER BY {_ORDER}"
+# The total and the page come from one list, so an answer never counts other alerts than
+# it shows, whatever a sweep writes meanwhile.
+_SUMMARY = ", ".join(f".{name}" for name in AlertSummary.model_fields)
+_PAGE = (
+    _MATCHING + f"WITH a ORDER BY {_ORDER} WITH collect(a) AS matched "
+    "RETURN size(matched) AS total, "
+    f"[x IN matched[$skip..$skip + $limit] | x {{{_SUMMARY}}}] AS alerts"
 )
 _LATEST_SWEEP = "MATCH (s:AlertSweep) WHERE s.full RETURN s.id AS id ORDER BY s.ran_at DESC LIMIT 1"
 _ONE = "MATCH (a:Alert {id: $id}) RETURN a {.*} AS alert"
@@ -237,7 +269,7 @@ def _sweep(
     if summary.full:
         entry = _entry(None, "veil", at, "no longer raised by a full sweep")
         records, _, _ = driver.execute_query(
-            _WITHDRAW, sweep=summary.id, entry=entry, database_=database
+            _WITHDRAW, sweep=summary.id, entry=entry, at=at, database_=database
         )
         summary.withdrawn = records[0]["n"]
     driver.execute_query(_SWEEP, props=_sweep_props(summary), database_=database)
@@ -332,6 +364,66 @@ def _rows(
     return rows
 
 
+@dataclass(frozen=True)
+class Scope:
+    """The companies a scoped reader may see: a region code starting with one of
+    `regions`, and, when `industries` names any, an industry code starting with one of
+    them (service.keys.Principal.in_scope's rule, as prefixes)."""
+
+    regions: tuple[str, ...]
+    industries: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class AlertFilter:
+    """Which alerts a list takes. `region` and `industry` are prefixes of the company's
+    codes (3101, F52; an industry without its section letter gets it: 52 is F52); `since`
+    takes alerts raised or changed on or after that day (UTC); `sweep_id` those first
+    raised or reopened by that sweep; `scope` the reader's regions and industries."""
+
+    status: str | None = None
+    rule: str | None = None
+    region: str | None = None
+    industry: str | None = None
+    since: date | None = None
+    sweep_id: str | None = None
+    include_inactive: bool = False
+    scope: Scope | None = None
+
+    def parameters(self) -> dict[str, Any]:
+        """The query parameters; a filter that cannot match anything well-formed is an
+        InputError naming it."""
+        if self.status is not None:
+            _check_status(self.status)
+        if self.region is not None and not _REGION_PREFIX.fullmatch(self.region):
+            raise InputError("region", f"{self.region!r} is not a region code prefix (31, 3101)")
+        industry = None
+        if self.industry is not None:
+            industry = normalise_industry(self.industry).value
+            if industry is None:
+                raise InputError(
+                    "industry", f"{self.industry!r} is not a GB/T 4754 code prefix (F, F52, 1331)"
+                )
+        scope = self.scope
+        return {
+            "status": self.status,
+            "rule": self.rule,
+            "region": self.region,
+            "industry": industry,
+            "since": None if self.since is None else self.since.isoformat(),
+            "sweep": self.sweep_id,
+            "all": self.include_inactive,
+            "regions": None if scope is None else list(scope.regions),
+            "industries": None if scope is None or not scope.industries else list(scope.industries),
+        }
+
+
+_REGION_PREFIX = re.compile(r"[0-9]{1,6}")
+#: The longest page a list answers, and the last page it may be asked for.
+MAX_PER_PAGE = 200
+MAX_PAGE = 1_000_000
+
+
 def review(
     driver: neo4j.Driver,
     alert: str,
@@ -339,32 +431,34 @@ def review(
     reviewer: str,
     reason: str,
     database: str = "neo4j",
-) -> dict[str, Any]:
-    """Move an alert to `status`, recording who, when and why."""
+) -> Alert:
+    """Move an alert to `status`, recording who, when and why; the alert as this review
+    left it (see `_REVIEW`: concurrent reviews of one alert are serialised)."""
     _check_status(status)
     if not reviewer.strip():
-        raise InputError("--reviewer", "a review needs the reviewer's name")
+        raise InputError("reviewer", "a review needs the reviewer's name")
     if status == "dismissed" and not reason.strip():
-        raise InputError("--reason", "dismissing an alert needs a reason")
-    at = datetime.now(UTC).isoformat(timespec="seconds")
+        raise InputError("reason", "dismissing an alert needs a reason")
+    entry = json.dumps(
+        {"status": status, "reviewer": reviewer, "reason": reason}, ensure_ascii=False
+    )
     records, _, _ = driver.execute_query(
         _REVIEW,
         id=alert,
         status=status,
         reviewer=reviewer,
         reason=reason,
-        at=at,
-        entry=_entry(status, reviewer, at, reason),
+        entry=entry,
         database_=database,
     )
     if not records:
         raise NotFound(f"no alert {alert!r}")
-    return get_alert(driver, alert, database)
+    return _alert(records[0]["alert"])
 
 
 def _check_status(status: str) -> None:
     if status not in STATUSES:
-        raise InputError("--status", f"'{status}' is not one of {', '.join(STATUSES)}")
+        raise InputError("status", f"'{status}' is not one of {', '.join(STATUSES)}")
 
 
 def latest_full_sweep(driver: neo4j.Driver, database: str = "neo4j") -> str | None:
@@ -375,51 +469,70 @@ def latest_full_sweep(driver: neo4j.Driver, database: str = "neo4j") -> str | No
 
 
 def list_alerts(
-    driver: neo4j.Driver,
-    status: str | None = None,
-    rule: str | None = None,
-    region: str | None = None,
-    sweep_id: str | None = None,
-    include_inactive: bool = False,
-    database: str = "neo4j",
-) -> list[dict[str, Any]]:
-    """Alerts matching the filters (region: a prefix of the company's region code; sweep:
-    only those first raised or reopened by that sweep), evidence parsed."""
-    if status is not None:
-        _check_status(status)
+    driver: neo4j.Driver, filters: AlertFilter | None = None, database: str = "neo4j"
+) -> list[Alert]:
+    """Every alert the filters take, in full (evidence and history), in inbox order:
+    severity, rule, company."""
     records, _, _ = driver.execute_query(
         _LIST,
-        status=status,
-        rule=rule,
-        region=region,
-        sweep=sweep_id,
-        all=include_inactive,
+        (filters or AlertFilter()).parameters(),
         database_=database,
         routing_=neo4j.RoutingControl.READ,
     )
-    return [_plain(r["alert"]) for r in records]
+    return [_alert(r["alert"]) for r in records]
 
 
-def get_alert(driver: neo4j.Driver, alert: str, database: str = "neo4j") -> dict[str, Any]:
+def alert_page(
+    driver: neo4j.Driver,
+    filters: AlertFilter,
+    page: int = 1,
+    per_page: int = 50,
+    database: str = "neo4j",
+) -> AlertPage:
+    """One page (from 1) of the alerts the filters take, as summaries, with their total."""
+    if not 1 <= page <= MAX_PAGE:
+        raise InputError("page", f"pages count from 1 to {MAX_PAGE:,}")
+    if not 1 <= per_page <= MAX_PER_PAGE:
+        raise InputError("per_page", f"a page holds 1 to {MAX_PER_PAGE} alerts")
+    records, _, _ = driver.execute_query(
+        _PAGE,
+        filters.parameters(),
+        skip=(page - 1) * per_page,
+        limit=per_page,
+        database_=database,
+        routing_=neo4j.RoutingControl.READ,
+    )
+    found = records[0]
+    return AlertPage(
+        total=found["total"],
+        page=page,
+        per_page=per_page,
+        alerts=[AlertSummary.model_validate(_native(a)) for a in found["alerts"]],
+    )
+
+
+def get_alert(driver: neo4j.Driver, alert: str, database: str = "neo4j") -> Alert:
     records, _, _ = driver.execute_query(
         _ONE, id=alert, database_=database, routing_=neo4j.RoutingControl.READ
     )
     if not records:
         raise NotFound(f"no alert {alert!r}")
-    return _plain(records[0]["alert"])
+    return _alert(records[0]["alert"])
 
 
-def _plain(alert: dict[str, Any]) -> dict[str, Any]:
-    out = {}
-    for key, value in alert.items():
-        if hasattr(value, "iso_format"):
-            value = value.iso_format()
-        out[key] = value
-    for column in CSV_COLUMNS:  # Neo4j keeps no null property: an unknown is absent
+def _native(properties: dict[str, Any]) -> dict[str, Any]:
+    """Neo4j's dates as Python's; a property Neo4j does not keep (null) as None."""
+    out = {k: v.to_native() if hasattr(v, "to_native") else v for k, v in properties.items()}
+    for column in CSV_COLUMNS:
         out.setdefault(column, None)
+    return out
+
+
+def _alert(properties: dict[str, Any]) -> Alert:
+    out = _native(properties)
     out["evidence"] = json.loads(out.get("evidence") or "{}")
     out["history"] = [json.loads(h) for h in out.get("history") or []]
-    return out
+    return Alert.model_validate(out)
 
 
 # A text cell starting with one of these is run as a formula by Excel and WPS (OWASP,
@@ -437,20 +550,22 @@ def spreadsheet_safe(value: object) -> object:
     return value
 
 
-def export(alerts: list[dict[str, Any]], path: Path) -> int:
+def export(alerts: Sequence[Alert], path: Path) -> int:
     """Write alerts to `path`: JSONL (one alert with its full evidence per line) or CSV (one
     row per alert, the flat fields). The format follows the suffix."""
     path.parent.mkdir(parents=True, exist_ok=True)
     if path.suffix == ".jsonl":
         with path.open("w", encoding="utf-8") as out:
             for alert in alerts:
-                out.write(json.dumps(alert, ensure_ascii=False, sort_keys=True) + "\n")
+                row = alert.model_dump(mode="json")
+                out.write(json.dumps(row, ensure_ascii=False, sort_keys=True) + "\n")
     elif path.suffix == ".csv":
         with path.open("w", encoding="utf-8-sig", newline="") as out:
-            writer = csv.DictWriter(out, fieldnames=CSV_COLUMNS, extrasaction="ignore")
+            writer = csv.DictWriter(out, fieldnames=CSV_COLUMNS)
             writer.writeheader()
             for alert in alerts:
-                writer.writerow({k: spreadsheet_safe(alert.get(k)) for k in CSV_COLUMNS})
+                flat = alert.model_dump(mode="json", include=set(CSV_COLUMNS))
+                writer.writerow({k: spreadsheet_safe(flat[k]) for k in CSV_COLUMNS})
     else:
         raise InputError(str(path), "export to a .jsonl or .csv file")
     return len(alerts)

@@ -100,7 +100,7 @@ import numpy as np
 import pandas as pd
 import pyarrow.parquet as pq
 
-from alerts.store import list_alerts, sweep
+from alerts.store import AlertFilter, list_alerts, sweep
 from config.graph import DEFAULT_GRAPH, load_graph_config
 from config.linkage import DEFAULT_LINKAGE, load_linkage_config
 from config.rules import DEFAULT_RULES, load_rules
@@ -346,7 +346,7 @@ def run_pipeline(
     notable = notable_structures(driver, database)
     lap("control")
     swept = sweep(driver, load_rules(DEFAULT_RULES), graph_config.control, as_of, None, database)
-    alerts = list_alerts(driver, include_inactive=True, database=database)
+    alerts = list_alerts(driver, AlertFilter(include_inactive=True), database)
     checks["alerts"] = score_alerts(alerts, run_dir, world_dir)
     lap("alerts")
     return Outputs(
@@ -517,9 +517,13 @@ def control_parts(
 def alert_parts(
     driver: neo4j.Driver, out: Outputs, scrub: Scrubber, database: str
 ) -> dict[str, list[str]]:
-    """Every alert with its evidence and history, as `veil alerts list --all` reads them."""
-    alerts = list_alerts(driver, include_inactive=True, database=database)
-    rows = [line(a["id"], canonical(a, scrub)) for a in alerts]
+    """Every alert with its evidence and history, as `veil alerts list --all` reads them:
+    the fields the store holds (a model's defaults for fields it does not are no output of
+    the pipeline)."""
+    alerts = list_alerts(driver, AlertFilter(include_inactive=True), database)
+    rows = [
+        line(a.id, canonical(a.model_dump(mode="json", exclude_unset=True), scrub)) for a in alerts
+    ]
     return {"alerts/alerts": sorted(rows), "alerts/sweep": flatten(out.sweep, scrub)}
 
 

@@ -5,11 +5,14 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import neo4j
 import typer
 from rich.table import Table
 from rich.text import Text
 
+from alerts.answers import Alert, EvidenceTarget, Mention
 from alerts.store import (
+    AlertFilter,
     export,
     get_alert,
     latest_full_sweep,
@@ -38,14 +41,14 @@ def run(
 ) -> None:
     rule_set = load_rules(rules)
     settings = load_graph_config(config).control
-    day, first = parse_as_of(as_of), parse_as_of(since)
+    day, first = parse_as_of(as_of), parse_as_of(since, "--since")
     with graph_driver(json_output) as (driver, database):
         with console.status("Evaluating the alert rules..."):
             summary = sweep(driver, rule_set, settings, day, first, database)
         if json_output:
             print_json(sweep_counts(summary.as_dict()))
             return
-        new = list_alerts(driver, sweep_id=summary.id, database=database)
+        new = list_alerts(driver, AlertFilter(sweep_id=summary.id), database)
     print_sweep(summary.as_dict())
     if new:
         print_alerts(new, f"new in this sweep ({len(new)})")
@@ -107,7 +110,7 @@ def print_sweep(summary: dict[str, Any]) -> None:
         )
 
 
-def print_alerts(alerts: list[dict[str, Any]], title: str) -> None:
+def print_alerts(alerts: list[Alert], title: str) -> None:
     table = Table(title=title)
     for column in (
         "id",
@@ -123,137 +126,154 @@ def print_alerts(alerts: list[dict[str, Any]], title: str) -> None:
         table.add_column(column, no_wrap=column == "id")
     for a in alerts:
         table.add_row(
-            a["id"],
-            a["rule"],
-            a["status"] + ("" if a.get("active", True) else " (inactive)"),
-            a.get("person_name") or a["person_id"],
-            a["role"],
-            a.get("company_name") or a["company_id"],
-            a.get("region_code") or "",
-            a.get("role_start") or "?",
-            a.get("window_end") or "open",
+            a.id,
+            a.rule,
+            a.status + ("" if a.active else " (inactive)"),
+            a.person_name or a.person_id,
+            a.role,
+            a.company_name or a.company_id,
+            a.region_code or "",
+            str(a.role_start or "?"),
+            str(a.window_end or "open"),
         )
     console.print(table)
 
 
-def print_alert(alert: dict[str, Any]) -> None:
+def print_alert(alert: Alert) -> None:
     """One alert in full, in the order an inspector reads it."""
-    ev = alert["evidence"]
-    rule, trigger, target = ev["rule"], ev["trigger"], ev["target"]
-    company = target["company"] or {}
+    ev = alert.evidence
+    rule, trigger, target = ev.rule, ev.trigger, ev.target
+    company = target.company
     console.print(
         styled(
-            (alert["id"], "bold"),
-            f"  {rule['id']} ({rule['severity']})  status: {alert['status']}",
+            (alert.id, "bold"),
+            f"  {rule.id} ({rule.severity})  status: {alert.status}",
         )
     )
-    console.print(styled(("Rule", "bold"), f" {rule['title']}\n  {rule['legal_basis']}"))
-    source = trigger.get("company") or {}
-    what = ", ".join(trigger.get("categories") or []) or trigger.get("list", "")
+    console.print(styled(("Rule", "bold"), f" {rule.title}\n  {rule.legal_basis}"))
+    source = trigger.company
+    what = ", ".join(trigger.categories or []) or trigger.list_name or ""
     console.print(
         styled(
             ("Trigger", "bold"),
-            f" {trigger['kind']} {trigger.get('reference') or ''} "
-            f"({trigger['source']}:{trigger['record_id']}) on {trigger['date']}: {what}"
-            + (f"; removed {trigger['removed']}" if trigger.get("removed") else "")
-            + (f"; management period ends {trigger['expires']}" if trigger.get("expires") else "")
-            + (
-                f"\n  against {source.get('name')} "
-                f"({source.get('uscc') or source.get('entity_id')})"
-                if source
-                else ""
-            ),
+            f" {trigger.kind} {trigger.reference or ''} "
+            f"({trigger.source}:{trigger.record_id}) on {trigger.day}: {what}"
+            + (f"; removed {trigger.removed}" if trigger.removed else "")
+            + (f"; management period ends {trigger.expires}" if trigger.expires else "")
+            + (f"\n  against {source.name} ({source.uscc or source.entity_id})" if source else ""),
         )
     )
-    person = ev["person"]
+    person = ev.person
     console.print(
         styled(
             ("Person", "bold"),
-            f" {person['name']} {person['entity_id']} "
-            f"IDs {', '.join(person['id_masks']) or 'none on record'}",
+            f" {person.name} {person.entity_id} "
+            f"IDs {', '.join(person.id_masks) or 'none on record'}",
         )
     )
-    for tie in ev["ties"]:
-        detail = {k: v for k, v in tie.items() if k not in ("how", "records", "paths")}
+    for tie in ev.ties:
+        detail = tie.model_dump(mode="json", exclude={"how", "records", "paths"}, exclude_none=True)
         console.print(
-            f"  tied as {tie['how']}"
+            f"  tied as {tie.how}"
             + (f" ({', '.join(f'{k}: {v}' for k, v in detail.items())})" if detail else "")
-            + f" via {', '.join(tie['records'])}",
+            + f" via {', '.join(tie.records)}",
             highlight=False,
         )
-    identity = ev["identity"]
+    identity = ev.identity
     console.print(
         styled(
             ("Identity", "bold"),
             " old record: "
-            + "; ".join(_mention(m) for m in identity["old_mentions"])
+            + "; ".join(_mention(m) for m in identity.old_mentions)
             + "\n  new record: "
-            + "; ".join(_mention(m) for m in identity["new_mentions"]),
+            + "; ".join(_mention(m) for m in identity.new_mentions),
         )
     )
-    for hop in identity.get("path", []):
-        levels = ", ".join(
-            f"{lv['comparison']}={lv['level']} ({lv['match_weight']:+})" for lv in hop["levels"]
-        )
+    for hop in identity.path or []:
+        levels = ", ".join(f"{lv.comparison}={lv.level} ({lv.match_weight:+})" for lv in hop.levels)
         console.print(
-            f"  {_mention(hop['from'])} = {_mention(hop['to'])}: {hop['evidence']}, "
-            f"p={hop['match_probability']:.4f}" + (f" [{levels}]" if levels else ""),
+            f"  {_mention(hop.from_)} = {_mention(hop.to)}: {hop.evidence}, "
+            f"p={hop.match_probability:.4f}" + (f" [{levels}]" if levels else ""),
             highlight=False,
         )
-    if identity.get("note"):
-        console.print(f"  ({identity['note']})", highlight=False)
+    if identity.note:
+        console.print(f"  ({identity.note})", highlight=False)
     console.print(
         styled(
             ("Target", "bold"),
-            f" {target['role']} of {company.get('name')} "
-            f"({company.get('uscc') or company.get('entity_id')}, industry "
-            f"{company.get('industry_code')}, region {company.get('region_code')}) from "
-            f"{target['start'] or _unknown_start(target)}"
-            + (f" until {target['end']}" if target["end"] else "")
-            + (
-                " (began before the trigger and continued)"
-                if target["began_before_trigger"]
-                else ""
-            )
-            + (" (the company's end closed the role)" if target.get("end_by_company") else "")
+            f" {target.role} of {company and company.name} "
+            f"({company and (company.uscc or company.entity_id)}, industry "
+            f"{company and company.industry_code}, region {company and company.region_code}) "
+            f"from {target.start or _unknown_start(target)}"
+            + (f" until {target.end}" if target.end else "")
+            + (" (began before the trigger and continued)" if target.began_before_trigger else "")
+            + (" (the company's end closed the role)" if target.end_by_company else "")
             + (
                 " (the company has ended, on a day no record gives: the role may have "
                 "ended with it)"
-                if target.get("company_ended_undated")
+                if target.company_ended_undated
                 else ""
             ),
         )
     )
-    for path in (target.get("control") or {}).get("paths", []):
+    for path in target.control.paths if target.control else []:
         console.print(f"  {path}", highlight=False)
-    window = ev["window"]
+    window = ev.window
     console.print(
         styled(
             ("Window", "bold"),
-            f" {window['start']} to {window['end'] or 'open'} ({window['period']})",
+            f" {window.start} to {window.end or 'open'} ({window.period})",
         )
     )
 
 
-def _mention(m: dict[str, Any]) -> str:
-    return f"{m.get('name') or '?'} [{m.get('id') or 'no ID'}] ({m['mention']})"
+def _mention(m: Mention) -> str:
+    return f"{m.name or '?'} [{m.id or 'no ID'}] ({m.mention})"
+
+
+STATUS_HELP = "new, acknowledged, confirmed, dismissed"
+REGION_HELP = "region code prefix, e.g. 3101"
+INDUSTRY_HELP = "GB/T 4754 code prefix, e.g. F52 or H62"
+SINCE_HELP = "only alerts raised or changed on or after this day (YYYY-MM-DD, UTC)"
+
+
+def _filters(
+    driver: neo4j.Driver,
+    database: str,
+    new: bool,
+    since: str | None,
+    **chosen: Any,
+) -> AlertFilter:
+    """The list's filters; `--new`: those first raised or reopened by the latest full sweep."""
+    sweep_id = latest_full_sweep(driver, database) if new else None
+    return AlertFilter(**chosen, since=parse_as_of(since, "--since"), sweep_id=sweep_id)
 
 
 def list_command(
-    status: str | None = typer.Option(
-        None, "--status", help="new, acknowledged, confirmed, dismissed"
-    ),
+    status: str | None = typer.Option(None, "--status", help=STATUS_HELP),
     rule: str | None = typer.Option(None, "--rule", help="a rule id from rules.yaml"),
-    region: str | None = typer.Option(None, "--region", help="region code prefix, e.g. 3101"),
+    region: str | None = typer.Option(None, "--region", help=REGION_HELP),
+    industry: str | None = typer.Option(None, "--industry", help=INDUSTRY_HELP),
+    since: str | None = typer.Option(None, "--since", help=SINCE_HELP),
     new: bool = typer.Option(False, "--new", help="only those new in the latest full sweep"),
     include_inactive: bool = typer.Option(False, "--all", help="also alerts no longer raised"),
     json_output: bool = typer.Option(False, "--json"),
 ) -> None:
     with graph_driver(json_output) as (driver, database):
-        sweep_id = latest_full_sweep(driver, database) if new else None
-        alerts = list_alerts(driver, status, rule, region, sweep_id, include_inactive, database)
+        filters = _filters(
+            driver,
+            database,
+            new,
+            status=status,
+            rule=rule,
+            region=region,
+            industry=industry,
+            since=since,
+            include_inactive=include_inactive,
+        )
+        alerts = list_alerts(driver, filters, database)
     if json_output:
-        print_json(alerts)
+        print_json([a.model_dump(mode="json") for a in alerts])
     else:
         print_alerts(alerts, f"{len(alerts)} alerts")
 
@@ -265,7 +285,7 @@ def show(
     with graph_driver(json_output) as (driver, database):
         found = get_alert(driver, alert, database)
     if json_output:
-        print_json(found)
+        print_json(found.model_dump(mode="json"))
     else:
         print_alert(found)
 
@@ -280,22 +300,34 @@ def review_command(
     with graph_driver(json_output) as (driver, database):
         found = review(driver, alert, status, reviewer, reason, database)
     if json_output:
-        print_json(found)
+        print_json(found.model_dump(mode="json"))
     else:
-        console.print(f"{found['id']}: {found['status']} by {found['reviewer']}", highlight=False)
+        console.print(f"{found.id}: {found.status} by {found.reviewer}", highlight=False)
 
 
 def export_command(
     path: Path = typer.Argument(..., help="a .jsonl (full evidence) or .csv file"),
-    status: str | None = typer.Option(None, "--status"),
+    status: str | None = typer.Option(None, "--status", help=STATUS_HELP),
     rule: str | None = typer.Option(None, "--rule"),
-    region: str | None = typer.Option(None, "--region"),
+    region: str | None = typer.Option(None, "--region", help=REGION_HELP),
+    industry: str | None = typer.Option(None, "--industry", help=INDUSTRY_HELP),
+    since: str | None = typer.Option(None, "--since", help=SINCE_HELP),
     new: bool = typer.Option(False, "--new", help="only those new in the latest full sweep"),
     include_inactive: bool = typer.Option(False, "--all"),
 ) -> None:
     with graph_driver() as (driver, database):
-        sweep_id = latest_full_sweep(driver, database) if new else None
-        alerts = list_alerts(driver, status, rule, region, sweep_id, include_inactive, database)
+        filters = _filters(
+            driver,
+            database,
+            new,
+            status=status,
+            rule=rule,
+            region=region,
+            industry=industry,
+            since=since,
+            include_inactive=include_inactive,
+        )
+        alerts = list_alerts(driver, filters, database)
     n = export(alerts, path)
     console.print(f"{n} alerts written to {path}", highlight=False)
 
@@ -303,9 +335,9 @@ def export_command(
 alerts_app.command("run", help="Evaluate every rule over the graph and store the alerts.")(
     run_guarded(run)
 )
-alerts_app.command("list", help="List alerts (filters: status, rule, region, new).")(
-    run_guarded(list_command)
-)
+alerts_app.command(
+    "list", help="List alerts (filters: status, rule, region, industry, since, new)."
+)(run_guarded(list_command))
 alerts_app.command("show", help="One alert in full, with its evidence.")(run_guarded(show))
 alerts_app.command("review", help="Acknowledge, confirm or dismiss an alert.")(
     run_guarded(review_command)
@@ -313,8 +345,8 @@ alerts_app.command("review", help="Acknowledge, confirm or dismiss an alert.")(
 alerts_app.command("export", help="Write alerts to JSONL or CSV.")(run_guarded(export_command))
 
 
-def _unknown_start(target: dict[str, Any]) -> str:
-    bound = target.get("start_no_earlier_than")
+def _unknown_start(target: EvidenceTarget) -> str:
+    bound = target.start_no_earlier_than
     return (
         f"an unknown date (no earlier than {bound}, the company's establishment)"
         if bound

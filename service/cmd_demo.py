@@ -17,6 +17,7 @@ from typing import Any
 
 import typer
 
+from alerts.answers import Alert
 from alerts.store import export, list_alerts, sweep
 from config.graph import load_graph_config
 from config.rules import load_rules
@@ -182,7 +183,7 @@ def demo(
     print_sweep(swept.as_dict())
     console.print(format_alert_scores(alert_scores))
     if example is not None:
-        console.print(f"\nOne alert in full (`veil alerts show {example['id']}`):", highlight=False)
+        console.print(f"\nOne alert in full (`veil alerts show {example.id}`):", highlight=False)
         print_alert(example)
     _print_page(summary["page"])
     _print_where(run_dir, world_dir)
@@ -191,14 +192,14 @@ def demo(
 DEMO_KEY_NAME = "veil demo"
 
 
-def _page_keys(example: dict[str, Any] | None) -> dict[str, Any]:
+def _page_keys(example: Alert | None) -> dict[str, Any]:
     """Keys for the page (service/web): a regulator's, and an inspector's over the province
     of the alert shown; the demo keys of an earlier run are revoked first."""
     for record in keys.list_keys():
         if record.revoked is None and record.name.startswith(DEMO_KEY_NAME):
             keys.revoke(record.key_id)
     made = {"regulator": keys.create(Role.REGULATOR, f"{DEMO_KEY_NAME} (regulator)")[1]}
-    region = (example or {}).get("region_code")
+    region = example.region_code if example else None
     if region:
         province = f"{str(region)[:2]}0000"
         name = f"{DEMO_KEY_NAME} (inspector {province})"
@@ -217,15 +218,11 @@ def _print_page(page: dict[str, Any]) -> None:
         console.print(f"  {role:<18}{key}", highlight=False, soft_wrap=True)
 
 
-def _example(alerts: list[dict[str, Any]]) -> dict[str, Any] | None:
+def _example(alerts: list[Alert]) -> Alert | None:
     """The alert most worth reading: art. 135 control through holding companies if any."""
     ranked = sorted(
         alerts,
-        key=lambda a: (
-            a["rule"] != "food_art135",
-            a["role"] != "actual_controller",
-            a["id"],
-        ),
+        key=lambda a: (a.rule != "food_art135", a.role != "actual_controller", a.id),
     )
     return ranked[0] if ranked else None
 

@@ -53,13 +53,14 @@ def graph_driver(quiet: bool = False) -> Iterator[tuple[neo4j.Driver, str]]:
         yield driver, settings.database
 
 
-def parse_as_of(value: str | None) -> date | None:
+def parse_as_of(value: str | None, option: str = "--as-of") -> date | None:
+    """A day given as an option's value; a malformed one is an InputError naming `option`."""
     if value is None:
         return None
     try:
         return date.fromisoformat(value)
     except ValueError:
-        raise InputError("--as-of", f"'{value}' is not a date: expected YYYY-MM-DD") from None
+        raise InputError(option, f"'{value}' is not a date: expected YYYY-MM-DD") from None
 
 
 def init(json_output: bool = typer.Option(False, "--json")) -> None:

@@ -126,6 +126,20 @@ class Principal:
             industry_code.upper().startswith(i) for i in self.industries
         )
 
+    def scope_prefixes(self) -> tuple[tuple[str, ...], tuple[str, ...]] | None:
+        """The scope as code prefixes (regions, industries), for a query that filters many
+        companies at once the way `in_scope` judges one; None when the role sees every
+        company."""
+        if not ROLES[self.role].scoped:
+            return None
+        return tuple(region_prefix(r) for r in self.regions), self.industries
+
+    @property
+    def reviewer(self) -> str:
+        """Who acted, as an alert's history records it: the key's name and id, never a
+        name the request claims."""
+        return f"{self.name} (key {self.key_id})"
+
     def allows(self, action: Action, region_code: str | None, industry_code: str | None) -> bool:
         """`may(action)` and `in_scope(...)`: the one check an endpoint about a company makes."""
         return self.may(action) and self.in_scope(region_code, industry_code)

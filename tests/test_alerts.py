@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import csv
 import json
-from datetime import date
+from datetime import date, timedelta
 from pathlib import Path
 
 import neo4j
@@ -17,9 +17,10 @@ import pytest
 from graph_runs import RunBuilder, cid, pid
 from typer.testing import CliRunner
 
+from alerts.answers import EvidenceWindow, InScope, ObservedInOffice
 from alerts.evidence import compatible, contradicts
 from alerts.model import add_years
-from alerts.store import get_alert, list_alerts, review, sweep
+from alerts.store import AlertFilter, get_alert, list_alerts, review, sweep
 from config.errors import ConfigError, InputError
 from config.graph import load_graph_config
 from config.rules import load_rules
@@ -45,7 +46,8 @@ def _fresh(driver: neo4j.Driver, builder: RunBuilder, run_dir: Path) -> None:
 
 def _found(driver: neo4j.Driver, rule: str | None = None) -> set[tuple[str, str, str]]:
     """(person, company, role) of the active alerts (of `rule`)."""
-    return {(a["person_id"], a["company_id"], a["role"]) for a in list_alerts(driver, rule=rule)}
+    alerts = list_alerts(driver, AlertFilter(rule=rule))
+    return {(a.person_id, a.company_id, a.role) for a in alerts}
 
 
 def _revoked(b: RunBuilder, banned: str = "B", how: str = "legal_rep") -> None:
@@ -80,21 +82,20 @@ def test_window_edges_industry_and_trigger_company(neo4j_driver: neo4j.Driver, t
         (pid("B"), cid("Y"), "legal_rep"),
         (pid("B"), cid("V"), "legal_rep"),
     }
-    (v,) = [a for a in list_alerts(neo4j_driver) if a["company_id"] == cid("V")]
-    assert v["began_before_trigger"] is True
-    evidence = v["evidence"]
-    assert evidence["rule"]["legal_basis"].startswith("《中华人民共和国食品安全法》第一百三十五条")
-    assert evidence["trigger"]["reference"] == "沪市监处〔2020〕1号"
-    assert evidence["trigger"]["categories"] == ["licence_revocation"]
-    assert evidence["ties"][0]["how"] == "legal_rep"
-    assert evidence["window"] == {
-        "start": "2020-05-01",
-        "end": "2025-05-01",
-        "period": "5 years from the trigger date",
-    }
-    assert evidence["identity"]["old_mentions"][0]["id"] == "110101********123X"
-    assert evidence["identity"]["new_mentions"][0]["name"] == "李建国"
-    assert "doubts" not in evidence and "in_register" not in evidence["trigger"]["company"]
+    (v,) = [a for a in list_alerts(neo4j_driver) if a.company_id == cid("V")]
+    assert v.began_before_trigger is True
+    evidence = v.evidence
+    assert evidence.rule.legal_basis.startswith("《中华人民共和国食品安全法》第一百三十五条")
+    assert evidence.trigger.reference == "沪市监处〔2020〕1号"
+    assert evidence.trigger.categories == ["licence_revocation"]
+    assert evidence.ties[0].how == "legal_rep"
+    assert evidence.window == EvidenceWindow(
+        start=date(2020, 5, 1), end=date(2025, 5, 1), period="5 years from the trigger date"
+    )
+    assert evidence.identity.old_mentions[0].id == "110101********123X"
+    assert evidence.identity.new_mentions[0].name == "李建国"
+    assert evidence.trigger.company is not None
+    assert not evidence.doubts and evidence.trigger.company.in_register is None
 
 
 def test_responsible_person_as_officer_and_warning_only(neo4j_driver: neo4j.Driver, tmp_path: Path):
@@ -118,7 +119,7 @@ def test_responsible_person_as_officer_and_warning_only(neo4j_driver: neo4j.Driv
         (pid("B"), cid("Y"), "finance_officer"),
     }
     for alert in list_alerts(neo4j_driver):
-        assert [t["how"] for t in alert["evidence"]["ties"]] == ["responsible"]
+        assert [t.how for t in alert.evidence.ties] == ["responsible"]
 
 
 def test_namesake_is_not_alerted(neo4j_driver: neo4j.Driver, tmp_path: Path):
@@ -144,11 +145,11 @@ def test_unknown_start_takes_the_establishment_date(neo4j_driver: neo4j.Driver, 
     _fresh(neo4j_driver, b, tmp_path / "run")
     sweep(neo4j_driver, RULES, SETTINGS, AS_OF)
     (alert,) = list_alerts(neo4j_driver)
-    assert alert["company_id"] == cid("E")
-    target = alert["evidence"]["target"]
-    assert target["start"] is None and target["start_inferred"] is True
-    assert target["start_no_earlier_than"] == "2021-06-01"
-    assert alert["began_before_trigger"] is False  # founded after the trigger
+    assert alert.company_id == cid("E")
+    target = alert.evidence.target
+    assert target.start is None and target.start_inferred is True
+    assert target.start_no_earlier_than == date(2021, 6, 1)
+    assert alert.began_before_trigger is False  # founded after the trigger
 
 
 def test_unknown_start_before_the_ban_is_not_called_a_continuing_role(
@@ -161,8 +162,8 @@ def test_unknown_start_before_the_ban_is_not_called_a_continuing_role(
     _fresh(neo4j_driver, b, tmp_path / "run")
     sweep(neo4j_driver, RULES, SETTINGS, AS_OF)
     (alert,) = list_alerts(neo4j_driver)
-    assert alert["began_before_trigger"] is None
-    assert alert["evidence"]["target"]["start"] is None
+    assert alert.began_before_trigger is None
+    assert alert.evidence.target.start is None
 
 
 def test_a_company_end_closes_its_roles(neo4j_driver: neo4j.Driver, tmp_path: Path):
@@ -193,9 +194,9 @@ def test_a_company_end_closes_its_roles(neo4j_driver: neo4j.Driver, tmp_path: Pa
         (pid("B"), cid("L"), "legal_rep"),
         (pid("B"), cid("U"), "legal_rep"),
     }
-    by_company = {a["company_id"]: a["evidence"]["target"] for a in list_alerts(neo4j_driver)}
-    assert by_company[cid("L")]["end"] == "2022-03-01" and by_company[cid("L")]["end_by_company"]
-    assert by_company[cid("U")]["company_ended_undated"] is True
+    by_company = {a.company_id: a.evidence.target for a in list_alerts(neo4j_driver)}
+    assert by_company[cid("L")].end == date(2022, 3, 1) and by_company[cid("L")].end_by_company
+    assert by_company[cid("U")].company_ended_undated is True
 
 
 def test_control_through_two_holding_companies(neo4j_driver: neo4j.Driver, tmp_path: Path):
@@ -217,22 +218,22 @@ def test_control_through_two_holding_companies(neo4j_driver: neo4j.Driver, tmp_p
         (pid("B"), cid("Y"), "actual_controller"),
         (pid("B"), cid("Y"), "beneficial_owner"),
     }
-    (controller,) = [a for a in list_alerts(neo4j_driver) if a["role"] == "actual_controller"]
-    target = controller["evidence"]["target"]
-    assert target["start"] == "2022-02-01"  # when the last link of the chain was in place
-    assert target["control"]["basis"] == "majority_chain"
-    assert target["control"]["look_through_share"] == pytest.approx(0.48)
-    assert target["control"]["chain"] == [
+    (controller,) = [a for a in list_alerts(neo4j_driver) if a.role == "actual_controller"]
+    target = controller.evidence.target
+    assert target.start == date(2022, 2, 1)  # when the last link of the chain was in place
+    assert target.control is not None and target.control.basis == "majority_chain"
+    assert target.control.look_through_share == pytest.approx(0.48)
+    assert target.control.chain == [
         "新乳业有限公司",
         "贰号投资有限公司",
         "壹号控股有限公司",
         "李建国",
     ]
-    assert target["control"]["paths"] == [
+    assert target.control.paths == [
         "李建国 -80.00%-> 壹号控股有限公司 -100.00%-> 贰号投资有限公司 -60.00%-> "
         "新乳业有限公司 = 48.00%"
     ]
-    assert len(target["records"]) == 3  # the three holding records on the chain
+    assert len(target.records) == 3  # the three holding records on the chain
 
 
 def test_judgment_defaulter_watch_and_a_removed_entry(neo4j_driver: neo4j.Driver, tmp_path: Path):
@@ -257,10 +258,10 @@ def test_judgment_defaulter_watch_and_a_removed_entry(neo4j_driver: neo4j.Driver
         (pid("L"), cid("E"), "legal_rep"),
         (pid("K"), cid("J"), "legal_rep"),
     }
-    by_company = {a["company_id"]: a for a in list_alerts(neo4j_driver)}
-    assert by_company[cid("E")]["severity"] == "watch"
-    assert by_company[cid("E")]["window_end"] == "2022-06-01"
-    assert by_company[cid("J")].get("window_end") is None  # still listed: open
+    by_company = {a.company_id: a for a in list_alerts(neo4j_driver)}
+    assert by_company[cid("E")].severity == "watch"
+    assert by_company[cid("E")].window_end == date(2022, 6, 1)
+    assert by_company[cid("J")].window_end is None  # still listed: open
 
 
 def test_serious_violation_list(neo4j_driver: neo4j.Driver, tmp_path: Path):
@@ -277,7 +278,7 @@ def test_serious_violation_list(neo4j_driver: neo4j.Driver, tmp_path: Path):
     sweep(neo4j_driver, RULES, SETTINGS, AS_OF)
     assert _found(neo4j_driver) == {(pid("L"), cid("Y"), "legal_rep")}
     (alert,) = list_alerts(neo4j_driver)
-    assert (alert["rule"], alert["severity"]) == ("food_serious_violation", "ban")
+    assert (alert.rule, alert.severity) == ("food_serious_violation", "ban")
 
 
 def test_a_list_entry_stands_until_its_management_period_ends(
@@ -303,11 +304,12 @@ def test_a_list_entry_stands_until_its_management_period_ends(
     sweep(neo4j_driver, RULES, SETTINGS, AS_OF)
     assert _found(neo4j_driver) == {(pid("L"), cid("Y"), "legal_rep")}
     (alert,) = list_alerts(neo4j_driver)
-    assert alert["window_end"] == "2023-01-01"
-    evidence = alert["evidence"]
-    assert evidence["trigger"]["expires"] == "2023-01-01"
-    assert evidence["window"]["end"] == "2023-01-01"
-    assert "management period" in evidence["window"]["period"]
+    assert alert.window_end == date(2023, 1, 1)
+    evidence = alert.evidence
+    assert evidence.trigger.expires == date(2023, 1, 1)
+    assert evidence.trigger.list_name == "serious_violation"
+    assert evidence.window.end == date(2023, 1, 1)
+    assert "management period" in evidence.window.period
 
 
 def test_a_punished_company_outside_the_register_is_a_doubt_on_the_alert(
@@ -326,9 +328,11 @@ def test_a_punished_company_outside_the_register_is_a_doubt_on_the_alert(
     _fresh(neo4j_driver, b, tmp_path / "run")
     summary = sweep(neo4j_driver, RULES, SETTINGS, AS_OF)
     (alert,) = list_alerts(neo4j_driver)
-    evidence = alert["evidence"]
-    assert evidence["trigger"]["company"]["in_register"] is False
-    assert evidence["doubts"] and "matches no registry record" in evidence["doubts"][0]
+    evidence = alert.evidence
+    assert evidence.trigger.company is not None
+    assert evidence.trigger.company.in_register is False
+    assert evidence.doubts and "matches no registry record" in evidence.doubts[0]
+    assert alert.doubtful is True
     assert summary.doubtful == {"food_art135": 1}
     assert summary.as_dict()["doubtful"] == {"food_art135": 1}
 
@@ -351,9 +355,10 @@ def test_reruns_are_idempotent_and_a_dismissal_holds(neo4j_driver: neo4j.Driver,
     assert count[0]["n"] == 1
 
     reviewed = review(neo4j_driver, alert_id, "dismissed", "inspector Li", "known, cleared")
-    assert reviewed["status"] == "dismissed" and reviewed["reviewer"] == "inspector Li"
+    assert reviewed.status == "dismissed" and reviewed.reviewer == "inspector Li"
+    assert reviewed.reviewed_digest == reviewed.evidence_digest
     sweep(neo4j_driver, RULES, SETTINGS, AS_OF)
-    assert get_alert(neo4j_driver, alert_id)["status"] == "dismissed"
+    assert get_alert(neo4j_driver, alert_id).status == "dismissed"
 
     # a later wave dates the role differently: the evidence changed, so it is new again
     _reopen_world(date(2022, 3, 1)).write(tmp_path / "run2")
@@ -361,9 +366,9 @@ def test_reruns_are_idempotent_and_a_dismissal_holds(neo4j_driver: neo4j.Driver,
     third = sweep(neo4j_driver, RULES, SETTINGS, AS_OF)
     assert third.reopened == [alert_id] and third.new == []
     reopened = get_alert(neo4j_driver, alert_id)
-    assert reopened["status"] == "new"
-    assert [h["status"] for h in reopened["history"]] == ["dismissed", "new"]
-    assert reopened["history"][1]["reason"] == "reopened: the evidence changed"
+    assert reopened.status == "new"
+    assert [h.status for h in reopened.history] == ["dismissed", "new"]
+    assert reopened.history[1].reason == "reopened: the evidence changed"
 
     # the role is gone from the next run: the alert is withdrawn, not deleted
     b = RunBuilder()
@@ -374,8 +379,9 @@ def test_reruns_are_idempotent_and_a_dismissal_holds(neo4j_driver: neo4j.Driver,
     fourth = sweep(neo4j_driver, RULES, SETTINGS, AS_OF)
     assert fourth.withdrawn == 1
     assert list_alerts(neo4j_driver) == []
-    (kept,) = list_alerts(neo4j_driver, include_inactive=True)
-    assert kept["id"] == alert_id and kept["active"] is False
+    (kept,) = list_alerts(neo4j_driver, AlertFilter(include_inactive=True))
+    assert kept.id == alert_id and kept.active is False
+    assert kept.history[-1].status is None and kept.history[-1].reviewer == "veil"
 
 
 def test_review_needs_a_reviewer_and_a_reason_to_dismiss(
@@ -387,7 +393,7 @@ def test_review_needs_a_reviewer_and_a_reason_to_dismiss(
         review(neo4j_driver, alert_id, "dismissed", "inspector Li", "")
     with pytest.raises(InputError, match="not one of"):
         review(neo4j_driver, alert_id, "closed", "inspector Li", "x")
-    assert review(neo4j_driver, alert_id, "confirmed", "inspector Li", "")["status"] == "confirmed"
+    assert review(neo4j_driver, alert_id, "confirmed", "inspector Li", "").status == "confirmed"
 
 
 def test_incremental_sweep_reports_only_new_roles(neo4j_driver: neo4j.Driver, tmp_path: Path):
@@ -401,7 +407,9 @@ def test_incremental_sweep_reports_only_new_roles(neo4j_driver: neo4j.Driver, tm
     wave = sweep(neo4j_driver, RULES, SETTINGS, AS_OF, since=date(2024, 6, 1))
     assert wave.raised == {"food_art135": 1} and len(wave.new) == 1
     assert wave.withdrawn == 0  # an incremental sweep withdraws nothing
-    assert {a["company_id"] for a in list_alerts(neo4j_driver, sweep_id=wave.id)} == {cid("N")}
+    assert {a.company_id for a in list_alerts(neo4j_driver, AlertFilter(sweep_id=wave.id))} == {
+        cid("N")
+    }
     assert len(list_alerts(neo4j_driver)) == 2
 
 
@@ -423,6 +431,12 @@ def test_cli_run_list_show_review_export(
     assert [a["id"] for a in json.loads(listed.output)] == [new["id"]]
     region = runner.invoke(app, ["alerts", "list", "--region", "99", "--json"])
     assert json.loads(region.output) == []
+    for industry, found in (("52", 1), ("F522", 1), ("H62", 0)):
+        by_industry = runner.invoke(app, ["alerts", "list", "--industry", industry, "--json"])
+        assert len(json.loads(by_industry.output)) == found, industry
+    for since, found in (("2000-01-01", 1), ((date.today() + timedelta(days=2)).isoformat(), 0)):
+        changed = runner.invoke(app, ["alerts", "list", "--since", since, "--json"])
+        assert len(json.loads(changed.output)) == found, since
     shown = runner.invoke(app, ["alerts", "show", new["id"]])
     assert shown.exit_code == 0 and "沪市监处〔2020〕1号" in shown.output
     done = runner.invoke(
@@ -441,6 +455,10 @@ def test_cli_run_list_show_review_export(
     )
     bad = runner.invoke(app, ["alerts", "list", "--status", "open"])
     assert bad.exit_code == 1 and "not one of" in bad.output
+    bad = runner.invoke(app, ["alerts", "list", "--industry", "Q99"])
+    assert bad.exit_code == 1 and "GB/T 4754" in bad.output
+    bad = runner.invoke(app, ["alerts", "list", "--since", "2026-13-45"])
+    assert bad.exit_code == 1 and "--since" in bad.output
     missing = runner.invoke(app, ["alerts", "show", "Anope"])
     assert missing.exit_code == 1 and "no alert" in missing.output
 
@@ -529,12 +547,12 @@ def test_scope_by_food_class_or_a_licence_in_force(neo4j_driver: neo4j.Driver, t
     sweep(neo4j_driver, RULES, SETTINGS, AS_OF)
     assert _found(neo4j_driver) == {(pid("B"), cid("SHOP"), "legal_rep")}
     (alert,) = list_alerts(neo4j_driver)
-    assert alert["evidence"]["target"]["in_scope"] == {
-        "by": "licence",
-        "licence_number": "JY13101050000001",
-        "valid_from": "2022-06-01",
-        "valid_to": "2027-05-31",
-    }
+    assert alert.evidence.target.in_scope == InScope(
+        by="licence",
+        licence_number="JY13101050000001",
+        valid_from=date(2022, 6, 1),
+        valid_to=date(2027, 5, 31),
+    )
 
 
 def test_a_role_observed_on_a_dated_record_dates_the_alert(
@@ -551,8 +569,10 @@ def test_a_role_observed_on_a_dated_record_dates_the_alert(
     _fresh(neo4j_driver, b, tmp_path / "run")
     sweep(neo4j_driver, RULES, SETTINGS, AS_OF)
     (alert,) = list_alerts(neo4j_driver)
-    assert alert["began_before_trigger"] is True
-    target = alert["evidence"]["target"]
-    assert target["observed_in_office"] == {"first": "2019-03-02", "last": "2019-03-02"}
-    assert any(r.startswith("food_licences:") for r in target["records"])
-    assert any(r.startswith("company_registry:") for r in target["records"])
+    assert alert.began_before_trigger is True
+    target = alert.evidence.target
+    assert target.observed_in_office == ObservedInOffice(
+        first=date(2019, 3, 2), last=date(2019, 3, 2)
+    )
+    assert any(r.startswith("food_licences:") for r in target.records)
+    assert any(r.startswith("company_registry:") for r in target.records)

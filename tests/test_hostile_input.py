@@ -262,14 +262,50 @@ def test_any_bytes_are_accepted_or_quarantined_line_by_line(
         assert not FULL_ID.search(q["raw_value"] or "")
 
 
+#: The least an alert holds (alerts/answers.py), for exports of hostile names.
+_ALERT = {
+    "rule": "food_art135",
+    "severity": "ban",
+    "status": "new",
+    "active": True,
+    "person_id": "P1",
+    "role": "legal_rep",
+    "company_id": "C1",
+}
+_EVIDENCE = {
+    "rule": {"id": "food_art135", "title": "t", "legal_basis": "b", "severity": "ban"},
+    "trigger": {
+        "kind": "punishment",
+        "key": "k",
+        "source": "s",
+        "record_id": "r",
+        "date": "2020-05-01",
+    },
+    "person": {"entity_id": "P1"},
+    "ties": [],
+    "identity": {"old_mentions": [], "new_mentions": [], "ids_contradict": False},
+    "target": {"company": None, "role": "legal_rep"},
+    "window": {"start": "2020-05-01", "end": "2025-05-01", "period": "5 years"},
+}
+
+
 def test_alert_csv_export_neutralises_formulas_and_jsonl_keeps_them(tmp_path: Path) -> None:
     import csv
 
+    from alerts.answers import Alert
     from alerts.store import export
 
     names = ["=cmd|' /C calc'!A0", "+SUM(1)有限公司", "-2+3", "@SUM(A1)", "\t=1", "正常有限公司"]
     alerts = [
-        {"id": f"A{i}", "company_name": name, "person_name": "[/]", "active": True}
+        Alert.model_validate(
+            {
+                **_ALERT,
+                "id": f"A{i}",
+                "company_name": name,
+                "person_name": "[/]",
+                "evidence": _EVIDENCE,
+            }
+        )
         for i, name in enumerate(names)
     ]
     export(alerts, tmp_path / "a.csv")

@@ -17,7 +17,7 @@ from typing import Any
 import neo4j
 import pytest
 
-from alerts.store import list_alerts
+from alerts.store import AlertFilter, list_alerts
 from config.graph import load_graph_config
 from graph.queries import controls
 from service import keys
@@ -55,7 +55,7 @@ def test_an_inspector_finds_the_controller_and_dismisses_an_alert(
     assert CHROMIUM is not None, "Debian's chromium is missing: run `make browser`"
     answer = _controlled_company(swept_world)
     company, controller = answer["company"], answer["actual_controller"]
-    alert = list_alerts(swept_world, status="new")[0]
+    alert = list_alerts(swept_world, AlertFilter(status="new"))[0]
     _, key = keys.create(Role.REGULATOR, "browser test")
 
     with sync_playwright() as playwright:
@@ -82,10 +82,10 @@ def test_an_inspector_finds_the_controller_and_dismisses_an_alert(
             page.screenshot(path=str(tmp_path / "control.png"), full_page=True)
 
             page.click("nav button[data-tab='alerts']")
-            row = page.locator(f"#alert-list tr[data-alert='{alert['id']}']")
+            row = page.locator(f"#alert-list tr[data-alert='{alert.id}']")
             expect(row).to_be_visible()
             row.click()
-            expect(page.locator("#alert-title")).to_contain_text(alert["id"])
+            expect(page.locator("#alert-title")).to_contain_text(alert.id)
             page.click("#review-form button[data-action='dismiss']")
             expect(page.locator("#message")).to_contain_text("理由")
             page.fill("#review-reason", "同名不同人，经核实非本人")
@@ -97,8 +97,8 @@ def test_an_inspector_finds_the_controller_and_dismisses_an_alert(
         finally:
             browser.close()
 
-    dismissed = [a for a in list_alerts(swept_world, status="dismissed") if a["id"] == alert["id"]]
-    assert dismissed and dismissed[0]["reason"] == "同名不同人，经核实非本人"
+    dismissed = list_alerts(swept_world, AlertFilter(status="dismissed"))
+    assert [(a.id, a.reason) for a in dismissed] == [(alert.id, "同名不同人，经核实非本人")]
     assert (tmp_path / "control.png").stat().st_size > 10_000
 
 

@@ -14,11 +14,13 @@ of the rule names its company and its decision.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
+from alerts.answers import AlertSummary
 from world.graph_checks import _KINDS, KEY, _holding_mentions, _mapping
 
 RULE = "food_art135"
@@ -49,24 +51,24 @@ def _true_of(run_dir: Path, world_dir: Path) -> dict[str, pd.Series]:
     return out
 
 
-def score_alerts(alerts: list[dict[str, Any]], run_dir: Path, world_dir: Path) -> dict[str, Any]:
+def score_alerts(alerts: Sequence[AlertSummary], run_dir: Path, world_dir: Path) -> dict[str, Any]:
     """Recall per variant, precision, alerts per near-miss kind, and the alerts flagged
-    doubtful (with the precision of the others), for `alerts` (dicts as
-    alerts.store.list_alerts returns them) of the art. 135 rule."""
+    doubtful (with the precision of the others), for `alerts` (as alerts.store.list_alerts
+    returns them) of the art. 135 rule."""
     run_dir, world_dir = Path(run_dir), Path(world_dir)
     true_of = _true_of(run_dir, world_dir)
     mine = pd.DataFrame(
         [
             {
-                "alert": a["id"],
-                "person": true_of["person"].get(a["person_id"]),
-                "company": true_of["company"].get(a["company_id"]),
-                "decision_number": a["trigger_reference"],
-                "role": TRUTH_ROLE.get(a["role"], a["role"]),
-                "doubtful": bool(a.get("doubtful")),
+                "alert": a.id,
+                "person": true_of["person"].get(a.person_id),
+                "company": true_of["company"].get(a.company_id),
+                "decision_number": a.trigger_reference,
+                "role": TRUTH_ROLE.get(a.role, a.role),
+                "doubtful": a.doubtful,
             }
             for a in alerts
-            if a["rule"] == RULE
+            if a.rule == RULE
         ],
         columns=["alert", *ALERT_KEY, "doubtful"],
     )

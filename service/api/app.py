@@ -2,8 +2,8 @@
 
 Every data endpoint reads the graph through the same room functions as the CLI, behind an
 API key sent in the `X-Veil-Key` header (never in a URL); the routers live beside this
-module (companies, ...) and share service/api/common.py: the graph, the caller, the scope
-check and the audit row every request appends.
+module (companies, alerts, ...) and share service/api/common.py: the graph, the caller, the
+scope check and the audit row every request appends.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from fastapi import FastAPI
 
 from config.graph import load_graph_config
 from graph.server.connection import Neo4jSettings, neo4j_settings, open_driver
-from service.api import companies, errors, page
+from service.api import alerts, companies, errors, page
 from service.api.common import KEY_HEADER, Graph
 
 __all__ = ["KEY_HEADER", "create_app"]
@@ -40,6 +40,7 @@ def create_app(settings: Neo4jSettings | None = None) -> FastAPI:
     errors.install(app)
     _health(app)
     app.include_router(companies.router, responses=errors.RESPONSES)
+    app.include_router(alerts.router, responses=errors.RESPONSES)
     app.include_router(page.router)
     return app
 

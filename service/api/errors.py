@@ -58,6 +58,7 @@ def _documented(description: str) -> dict[str, Any]:
 
 #: The errors every data endpoint may answer, documented in OpenAPI with their one shape.
 RESPONSES: dict[int | str, dict[str, Any]] = {
+    400: _documented("a value the request sends cannot be used (say which and why)"),
     401: _documented("no API key, or an unknown, malformed or revoked one"),
     403: _documented("the key's role or scope does not reach this"),
     404: _documented("nothing has this reference"),

@@ -22,6 +22,16 @@ const LABELS = {
   company: "企业", valid_from: "起", valid_to: "止", look_through_share: "穿透持股比例",
   basis: "认定依据", id_masks: "证件号（遮蔽）", reviewer: "处理人", at: "时间", trigger: "触发",
   severity: "等级", raised: "生成时间", updated: "更新时间", doubts: "存疑之处",
+  title: "规则名称", trigger: "触发记录", ties: "与触发记录的关联", target: "新任职务", period: "限制期限",
+  how: "关联方式", records: "记录", old_mentions: "原记录中的写法", new_mentions: "新记录中的写法",
+  ids_contradict: "证件号矛盾", weakest_probability: "最弱一环的匹配概率", note: "说明", from: "从",
+  to: "到", mention: "记录位置", evidence: "依据", comparison: "比对项", level: "层级", tenure: "任期",
+  as_of: "截至", share: "持股比例", chain: "控制链", paths: "持股路径", in_scope: "属于监管范围",
+  by: "依据", control: "控制关系", kind: "类型", key: "键", reference: "文号/案号", date: "日期",
+  category_raw: "原文种类", list_raw: "原文名单", slot: "位置", named_on_record: "记录中点名",
+  start_inferred: "开始日期为推定", end_by_company: "随企业终止", licence_number: "许可证编号",
+  in_register: "在登记册中", observed_in_office: "在任记录", first: "最早", last: "最晚",
+  began_before_trigger: "任职早于触发记录", cycles_contribute: "含循环持股", id: "证件号（遮蔽）",
 };
 const BASIS = {
   majority_chain: "逐层过半数控股", largest_share: "最大穿透持股", none: "无法认定",
@@ -264,21 +274,21 @@ async function listAlerts(page = 1) {
   }
   const found = await api("GET", `/alerts?${params}`);
   $("#alert-list tbody").replaceChildren(
-    ...(found.items || []).map((a) =>
+    ...found.alerts.map((a) =>
       el(
         "tr",
         { "data-alert": a.id, onclick: guarded(() => openAlert(a.id)) },
         el("td", {}, el("a", { href: "#", onclick: (e) => e.preventDefault() }, a.id)),
         el("td", {}, a.rule),
-        el("td", {}, a.person_name || a.person),
-        el("td", {}, a.company_name || a.company),
+        el("td", {}, a.person_name || a.person_id),
+        el("td", {}, a.company_name || a.company_id),
         el("td", {}, a.region_code || "—"),
         el("td", {}, STATUS[a.status] || a.status),
-        el("td", {}, a.raised || a.first_raised || "—"),
+        el("td", {}, (a.raised_at || "—").slice(0, 10)),
       ),
     ),
   );
-  pages($("#alert-pages"), page, found.total || 0, listAlerts);
+  pages($("#alert-pages"), page, found.total, listAlerts);
 }
 
 async function openAlert(id) {
@@ -288,7 +298,7 @@ async function openAlert(id) {
   $("#alert-title").textContent = `预警 ${id}（${STATUS[alert.status] || alert.status}）`;
   $("#alert-evidence").replaceChildren(record(alert.evidence));
   $("#alert-history").replaceChildren(
-    ...(alert.history || []).map((h) => el("li", {}, `${h.at} ${h.reviewer}：${STATUS[h.status] || h.status}${h.reason ? `（${h.reason}）` : ""}`)),
+    ...alert.history.map((h) => el("li", {}, `${h.at.slice(0, 19).replace("T", " ")} ${h.reviewer}：${STATUS[h.status] || h.status || "复核"}${h.reason ? `（${h.reason}）` : ""}`)),
   );
 }
 
