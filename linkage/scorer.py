@@ -27,6 +27,7 @@ from typing import Any
 import pandas as pd
 from splink import SettingsCreator
 
+from config.errors import InputError
 from linkage import models
 from linkage.level_conditions import Predicate, Row, conditions, is_null
 from loaders import rundir
@@ -176,11 +177,13 @@ class PairScorer:
         """The scorer of the model that linked `run_dir`, with the term frequencies `veil
         link` saved beside it (no DuckDB, no features)."""
         table = rundir.table(run_dir, rundir.term_frequency_table(entity_type))
-        return cls.from_saved(
-            run_dir / rundir.MODELS / f"{entity_type}.json",
-            entity_type,
-            by_column(table, models.TF_COLUMNS[entity_type]),
-        )
+        path = run_dir / rundir.MODELS / f"{entity_type}.json"
+        try:
+            return cls.from_saved(
+                path, entity_type, by_column(table, models.TF_COLUMNS[entity_type])
+            )
+        except ValueError as err:  # a level the scorer does not know, an untrained one
+            raise InputError(str(path), f"cannot score with this model: {err}") from None
 
     def _tf_adjustment(self, tf: tuple[str, float, float, float], left: Row, right: Row) -> float:
         column, weight, log2_u, least = tf

@@ -2,15 +2,29 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import typer
 import uvicorn
+
+from config.settings import export
 
 
 def serve(
     host: str = typer.Option("127.0.0.1", "--host", help="address to listen on"),
     port: int = typer.Option(8321, "--port", min=1, max=65535, help="TCP port"),
     workers: int = typer.Option(1, "--workers", min=1, help="worker processes"),
+    run: Path | None = typer.Option(
+        None,
+        "--run",
+        exists=True,
+        file_okay=False,
+        help="the linked run whose saved models screen applications (POST /screen); "
+        "default: the run of the graph's last load",
+    ),
 ) -> None:
     """Serve the API over the Neo4j the CLI would use (NEO4J_URI's, else the local one,
     which must run already: `veil neo4j start`)."""
+    if run is not None:
+        export("serve_run", str(run.resolve()))
     uvicorn.run("service.api.app:create_app", factory=True, host=host, port=port, workers=workers)

@@ -8,28 +8,45 @@ check and the audit row every request appends.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from pathlib import Path
 
 from fastapi import FastAPI
 
+from config.errors import VeilError
 from config.graph import load_graph_config
+from config.rules import load_rules
+from config.settings import environment
 from graph.server.connection import Neo4jSettings, neo4j_settings, open_driver
-from service.api import companies, errors
+from service.api import companies, errors, screen
 from service.api.common import KEY_HEADER, Graph
+from service.api.errors import ScreeningUnavailable
+from service.api.screen import Screening
 
 __all__ = ["KEY_HEADER", "create_app"]
 
+log = logging.getLogger(__name__)
 
-def create_app(settings: Neo4jSettings | None = None) -> FastAPI:
+
+def create_app(settings: Neo4jSettings | None = None, run_dir: Path | None = None) -> FastAPI:
     """The app over `settings`' Neo4j (default: NEO4J_URI's server, else the local one,
-    which must already run: `veil neo4j start`)."""
+    which must already run: `veil neo4j start`), screening applications with the saved
+    models of `run_dir` (default $VEIL_SERVE_RUN, else the run of the graph's last load)."""
     chosen = settings or neo4j_settings()
+    screen_run = run_dir or environment().serve_run
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         with open_driver(chosen) as driver:
             app.state.graph = Graph(chosen, driver, load_graph_config().control)
+            app.state.rules = load_rules()
+            app.state.screening = Screening(app.state.graph, screen_run)
+            try:
+                app.state.screening.load()
+            except VeilError as err:  # /readyz and /screen say why, and try again
+                log.warning("%s", err)
             yield
 
     app = FastAPI(
@@ -40,6 +57,7 @@ def create_app(settings: Neo4jSettings | None = None) -> FastAPI:
     errors.install(app)
     _health(app)
     app.include_router(companies.router)
+    app.include_router(screen.router)
     return app
 
 
@@ -48,9 +66,18 @@ def _health(app: FastAPI) -> None:
     def healthz() -> dict[str, str]:
         return {"status": "ok"}
 
-    @app.get("/readyz", summary="Neo4j answers")
+    @app.get("/readyz", summary="Neo4j answers, and the screening models are loaded")
     def readyz() -> dict[str, str]:
         graph: Graph = app.state.graph
         with graph.answering("checking it is ready"):
             graph.driver.verify_connectivity()
-        return {"status": "ready", "neo4j": graph.settings.uri}
+        screening: Screening = app.state.screening
+        screener = screening.load()
+        stale = screening.stale()
+        if stale:
+            raise ScreeningUnavailable(f"screening is out of date: {stale}")
+        return {
+            "status": "ready",
+            "neo4j": graph.settings.uri,
+            "screening_run": str(screener.run_dir),
+        }

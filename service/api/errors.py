@@ -17,12 +17,19 @@ from starlette.exceptions import HTTPException
 from config.errors import Ambiguous, InputError, NotFound, VeilError
 from graph.guard import GraphUnavailable
 
+
+class ScreeningUnavailable(VeilError):
+    """No screener: the graph holds no load, or its run has no saved models or term
+    frequencies, or stale entities (service/api/screen.py says which)."""
+
+
 #: veil's error kinds and their (status, code); the first that matches wins.
 STATUSES: tuple[tuple[type[VeilError], int, str], ...] = (
     (NotFound, 404, "not_found"),
     (Ambiguous, 409, "ambiguous"),
     (InputError, 400, "bad_input"),
     (GraphUnavailable, 503, "graph_unavailable"),
+    (ScreeningUnavailable, 503, "screening_unavailable"),
 )
 #: The codes of plain HTTP errors (the key check's 401 and 403, an unknown route's 404).
 HTTP_CODES = {401: "unauthorised", 403: "forbidden", 404: "not_found", 405: "not_allowed"}
