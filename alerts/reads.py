@@ -16,37 +16,22 @@ import pandas as pd
 
 from graph.analysis import walk_upstream
 
-_PUNISHMENT_FIELDS = (
+_PUNISHMENTS = (
+    "MATCH (p:Punishment) WHERE any(c IN p.categories WHERE c IN $categories) "
     "OPTIONAL MATCH (p)-[:IMPOSED_ON]->(x) "
     "RETURN p.key AS key, p.source AS source, p.record_id AS record_id, "
     "p.decision_number AS reference, p.decision_date AS date, p.categories AS categories, "
     "p.category_raw AS category_raw, p.legal_basis AS legal_basis, p.agency AS agency, "
     "x.entity_id AS party_id, CASE WHEN x:Person THEN 'person' ELSE 'company' END AS party_kind"
 )
-_LIST_ENTRY_FIELDS = (
+_LIST_ENTRIES = (
+    "MATCH (e:ListEntry) WHERE e.list IN $lists "
     "OPTIONAL MATCH (e)-[:LISTS]->(x) "
     "RETURN e.key AS key, e.source AS source, e.record_id AS record_id, "
     "e.case_number AS reference, e.entered AS date, e.removed AS removed, e.expires AS expires, "
     "e.list AS list, "
     "e.list_raw AS list_raw, e.reason AS reason, e.authority AS authority, "
     "x.entity_id AS party_id, CASE WHEN x:Person THEN 'person' ELSE 'company' END AS party_kind"
-)
-_CATEGORY = "any(c IN p.categories WHERE c IN $categories)"
-_PUNISHMENTS = f"MATCH (p:Punishment) WHERE {_CATEGORY} {_PUNISHMENT_FIELDS}"
-_LIST_ENTRIES = f"MATCH (e:ListEntry) WHERE e.list IN $lists {_LIST_ENTRY_FIELDS}"
-# The same records, only those on (imposed on, listing) or naming one of $ids: by label,
-# so each lookup seeks its uniqueness constraint.
-_ON_IDS = (
-    "UNWIND $ids AS id CALL (id) { MATCH (y:Person {entity_id: id}) RETURN y "
-    "UNION MATCH (y:Company {entity_id: id}) RETURN y } "
-)
-_PUNISHMENTS_AROUND = (
-    f"{_ON_IDS} MATCH (p:Punishment)-[:IMPOSED_ON|NAMES_RESPONSIBLE|NAMES]->(y) "
-    f"WHERE {_CATEGORY} WITH DISTINCT p {_PUNISHMENT_FIELDS}"
-)
-_LIST_ENTRIES_AROUND = (
-    f"{_ON_IDS} MATCH (e:ListEntry)-[:LISTS|NAMES]->(y) "
-    f"WHERE e.list IN $lists WITH DISTINCT e {_LIST_ENTRY_FIELDS}"
 )
 _NAMED_PUNISHMENT = (
     "UNWIND $keys AS key MATCH (r:Punishment {key: key})-[n:NAMES_RESPONSIBLE|NAMES]->(p:Person) "
@@ -144,18 +129,11 @@ def _frame(records: list[neo4j.Record], columns: list[str], dates: tuple[str, ..
 
 
 class GraphReader:
-    """The reads of one alert sweep, on one driver and database.
+    """The reads of one alert sweep, on one driver and database."""
 
-    `around`: entity IDs; when given, `punishments` and `list_entries` are only the
-    records on them or naming them (the records that can reach these persons and
-    companies, for screening one application: alerts/standing.py)."""
-
-    def __init__(
-        self, driver: neo4j.Driver, database: str = "neo4j", around: list[str] | None = None
-    ) -> None:
+    def __init__(self, driver: neo4j.Driver, database: str = "neo4j") -> None:
         self.driver = driver
         self.database = database
-        self.around = around
 
     def _run(self, query: str, **params: Any) -> list[neo4j.Record]:
         records, _, _ = self.driver.execute_query(
@@ -177,11 +155,7 @@ class GraphReader:
             "party_id",
             "party_kind",
         ]
-        if self.around is None:
-            records = self._run(_PUNISHMENTS, categories=categories)
-        else:
-            records = self._run(_PUNISHMENTS_AROUND, categories=categories, ids=self.around)
-        return _frame(records, columns, ("date",))
+        return _frame(self._run(_PUNISHMENTS, categories=categories), columns, ("date",))
 
     def list_entries(self, lists: list[str]) -> pd.DataFrame:
         columns = [
@@ -199,11 +173,9 @@ class GraphReader:
             "party_id",
             "party_kind",
         ]
-        if self.around is None:
-            records = self._run(_LIST_ENTRIES, lists=lists)
-        else:
-            records = self._run(_LIST_ENTRIES_AROUND, lists=lists, ids=self.around)
-        return _frame(records, columns, ("date", "removed", "expires"))
+        return _frame(
+            self._run(_LIST_ENTRIES, lists=lists), columns, ("date", "removed", "expires")
+        )
 
     def named(self, punishment_keys: list[str], entry_keys: list[str]) -> pd.DataFrame:
         """Persons a record names: (key, how: NAMES_RESPONSIBLE or NAMES, slot, person)."""

@@ -1,19 +1,19 @@
 """The bans and watches that reach a person on a day: what the licence counter must know.
 
-Food Safety Law art. 135 bars the banned from *applying* for a food licence, so a ban
-must be found before the licence is granted, not only when the banned person turns up in
-a company later (the sweep of alerts/engine.py). The question is the engine's first two
-steps asked of a few persons: which triggers of config/rules.yaml reach them, and how.
-The answer reuses them unchanged (`engine.reached`: the same triggers, windows and reach,
-control on the trigger date included), over a reader narrowed to the records that can
-reach these persons: those on or naming the persons, on the companies they held a role
-in, and on the companies they hold shares in, directly or through holding companies.
-A ban or watch stands on the day when its window holds it: from the trigger date, until
-the window's end (exclusive; none for life or while a list entry stands).
+Food Safety Law art. 135 bars the banned from *applying* for a licence, so a ban must be
+found before the licence is granted, not only when the banned person turns up in a
+company later (the sweep of alerts/engine.py). The question is the engine's first two
+steps, asked of the whole graph once and kept: which triggers of config/rules.yaml reach
+which persons, and how (`engine.reached`: the same triggers, windows and reach, control on
+the trigger date included). None of it depends on the day asked about but which windows
+hold it, so one read serves every application until the graph is loaded again: a ban or
+watch stands on a day when its window holds it, from the trigger date until the window's
+end (exclusive; none for life, or while a list entry stands).
 """
 
 from __future__ import annotations
 
+import time
 from datetime import date
 from typing import Any, Literal
 
@@ -24,7 +24,7 @@ from alerts.evidence import company_document, display_names, period_text, tie_do
 from alerts.model import Trigger
 from alerts.reads import GraphReader
 from config.graph import Control
-from config.rules import CONTROL_ROLES, Rule, RulesConfig
+from config.rules import Rule, RulesConfig
 from graph.values import jsonable
 
 
@@ -69,42 +69,40 @@ def in_force(window: tuple[date, date | None], day: date) -> bool:
     return start <= day and (end is None or day < end)
 
 
-def standing(
-    reader: GraphReader,
-    persons: list[str],
-    rules: RulesConfig,
-    settings: Control,
-    as_of: date,
-) -> dict[str, list[Standing]]:
-    """Per person (entity ID), every ban or watch of `rules` in force on `as_of` that
-    reaches them, rule by rule in the order of rules.yaml, then by trigger date."""
-    if not persons:
-        return {}
-    around = set(persons) | set(reader.roles_of(persons)["company"])
-    if any(set(CONTROL_ROLES) & set(rule.reaches) for rule in rules.rules):
-        around |= reader.held_downstream(persons)
-    narrowed = GraphReader(reader.driver, reader.database, around=sorted(around))
-    triggers, ties = reached(narrowed, rules, settings, as_of)
-    wanted = set(persons)
-    found: list[tuple[Rule, Trigger, str, list[Any]]] = []
-    for (rule_id, key), by_person in ties.items():
-        trigger = triggers[rule_id][key]
-        if not in_force(trigger.window, as_of):
-            continue
-        for person in sorted(wanted & by_person.keys()):
-            found.append((rules.rule(rule_id), trigger, person, by_person[person]))
-    if not found:
-        return {}
-    companies, persons_read = _named(reader, found)
-    names = display_names(companies, persons_read)
-    order = {rule.id: i for i, rule in enumerate(rules.rules)}
-    found.sort(key=lambda f: (order[f[0].id], f[1].day, f[1].key, f[2]))
-    out: dict[str, list[Standing]] = {}
-    for rule, trigger, person, person_ties in found:
-        out.setdefault(person, []).append(
-            _standing(rule, trigger, person, person_ties, companies, names)
-        )
-    return out
+class Standings:
+    """Every ban and watch of the rules, per person it reaches (read once; `on` a day)."""
+
+    def __init__(self, by_person: dict[str, list[Standing]], triggers: int, seconds: float):
+        self.by_person = by_person
+        self.triggers = triggers
+        self.seconds = seconds
+
+    @classmethod
+    def read(cls, reader: GraphReader, rules: RulesConfig, settings: Control) -> Standings:
+        """Every trigger of `rules` in the graph, whatever its date, and whom it reaches;
+        in rules.yaml's order, then by trigger date."""
+        started = time.perf_counter()
+        triggers, ties = reached(reader, rules, settings, date.max)
+        found = [
+            (rules.rule(rule_id), triggers[rule_id][key], person, person_ties)
+            for (rule_id, key), by_person in ties.items()
+            for person, person_ties in by_person.items()
+        ]
+        companies, persons = _named(reader, found)
+        names = display_names(companies, persons)
+        order = {rule.id: i for i, rule in enumerate(rules.rules)}
+        found.sort(key=lambda f: (order[f[0].id], f[1].day, f[1].key, f[2]))
+        by_person: dict[str, list[Standing]] = {}
+        for rule, trigger, person, person_ties in found:
+            by_person.setdefault(person, []).append(
+                _standing(rule, trigger, person, person_ties, companies, names)
+            )
+        count = sum(len(t) for t in triggers.values())
+        return cls(by_person, count, round(time.perf_counter() - started, 3))
+
+    def on(self, person: str, day: date) -> list[Standing]:
+        """The bans and watches on `person` in force on `day`."""
+        return [s for s in self.by_person.get(person, ()) if in_force((s.start, s.end), day)]
 
 
 def _named(

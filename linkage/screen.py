@@ -321,10 +321,6 @@ class _Index:
         hi = int(np.searchsorted(self.hashes, wanted, side="right"))
         return self.rows[lo:hi]
 
-    @property
-    def nbytes(self) -> int:
-        return int(self.hashes.nbytes + self.rows.nbytes)
-
 
 def _joined(frame: pd.DataFrame, columns: Sequence[str]) -> np.ndarray:
     """The columns' values joined into one key per row, None where any is null."""

@@ -17,13 +17,12 @@ from fastapi import FastAPI
 
 from config.errors import VeilError
 from config.graph import load_graph_config
-from config.rules import load_rules
 from config.settings import environment
 from graph.server.connection import Neo4jSettings, neo4j_settings, open_driver
 from service.api import companies, errors, screen
 from service.api.common import KEY_HEADER, Graph
 from service.api.errors import ScreeningUnavailable
-from service.api.screen import Screening
+from service.api.screen import ScreeningState
 
 __all__ = ["KEY_HEADER", "create_app"]
 
@@ -41,8 +40,7 @@ def create_app(settings: Neo4jSettings | None = None, run_dir: Path | None = Non
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         with open_driver(chosen) as driver:
             app.state.graph = Graph(chosen, driver, load_graph_config().control)
-            app.state.rules = load_rules()
-            app.state.screening = Screening(app.state.graph, screen_run)
+            app.state.screening = ScreeningState(app.state.graph, screen_run)
             try:
                 app.state.screening.load()
             except VeilError as err:  # /readyz and /screen say why, and try again
@@ -67,17 +65,21 @@ def _health(app: FastAPI) -> None:
         return {"status": "ok"}
 
     @app.get("/readyz", summary="Neo4j answers, and the screening models are loaded")
-    def readyz() -> dict[str, str]:
+    def readyz() -> dict[str, str | int | float]:
         graph: Graph = app.state.graph
         with graph.answering("checking it is ready"):
             graph.driver.verify_connectivity()
-        screening: Screening = app.state.screening
-        screener = screening.load()
+        screening: ScreeningState = app.state.screening
+        ready = screening.load()
         stale = screening.stale()
         if stale:
             raise ScreeningUnavailable(f"screening is out of date: {stale}")
         return {
             "status": "ready",
             "neo4j": graph.settings.uri,
-            "screening_run": str(screener.run_dir),
+            "screening_run": str(ready.screener.run_dir),
+            "screening_mentions": ready.screener.mentions,
+            "screening_built_seconds": ready.screener.seconds,
+            "standing_triggers": ready.standings.triggers,
+            "standings_read_seconds": ready.standings.seconds,
         }

@@ -7,18 +7,22 @@ The company's own registered region and industry decide when the application nam
 company veil knows (by USCC, or by a name that one company bears); otherwise the region
 the clerk gives (`region_code`, else the one inside the USCC) and `industry_code`. An
 application outside the key's scope, or a company veil does not know with no region
-given, gets the same 403, so the answer does not say whether the company exists. Who the
-applicants may be is not scoped: a banned person from another province is the point.
+given, gets the same 403, so the answer does not say whether the company exists (nor
+does it list, to a scoped key, the companies a name meets). Who the applicants may be is
+not scoped: a banned person from another province is the point.
 
 The Screener is built once, at start, from the run the graph was last loaded from (or
-`veil serve --run DIR`); while it cannot be (no load, no saved models, stale entities) the
-endpoint and /readyz answer 503 saying why, and the next request tries again.
+`veil serve --run DIR`), and every ban and watch of the graph read once beside it
+(alerts/standing.py); while they cannot be (no load, no saved models, stale entities,
+Neo4j down) the endpoint and /readyz answer 503 saying why, and the next request tries
+again. A graph loaded from another run since makes /readyz say so: restart the app.
 """
 
 from __future__ import annotations
 
 import logging
 import threading
+from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -27,10 +31,10 @@ from fastapi import APIRouter, HTTPException, Request
 from pydantic import BaseModel, Field
 
 from alerts.reads import GraphReader
-from alerts.standing import Standing, standing
+from alerts.standing import Standing, Standings
 from config.errors import NotFound, VeilError
 from config.linkage import load_linkage_config
-from config.rules import RulesConfig
+from config.rules import load_rules
 from graph.guard import loaded_run
 from graph.queries import find_company
 from linkage.screen import (
@@ -106,26 +110,34 @@ class ScreenResult(BaseModel):
     match_threshold: float = Field(description="linkage.yaml screening.match_threshold")
 
 
-class Screening:
-    """The app's screener, built on first need and kept; why there is none, if none."""
+@dataclass(frozen=True)
+class Ready:
+    """What screening needs, read once: the screener and the graph's bans and watches."""
+
+    screener: Screener
+    standings: Standings
+
+
+class ScreeningState:
+    """The app's screening, built on first need and kept; why there is none, if none."""
 
     def __init__(self, graph: Graph, run_dir: Path | None) -> None:
         self.graph = graph
         self.run_dir = run_dir
-        self.screener: Screener | None = None
+        self.ready: Ready | None = None
         self.problem = "not loaded yet"
         self._lock = threading.Lock()
 
-    def load(self) -> Screener:
-        """The screener; ScreeningUnavailable (503) saying why there is none."""
-        if self.screener is not None:
-            return self.screener
+    def load(self) -> Ready:
+        """The screener and standings; ScreeningUnavailable (503) saying why not."""
+        if self.ready is not None:
+            return self.ready
         with self._lock:
-            if self.screener is None:
+            if self.ready is None:
                 self._build()
-        if self.screener is None:
+        if self.ready is None:
             raise ScreeningUnavailable(f"screening is unavailable: {self.problem}")
-        return self.screener
+        return self.ready
 
     def _build(self) -> None:
         run_dir = self.run_dir
@@ -140,22 +152,27 @@ class Screening:
                     )
                     return
                 run_dir = Path(found)
-            self.screener = Screener(run_dir, load_linkage_config().screening)
+            screener = Screener(run_dir, load_linkage_config().screening)
+            with self.graph.answering("reading the bans and watches of the graph"):
+                standings = Standings.read(
+                    GraphReader(self.graph.driver, self.graph.database),
+                    load_rules(),
+                    self.graph.control,
+                )
+            self.ready = Ready(screener, standings)
         except VeilError as err:
             self.problem = f"{err} (run {run_dir}); fix it and ask again"
             log.warning("screening unavailable: %s", self.problem)
 
     def stale(self) -> str | None:
         """Why the screener no longer matches the graph (another run loaded since)."""
-        if self.screener is None or self.run_dir is not None:
+        if self.ready is None or self.run_dir is not None:
             return None
         with self.graph.answering("finding the run the graph was loaded from"):
             found = loaded_run(self.graph.driver, self.graph.database)
-        if found is not None and Path(found).resolve() != self.screener.run_dir.resolve():
-            return (
-                f"the graph now mirrors {found}, screening reads {self.screener.run_dir}: "
-                "restart veil serve"
-            )
+        screened = self.ready.screener.run_dir
+        if found is not None and Path(found).resolve() != screened.resolve():
+            return f"the graph now mirrors {found}, screening reads {screened}: restart veil serve"
         return None
 
 
@@ -204,10 +221,10 @@ def screen(
 ) -> ScreenResult:
     params = _params(request)
     require(principal, Action.SCREENING, ENDPOINT, params)
-    state: Screening = http.app.state.screening
+    state: ScreeningState = http.app.state.screening
     try:
-        screener = state.load()
-        screened = screener.screen(request)
+        ready = state.load()
+        screened = ready.screener.screen(request)
         company = _company(graph, screened.answer.company)
     except VeilError as err:
         audited(principal, ENDPOINT, params, 0, errors.status_of(err)[0])
@@ -216,27 +233,15 @@ def screen(
         audited(principal, ENDPOINT, params, 0, 403)
         raise HTTPException(403, OUT_OF_SCOPE)
     as_of = request.as_of or date.today()
-    rules: RulesConfig = http.app.state.rules
-    entities = sorted({c.entity_id for p in screened.answer.persons for c in p.candidates})
-    try:
-        with graph.answering("reading the bans and watches on the candidates"):
-            found = standing(
-                GraphReader(graph.driver, graph.database), entities, rules, graph.control, as_of
-            )
-    except VeilError as err:
-        audited(principal, ENDPOINT, params, 0, errors.status_of(err)[0])
-        raise
-    result = _result(screener, screened, company, found, as_of)
+    result = _result(ready, screened, company, as_of)
+    if ROLES[principal.role].scoped:  # companies of one name may lie outside the scope
+        result.company_candidates = []
     audited(principal, ENDPOINT, params, sum(len(p.candidates) for p in result.persons), 200)
     return result
 
 
 def _result(
-    screener: Screener,
-    screened: Screened,
-    company: ScreenedCompany | None,
-    found: dict[str, list[Standing]],
-    as_of: date,
+    ready: Ready, screened: Screened, company: ScreenedCompany | None, as_of: date
 ) -> ScreenResult:
     answer = screened.answer
     persons = []
@@ -248,9 +253,9 @@ def _result(
                     **s.model_dump(),
                     match_probability=candidate.match_probability,
                     weak=not candidate.strong,
-                    on_record=screener.on_records(row, candidate.entity_id, s.records()),
+                    on_record=ready.screener.on_records(row, candidate.entity_id, s.records()),
                 )
-                for s in found.get(candidate.entity_id, [])
+                for s in ready.standings.on(candidate.entity_id, as_of)
             ]
             candidates.append(ScreenedCandidate(**candidate.model_dump(), bans=bans))
         persons.append(
