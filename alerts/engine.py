@@ -87,6 +87,17 @@ def evaluate(
     return evaluation
 
 
+def reached(
+    reader: GraphReader, rules: RulesConfig, settings: Control, as_of: date
+) -> tuple[dict[str, dict[str, Trigger]], Ties]:
+    """Steps 1 and 2 alone: per rule its triggers dated by `as_of`, and per (rule, trigger)
+    the persons it reaches with their ties. Screening asks this of a reader narrowed to
+    the records around its candidates (alerts/standing.py): the same rules, reached the
+    same way as the sweep reaches them."""
+    triggers, _ = _triggers(reader, rules.rules, as_of)
+    return triggers, _reach(reader, rules.rules, triggers, settings)
+
+
 def _infer_starts(roles: dict[str, list[Role]], companies: dict[str, dict[str, Any]]) -> None:
     """A role whose start no record gives began no earlier than its company was established
     (a registry row says who is legal representative now, not since when): take that day,

@@ -239,7 +239,9 @@ def _in_register(company: dict[str, Any]) -> bool:
     return company.get("uscc") is not None or company.get("established") is not None
 
 
-def _company(companies: dict[str, dict[str, Any]], entity_id: str | None) -> dict[str, Any] | None:
+def company_document(
+    companies: dict[str, dict[str, Any]], entity_id: str | None
+) -> dict[str, Any] | None:
     if entity_id is None:
         return None
     c = companies.get(entity_id, {})
@@ -281,7 +283,7 @@ def build(
     old_records = sorted({r for tie in hit.ties for r in tie.records})
     record = {k: v for k, v in trigger.record.items() if v is not None}
     target: dict[str, Any] = {
-        "company": _company(companies, role.company),
+        "company": company_document(companies, role.company),
         "role": role.role,
         # A start no record gives is unknown; the company's establishment only bounds it.
         "start": None if role.start_inferred else role.start,
@@ -311,7 +313,9 @@ def build(
             "cycles_contribute": c["cycles_contribute"],
         }
     window_start, window_end = trigger.window
-    party = _company(companies, trigger.party_id) if trigger.party_kind == "company" else None
+    party = (
+        company_document(companies, trigger.party_id) if trigger.party_kind == "company" else None
+    )
     doubts = []
     if party is not None and not _in_register(companies.get(party["entity_id"], {})):
         # A punished company that no registry record joins (no USCC, no founding date) is
@@ -338,7 +342,7 @@ def build(
                 "names": person.get("names") or [],
                 "id_masks": person.get("id_masks") or [],
             },
-            "ties": [_tie(t, names) for t in hit.ties],
+            "ties": [tie_document(t, names) for t in hit.ties],
             "identity": identity.evidence(
                 hit.person, person.get("mentions") or [], old_records, role.records
             ),
@@ -346,7 +350,7 @@ def build(
             "window": {
                 "start": window_start,
                 "end": window_end,
-                "period": _period_text(rule),
+                "period": period_text(rule),
             },
             **({"doubts": doubts} if doubts else {}),
         }
@@ -354,7 +358,7 @@ def build(
     return document
 
 
-def _tie(tie: Any, names: dict[str, str]) -> dict[str, Any]:
+def tie_document(tie: Any, names: dict[str, str]) -> dict[str, Any]:
     detail = dict(tie.detail)
     if "paths" in detail:
         detail["paths"] = [_path_text(p, names) for p in detail["paths"]]
@@ -363,7 +367,7 @@ def _tie(tie: Any, names: dict[str, str]) -> dict[str, Any]:
     return {"how": tie.how, **detail, "records": tie.records}
 
 
-def _period_text(rule: Any) -> str:
+def period_text(rule: Any) -> str:
     period = rule.period
     if period.years is not None:
         return f"{period.years} years from the trigger date"

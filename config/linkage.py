@@ -57,11 +57,30 @@ class Training(Strict):
     unobserved_max_penalty: float = Field(20.0, ge=0.0, le=60.0)
 
 
+class ScreeningPolicy(Strict):
+    """Who `POST /screen` shows as a candidate for an applicant, and when a candidate is
+    presented as the applicant rather than as a lead (see linkage.yaml)."""
+
+    candidate_threshold: float = Field(0.3, gt=0.0, lt=1.0)
+    match_threshold: float = Field(0.8, gt=0.0, lt=1.0)
+    max_candidates: int = Field(5, ge=1, le=50)
+
+    @model_validator(mode="after")
+    def _ordered(self) -> ScreeningPolicy:
+        if self.candidate_threshold > self.match_threshold:
+            raise ValueError(
+                f"candidate_threshold ({self.candidate_threshold}) must be <= "
+                f"match_threshold ({self.match_threshold})"
+            )
+        return self
+
+
 class LinkageConfig(Strict):
     version: Literal[1] = 1
     person: EntityLinkage = EntityLinkage()
     company: EntityLinkage = EntityLinkage()
     training: Training = Training()
+    screening: ScreeningPolicy = ScreeningPolicy()
 
 
 def load_linkage_config(path: Path | None = None) -> LinkageConfig:

@@ -61,6 +61,12 @@ class Environment(BaseSettings):
         description="alert rules: trigger, reach, restricted roles and industries, period",
         json_schema_extra=_unset_means("`config/rules.yaml`"),
     )
+    serve_run: Path | None = Field(
+        None,
+        description="the linked run whose saved models `veil serve` screens applications "
+        "with (`veil serve --run`)",
+        json_schema_extra=_unset_means("the run of the graph's last load"),
+    )
     log_level: LogLevel = Field("WARNING", description="what veil logs to stderr")
     duckdb_memory_limit: str = Field(
         "2GB", description="memory DuckDB may use while scoring pairs (it spills beyond)"
@@ -152,6 +158,12 @@ def environment() -> Environment:
 
 
 _VARIABLES = tuple(Environment.variable(field) for field in Environment.model_fields)
+
+
+def export(field: str, value: str) -> None:
+    """Set `field`'s variable for this process and those it starts: how `veil serve --run`
+    hands its run to every uvicorn worker."""
+    os.environ[Environment.variable(field)] = value
 
 
 @functools.lru_cache(maxsize=8)

@@ -222,6 +222,22 @@ def unfinished_load(driver: neo4j.Driver, database: str = "neo4j") -> dict[str, 
     return dict(records[0]) if records else None
 
 
+def loaded_run(driver: neo4j.Driver, database: str = "neo4j") -> str | None:
+    """The run directory of the graph's last finished load (a bulk import, which keeps no
+    load state, by its `Load` node's time); None for a graph never loaded."""
+    records, _, _ = driver.execute_query(
+        "OPTIONAL MATCH (g:GraphState {name: $name}) "
+        "OPTIONAL MATCH (l:Load {id: g.loaded}) "
+        "CALL () { MATCH (x:Load) RETURN x ORDER BY x.loaded_at DESC LIMIT 1 } "
+        "RETURN coalesce(l.run_dir, x.run_dir) AS run_dir",
+        name=LOCK,
+        database_=database,
+        routing_=neo4j.RoutingControl.READ,
+    )
+    run_dir: str | None = records[0]["run_dir"] if records else None
+    return run_dir
+
+
 def require_finished_load(driver: neo4j.Driver, command: str, database: str = "neo4j") -> None:
     """Refuse `command` on a graph whose last load did not finish."""
     unfinished = unfinished_load(driver, database)

@@ -94,13 +94,18 @@ def _read(run_dir: Path, table: str, columns: list[str]) -> pa.Table:
     return rundir.arrow(run_dir, table, columns, present_only=True)
 
 
-def _objects(values: pa.ChunkedArray[Any] | pa.Array[Any]) -> pd.Series:
+def _object_array(values: pa.ChunkedArray[Any] | pa.Array[Any]) -> np.ndarray:
     """Strings as Python objects, None where null or blank (what the deterministic rules
     and Splink's registration of the frame expect)."""
     values = values.cast(pa.string())
     blank = pc.equal(values, pa.scalar("")).fill_null(True)
     nulled = pc.if_else(blank, pa.scalar(None, pa.string()), values)
-    return pd.Series(nulled.to_numpy(zero_copy_only=False), dtype=object)
+    return np.asarray(nulled.to_numpy(zero_copy_only=False), dtype=object)
+
+
+def _objects(values: pa.ChunkedArray[Any] | pa.Array[Any]) -> pd.Series:
+    """_object_array as a Series of dtype object."""
+    return pd.Series(_object_array(values), dtype=object)
 
 
 def _valid(table: pa.Table, column: str) -> pd.Series:
@@ -117,7 +122,7 @@ def _valid(table: pa.Table, column: str) -> pd.Series:
 ID_LENGTH = 18
 
 
-def _id_visible(table: pa.Table) -> pd.Series:
+def _id_visible(table: pa.Table) -> pa.ChunkedArray[Any]:
     """Per mention, its resident ID's visible characters at their positions ('*' hidden).
 
     A full ID shows its display (first 6, last 4); an 18-character mask shows what it
@@ -139,38 +144,63 @@ def _id_visible(table: pa.Table) -> pd.Series:
     hidden = pc.equal(pc.replace_substring(visible, "*", ""), pa.scalar("")).fill_null(True)
     # pyarrow-stubs: Array.fill_null returns Array[Scalar[...]], not the BooleanArray it is.
     keep = pc.and_(has_id, pc.invert(hidden))  # type: ignore[arg-type]
-    return _objects(pc.if_else(keep, visible, pa.scalar(None, pa.string())))
+    shown: pa.ChunkedArray[Any] = pc.if_else(keep, visible, pa.scalar(None, pa.string()))
+    return shown
 
 
-def _id_end(visible: pd.Series) -> pd.Series:
+def _id_end(visible: pa.ChunkedArray[Any]) -> pa.ChunkedArray[Any]:
     """The last four characters of an ID where shown in full (a blocking key that meets a
     4+4 or 3+4 mask with the full ID whose region it shows only in part)."""
-    end = visible.str[-4:]
-    return end.where(end.notna() & ~end.str.contains("*", regex=False, na=True), None)
+    end = pc.utf8_slice_codeunits(visible, -4)
+    starred = pc.match_substring(end, "*").fill_null(True)
+    shown: pa.ChunkedArray[Any] = pc.if_else(starred, pa.scalar(None, pa.string()), end)
+    return shown
 
 
 def person_features(run_dir: Path) -> pd.DataFrame:
     """Standardised person mentions of a run, as PERSON_FEATURES (context not yet added)."""
-    table = standardise_person_mentions(_read(run_dir, "person_mentions", PERSON_INPUT))
+    return person_feature_frame(_read(run_dir, "person_mentions", PERSON_INPUT))
+
+
+def person_feature_columns(mentions: pa.Table) -> dict[str, np.ndarray]:
+    """The features of person_mentions rows (PERSON_INPUT's columns) that PERSON_FEATURES
+    adds to the mention key and name, as arrays: what person_features computes for a run,
+    and what the licence counter computes for an applicant (linkage/screen.py), so both
+    are compared by one definition."""
+    table = standardise_person_mentions(mentions)
     full = pc.is_in(table.column("id_kind"), pa.array(["18", "15_upgraded"])).fill_null(False)
-    frame = table.select([*KEY, "name"]).to_pandas()
-    frame.insert(0, "mention_id", np.arange(len(frame), dtype=np.int64))
+    out: dict[str, np.ndarray] = {}
     for column in ("name_simplified", "name_pinyin_key", "surname", "given", "surname_pinyin"):
-        frame[column] = _objects(table.column(column))
-    frame["is_romanised"] = table.column("is_romanised").to_numpy()
-    frame["id_token"] = _objects(
+        out[column] = _object_array(table.column(column))
+    out["is_romanised"] = table.column("is_romanised").to_numpy()
+    out["id_token"] = _object_array(
         pc.if_else(full, table.column("id_token"), pa.scalar(None, pa.string()))
     )
     for column in ("id_prefix", "id_suffix"):
-        frame[column] = _objects(table.column(column))
+        out[column] = _object_array(table.column(column))
     masked = pc.equal(table.column("id_kind"), pa.scalar("masked")).fill_null(False)
-    frame["id_masked"] = masked.to_numpy()
-    frame["id_visible"] = _id_visible(table)
-    frame["id_end"] = _id_end(frame["id_visible"])
-    frame["birth_date"] = _objects(table.column("birth_date"))
+    out["id_masked"] = masked.to_numpy()
+    visible = _id_visible(table)
+    out["id_visible"] = _object_array(visible)
+    out["id_end"] = _object_array(_id_end(visible))
+    out["birth_date"] = _object_array(table.column("birth_date"))
     for column in ("sex", "phone", "address"):
-        frame[column] = _objects(table.column(column))
-    return frame[PERSON_FEATURES]
+        out[column] = _object_array(table.column(column))
+    return out
+
+
+def person_feature_frame(mentions: pa.Table) -> pd.DataFrame:
+    """PERSON_FEATURES of person_mentions rows (see person_feature_columns)."""
+    frame = mentions.select([*KEY, "name"]).to_pandas()
+    frame.insert(0, "mention_id", np.arange(len(frame), dtype=np.int64))
+    derived = pd.DataFrame(
+        {
+            column: pd.Series(values, dtype=object) if values.dtype == object else values
+            for column, values in person_feature_columns(mentions).items()
+        },
+        index=frame.index,
+    )
+    return pd.concat([frame, derived], axis=1)[PERSON_FEATURES]
 
 
 def company_features(run_dir: Path) -> pd.DataFrame:

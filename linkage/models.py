@@ -712,6 +712,21 @@ class Model:
     def as_dict(self) -> dict[str, Any]:
         return self.linker.misc.save_model_to_json()
 
+    def term_frequencies(self) -> pd.DataFrame:
+        """The term-frequency tables the model's levels are adjusted by, as one table
+        (column, value, tf): what `veil link` saves beside the model for the real-time
+        scorer (loaders/rundir.py TERM_FREQUENCY_SCHEMA)."""
+        parts = []
+        for column in TF_COLUMNS[self.entity_type]:
+            rows = self.con.sql(
+                f'SELECT "{column}", "tf_{column}" FROM {tf_table_name(self.entity_type, column)}'
+            ).fetchall()
+            known = [(str(value), float(tf)) for value, tf in rows if value is not None]
+            parts.append(pd.DataFrame(known, columns=["value", "tf"]).assign(column=column))
+        if not parts:
+            return pd.DataFrame({"column": [], "value": [], "tf": []}, dtype=object)
+        return pd.concat(parts, ignore_index=True)[["column", "value", "tf"]]
+
     def comparison_labels(self) -> list[tuple[str, dict[int, str]]]:
         """Per comparison: its output name and the label of each comparison vector value."""
         return [

@@ -11,7 +11,7 @@ previous result.
 Outputs, staged and moved into place together (loaders/rundir.py has the schemas):
 entities.parquet (last), links.parquet, suspects.parquet, entity_changes.parquet,
 link_report.json, and the models used under models/ (a copy, so a run records exactly
-what decided it).
+what decided it) with their term-frequency tables.
 """
 
 from __future__ import annotations
@@ -182,7 +182,7 @@ def _resolve_all(
             _saved_model(model_dirs, models.COMPANY),
             _model_path(out_dir / MODELS, models.COMPANY),
         )
-        model.save(staged.path(MODELS) / "company.json")
+        _save(model, staged)
         company_warnings: list[str] = []
         company.resolve(model, verdicts, previous_ids(previous, models.COMPANY), company_warnings)
         write_links(company, links)
@@ -206,7 +206,7 @@ def _resolve_all(
         model, person.model_source = person.model(
             _saved_model(model_dirs, models.PERSON), _model_path(out_dir / MODELS, models.PERSON)
         )
-        model.save(staged.path(MODELS) / "person.json")
+        _save(model, staged)
         person_warnings: list[str] = []
         person.resolve(model, verdicts, previous_ids(previous, models.PERSON), person_warnings)
         write_links(person, links)
@@ -221,6 +221,13 @@ def _resolve_all(
         if line:
             warnings.append(line)
     return {"person": person, "company": company}
+
+
+def _save(model: models.Model, staged: Staged) -> None:
+    """The model that decides this run, and its term frequencies beside it (what the
+    real-time scorer of `POST /screen` reads instead of a DuckDB model)."""
+    model.save(staged.path(MODELS) / f"{model.entity_type}.json")
+    staged.write(rundir.term_frequency_table(model.entity_type), model.term_frequencies())
 
 
 def _write(run_dir: Path, staged: Staged, resolved: dict[str, Resolver]) -> None:

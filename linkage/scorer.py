@@ -24,10 +24,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import pandas as pd
 from splink import SettingsCreator
 
+from config.errors import InputError
 from linkage import models
 from linkage.level_conditions import Predicate, Row, conditions, is_null
+from loaders import rundir
 
 
 @dataclass(frozen=True)
@@ -75,6 +78,16 @@ def probability(match_weight: float) -> float:
         return 1.0 / (1.0 + math.pow(2.0, -match_weight))
     odds = math.pow(2.0, match_weight)
     return odds / (1.0 + odds)
+
+
+def by_column(table: pd.DataFrame, columns: tuple[str, ...]) -> dict[str, dict[str, float]]:
+    """A term-frequency table (column, value, tf) as the scorer reads it: per column, value
+    -> term frequency (every one of `columns`, empty where the table has none)."""
+    out: dict[str, dict[str, float]] = {column: {} for column in columns}
+    for column, part in table.groupby("column", sort=False):
+        values, tfs = part["value"].astype(str).tolist(), part["tf"].astype(float).tolist()
+        out[str(column)] = dict(zip(values, tfs, strict=True))
+    return out
 
 
 def _level(level: Any, levels: list[Any], known: Mapping[str, Predicate]) -> _Level:
@@ -146,14 +159,11 @@ class PairScorer:
     @classmethod
     def from_model(cls, model: models.Model) -> PairScorer:
         """The scorer of a trained or loaded model, its TF tables read from its connection."""
-        tables: dict[str, dict[str, float]] = {}
-        for column in models.TF_COLUMNS[model.entity_type]:
-            rows = model.con.sql(
-                f'SELECT "{column}", "tf_{column}" '
-                f"FROM {models.tf_table_name(model.entity_type, column)}"
-            ).fetchall()
-            tables[column] = {str(value): float(tf) for value, tf in rows if value is not None}
-        return cls(model.entity_type, model.as_dict(), tables)
+        return cls(
+            model.entity_type,
+            model.as_dict(),
+            by_column(model.term_frequencies(), models.TF_COLUMNS[model.entity_type]),
+        )
 
     @classmethod
     def from_saved(
@@ -161,6 +171,19 @@ class PairScorer:
     ) -> PairScorer:
         """The scorer of a model saved by `veil model train` or `veil link`."""
         return cls(entity_type, models.read_saved(path), term_frequencies)
+
+    @classmethod
+    def from_run(cls, run_dir: Path, entity_type: str) -> PairScorer:
+        """The scorer of the model that linked `run_dir`, with the term frequencies `veil
+        link` saved beside it (no DuckDB, no features)."""
+        table = rundir.table(run_dir, rundir.term_frequency_table(entity_type))
+        path = run_dir / rundir.MODELS / f"{entity_type}.json"
+        try:
+            return cls.from_saved(
+                path, entity_type, by_column(table, models.TF_COLUMNS[entity_type])
+            )
+        except ValueError as err:  # a level the scorer does not know, an untrained one
+            raise InputError(str(path), f"cannot score with this model: {err}") from None
 
     def _tf_adjustment(self, tf: tuple[str, float, float, float], left: Row, right: Row) -> float:
         column, weight, log2_u, least = tf

@@ -80,3 +80,24 @@ def combined_features(
         [ids["entity_id"].to_numpy(dtype=object), np.full(len(own), None, dtype=object)]
     )
     return combined, existing
+
+
+def resolved_features(entity_type: str, run_dir: Path) -> pd.DataFrame:
+    """The features of every `entity_type` mention a linked run's entities resolve (a
+    wave's: those of every run so far), with `run` and `entity_id`: the run as linkage
+    left it, for scoring newcomers against it (linkage/screen.py)."""
+    entities = linked_entities(run_dir, run_dir)
+    if entities is None:
+        raise InputError(
+            str(rundir.path(run_dir, "entities")), "the run is not linked: `veil link --run` it"
+        )
+    mine = entities[entities["entity_type"] == entity_type]
+    runs = mine[["run", "run_path"]].drop_duplicates().itertuples(index=False, name=None)
+    frames = [features(entity_type, Path(path)).assign(run=run) for run, path in sorted(runs)]
+    if not frames:
+        return features(entity_type, run_dir).assign(run=".", entity_id=None).iloc[:0]
+    combined = pd.concat(frames, ignore_index=True).merge(
+        mine[["run", *KEY, "entity_id"]], on=["run", *KEY], how="inner"
+    )
+    combined["mention_id"] = np.arange(len(combined), dtype=np.int64)
+    return combined

@@ -74,10 +74,12 @@ class Table:
     schema: pa.Schema
     written_by: str
     version: int = 1
+    #: The subdirectory of the run directory holding the file ("" for the run directory).
+    directory: str = ""
 
     @property
     def file(self) -> str:
-        return f"{self.name}.parquet"
+        return f"{self.directory}/{self.name}.parquet" if self.directory else f"{self.name}.parquet"
 
     @property
     def stamp(self) -> str:
@@ -156,9 +158,24 @@ _LINK_SCHEMAS = {
     ),
 }
 
+#: Per entity type, the term frequencies its model's exact-name levels were adjusted by
+#: (linkage/models.py, term_frequencies): the chance that another entity bears the value.
+#: Saved beside the model so the real-time scorer needs no DuckDB (linkage/scorer.py).
+TERM_FREQUENCY_SCHEMA = pa.schema([("column", _s), ("value", _s), ("tf", pa.float64())])
+
+
+def term_frequency_table(entity_type: str) -> str:
+    """The name of `entity_type`'s term-frequency table (in the run's models/)."""
+    return f"{entity_type}_term_frequencies"
+
+
 TABLES: dict[str, Table] = {
     **{name: Table(name, arrow_schema(row), LOAD) for name, row in LOAD_TABLES.items()},
     **{name: Table(name, schema, LINK) for name, schema in _LINK_SCHEMAS.items()},
+    **{
+        name: Table(name, TERM_FREQUENCY_SCHEMA, LINK, directory=MODELS)
+        for name in (term_frequency_table("person"), term_frequency_table("company"))
+    },
 }
 
 
@@ -329,13 +346,21 @@ class Staged:
         """Where file (or directory) `name` is staged: a table's name or a file name."""
         return self.dir / (TABLES[name].file if name in TABLES else name)
 
+    def _table_path(self, name: str) -> Path:
+        """Where table `name` is staged, its subdirectory made."""
+        target = self.path(name)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        return target
+
     def writer(self, name: str) -> pq.ParquetWriter:
         """A streaming writer of table `name` (close it, e.g. `with staged.writer(...)`)."""
-        return pq.ParquetWriter(self.path(name), TABLES[name].stamped_schema(), compression="zstd")
+        return pq.ParquetWriter(
+            self._table_path(name), TABLES[name].stamped_schema(), compression="zstd"
+        )
 
     def write(self, name: str, data: pa.Table | pd.DataFrame) -> None:
         """Table `name` whole, in its schema (a frame's columns are taken by name)."""
-        pq.write_table(conform(name, data), self.path(name), compression="zstd")
+        pq.write_table(conform(name, data), self._table_path(name), compression="zstd")
 
     def publish(self, last: str | None = None) -> None:
         """Move every staged file into the directory (a staged directory replaces the one

@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import typer
 import uvicorn
+
+from config.settings import export
 
 HOST, PORT = "127.0.0.1", 8321
 PAGE_URL = f"http://{HOST}:{PORT}/"
@@ -13,7 +17,17 @@ def serve(
     host: str = typer.Option(HOST, "--host", help="address to listen on"),
     port: int = typer.Option(PORT, "--port", min=1, max=65535, help="TCP port"),
     workers: int = typer.Option(1, "--workers", min=1, help="worker processes"),
+    run: Path | None = typer.Option(
+        None,
+        "--run",
+        exists=True,
+        file_okay=False,
+        help="the linked run whose saved models screen applications (POST /screen); "
+        "default: the run of the graph's last load",
+    ),
 ) -> None:
     """Serve the API over the Neo4j the CLI would use (NEO4J_URI's, else the local one,
     which must run already: `veil neo4j start`)."""
+    if run is not None:
+        export("serve_run", str(run.resolve()))
     uvicorn.run("service.api.app:create_app", factory=True, host=host, port=port, workers=workers)

@@ -55,9 +55,13 @@ def _last_audit() -> dict[str, object]:
 
 
 def test_health_and_readiness(client: TestClient) -> None:
+    """Up, Neo4j answering; not ready to screen: this run has no saved models (a linked
+    run's readiness is tests/test_screen.py's)."""
     assert client.get("/healthz").json() == {"status": "ok"}
     ready = client.get("/readyz")
-    assert ready.status_code == 200 and ready.json()["status"] == "ready"
+    assert ready.status_code == 503
+    error = ready.json()["error"]
+    assert error["code"] == "screening_unavailable" and "veil link" in error["message"]
 
 
 def test_no_key_or_a_wrong_key_is_401_and_audited(client: TestClient) -> None:
@@ -139,6 +143,14 @@ def test_related_party_risk_checks_its_reach(client: TestClient) -> None:
     assert too_far.status_code == 422 and too_far.json()["error"]["code"] == "bad_input"
 
 
+def _not_ready(app: TestClient) -> str:
+    """The code /readyz answers 503 with."""
+    ready = app.get("/readyz")
+    assert ready.status_code == 503, ready.text
+    code: str = ready.json()["error"]["code"]
+    return code
+
+
 @pytest.mark.slow
 def test_neo4j_down_is_503_and_the_app_recovers_by_itself(tmp_path: Path, free_port: int) -> None:
     """A Neo4j of its own, stopped under a running app and started again: readiness and
@@ -152,7 +164,8 @@ def test_neo4j_down_is_503_and_the_app_recovers_by_itself(tmp_path: Path, free_p
     try:
         with TestClient(create_app(server.settings)) as app:
             headers = _key(Role.REGULATOR)
-            assert app.get("/readyz").status_code == 200
+            # an empty graph: Neo4j answers, there is nothing to screen with
+            assert _not_ready(app) == "screening_unavailable"
             server.stop()
             down = app.get("/readyz")
             assert down.status_code == 503, down.text
@@ -161,7 +174,7 @@ def test_neo4j_down_is_503_and_the_app_recovers_by_itself(tmp_path: Path, free_p
             lookup = app.get("/companies/C000000000000", headers=headers)
             assert lookup.status_code == 503
             server = start(config, watch_stdin=True)
-            assert app.get("/readyz").status_code == 200
+            assert _not_ready(app) == "screening_unavailable"
             assert app.get("/companies/C000000000000", headers=headers).status_code == 404
     finally:
         server.stop()

@@ -93,6 +93,14 @@ def test_an_inspector_finds_the_controller_and_dismisses_an_alert(
             expect(page.locator("#alert-title")).to_contain_text("已驳回")
             expect(page.locator("#alert-history")).to_contain_text("同名不同人")
             page.screenshot(path=str(tmp_path / "alert.png"), full_page=True)
+
+            page.click("nav button[data-tab='screen']")
+            page.fill("#screen-company", company["name"])
+            page.fill(".screen-person .name", controller["name"])
+            page.click("#screen-form button[type='submit']")
+            expect(page.locator("#screen-result")).to_contain_text("登记企业")
+            expect(page.locator("#screen-result")).to_contain_text(controller["name"])
+            page.screenshot(path=str(tmp_path / "screen.png"), full_page=True)
             assert problems == []
         finally:
             browser.close()

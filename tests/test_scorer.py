@@ -168,3 +168,37 @@ def test_scorer_equals_splink_predict(
         f"{tf_adjusted} TF-adjusted, {per_pair * 1e6:.1f} us a pair, "
         f"comparisons {[c.name for c in scorer.comparisons]}"
     )
+
+
+@pytest.mark.parametrize("entity_type", [models.PERSON, models.COMPANY])
+def test_the_saved_term_frequencies_score_as_the_live_model(
+    linked_run: Path, entity_type: str
+) -> None:
+    """`veil link` saved each model's term frequencies beside it: the scorer read from the
+    run's files alone (PairScorer.from_run, no DuckDB) has the live model's tables and
+    gives its weights exactly, and Splink's predict's to 1e-6, on every pair predict
+    scores."""
+    features = _features(linked_run, entity_type)
+    saved = PairScorer.from_run(linked_run, entity_type)
+    _, provisional = provisional_grouping(features, entity_type)
+    model = models.load(
+        features, entity_type, linked_run / "models" / f"{entity_type}.json", provisional
+    )
+    try:
+        predictions = model.linker.inference.predict().as_pandas_dataframe()
+        live = PairScorer.from_model(model)
+    finally:
+        model.close()
+    assert saved.term_frequencies == live.term_frequencies
+    if entity_type == models.PERSON:
+        assert all(len(saved.term_frequencies[c]) > 100 for c in models.TF_COLUMNS[entity_type])
+    assert len(predictions) >= 1000
+    rows = {int(r["mention_id"]): r for r in features.to_dict("records")}
+    pairs = [
+        (rows[int(a)], rows[int(b)])
+        for a, b in zip(predictions["mention_id_l"], predictions["mention_id_r"], strict=True)
+    ]
+    from_files = np.array([saved.score(a, b).match_weight for a, b in pairs])
+    from_model = np.array([live.score(a, b).match_weight for a, b in pairs])
+    assert np.abs(from_files - from_model).max() == 0
+    assert np.abs(from_files - predictions["match_weight"].to_numpy()).max() <= 1e-6

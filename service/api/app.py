@@ -8,28 +8,43 @@ scope check and the audit row every request appends.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from pathlib import Path
 
 from fastapi import FastAPI
 
+from config.errors import VeilError
 from config.graph import load_graph_config
+from config.settings import environment
 from graph.server.connection import Neo4jSettings, neo4j_settings, open_driver
-from service.api import alerts, companies, errors, page
+from service.api import alerts, companies, errors, page, screen
 from service.api.common import KEY_HEADER, Graph
+from service.api.errors import ScreeningUnavailable
+from service.api.screen import ScreeningState
 
 __all__ = ["KEY_HEADER", "create_app"]
 
+log = logging.getLogger(__name__)
 
-def create_app(settings: Neo4jSettings | None = None) -> FastAPI:
+
+def create_app(settings: Neo4jSettings | None = None, run_dir: Path | None = None) -> FastAPI:
     """The app over `settings`' Neo4j (default: NEO4J_URI's server, else the local one,
-    which must already run: `veil neo4j start`)."""
+    which must already run: `veil neo4j start`), screening applications with the saved
+    models of `run_dir` (default $VEIL_SERVE_RUN, else the run of the graph's last load)."""
     chosen = settings or neo4j_settings()
+    screen_run = run_dir or environment().serve_run
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         with open_driver(chosen) as driver:
             app.state.graph = Graph(chosen, driver, load_graph_config().control)
+            app.state.screening = ScreeningState(app.state.graph, screen_run)
+            try:
+                app.state.screening.load()
+            except VeilError as err:  # /readyz and /screen say why, and try again
+                log.warning("%s", err)
             yield
 
     app = FastAPI(
@@ -39,8 +54,8 @@ def create_app(settings: Neo4jSettings | None = None) -> FastAPI:
     )
     errors.install(app)
     _health(app)
-    app.include_router(companies.router, responses=errors.RESPONSES)
-    app.include_router(alerts.router, responses=errors.RESPONSES)
+    for router in (companies.router, alerts.router, screen.router):
+        app.include_router(router, responses=errors.RESPONSES)
     app.include_router(page.router)
     return app
 
@@ -50,9 +65,26 @@ def _health(app: FastAPI) -> None:
     def healthz() -> dict[str, str]:
         return {"status": "ok"}
 
-    @app.get("/readyz", summary="Neo4j answers", responses={503: errors.RESPONSES[503]})
-    def readyz() -> dict[str, str]:
+    @app.get(
+        "/readyz",
+        summary="Neo4j answers, and the screening models are loaded",
+        responses={503: errors.RESPONSES[503]},
+    )
+    def readyz() -> dict[str, str | int | float]:
         graph: Graph = app.state.graph
         with graph.answering("checking it is ready"):
             graph.driver.verify_connectivity()
-        return {"status": "ready", "neo4j": graph.settings.uri}
+        screening: ScreeningState = app.state.screening
+        ready = screening.load()
+        stale = screening.stale()
+        if stale:
+            raise ScreeningUnavailable(f"screening is out of date: {stale}")
+        return {
+            "status": "ready",
+            "neo4j": graph.settings.uri,
+            "screening_run": str(ready.screener.run_dir),
+            "screening_mentions": ready.screener.mentions,
+            "screening_built_seconds": ready.screener.seconds,
+            "standing_triggers": ready.standings.triggers,
+            "standings_read_seconds": ready.standings.seconds,
+        }

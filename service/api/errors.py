@@ -21,12 +21,19 @@ from graph.guard import GraphUnavailable
 
 log = logging.getLogger(__name__)
 
+
+class ScreeningUnavailable(VeilError):
+    """No screener: the graph holds no load, or its run has no saved models or term
+    frequencies, or stale entities (service/api/screen.py says which)."""
+
+
 #: veil's error kinds and their (status, code); the first that matches wins.
 STATUSES: tuple[tuple[type[VeilError], int, str], ...] = (
     (NotFound, 404, "not_found"),
     (Ambiguous, 409, "ambiguous"),
     (InputError, 400, "bad_input"),
     (GraphUnavailable, 503, "graph_unavailable"),
+    (ScreeningUnavailable, 503, "screening_unavailable"),
 )
 #: The codes of plain HTTP errors (the key check's 401 and 403, an unknown route's 404).
 HTTP_CODES = {

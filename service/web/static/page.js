@@ -317,9 +317,10 @@ async function reviewAlert(action) {
 
 /* -- screening ------------------------------------------------------------------------ */
 
-const SCREEN_ROLES = { legal_representative: "法定代表人", officer: "高管", shareholder: "股东" };
+const SCREEN_ROLES = { legal_rep: "法定代表人", officer: "高管", shareholder: "股东" };
+const USCC = /^[0-9A-HJ-NPQRTUWXY]{2}\d{6}[0-9A-HJ-NPQRTUWXY]{10}$/;
 
-function addPerson(role = "legal_representative") {
+function addPerson(role = "legal_rep") {
   const row = el(
     "div",
     { class: "screen-person" },
@@ -342,8 +343,37 @@ async function screen() {
     name: row.querySelector(".name").value.trim(),
     id_number: row.querySelector(".id").value.trim() || null,
   }));
-  const result = await api("POST", "/screen", { company, persons });
-  $("#screen-result").replaceChildren(el("h3", {}, "筛查结果"), record(result));
+  const request = USCC.test(company.toUpperCase())
+    ? { uscc: company.toUpperCase(), persons }
+    : { company_name: company, persons };
+  const result = await api("POST", "/screen", request);
+  const found = result.company
+    ? `登记企业：${result.company.name}（${result.company.uscc || "无信用代码"}）`
+    : result.company_candidates.length
+      ? `同名企业 ${result.company_candidates.length} 家，未认定为其中任何一家`
+      : "未找到已登记的同名企业（新设立）";
+  const bans = (candidate) =>
+    candidate.bans.length
+      ? el("ul", {}, candidate.bans.map((ban) => el("li", { class: ban.weak ? "weak" : "banned" },
+          `${ban.rule.title}（${ban.rule.legal_basis}）${ban.start} 至 ${ban.end || "无期限"}`,
+          ban.weak ? `；匹配概率 ${ban.match_probability.toFixed(3)}，仅为弱线索` : "",
+          el("details", {}, el("summary", {}, "证据"), record({ trigger: ban.trigger, ties: ban.ties, on_record: ban.on_record })))))
+      : "无";
+  const people = result.persons.map((person) =>
+    el("section", { class: person.banned ? "screen-hit" : "" },
+      el("h4", {}, `${SCREEN_ROLES[person.role] || person.role} ${person.name} ${person.id_masked || ""}`,
+        person.banned ? el("strong", {}, " · 有生效的禁止或限制") : ""),
+      person.candidates.length
+        ? el("table", {},
+            el("thead", {}, el("tr", {}, ["候选实体", "记录中的写法", "匹配概率", "强匹配", "比对层级", "禁止 / 关注"].map((h) => el("th", {}, h)))),
+            el("tbody", {}, person.candidates.map((c) => el("tr", {},
+              el("td", {}, c.entity_id), el("td", {}, `${c.name || ""} ${c.id_masked || ""}`),
+              el("td", {}, c.match_probability.toFixed(4)), el("td", {}, c.strong ? "是" : "否"),
+              el("td", {}, el("details", {}, el("summary", {}, `${c.levels.length} 项`), record(c.levels))),
+              el("td", {}, bans(c))))))
+        : el("p", {}, `无候选实体（已比对 ${person.scored_mentions} 条记录）`),
+      person.weak_leads ? el("p", {}, `阈值以下另有 ${person.weak_leads} 条弱线索`) : ""));
+  $("#screen-result").replaceChildren(el("h3", {}, `筛查结果（${result.as_of}）`), el("p", {}, found), ...people);
 }
 
 /* -- wiring --------------------------------------------------------------------------- */

@@ -1,0 +1,272 @@
+"""Benchmark the HTTP API from a separate process on loopback: latency and throughput.
+
+    .venv/bin/python bench/api.py --companies 100000 [--clients 20] [--seconds 60] [--workers 1]
+
+1. The world of --companies (seed 7), loaded and linked by veil (cached in
+   bench/out/graphrun-linked-N-S; --relink redoes it, as does a run linked before `veil
+   link` saved term frequencies), written into a throwaway Neo4j (its own store under
+   bench/out/neo4j-api-bench, a free port, --heap, --pagecache).
+2. `veil serve` started as its own process (uvicorn, --workers) over that graph, with its
+   own VEIL_HOME (bench/out/api-home: a regulator key, the audit log); the time until
+   /readyz answers 200 is the start time (the screener is built before it), and the
+   server's resident memory (all its processes) is read from /proc once it is ready and
+   again after the load.
+3. For each endpoint in turn, --clients threads, each on its own keep-alive connection,
+   send requests back to back for --seconds (after a short warm-up):
+   - `GET /companies/{uscc}/control`: a random real company of the world;
+   - `POST /screen`: an application for a random real company (by USCC, or by name for
+     a new one) with three persons drawn from the world's real persons: the first with
+     the full ID, the second with the courts' mask (first 6 + last 4), the third with a
+     4+4 mask or none.
+   Every answer must be 200; the count of others is printed.
+
+Prints p50 / p95 / p99 latency and requests per second per endpoint, against the issue's
+targets (at 100,000 companies, 20 clients, 2 cores: control p95 < 100 ms, screen p95 <
+150 ms), and one JSON line for docs/PERFORMANCE.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import http.client
+import json
+import os
+import random
+import shutil
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from bench_runs import graph_run
+from bench_worlds import OUT
+
+from graph.load import load_run as load_graph
+from graph.server.connection import Neo4jSettings, open_driver
+from graph.server.local import ServerConfig, free_port, start
+from loaders import rundir
+
+TARGET_P95_MS = {"control": 100.0, "screen": 150.0}
+#: The secret bench/bench_runs.py loads the runs with: the server tokenises IDs with it.
+SECRET = "bench"
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _requests(world: Path, seed: int) -> dict[str, list[tuple[str, str, bytes | None]]]:
+    """Per endpoint, a pool of (method, path, body) drawn from the world's truth."""
+    rng = random.Random(seed)
+    truth = world / "truth"
+    companies = pd.read_parquet(truth / "companies.parquet").dropna(subset=["uscc"])
+    persons = pd.read_parquet(truth / "persons.parquet")
+    mentioned = pd.read_parquet(truth / "person_mentions.parquet")["true_person_id"].unique()
+    persons = persons[persons["true_person_id"].isin(mentioned)]
+    control = [
+        ("GET", f"/companies/{uscc}/control", None)
+        for uscc in companies["uscc"].sample(2000, replace=True, random_state=seed)
+    ]
+    screens = []
+    for _ in range(2000):
+        company = companies.iloc[rng.randrange(len(companies))]
+        chosen = persons.iloc[[rng.randrange(len(persons)) for _ in range(3)]]
+        ids = chosen["id_number"].tolist()
+        masks = [ids[0], ids[1][:6] + "*" * 8 + ids[1][-4:], ids[2][:4] + "*" * 10 + ids[2][-4:]]
+        if rng.random() < 0.5:
+            masks[2] = None
+        application: dict[str, Any] = {
+            "persons": [
+                {"role": role, "name": name, "id_number": shown}
+                for role, name, shown in zip(
+                    ("legal_rep", "officer", "shareholder"), chosen["name"], masks, strict=True
+                )
+            ]
+        }
+        if rng.random() < 0.5:
+            application["uscc"] = company["uscc"]
+        else:
+            application |= {"company_name": f"新{company['name']}", "region_code": "310115"}
+        screens.append(("POST", "/screen", json.dumps(application, ensure_ascii=False).encode()))
+    return {"control": control, "screen": screens}
+
+
+def _client(
+    port: int,
+    headers: dict[str, str],
+    pool: list[tuple[str, str, bytes | None]],
+    until: float,
+    seed: int,
+    out: list[tuple[float, int]],
+) -> None:
+    """Requests back to back on one keep-alive connection until `until`."""
+    rng = random.Random(seed)
+    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+    while time.perf_counter() < until:
+        method, path, body = pool[rng.randrange(len(pool))]
+        started = time.perf_counter()
+        connection.request(method, path, body=body, headers=headers)
+        response = connection.getresponse()
+        response.read()
+        out.append((time.perf_counter() - started, response.status))
+    connection.close()
+
+
+def _load(
+    port: int,
+    headers: dict[str, str],
+    pool: list[tuple[str, str, bytes | None]],
+    clients: int,
+    seconds: float,
+) -> dict[str, Any]:
+    warm: list[tuple[float, int]] = []
+    _client(port, headers, pool, time.perf_counter() + 2.0, 0, warm)
+    results: list[list[tuple[float, int]]] = [[] for _ in range(clients)]
+    until = time.perf_counter() + seconds
+    threads = [
+        threading.Thread(target=_client, args=(port, headers, pool, until, i + 1, results[i]))
+        for i in range(clients)
+    ]
+    started = time.perf_counter()
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    elapsed = time.perf_counter() - started
+    every = [r for rs in results for r in rs]
+    latency = np.array([r[0] for r in every]) * 1000
+    return {
+        "requests": len(every),
+        "not_200": sum(1 for _, status in every if status != 200),
+        "p50_ms": round(float(np.percentile(latency, 50)), 1),
+        "p95_ms": round(float(np.percentile(latency, 95)), 1),
+        "p99_ms": round(float(np.percentile(latency, 99)), 1),
+        "requests_per_second": round(len(every) / elapsed, 1),
+    }
+
+
+def _tree_rss_mib(pid: int) -> float:
+    """Resident memory of a process and its descendants."""
+    total, stack = 0, [pid]
+    while stack:
+        current = stack.pop()
+        try:
+            status = Path(f"/proc/{current}/status").read_text()
+            children = Path(f"/proc/{current}/task/{current}/children").read_text().split()
+        except OSError:
+            continue
+        total += next(
+            int(line.split()[1]) for line in status.splitlines() if line.startswith("VmRSS")
+        )
+        stack += [int(c) for c in children]
+    return round(total / 1024, 1)
+
+
+def _serve(
+    settings: Neo4jSettings, home: Path, port: int, workers: int
+) -> tuple[subprocess.Popen[bytes], float]:
+    """`veil serve` over the bench's Neo4j; (process, seconds until /readyz is 200)."""
+    env = os.environ | {
+        "NEO4J_URI": settings.uri,
+        "NEO4J_USER": settings.user,
+        "NEO4J_PASSWORD": settings.password,
+        "VEIL_HOME": str(home),
+        "VEIL_ID_SECRET": SECRET,
+        "PYTHONPATH": str(ROOT),
+    }
+    command = [sys.executable, "-m", "service.cli", "serve", "--port", str(port)]
+    started = time.perf_counter()
+    server = subprocess.Popen([*command, "--workers", str(workers)], env=env)
+    while time.perf_counter() - started < 900:
+        if server.poll() is not None:
+            raise RuntimeError(f"veil serve exited with {server.returncode}")
+        try:
+            connection = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
+            connection.request("GET", "/readyz")
+            response = connection.getresponse()
+            body = response.read()
+            if response.status == 200:
+                print(f"ready: {body.decode()}", flush=True)
+                return server, time.perf_counter() - started
+        except OSError:
+            pass
+        time.sleep(0.5)
+    server.terminate()
+    raise RuntimeError("veil serve was not ready within 900 s")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--companies", type=int, default=100_000)
+    parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--clients", type=int, default=20)
+    parser.add_argument("--seconds", type=float, default=60.0)
+    parser.add_argument("--workers", type=int, default=1, help="uvicorn worker processes")
+    parser.add_argument("--heap", default="4g", help="the bench Neo4j's heap")
+    parser.add_argument("--pagecache", default="2g", help="the bench Neo4j's page cache")
+    parser.add_argument("--relink", action="store_true", help="load and link the world again")
+    args = parser.parse_args()
+
+    world, run = graph_run(args.companies, args.seed, "linked", fresh=args.relink)
+    if not rundir.exists(run, rundir.term_frequency_table("person")):
+        print("the cached run has no saved term frequencies: linking it again", flush=True)
+        world, run = graph_run(args.companies, args.seed, "linked", fresh=True)
+    store, home = OUT / "neo4j-api-bench", OUT / "api-home"
+    for directory in (store, home):
+        shutil.rmtree(directory, ignore_errors=True)
+    home.mkdir(parents=True)
+    os.environ["VEIL_HOME"] = str(home)  # the key below, as the server will read it
+    from service import keys
+    from service.keys import Role
+
+    _, key = keys.create(Role.REGULATOR, "api bench")
+    headers = {"X-Veil-Key": key, "Content-Type": "application/json"}
+    pools = _requests(world, args.seed)
+    neo4j = start(
+        ServerConfig(data_dir=store, port=free_port(), heap=args.heap, pagecache=args.pagecache),
+        watch_stdin=True,
+    )
+    result: dict[str, Any] = {
+        "bench": "api",
+        "companies": args.companies,
+        "clients": args.clients,
+        "seconds": args.seconds,
+        "workers": args.workers,
+        "machine": f"{os.cpu_count()} cores",
+    }
+    server = None
+    try:
+        with open_driver(neo4j.settings) as driver:
+            loaded = load_graph(driver, run)
+        print(f"graph load {args.companies:,}: {loaded.seconds:.1f} s", flush=True)
+        port = free_port()
+        server, ready = _serve(neo4j.settings, home, port, args.workers)
+        result["start_seconds"] = round(ready, 1)
+        result["server_rss_mib_ready"] = _tree_rss_mib(server.pid)
+        print(
+            f"veil serve ready in {ready:.1f} s, {result['server_rss_mib_ready']} MiB", flush=True
+        )
+        for endpoint, pool in pools.items():
+            figures = _load(port, headers, pool, args.clients, args.seconds)
+            met = figures["p95_ms"] < TARGET_P95_MS[endpoint] and figures["not_200"] == 0
+            figures["target_p95_ms"] = TARGET_P95_MS[endpoint]
+            result[endpoint] = figures
+            print(
+                f"{endpoint:>8}: p50 {figures['p50_ms']} ms, p95 {figures['p95_ms']} ms, p99 "
+                f"{figures['p99_ms']} ms, {figures['requests_per_second']} requests/s "
+                f"({figures['requests']} requests, {figures['not_200']} not 200)  "
+                f"{'MET' if met else 'NOT MET'} p95 < {TARGET_P95_MS[endpoint]:.0f} ms",
+                flush=True,
+            )
+        result["server_rss_mib_after"] = _tree_rss_mib(server.pid)
+    finally:
+        if server is not None:
+            server.terminate()
+            server.wait(timeout=60)
+        neo4j.stop()
+    print(json.dumps(result, ensure_ascii=False))
+
+
+if __name__ == "__main__":
+    main()
