@@ -197,10 +197,34 @@ def _digest(pepper: bytes, salt: str, key: str) -> str:
     return hmac.new(pepper, bytes.fromhex(salt) + key.encode("utf-8"), hashlib.sha256).hexdigest()
 
 
+def _stamp(path: Path) -> tuple[int, int, int, int] | None:
+    """What changes whenever the file does (veil replaces it by rename: a new inode)."""
+    try:
+        st = path.stat()
+    except FileNotFoundError:
+        return None
+    return st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns
+
+
+#: The last store read, per path: (its stamp, its records). A request reads the store
+#: afresh only when the file has changed, so a revocation still holds from the next one.
+_READ: dict[Path, tuple[tuple[int, int, int, int], list[KeyRecord]]] = {}
+
+
 def _read(path: Path) -> list[KeyRecord]:
     """The store's records; a store that is not what veil wrote is a ConfigError naming it."""
-    if not path.exists():
+    stamp = _stamp(path)
+    if stamp is None:
         return []
+    cached = _READ.get(path)
+    if cached is not None and cached[0] == stamp:
+        return list(cached[1])
+    records = _parse(path)
+    _READ[path] = (stamp, records)
+    return list(records)
+
+
+def _parse(path: Path) -> list[KeyRecord]:
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
     except (json.JSONDecodeError, UnicodeDecodeError) as err:

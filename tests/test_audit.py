@@ -213,3 +213,35 @@ def test_cli_round_trip(home: Path) -> None:
     _write(home, [lines[0].replace("Pudong", "Minhang"), lines[1]])
     broken = runner.invoke(app, ["audit", "verify"])
     assert broken.exit_code == 1 and "line 1 (seq 1)" in broken.output
+
+
+def test_concurrent_threads_commit_in_groups_and_each_learns_its_own_row(home: Path) -> None:
+    """Threads of one server (uvicorn's pool) append at once: each gets back its own row as
+    stored, the chain holds. (That they share batches is a speed, measured by bench/api.py.)"""
+    from concurrent.futures import ThreadPoolExecutor
+
+    _append(1)
+    with ThreadPoolExecutor(max_workers=16) as pool:
+        rows = list(
+            pool.map(lambda i: audit.append("k", "analyst", "GET /x", {"i": i}, 1, 200), range(96))
+        )
+    assert sorted(r["params"]["i"] for r in rows) == list(range(96))
+    assert sorted(r["seq"] for r in rows) == list(range(2, 98))
+    stored = {json.loads(line)["seq"]: json.loads(line) for line in _lines(home)}
+    assert all(stored[r["seq"]] == r for r in rows)
+    verdict = audit.verify()
+    assert verdict.ok and verdict.rows == 97
+
+
+def test_a_broken_tail_refuses_every_waiting_row(home: Path) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    _append(2)
+    lines = _lines(home)
+    _write(home, [lines[0], lines[1][:-5]])
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        futures = [
+            pool.submit(audit.append, "k", "analyst", "GET /x", {"i": i}, 1, 200) for i in range(24)
+        ]
+    assert all(isinstance(f.exception(), AuditBroken) for f in futures)
+    assert len(_lines(home)) == 2
