@@ -20,6 +20,7 @@ from config.errors import EnvironmentProblem, InputError
 from config.graph import load_graph_config
 from config.settings import environment
 from graph.analysis import control_one, run_control
+from graph.answers import ControlAnswer, HoldingPath, ListEntry, NoController, Person
 from graph.bulk_load import bulk_load
 from graph.guard import neo4j_faults
 from graph.load import LoadSummary, load_run
@@ -189,78 +190,82 @@ def controls_command(
     with graph_driver(json_output) as (driver, database):
         answer = controls(driver, company, settings, parse_as_of(as_of), database)
     if json_output:
-        print_json(answer)
+        print_json(answer.model_dump(mode="json"))
     else:
         print_controls(answer)
 
 
-def print_controls(a: dict[str, Any]) -> None:
-    c = a["company"]
+def print_controls(a: ControlAnswer) -> None:
+    c = a.company
     console.print(
         styled(
-            (c["name"], "bold"),
-            f"  {c['entity_id']}  USCC {c.get('uscc') or '-'}  "
-            f"industry {c.get('industry_code') or '-'}  as of {a['as_of']}",
+            (c.name, "bold"),
+            f"  {c.entity_id}  USCC {c.uscc or '-'}  "
+            f"industry {c.industry_code or '-'}  as of {a.as_of}",
         )
     )
-    for rep in a["legal_representatives"]:
+    for rep in a.legal_representatives:
         console.print(
-            f"  legal representative  {_person(rep)}  since {rep['valid_from'] or 'unknown'}",
+            f"  legal representative  {_person(rep)}  since {rep.valid_from or 'unknown'}",
             highlight=False,
         )
-    for officer in a["officers"]:
-        console.print(f"  {officer['role']:<20}  {_person(officer)}", highlight=False)
-    for holder in a["shareholders"]:
+    for officer in a.officers:
+        console.print(f"  {officer.role:<20}  {_person(officer)}", highlight=False)
+    for holder in a.shareholders:
         console.print(
-            f"  shareholder  {holder['ratio']:.2%}  {holder['name']} "
-            f"({holder['kind']}, {holder['entity_id']})",
+            f"  shareholder  {_share(holder.ratio, 2)}  {holder.name} "
+            f"({holder.kind}, {holder.entity_id})",
             highlight=False,
         )
-    for owner in a["beneficial_owners"]:
+    for owner in a.beneficial_owners:
         console.print(
-            f"  beneficial owner  {owner['look_through_share']:.4%}  {owner['name']} "
-            f"({owner['entity_id']})",
+            f"  beneficial owner  {owner.look_through_share:.4%}  {owner.name} ({owner.entity_id})",
             highlight=False,
         )
-        for path in owner["paths"][:5]:
+        for path in owner.paths[:5]:
             console.print(f"      {_path(path)}", highlight=False)
-        if owner["cycles_contribute"]:
+        if owner.cycles_contribute:
             console.print("      (circular holdings add to this share)")
-    ctl = a["actual_controller"]
-    if ctl["basis"] == "none":
-        console.print(f"  actual controller: none ({ctl['note']})", highlight=False)
+    ctl = a.actual_controller
+    if isinstance(ctl, NoController):
+        console.print(f"  actual controller: none ({ctl.note})", highlight=False)
     else:
         console.print(
-            f"  actual controller  {ctl['name']} ({ctl['entity_id']}), "
-            f"basis {ctl['basis']}, look-through {ctl['look_through_share']:.4%}",
+            f"  actual controller  {ctl.name} ({ctl.entity_id}), "
+            f"basis {ctl.basis}, look-through {_share(ctl.look_through_share, 4)}",
             highlight=False,
         )
-        if ctl["chain"]:
-            chain = " <- ".join(f"{n['name']}" for n in ctl["chain"])
+        if ctl.chain:
+            chain = " <- ".join(f"{n.name}" for n in ctl.chain)
             console.print(f"      majority chain: {chain}", highlight=False)
-    for p in a["punishments"]:
+    for p in a.punishments:
         console.print(
             styled(
                 "  ",
                 ("punishment", "red"),
-                f" {p['decision_date']} {p['decision_number']} "
-                f"{','.join(p['categories'] or [])} on {p['on_name']} ({p['via']})",
+                f" {p.decision_date} {p.decision_number} "
+                f"{','.join(p.categories)} on {p.on_name} ({p.via})",
             )
         )
-    for e in a["list_entries"]:
-        state = "listed" if e["listed_on_date"] else _list_end(e)
+    for e in a.list_entries:
+        state = "listed" if e.listed_on_date else _list_end(e)
         console.print(
             styled(
                 "  ",
                 ("list", "red"),
-                f" {e['list']} {e['entered']} ({state}) on {e['on_name']} ({e['via']})",
+                f" {e.list} {e.entered} ({state}) on {e.on_name} ({e.via})",
             )
         )
 
 
-def _list_end(entry: dict[str, Any]) -> str:
+def _share(ratio: float | None, digits: int) -> str:
+    """A fraction as a percentage; `?` where the record gives none."""
+    return "?" if ratio is None else f"{ratio:.{digits}%}"
+
+
+def _list_end(entry: ListEntry) -> str:
     """How a list entry ended: removed, or its management period (管理期限至) ran out."""
-    removed, expires = entry["removed"], entry.get("expires")
+    removed, expires = entry.removed, entry.expires
     if removed is not None and (expires is None or removed <= expires):
         return f"removed {removed}"
     if expires is not None:
@@ -268,16 +273,16 @@ def _list_end(entry: dict[str, Any]) -> str:
     return ""
 
 
-def _person(p: dict[str, Any]) -> str:
-    masks = ",".join(p.get("id_masks") or [])
-    return f"{p['name']} ({p['entity_id']}{', ' + masks if masks else ''})"
+def _person(p: Person) -> str:
+    masks = ",".join(p.id_masks)
+    return f"{p.name} ({p.entity_id}{', ' + masks if masks else ''})"
 
 
-def _path(path: dict[str, Any]) -> str:
-    text = path["nodes"][0]["name"] or path["nodes"][0]["entity_id"]
-    for node, ratio in zip(path["nodes"][1:], path["ratios"], strict=True):
-        text += f" -{ratio:.0%}-> {node['name'] or node['entity_id']}"
-    return f"{text} = {path['share']:.4%}"
+def _path(path: HoldingPath) -> str:
+    text = path.nodes[0].name or path.nodes[0].entity_id
+    for node, ratio in zip(path.nodes[1:], path.ratios, strict=True):
+        text += f" -{ratio:.0%}-> {node.name or node.entity_id}"
+    return f"{text} = {path.share:.4%}"
 
 
 def footprint_command(
@@ -290,47 +295,46 @@ def footprint_command(
     with graph_driver(json_output) as (driver, database):
         answer = footprint(driver, person, id_hint, database)
     if json_output:
-        print_json(answer)
+        print_json(answer.model_dump(mode="json"))
         return
-    p = answer["person"]
-    console.print(styled((p["name"], "bold"), f"  {_person(p)}"))
-    for r in answer["roles"]:
+    p = answer.person
+    console.print(styled((p.name, "bold"), f"  {_person(p)}"))
+    for r in answer.roles:
         console.print(
-            f"  {r['role']:<20} {r['name']} ({r['entity_id']}) "
-            f"{r['valid_from'] or '?'} .. {r['valid_to'] or 'now'}",
+            f"  {r.role:<20} {r.name} ({r.entity_id}) "
+            f"{r.valid_from or '?'} .. {r.valid_to or 'now'}",
             highlight=False,
         )
-    for h in answer["holdings"]:
+    for h in answer.holdings:
         console.print(
-            f"  shareholder {h['ratio']:.2%} {h['name']} ({h['entity_id']}) since "
-            f"{h['valid_from'] or '?'}",
+            f"  shareholder {_share(h.ratio, 2)} {h.name} ({h.entity_id}) since "
+            f"{h.valid_from or '?'}",
             highlight=False,
         )
-    for c in answer["control"]:
+    for c in answer.control:
         console.print(
-            f"  {c['relation'].lower()} {c['share']:.2%} {c['name']} ({c['entity_id']})",
+            f"  {c.relation.lower()} {_share(c.share, 2)} {c.name} ({c.entity_id})",
             highlight=False,
         )
-    for i in answer["indirect"]:
+    for i in answer.indirect:
         console.print(
-            f"  through holding companies ({i['hops']} hops): {i['name']} ({i['entity_id']})",
+            f"  through holding companies ({i.hops} hops): {i.name} ({i.entity_id})",
             highlight=False,
         )
-    for x in answer["punishments"]:
+    for x in answer.punishments:
         console.print(
             styled(
                 "  ",
                 ("punishment", "red"),
-                f" {x['decision_date']} {x['decision_number']} on {x['on_name']} ({x['via']})",
+                f" {x.decision_date} {x.decision_number} on {x.on_name} ({x.via})",
             )
         )
-    for x in answer["list_entries"]:
+    for e in answer.list_entries:
         console.print(
             styled(
                 "  ",
                 ("list", "red"),
-                f" {x['list']} {x['entered']}..{_list_end(x) or 'now'} on "
-                f"{x['on_name']} ({x['via']})",
+                f" {e.list} {e.entered}..{_list_end(e) or 'now'} on {e.on_name} ({e.via})",
             )
         )
 
@@ -348,16 +352,16 @@ def risk_command(
     with graph_driver(json_output) as (driver, database):
         answer = related_party_risk(driver, company, reach, parse_as_of(as_of), database)
     if json_output:
-        print_json(answer)
+        print_json(answer.model_dump(mode="json"))
         return
     console.print(
-        f"{answer['related_companies']} companies within {reach} relationships; "
-        f"{len(answer['related'])} with punishments or list entries"
+        f"{answer.related_companies} companies within {reach} relationships; "
+        f"{len(answer.related)} with punishments or list entries"
     )
-    for r in answer["related"]:
+    for r in answer.related:
         console.print(
-            f"  {r['name']} ({r['entity_id']}), {r['distance']} away: "
-            f"{len(r['punishments'])} punishments, {len(r['list_entries'])} "
+            f"  {r.name} ({r.entity_id}), {r.distance} away: "
+            f"{len(r.punishments)} punishments, {len(r.list_entries)} "
             "list entries",
             highlight=False,
         )

@@ -1,16 +1,17 @@
 """Companies and persons: a company's record, who controls it, the risk around it, and a
-person's footprint, read through graph.queries as the CLI reads them."""
+person's footprint, read through graph.queries as the CLI reads them and returned as the
+same typed answers (graph/answers.py)."""
 
 from __future__ import annotations
 
 from datetime import date
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter, Query
 
 from config.errors import Ambiguous, NotFound
+from graph.answers import Company, ControlAnswer, Footprint, RelatedPartyRisk
 from graph.queries import controls, footprint, related_party_risk
-from graph.values import jsonable
 from service.api import errors
 from service.api.common import Caller, GraphDep, audited, require, scoped_company
 from service.keys import Action
@@ -21,12 +22,11 @@ AsOf = Annotated[date | None, Query(description="YYYY-MM-DD; default today")]
 
 
 @router.get("/companies/{reference}", summary="A company by entity ID, USCC or exact name")
-def company(reference: str, principal: Caller, graph: GraphDep) -> dict[str, Any]:
+def company(reference: str, principal: Caller, graph: GraphDep) -> Company:
     endpoint = "GET /companies/{ref}"
     found = scoped_company(graph, principal, Action.COMPANIES, reference, endpoint)
     audited(principal, endpoint, {"company": reference}, 1, 200)
-    answer: dict[str, Any] = jsonable(found)
-    return answer
+    return found
 
 
 @router.get(
@@ -35,15 +35,14 @@ def company(reference: str, principal: Caller, graph: GraphDep) -> dict[str, Any
 )
 def control(
     reference: str, principal: Caller, graph: GraphDep, as_of: AsOf = None
-) -> dict[str, Any]:
+) -> ControlAnswer:
     endpoint = "GET /companies/{ref}/control"
     found = scoped_company(graph, principal, Action.CONTROL, reference, endpoint)
-    with graph.answering(f"reading the control of {found['entity_id']}"):
-        answer = controls(graph.driver, found["entity_id"], graph.control, as_of, graph.database)
+    with graph.answering(f"reading the control of {found.entity_id}"):
+        answer = controls(graph.driver, found.entity_id, graph.control, as_of, graph.database)
     params = {"company": reference, "as_of": None if as_of is None else as_of.isoformat()}
     audited(principal, endpoint, params, 1, 200)
-    result: dict[str, Any] = jsonable(answer)
-    return result
+    return answer
 
 
 @router.get(
@@ -56,21 +55,20 @@ def risk(
     graph: GraphDep,
     hops: Annotated[int, Query(ge=1, le=6, description="relationships to follow")] = 2,
     as_of: AsOf = None,
-) -> dict[str, Any]:
+) -> RelatedPartyRisk:
     endpoint = "GET /companies/{ref}/risk"
     found = scoped_company(graph, principal, Action.CONTROL, reference, endpoint)
-    with graph.answering(f"reading the related-party risk of {found['entity_id']}"):
-        answer = related_party_risk(graph.driver, found["entity_id"], hops, as_of, graph.database)
-    audited(principal, endpoint, {"company": reference, "hops": hops}, len(answer["related"]), 200)
-    result: dict[str, Any] = jsonable(answer)
-    return result
+    with graph.answering(f"reading the related-party risk of {found.entity_id}"):
+        answer = related_party_risk(graph.driver, found.entity_id, hops, as_of, graph.database)
+    audited(principal, endpoint, {"company": reference, "hops": hops}, len(answer.related), 200)
+    return answer
 
 
 @router.get(
     "/persons/{entity_id}/footprint",
     summary="Every company a person is or was tied to, and its record",
 )
-def person_footprint(entity_id: str, principal: Caller, graph: GraphDep) -> dict[str, Any]:
+def person_footprint(entity_id: str, principal: Caller, graph: GraphDep) -> Footprint:
     endpoint = "GET /persons/{id}/footprint"
     params = {"person": entity_id}
     require(principal, Action.PERSONS, endpoint, params)
@@ -80,6 +78,5 @@ def person_footprint(entity_id: str, principal: Caller, graph: GraphDep) -> dict
     except (NotFound, Ambiguous) as err:
         audited(principal, endpoint, params, 0, errors.status_of(err)[0])
         raise
-    audited(principal, endpoint, params, len(answer["roles"]) + len(answer["holdings"]), 200)
-    result: dict[str, Any] = jsonable(answer)
-    return result
+    audited(principal, endpoint, params, len(answer.roles) + len(answer.holdings), 200)
+    return answer
