@@ -1,24 +1,29 @@
 """Companies and persons: a company's record, who controls it, the risk around it, and a
 person's footprint, read through graph.queries as the CLI reads them and returned as the
-same typed answers (graph/answers.py)."""
+same typed answers (graph/answers.py), as the caller's role may see them
+(service/api/disclosure.py)."""
 
 from __future__ import annotations
 
 from datetime import date
 from typing import Annotated
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Path, Query
 
 from config.errors import Ambiguous, NotFound
 from graph.answers import Company, ControlAnswer, Footprint, RelatedPartyRisk
-from graph.queries import controls, footprint, related_party_risk
+from graph.queries import PERSON_ID, controls, footprint, related_party_risk
 from service.api import errors
 from service.api.common import Caller, GraphDep, audited, require, scoped_company
+from service.api.disclosure import disclosed
 from service.keys import Action
 
 router = APIRouter(tags=["companies"])
 
 AsOf = Annotated[date | None, Query(description="YYYY-MM-DD; default today")]
+PersonId = Annotated[
+    str, Path(pattern=PERSON_ID.pattern, description="veil person entity ID (P + 12 hex digits)")
+]
 
 
 @router.get("/companies/{reference}", summary="A company by entity ID, USCC or exact name")
@@ -26,7 +31,7 @@ def company(reference: str, principal: Caller, graph: GraphDep) -> Company:
     endpoint = "GET /companies/{ref}"
     found = scoped_company(graph, principal, Action.COMPANIES, reference, endpoint)
     audited(principal, endpoint, {"company": reference}, 1, 200)
-    return found
+    return disclosed(found, principal)
 
 
 @router.get(
@@ -42,7 +47,7 @@ def control(
         answer = controls(graph.driver, found.entity_id, graph.control, as_of, graph.database)
     params = {"company": reference, "as_of": None if as_of is None else as_of.isoformat()}
     audited(principal, endpoint, params, 1, 200)
-    return answer
+    return disclosed(answer, principal)
 
 
 @router.get(
@@ -61,14 +66,14 @@ def risk(
     with graph.answering(f"reading the related-party risk of {found.entity_id}"):
         answer = related_party_risk(graph.driver, found.entity_id, hops, as_of, graph.database)
     audited(principal, endpoint, {"company": reference, "hops": hops}, len(answer.related), 200)
-    return answer
+    return disclosed(answer, principal)
 
 
 @router.get(
     "/persons/{entity_id}/footprint",
     summary="Every company a person is or was tied to, and its record",
 )
-def person_footprint(entity_id: str, principal: Caller, graph: GraphDep) -> Footprint:
+def person_footprint(entity_id: PersonId, principal: Caller, graph: GraphDep) -> Footprint:
     endpoint = "GET /persons/{id}/footprint"
     params = {"person": entity_id}
     require(principal, Action.PERSONS, endpoint, params)
@@ -79,4 +84,4 @@ def person_footprint(entity_id: str, principal: Caller, graph: GraphDep) -> Foot
         audited(principal, endpoint, params, 0, errors.status_of(err)[0])
         raise
     audited(principal, endpoint, params, len(answer.roles) + len(answer.holdings), 200)
-    return answer
+    return disclosed(answer, principal)
