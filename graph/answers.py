@@ -309,3 +309,24 @@ class RelatedPartyRisk(Answer):
     hops: int = Field(description="relationships followed, over holdings and control")
     related_companies: int = Field(description="companies within reach")
     related: list[RelatedParty] = Field(description="those with punishments or list entries")
+
+
+class CompanyHit(Answer):
+    """A company a search found, and how."""
+
+    match: Literal["code", "name", "sound", "partial"] = Field(
+        description="code: its USCC or entity ID; name: a form of one of its names or "
+        "former names (simplified or traditional, bracketed region, romanised); sound: its "
+        "trade name sounds the same (in the query's region, when it names one); partial: "
+        "the query is part of one of its names"
+    )
+    company: Company
+
+
+class CompanySearch(Answer):
+    """Companies found by a name or code, exact matches first (`GET /companies?q=`)."""
+
+    total: int = Field(description="companies found (within the caller's scope)")
+    page: int = Field(description="this page, from 1")
+    per_page: int
+    hits: list[CompanyHit] = Field(description="by match (code, name, sound, partial), then name")

@@ -16,8 +16,9 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import date
-from typing import Any, TypeVar
+from typing import Any, Literal, TypeVar
 
 import neo4j
 
@@ -27,6 +28,8 @@ from graph.analysis import walk_upstream
 from graph.answers import (
     BeneficialOwner,
     Company,
+    CompanyHit,
+    CompanySearch,
     ControlAnswer,
     Controller,
     Footprint,
@@ -115,6 +118,99 @@ def _find_company(tx: neo4j.ManagedTransaction, reference: str) -> Company:
             ],
         )
     return Company.model_validate(found[0]["c"])
+
+
+@dataclass(frozen=True)
+class NameSearch:
+    """What a company search looks for. The caller standardises the query with linkage's
+    search keys (linkage.company_names.search_keys), the function `veil link` wrote the
+    Company nodes' keys with; graph/ knows linkage only by its files, so it cannot.
+
+    code: a USCC or entity ID as typed (None for a name); keys, sounds, fragments: looked
+    up in the Company nodes' name_keys, name_sounds and name_forms (graph/facts.py).
+    """
+
+    code: str | None = None
+    keys: tuple[str, ...] = ()
+    sounds: tuple[str, ...] = ()
+    fragments: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Scope:
+    """The companies a scoped caller may see: region code prefixes (`31`, `3101`) and, if
+    any, industry code prefixes (`F52`)."""
+
+    regions: tuple[str, ...]
+    industries: tuple[str, ...] = ()
+
+
+#: Each way of matching, by rank: every branch is served by an index (uscc and entity_id
+#: range indexes, the name text indexes of graph/schema.py).
+_SEARCH = (
+    "CALL () { "
+    "MATCH (c:Company {uscc: $code}) RETURN c, 0 AS rank "
+    "UNION ALL MATCH (c:Company {entity_id: $code}) RETURN c, 0 AS rank "
+    "UNION ALL UNWIND $keys AS k MATCH (c:Company) WHERE c.name_keys CONTAINS k "
+    "RETURN c, 1 AS rank "
+    "UNION ALL UNWIND $sounds AS k MATCH (c:Company) WHERE c.name_sounds CONTAINS k "
+    "RETURN c, 2 AS rank "
+    "UNION ALL UNWIND $fragments AS k MATCH (c:Company) WHERE c.name_forms CONTAINS k "
+    "RETURN c, 3 AS rank } "
+    "WITH c, min(rank) AS rank "
+    "WHERE $regions IS NULL OR (any(r IN $regions WHERE c.region_code STARTS WITH r) "
+    "AND (size($industries) = 0 "
+    "OR any(i IN $industries WHERE toUpper(c.industry_code) STARTS WITH i))) "
+    "WITH c, rank ORDER BY rank, c.name, c.entity_id "
+    "WITH count(*) AS total, collect([c, rank]) AS hits "
+    "UNWIND CASE WHEN size(hits) > $skip THEN hits[$skip..$skip + $limit] ELSE [null] END AS hit "
+    "WITH total, hit[0] AS c, hit[1] AS rank "
+    "RETURN total, rank, CASE WHEN c IS NULL THEN null ELSE " + _COMPANY_FIELDS + " END AS c"
+)
+_MATCHES: tuple[Literal["code", "name", "sound", "partial"], ...] = (
+    "code",
+    "name",
+    "sound",
+    "partial",
+)
+
+
+def search_companies(
+    driver: neo4j.Driver,
+    search: NameSearch,
+    scope: Scope | None = None,
+    page: int = 1,
+    per_page: int = 20,
+    database: str = "neo4j",
+) -> CompanySearch:
+    """The companies `search` finds (within `scope`, if given): a page of them, exact
+    matches (code, then any form of a name) before same-sound and partial ones, then by
+    name; and how many there are in all."""
+    if page < 1 or not 1 <= per_page <= 1000:
+        raise ValueError(f"page must be 1 or more and per_page 1..1000, got {page}, {per_page}")
+
+    def bars(values: tuple[str, ...]) -> list[str]:  # keys are stored between bars
+        return [f"|{v}|" for v in values if v and "|" not in v]
+
+    rows = _read(
+        driver,
+        _SEARCH,
+        database,
+        code=search.code,
+        keys=bars(search.keys),
+        sounds=bars(search.sounds),
+        fragments=[f for f in search.fragments if f and "|" not in f],
+        regions=None if scope is None else list(scope.regions),
+        industries=[] if scope is None else [i.upper() for i in scope.industries],
+        skip=(page - 1) * per_page,
+        limit=per_page,
+    )
+    hits = [
+        CompanyHit(match=_MATCHES[r["rank"]], company=Company.model_validate(r["c"]))
+        for r in rows
+        if r["c"] is not None
+    ]
+    return CompanySearch(total=rows[0]["total"], page=page, per_page=per_page, hits=hits)
 
 
 def resolve_person(

@@ -1,4 +1,5 @@
-"""`veil graph init|load|control`, `veil controls`, `veil footprint`, `veil risk`.
+"""`veil graph init|load|control`, `veil find-company`, `veil controls`, `veil footprint`,
+`veil risk`.
 
 Each command talks to NEO4J_URI's server when it is set, else to the local Neo4j, which it
 starts (detached, as `veil neo4j start` would) when it is not running yet.
@@ -28,6 +29,7 @@ from graph.queries import controls, footprint, related_party_risk, resolve_compa
 from graph.schema import init_schema
 from graph.server.connection import Neo4jSettings, external_settings, neo4j_settings, open_driver
 from graph.server.local import server_config
+from service.company_search import find_companies
 from service.console import console, err_console, print_json, run_guarded, styled
 from service.progress import shown
 
@@ -178,6 +180,33 @@ def control(
         )
     if summary.seconds:
         console.print("seconds: " + ", ".join(f"{k} {v:.1f}" for k, v in summary.seconds.items()))
+
+
+def find_company_command(
+    query: str = typer.Argument(..., help="USCC, entity ID, or a company name in any form"),
+    page: int = typer.Option(1, "--page", min=1),
+    per_page: int = typer.Option(20, "--per-page", min=1, max=1000),
+    json_output: bool = typer.Option(False, "--json"),
+) -> None:
+    with graph_driver(json_output) as (driver, database):
+        found = find_companies(driver, query, None, page, per_page, database)
+    if json_output:
+        print_json(found.model_dump(mode="json"))
+        return
+    first = (page - 1) * per_page
+    shown_to = first + len(found.hits)
+    console.print(
+        f"{found.total} companies found; {first + 1 if found.hits else 0}-{shown_to} shown",
+        highlight=False,
+    )
+    for hit in found.hits:
+        c = hit.company
+        console.print(
+            f"  {hit.match:<7}  {c.name}  {c.entity_id}  USCC {c.uscc or '-'}  "
+            f"region {c.region_code or '-'}  industry {c.industry_code or '-'}  "
+            f"{c.status or ''}",
+            highlight=False,
+        )
 
 
 def controls_command(

@@ -358,6 +358,25 @@ def test_footprint_follows_a_person_across_companies(neo4j_driver: neo4j.Driver,
     assert [r.entity_id for r in risk.related] == [cid("HOLD")]
 
 
+def test_a_run_linked_before_name_keys_loads_without_them(
+    neo4j_driver: neo4j.Driver, tmp_path: Path
+):
+    b = RunBuilder()
+    b.company("OLD", "旧食品有限公司", uscc="91310000MA1FL0001X")
+    run = b.write(tmp_path / "run")
+    (run / "company_name_keys.parquet").unlink()
+    _load(neo4j_driver, b, tmp_path / "run2")
+    records, _, _ = neo4j_driver.execute_query(
+        "MATCH (c:Company) RETURN c.entity_id AS id, c.name_keys AS keys, c.name_forms AS forms"
+    )
+    assert [r.values() for r in records] == [[cid("OLD"), "|旧食品有限公司|", "|旧食品有限公司|"]]
+    load_run(neo4j_driver, run)
+    records, _, _ = neo4j_driver.execute_query(
+        "MATCH (c:Company) RETURN c.entity_id AS id, c.name_keys AS keys, c.name_forms AS forms"
+    )
+    assert [r.values() for r in records] == [[cid("OLD"), None, None]]
+
+
 HOSTILE = [
     "X' OR 1=1 //",
     'A"}) MATCH (n) DETACH DELETE n //',

@@ -22,7 +22,7 @@ from config.errors import Ambiguous, NotFound
 from config.graph import Control
 from graph.answers import Company
 from graph.guard import neo4j_faults
-from graph.queries import find_company
+from graph.queries import Scope, find_company
 from graph.server.connection import Neo4jSettings
 from service import audit, keys
 from service.api import errors
@@ -90,6 +90,13 @@ def require(principal: Principal, action: Action, endpoint: str, params: dict[st
     if not principal.may(action):
         audited(principal, endpoint, params, 0, 403)
         raise HTTPException(403, f"a {principal.role} key may not read {action}")
+
+
+def search_scope(principal: Principal) -> Scope | None:
+    """The companies a search by `principal` may find: None for an unscoped role."""
+    if not keys.ROLES[principal.role].scoped:
+        return None
+    return Scope(tuple(keys.region_prefix(r) for r in principal.regions), principal.industries)
 
 
 def scoped_company(

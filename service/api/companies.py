@@ -1,6 +1,6 @@
-"""Companies and persons: a company's record, who controls it, the risk around it, and a
-person's footprint, read through graph.queries as the CLI reads them and returned as the
-same typed answers (graph/answers.py), as the caller's role may see them
+"""Companies and persons: finding a company, its record, who controls it, the risk around
+it, and a person's footprint, read through graph.queries as the CLI reads them and returned
+as the same typed answers (graph/answers.py), as the caller's role may see them
 (service/api/disclosure.py)."""
 
 from __future__ import annotations
@@ -11,11 +11,19 @@ from typing import Annotated
 from fastapi import APIRouter, Path, Query
 
 from config.errors import Ambiguous, NotFound
-from graph.answers import Company, ControlAnswer, Footprint, RelatedPartyRisk
+from graph.answers import Company, CompanySearch, ControlAnswer, Footprint, RelatedPartyRisk
 from graph.queries import PERSON_ID, controls, footprint, related_party_risk
 from service.api import errors
-from service.api.common import Caller, GraphDep, audited, require, scoped_company
+from service.api.common import (
+    Caller,
+    GraphDep,
+    audited,
+    require,
+    scoped_company,
+    search_scope,
+)
 from service.api.disclosure import disclosed
+from service.company_search import find_companies
 from service.keys import Action
 
 router = APIRouter(tags=["companies"])
@@ -24,6 +32,34 @@ AsOf = Annotated[date | None, Query(description="YYYY-MM-DD; default today")]
 PersonId = Annotated[
     str, Path(pattern=PERSON_ID.pattern, description="veil person entity ID (P + 12 hex digits)")
 ]
+
+
+@router.get("/companies", summary="Find companies by any form of a name, or by USCC")
+def search(
+    principal: Caller,
+    graph: GraphDep,
+    q: Annotated[
+        str,
+        Query(
+            min_length=1,
+            max_length=200,
+            description="a USCC, an entity ID, or a company name in any form: simplified or "
+            "traditional, bracketed region (星河食品（上海）有限公司), 上海市 or 上海, a former "
+            "name, romanised (SHANGHAI XINGHE FOOD CO., LTD.), or a part of a name",
+        ),
+    ],
+    page: Annotated[int, Query(ge=1, le=10_000, description="from 1")] = 1,
+    per_page: Annotated[int, Query(ge=1, le=100)] = 20,
+) -> CompanySearch:
+    endpoint = "GET /companies"
+    params = {"q": q, "page": page, "per_page": per_page}
+    require(principal, Action.SEARCH, endpoint, params)
+    with graph.answering("searching companies"):
+        found = find_companies(
+            graph.driver, q, search_scope(principal), page, per_page, graph.database
+        )
+    audited(principal, endpoint, params, len(found.hits), 200)
+    return disclosed(found, principal)
 
 
 @router.get("/companies/{reference}", summary="A company by entity ID, USCC or exact name")
