@@ -106,6 +106,7 @@ from config.linkage import DEFAULT_LINKAGE, load_linkage_config
 from config.rules import DEFAULT_RULES, load_rules
 from config.settings import private_files, veil_home
 from graph.analysis import holdings_in_force, run_control
+from graph.answers import Controller
 from graph.control.controllers import control_analysis
 from graph.load import load_run as load_graph
 from graph.queries import controls, footprint, notable_structures, related_party_risk
@@ -495,18 +496,17 @@ def control_parts(
     answers, footprints, risks = [], [], []
     controllers: set[str] = set()
     hops = settings.queries.related_party_hops
+    # The answers as `--json` prints them (dates as ISO text).
     for company in dict.fromkeys(sample):
         answer = controls(driver, company, settings.control, as_of, database)
-        answers.append(line(company, canonical(answer, scrub)))
-        person = (answer.get("actual_controller") or {}).get("entity_id")
-        if person:
-            controllers.add(person)
+        answers.append(line(company, canonical(answer.model_dump(mode="json"), scrub)))
+        if isinstance(answer.actual_controller, Controller):
+            controllers.add(answer.actual_controller.entity_id)
         risk = related_party_risk(driver, company, hops, as_of, database)
-        risks.append(line(company, canonical(risk, scrub)))
+        risks.append(line(company, canonical(risk.model_dump(mode="json"), scrub)))
     for person_id in sorted(controllers):
-        footprints.append(
-            line(person_id, canonical(footprint(driver, person_id, None, database), scrub))
-        )
+        person = footprint(driver, person_id, None, database)
+        footprints.append(line(person_id, canonical(person.model_dump(mode="json"), scrub)))
     parts["queries/notable"] = flatten(out.notable, scrub)
     parts["queries/controls"] = sorted(answers)
     parts["queries/risk"] = sorted(risks)

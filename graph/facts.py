@@ -94,7 +94,7 @@ def resolve_run(run_dir: Path) -> ResolvedRun:
         return ids
 
     persons = _persons(tables["person_mentions"], entities)
-    companies = _companies(tables["company_mentions"], entities)
+    companies = _with_name_keys(_companies(tables["company_mentions"], entities), run_dir)
     tenures = _tenures(tables["roles"], resolve)
     holdings = _holdings(tables["shareholdings"], resolve)
     punishments = _punishments(tables["punishments"], resolve)
@@ -252,6 +252,28 @@ def _companies(mentions: pd.DataFrame, entities: pd.DataFrame) -> pd.DataFrame:
     out["mentions"] = _distinct_lists(m, "mention", distinct=False)
     out["sources"] = _distinct_lists(m, "source")
     return _lists_filled(out.reset_index(), ["names", "former_names", "sources"])
+
+
+#: company_name_keys' lists -> the Company properties that hold them, each a string with
+#: its items between bars (`|a|b|`): a TEXT index serves `CONTAINS '|key|'`, which is
+#: membership, while no Neo4j index serves membership in a list property.
+NAME_KEYS = {"keys": "name_keys", "sounds": "name_sounds", "forms": "name_forms"}
+
+
+def _with_name_keys(companies: pd.DataFrame, run_dir: Path) -> pd.DataFrame:
+    """`companies` with what finds each by name (`veil link`'s company_name_keys); null
+    for a run linked before the table existed, whose companies only codes find."""
+    if not rundir.exists(run_dir, "company_name_keys"):
+        return companies.assign(**dict.fromkeys(NAME_KEYS.values()))
+    keys = rundir.table(run_dir, "company_name_keys")
+    for column in NAME_KEYS:
+        keys[column] = [
+            "|" + "|".join(values) + "|" if len(values) else None for values in keys[column]
+        ]
+    out = companies.merge(keys.rename(columns=NAME_KEYS), on="entity_id", how="left")
+    for column in NAME_KEYS.values():  # a company the table lacks: NaN -> null
+        out[column] = out[column].astype(object).where(out[column].notna(), None)
+    return out
 
 
 def _lists_filled(frame: pd.DataFrame, columns: list[str]) -> pd.DataFrame:

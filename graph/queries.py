@@ -1,7 +1,7 @@
 """The questions regulators ask of the graph, one function each, parameterised Cypher only.
 
-Every function returns plain JSON-ready dicts (dates as ISO strings) so the CLI prints them
-and the HTTP API can return them unchanged. Dates: a role or holding is in force on a day
+Every answer is a typed model of graph/answers.py, which the CLI renders and the HTTP API
+returns (OpenAPI documents them). Dates: a role or holding is in force on a day
 when it started on or before it (or its start is unknown) and has not ended by it (the
 end date is the first day it no longer holds: a legal-representative change on D ends
 the old tenure on D and starts the new one on D).
@@ -16,19 +16,37 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import date
-from typing import Any, TypeVar
+from typing import Any, Literal, TypeVar
 
 import neo4j
 
 from config.errors import Ambiguous, NotFound
 from config.graph import Control
 from graph.analysis import walk_upstream
+from graph.answers import (
+    BeneficialOwner,
+    Company,
+    CompanyHit,
+    CompanySearch,
+    ControlAnswer,
+    Controller,
+    Footprint,
+    HoldingPath,
+    ListEntry,
+    NoController,
+    Node,
+    Punishment,
+    RelatedParty,
+    RelatedPartyRisk,
+)
 from graph.control.holdings import Holding
 from graph.control.one_company import CompanyControl, company_control
-from graph.control.paths import HoldingPath, PathFinder
+from graph.control.paths import HoldingPath as FoundPath
+from graph.control.paths import PathFinder
 from graph.in_force import IN_FORCE
-from graph.values import jsonable
+from graph.values import native
 
 COMPANY_ID = re.compile(r"^C[0-9a-f]{12}$")
 PERSON_ID = re.compile(r"^P[0-9a-f]{12}$")
@@ -52,11 +70,11 @@ def _read(driver: neo4j.Driver, query: str, database: str, **params: Any) -> lis
     records, _, _ = driver.execute_query(
         query, parameters_=params, database_=database, routing_=neo4j.RoutingControl.READ
     )
-    return [jsonable(r.data()) for r in records]
+    return [native(r.data()) for r in records]
 
 
 def _rows(tx: neo4j.ManagedTransaction, query: str, **params: Any) -> list[dict[str, Any]]:
-    return [jsonable(r.data()) for r in tx.run(query, **params)]
+    return [native(r.data()) for r in tx.run(query, **params)]
 
 
 def _in_read(driver: neo4j.Driver, database: str, work: Callable[..., T], *args: Any) -> T:
@@ -68,16 +86,15 @@ def _in_read(driver: neo4j.Driver, database: str, work: Callable[..., T], *args:
 
 def resolve_company(driver: neo4j.Driver, reference: str, database: str = "neo4j") -> str:
     """The entity ID of the company `reference` names (see the module docstring)."""
-    entity_id: str = find_company(driver, reference, database)["entity_id"]
-    return entity_id
+    return find_company(driver, reference, database).entity_id
 
 
-def find_company(driver: neo4j.Driver, reference: str, database: str = "neo4j") -> dict[str, Any]:
+def find_company(driver: neo4j.Driver, reference: str, database: str = "neo4j") -> Company:
     """The company `reference` names, with its properties (`_COMPANY_FIELDS`)."""
     return _in_read(driver, database, _find_company, reference)
 
 
-def _find_company(tx: neo4j.ManagedTransaction, reference: str) -> dict[str, Any]:
+def _find_company(tx: neo4j.ManagedTransaction, reference: str) -> Company:
     reference = reference.strip()
     if COMPANY_ID.match(reference):
         query = "MATCH (c:Company {entity_id: $ref}) RETURN " + _COMPANY_FIELDS + " AS c"
@@ -100,8 +117,100 @@ def _find_company(tx: neo4j.ManagedTransaction, reference: str) -> dict[str, Any
                 for c in found
             ],
         )
-    company: dict[str, Any] = found[0]["c"]
-    return company
+    return Company.model_validate(found[0]["c"])
+
+
+@dataclass(frozen=True)
+class NameSearch:
+    """What a company search looks for. The caller standardises the query with linkage's
+    search keys (linkage.company_names.search_keys), the function `veil link` wrote the
+    Company nodes' keys with; graph/ knows linkage only by its files, so it cannot.
+
+    code: a USCC or entity ID as typed (None for a name); keys, sounds, fragments: looked
+    up in the Company nodes' name_keys, name_sounds and name_forms (graph/facts.py).
+    """
+
+    code: str | None = None
+    keys: tuple[str, ...] = ()
+    sounds: tuple[str, ...] = ()
+    fragments: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Scope:
+    """The companies a scoped caller may see: region code prefixes (`31`, `3101`) and, if
+    any, industry code prefixes (`F52`)."""
+
+    regions: tuple[str, ...]
+    industries: tuple[str, ...] = ()
+
+
+#: Each way of matching, by rank: every branch is served by an index (uscc and entity_id
+#: range indexes, the name text indexes of graph/schema.py).
+_SEARCH = (
+    "CALL () { "
+    "MATCH (c:Company {uscc: $code}) RETURN c, 0 AS rank "
+    "UNION ALL MATCH (c:Company {entity_id: $code}) RETURN c, 0 AS rank "
+    "UNION ALL UNWIND $keys AS k MATCH (c:Company) WHERE c.name_keys CONTAINS k "
+    "RETURN c, 1 AS rank "
+    "UNION ALL UNWIND $sounds AS k MATCH (c:Company) WHERE c.name_sounds CONTAINS k "
+    "RETURN c, 2 AS rank "
+    "UNION ALL UNWIND $fragments AS k MATCH (c:Company) WHERE c.name_forms CONTAINS k "
+    "RETURN c, 3 AS rank } "
+    "WITH c, min(rank) AS rank "
+    "WHERE $regions IS NULL OR (any(r IN $regions WHERE c.region_code STARTS WITH r) "
+    "AND (size($industries) = 0 "
+    "OR any(i IN $industries WHERE toUpper(c.industry_code) STARTS WITH i))) "
+    "WITH c, rank ORDER BY rank, c.name, c.entity_id "
+    "WITH count(*) AS total, collect([c, rank]) AS hits "
+    "UNWIND CASE WHEN size(hits) > $skip THEN hits[$skip..$skip + $limit] ELSE [null] END AS hit "
+    "WITH total, hit[0] AS c, hit[1] AS rank "
+    "RETURN total, rank, CASE WHEN c IS NULL THEN null ELSE " + _COMPANY_FIELDS + " END AS c"
+)
+_MATCHES: tuple[Literal["code", "name", "sound", "partial"], ...] = (
+    "code",
+    "name",
+    "sound",
+    "partial",
+)
+
+
+def search_companies(
+    driver: neo4j.Driver,
+    search: NameSearch,
+    scope: Scope | None = None,
+    page: int = 1,
+    per_page: int = 20,
+    database: str = "neo4j",
+) -> CompanySearch:
+    """The companies `search` finds (within `scope`, if given): a page of them, exact
+    matches (code, then any form of a name) before same-sound and partial ones, then by
+    name; and how many there are in all."""
+    if page < 1 or not 1 <= per_page <= 1000:
+        raise ValueError(f"page must be 1 or more and per_page 1..1000, got {page}, {per_page}")
+
+    def bars(values: tuple[str, ...]) -> list[str]:  # keys are stored between bars
+        return [f"|{v}|" for v in values if v and "|" not in v]
+
+    rows = _read(
+        driver,
+        _SEARCH,
+        database,
+        code=search.code,
+        keys=bars(search.keys),
+        sounds=bars(search.sounds),
+        fragments=[f for f in search.fragments if f and "|" not in f],
+        regions=None if scope is None else list(scope.regions),
+        industries=[] if scope is None else [i.upper() for i in scope.industries],
+        skip=(page - 1) * per_page,
+        limit=per_page,
+    )
+    hits = [
+        CompanyHit(match=_MATCHES[r["rank"]], company=Company.model_validate(r["c"]))
+        for r in rows
+        if r["c"] is not None
+    ]
+    return CompanySearch(total=rows[0]["total"], page=page, per_page=per_page, hits=hits)
 
 
 def resolve_person(
@@ -180,25 +289,20 @@ def controls(
     settings: Control,
     as_of: date | None = None,
     database: str = "neo4j",
-) -> dict[str, Any]:
-    """Who controls a company on `as_of` (default today).
-
-    Returns {company, as_of, legal_representatives: [person + tenure], officers: [person +
-    role + tenure], shareholders: [holder + ratio], beneficial_owners: [person +
-    look_through_share + paths], actual_controller: {person, basis, look_through_share,
-    chain, paths} or {basis: "none", note}, punishments: [...], list_entries: [...]};
-    punishments and list entries are those on the company and on every person above,
-    each with `on` (entity ID) and `via` (how it names them).
-    """
+) -> ControlAnswer:
+    """Who controls a company on `as_of` (default today): its legal representatives and
+    officers, shareholders, beneficial owners with paths, the actual controller (or why
+    there is none), and the punishments and list entries on the company and on every person
+    above, each with `on` (entity ID) and `via` (how it names them)."""
     return _in_read(driver, database, _controls, reference, settings, as_of or date.today())
 
 
 def _controls(
     tx: neo4j.ManagedTransaction, reference: str, settings: Control, as_of: date
-) -> dict[str, Any]:
+) -> ControlAnswer:
     """`controls` in one read transaction: one round trip per query and ownership level."""
     company = _find_company(tx, reference)
-    company_id = company["entity_id"]
+    company_id = company.entity_id
     first = _rows(tx, _ROLES_AND_SHAREHOLDERS, id=company_id, as_of=as_of)[0]
     roles, shareholders = first["roles"], first["shareholders"]
     holdings, names = _upstream(tx, company, shareholders, as_of)
@@ -209,45 +313,47 @@ def _controls(
         majority=settings.majority,
     )
     finder = PathFinder(holdings)
-    owners: list[dict[str, Any]] = []
+    owners = []
     for person, share in result.beneficial_owners:
         paths, cycles = finder.paths(person, company_id, max_paths=settings.max_paths)
         owners.append(
-            {
-                "entity_id": person,
-                "name": names.get(person),
-                "look_through_share": share,
-                "cycles_contribute": cycles,
-                "paths": _paths(paths, names),
-            }
+            BeneficialOwner(
+                entity_id=person,
+                name=names.get(person),
+                look_through_share=share,
+                cycles_contribute=cycles,
+                paths=_paths(paths, names),
+            )
         )
     controller = _controller(result, finder, names, settings)
-    people: set[str] = {r["p"]["entity_id"] for r in roles} | {o["entity_id"] for o in owners}
+    people: set[str] = {r["p"]["entity_id"] for r in roles} | {o.entity_id for o in owners}
     people |= {s["entity_id"] for s in shareholders if s["kind"] == "person"}
-    if controller.get("entity_id"):
-        people.add(controller["entity_id"])
+    if isinstance(controller, Controller):
+        people.add(controller.entity_id)
     on = sorted(people | {company_id})
-    return {
-        "company": company,
-        "as_of": as_of.isoformat(),
-        "legal_representatives": [_role(r) for r in roles if r["type"] != "OFFICER_OF"],
-        "officers": [_role(r) for r in roles if r["type"] == "OFFICER_OF"],
-        "shareholders": shareholders,
-        "beneficial_owners": owners,
-        "actual_controller": controller,
-        **_rows(tx, _RECORDS_ON, ids=on, as_of=as_of)[0],
-    }
+    return ControlAnswer.model_validate(
+        {
+            "company": company,
+            "as_of": as_of,
+            "legal_representatives": [_role(r) for r in roles if r["type"] != "OFFICER_OF"],
+            "officers": [_role(r) for r in roles if r["type"] == "OFFICER_OF"],
+            "shareholders": shareholders,
+            "beneficial_owners": owners,
+            "actual_controller": controller,
+            **_rows(tx, _RECORDS_ON, ids=on, as_of=as_of)[0],
+        }
+    )
 
 
 def _upstream(
     tx: neo4j.ManagedTransaction,
-    company: dict[str, Any],
+    company: Company,
     shareholders: list[dict[str, Any]],
     as_of: date,
 ) -> tuple[list[Holding], dict[str, str]]:
     """The holdings that can reach `company` (graph.analysis.walk_upstream) and the names of
     everyone on them. The first level is `shareholders`, already read."""
-    company_id, company_name = company["entity_id"], company["name"]
+    company_id = company.entity_id
     rows = [
         {
             "holder": s["entity_id"],
@@ -261,7 +367,7 @@ def _upstream(
     rows = walk_upstream(
         lambda ids: _rows(tx, _HOLDERS_OF, companies=ids, as_of=as_of), [company_id], rows
     )
-    names = {company_id: company_name} | {r["holder"]: r["name"] for r in rows}
+    names = {company_id: company.name} | {r["holder"]: r["name"] for r in rows}
     return _consolidated(rows), names
 
 
@@ -277,6 +383,7 @@ def _consolidated(rows: list[dict[str, Any]]) -> list[Holding]:
 
 
 def _role(row: dict[str, Any]) -> dict[str, Any]:
+    """A role row as a RoleTenure's fields: the person and the tenure."""
     return {
         **row["p"],
         "role": row["role"] or "legal_rep",
@@ -292,33 +399,35 @@ def _controller(
     finder: PathFinder,
     names: dict[str, str],
     settings: Control,
-) -> dict[str, Any]:
+) -> Controller | NoController:
     if result.person is None:
-        return {
-            "basis": "none",
-            "note": "no identifiable controller: no majority chain ends at a person and "
+        return NoController(
+            basis="none",
+            note="no identifiable controller: no majority chain ends at a person and "
             "no single person holds the largest look-through share at or above "
             f"{settings.beneficial_owner_threshold:.0%}",
-        }
+        )
     paths, cycles = finder.paths(result.person, result.company, max_paths=settings.max_paths)
-    return {
-        "entity_id": result.person,
-        "name": names.get(result.person),
-        "basis": result.basis,
-        "look_through_share": result.share,
-        "chain": [{"entity_id": e, "name": names.get(e)} for e in result.chain],
-        "cycles_contribute": cycles,
-        "paths": _paths(paths, names),
-    }
-
-
-def _paths(paths: list[HoldingPath], names: dict[str, str]) -> list[dict[str, Any]]:
-    return [
+    return Controller.model_validate(
         {
-            "nodes": [{"entity_id": n, "name": names.get(n)} for n in p.nodes],
-            "ratios": p.ratios,
-            "share": p.share,
+            "entity_id": result.person,
+            "name": names.get(result.person),
+            "basis": result.basis,
+            "look_through_share": result.share,
+            "chain": [Node(entity_id=e, name=names.get(e)) for e in result.chain],
+            "cycles_contribute": cycles,
+            "paths": _paths(paths, names),
         }
+    )
+
+
+def _paths(paths: list[FoundPath], names: dict[str, str]) -> list[HoldingPath]:
+    return [
+        HoldingPath(
+            nodes=[Node(entity_id=n, name=names.get(n)) for n in p.nodes],
+            ratios=p.ratios,
+            share=p.share,
+        )
         for p in paths
     ]
 
@@ -390,28 +499,27 @@ _RECORDS_ON = (
 
 def punishments_on(
     driver: neo4j.Driver, entity_ids: list[str], as_of: date | None, database: str = "neo4j"
-) -> list[dict[str, Any]]:
+) -> list[Punishment]:
     """Punishments imposed on, or naming, any of `entity_ids` (decided by `as_of`)."""
-    return _read(driver, _PUNISHMENTS_ON, database, ids=entity_ids, as_of=as_of)
+    rows = _read(driver, _PUNISHMENTS_ON, database, ids=entity_ids, as_of=as_of)
+    return [Punishment.model_validate(r) for r in rows]
 
 
 def list_entries_on(
     driver: neo4j.Driver, entity_ids: list[str], as_of: date | None, database: str = "neo4j"
-) -> list[dict[str, Any]]:
+) -> list[ListEntry]:
     """List entries of, or naming, any of `entity_ids`, with whether listed on `as_of`."""
-    return _read(driver, _LIST_ENTRIES_ON, database, ids=entity_ids, as_of=as_of)
+    rows = _read(driver, _LIST_ENTRIES_ON, database, ids=entity_ids, as_of=as_of)
+    return [ListEntry.model_validate(r) for r in rows]
 
 
 def footprint(
     driver: neo4j.Driver, reference: str, id_hint: str | None = None, database: str = "neo4j"
-) -> dict[str, Any]:
-    """Every company a person is or was tied to, and what marks that footprint.
-
-    Returns {person, roles: [company + role + tenure], holdings: [company + ratio + dates],
-    control: [company + CONTROLS/BENEFICIAL_OWNER_OF result], indirect: [company reached
-    through holding companies + hops], punishments, list_entries} (on the person and on
-    every company of the footprint).
-    """
+) -> Footprint:
+    """Every company a person is or was tied to, and what marks that footprint: roles with
+    tenures, holdings, control and beneficial ownership (`graph control`'s results),
+    companies reached through holding companies, and the punishments and list entries on
+    the person and on every company of the footprint."""
     person_id = resolve_person(driver, reference, id_hint, database)
     person = _read(
         driver,
@@ -460,15 +568,17 @@ def footprint(
     )
     companies = {r["entity_id"] for r in roles + holdings + controlled + indirect}
     on = sorted(companies | {person_id})
-    return {
-        "person": {**person["p"], "sources": person["sources"]},
-        "roles": roles,
-        "holdings": holdings,
-        "control": controlled,
-        "indirect": indirect,
-        "punishments": punishments_on(driver, on, None, database),
-        "list_entries": list_entries_on(driver, on, None, database),
-    }
+    return Footprint.model_validate(
+        {
+            "person": {**person["p"], "sources": person["sources"]},
+            "roles": roles,
+            "holdings": holdings,
+            "control": controlled,
+            "indirect": indirect,
+            "punishments": punishments_on(driver, on, None, database),
+            "list_entries": list_entries_on(driver, on, None, database),
+        }
+    )
 
 
 def related_party_risk(
@@ -477,13 +587,10 @@ def related_party_risk(
     hops: int,
     as_of: date | None = None,
     database: str = "neo4j",
-) -> dict[str, Any]:
+) -> RelatedPartyRisk:
     """Punishments and list entries on the companies within `hops` relationships of the
-    company over holdings and control (either direction).
-
-    Returns {company, hops, related: [{entity_id, name, distance, path: [entity IDs],
-    punishments, list_entries}]} for related companies that have any.
-    """
+    company over holdings and control (either direction): the related companies that have
+    any, each with its distance and the path to it."""
     company_id = resolve_company(driver, reference, database)
     hops = int(hops)
     if not 1 <= hops <= 6:
@@ -507,11 +614,13 @@ def related_party_risk(
     listed = list_entries_on(driver, ids, as_of, database)
     out = []
     for r in related:
-        p = [x for x in punished if x["on"] == r["entity_id"]]
-        e = [x for x in listed if x["on"] == r["entity_id"]]
+        p = [x for x in punished if x.on == r["entity_id"]]
+        e = [x for x in listed if x.on == r["entity_id"]]
         if p or e:
-            out.append({**r, "punishments": p, "list_entries": e})
-    return {"company": company_id, "hops": hops, "related_companies": len(related), "related": out}
+            out.append(RelatedParty(**r, punishments=p, list_entries=e))
+    return RelatedPartyRisk(
+        company=company_id, hops=hops, related_companies=len(related), related=out
+    )
 
 
 def notable_structures(driver: neo4j.Driver, database: str = "neo4j") -> dict[str, str]:

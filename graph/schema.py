@@ -19,6 +19,10 @@ SCHEMA = (
     "CREATE CONSTRAINT load_id IF NOT EXISTS FOR (n:Load) REQUIRE n.id IS UNIQUE",
     "CREATE INDEX company_uscc IF NOT EXISTS FOR (c:Company) ON (c.uscc)",
     "CREATE INDEX company_name IF NOT EXISTS FOR (c:Company) ON (c.name)",
+    # The name search (graph.queries.search_companies): `CONTAINS '|key|'` on these strings.
+    "CREATE TEXT INDEX company_name_keys IF NOT EXISTS FOR (c:Company) ON (c.name_keys)",
+    "CREATE TEXT INDEX company_name_sounds IF NOT EXISTS FOR (c:Company) ON (c.name_sounds)",
+    "CREATE TEXT INDEX company_name_forms IF NOT EXISTS FOR (c:Company) ON (c.name_forms)",
     "CREATE INDEX person_name IF NOT EXISTS FOR (p:Person) ON (p.name)",
     "CREATE INDEX person_load IF NOT EXISTS FOR (p:Person) ON (p.load)",
     "CREATE INDEX company_load IF NOT EXISTS FOR (c:Company) ON (c.load)",

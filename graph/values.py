@@ -24,3 +24,15 @@ def jsonable(value: Any) -> Any:
     if isinstance(value, date):
         return value.isoformat()
     return value
+
+
+def native(value: Any) -> Any:
+    """`value` with Neo4j's temporal types as Python's (`datetime.date`, ...), inside dicts
+    and lists too: what the typed answers (graph/answers.py) are built from."""
+    if isinstance(value, dict):
+        return {k: native(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [native(v) for v in value]
+    if hasattr(value, "to_native"):  # neo4j.time types
+        return value.to_native()
+    return value

@@ -32,8 +32,10 @@ __all__ = [
     "TERMS_PATH",
     "CompanyName",
     "CompanyTerms",
+    "SearchKeys",
     "company_from_simplified",
     "load_company_terms",
+    "search_keys",
     "standardise_company_name",
     "standardise_former_names",
 ]
@@ -644,3 +646,29 @@ def standardise_former_names(names: list[str]) -> list[CompanyName]:
             seen.add(name.canonical)
             out.append(name)
     return out
+
+
+@dataclass(frozen=True, slots=True)
+class SearchKeys:
+    """What finds a company by one of its names, the same for every form of that name
+    (simplified or traditional, bracketed region, 上海市 or 上海, a form's variants).
+
+    key: the canonical form: an equal key is an exact match (a romanised name's starts
+        with "@", so it meets only romanised forms).
+    sound: the trade name's pinyin (xinghe): a same-sound or romanised form of the name.
+    regional_sound: the region and the trade name's pinyin (上海 xinghe), "" when the
+        name shows no region or trade name: the same, narrowed to one region.
+    form: the simplified name: a query that is part of it is a partial match.
+    """
+
+    key: str
+    sound: str
+    regional_sound: str
+    form: str
+
+
+def search_keys(name: CompanyName) -> SearchKeys:
+    """The search keys of a standardised name (see SearchKeys)."""
+    sound = name.core_pinyin
+    regional = f"{name.region} {sound}" if name.region and sound else ""
+    return SearchKeys(name.canonical, sound, regional, name.simplified)

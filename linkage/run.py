@@ -10,8 +10,9 @@ previous result.
 
 Outputs, staged and moved into place together (loaders/rundir.py has the schemas):
 entities.parquet (last), links.parquet, suspects.parquet, entity_changes.parquet,
-link_report.json, and the models used under models/ (a copy, so a run records exactly
-what decided it) with their term-frequency tables.
+company_name_keys.parquet (what finds each company by name), link_report.json, and the
+models used under models/ (a copy, so a run records exactly what decided it) with their
+term-frequency tables.
 """
 
 from __future__ import annotations
@@ -33,6 +34,7 @@ from linkage import models
 from linkage.features import company_context, company_features, person_features
 from linkage.judgements import effective_judgements, read_judgements
 from linkage.link_rows import write_links
+from linkage.name_keys import company_name_keys
 from linkage.resolver import EntityResult, Resolver, announce
 from linkage.waves import combined_features, linked_entities, previous_ids
 from loaders import rundir
@@ -242,6 +244,7 @@ def _write(run_dir: Path, staged: Staged, resolved: dict[str, Resolver]) -> None
     staged.write("entities", rundir.entities_table(entities, run_dir))
     staged.write("suspects", suspects)
     staged.write("entity_changes", changes)
+    staged.write("company_name_keys", company_name_keys(run_dir, entities))
     staged.publish(last="entities")
 
 

@@ -3,10 +3,10 @@ staged writer that puts files into it.
 
 A run directory is the contract between rooms (docs/ARCHITECTURE.md draws its tables, and
 tests/test_rundir.py checks the drawing against `TABLES`): `veil load` writes the mention
-and fact tables and the manifest, `veil link` adds entities, links, suspects and
-entity_changes. Rooms downstream read them through `table`, `entities` and `manifest`
-here, never through another room's orchestrator, and write them only through `Staged`, so
-a directory never holds half of a stage's output.
+and fact tables and the manifest, `veil link` adds entities, links, suspects,
+entity_changes and company_name_keys. Rooms downstream read them through `table`,
+`entities` and `manifest` here, never through another room's orchestrator, and write them
+only through `Staged`, so a directory never holds half of a stage's output.
 
 Each Parquet file carries its table's name and version (`veil.table` metadata, e.g.
 `entities/1`); a reader refuses a table written in another version instead of misreading
@@ -143,6 +143,15 @@ _LINK_SCHEMAS = {
             ("name_l", _s),
             ("name_r", _s),
             ("name_similarity", pa.float64()),
+        ]
+    ),
+    # What finds each company entity by name (linkage/name_keys.py).
+    "company_name_keys": pa.schema(
+        [
+            ("entity_id", _s),
+            ("keys", pa.list_(_s)),
+            ("sounds", pa.list_(_s)),
+            ("forms", pa.list_(_s)),
         ]
     ),
     # from_ids is list<string> even when every list is empty.

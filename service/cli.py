@@ -81,6 +81,9 @@ app.command("explain", help="Show why two mentions are one entity or two: eviden
     run_guarded(cmd_explain.explain)
 )
 app.add_typer(cmd_graph.graph_app, name="graph", help="Build the graph: init, load, control.")
+app.command("find-company", help="Find companies by any form of a name, or by USCC.")(
+    run_guarded(cmd_graph.find_company_command)
+)
 app.command("controls", help="Who controls a company: roles, owners, controller, record.")(
     run_guarded(cmd_graph.controls_command)
 )

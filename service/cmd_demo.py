@@ -140,7 +140,7 @@ def demo(
     alert_scores = score_alerts(alerts, run_dir, world_dir)
     summary["graph"] = loaded.as_dict()
     summary["control"] = control.as_dict()
-    summary["notable"] = answers
+    summary["notable"] = {kind: a.model_dump(mode="json") for kind, a in answers.items()}
     summary["alerts"] = {**swept.as_dict(), "art135_against_truth": alert_scores}
     example = _example(alerts)
     summary["page"] = _page_keys(example)
@@ -174,8 +174,7 @@ def demo(
             styled(
                 "\n",
                 ("Who controls", "bold"),
-                f" ({titles[kind]}): `veil controls "
-                f"{answer['company']['entity_id']} --as-of {as_of}`",
+                f" ({titles[kind]}): `veil controls {answer.company.entity_id} --as-of {as_of}`",
             )
         )
         print_controls(answer)

@@ -1,4 +1,5 @@
-"""`veil graph init|load|control`, `veil controls`, `veil footprint`, `veil risk`.
+"""`veil graph init|load|control`, `veil find-company`, `veil controls`, `veil footprint`,
+`veil risk`.
 
 Each command talks to NEO4J_URI's server when it is set, else to the local Neo4j, which it
 starts (detached, as `veil neo4j start` would) when it is not running yet.
@@ -20,6 +21,7 @@ from config.errors import EnvironmentProblem, InputError
 from config.graph import load_graph_config
 from config.settings import environment
 from graph.analysis import control_one, run_control
+from graph.answers import ControlAnswer, HoldingPath, ListEntry, NoController, Person
 from graph.bulk_load import bulk_load
 from graph.guard import neo4j_faults
 from graph.load import LoadSummary, load_run
@@ -27,6 +29,7 @@ from graph.queries import controls, footprint, related_party_risk, resolve_compa
 from graph.schema import init_schema
 from graph.server.connection import Neo4jSettings, external_settings, neo4j_settings, open_driver
 from graph.server.local import server_config
+from service.company_search import find_companies
 from service.console import console, err_console, print_json, run_guarded, styled
 from service.progress import shown
 
@@ -180,6 +183,33 @@ def control(
         console.print("seconds: " + ", ".join(f"{k} {v:.1f}" for k, v in summary.seconds.items()))
 
 
+def find_company_command(
+    query: str = typer.Argument(..., help="USCC, entity ID, or a company name in any form"),
+    page: int = typer.Option(1, "--page", min=1),
+    per_page: int = typer.Option(20, "--per-page", min=1, max=1000),
+    json_output: bool = typer.Option(False, "--json"),
+) -> None:
+    with graph_driver(json_output) as (driver, database):
+        found = find_companies(driver, query, None, page, per_page, database)
+    if json_output:
+        print_json(found.model_dump(mode="json"))
+        return
+    first = (page - 1) * per_page
+    shown_to = first + len(found.hits)
+    console.print(
+        f"{found.total} companies found; {first + 1 if found.hits else 0}-{shown_to} shown",
+        highlight=False,
+    )
+    for hit in found.hits:
+        c = hit.company
+        console.print(
+            f"  {hit.match:<7}  {c.name}  {c.entity_id}  USCC {c.uscc or '-'}  "
+            f"region {c.region_code or '-'}  industry {c.industry_code or '-'}  "
+            f"{c.status or ''}",
+            highlight=False,
+        )
+
+
 def controls_command(
     company: str = typer.Argument(..., help="entity ID, USCC or exact company name"),
     as_of: str | None = typer.Option(None, "--as-of", help=AS_OF_HELP),
@@ -190,78 +220,82 @@ def controls_command(
     with graph_driver(json_output) as (driver, database):
         answer = controls(driver, company, settings, parse_as_of(as_of), database)
     if json_output:
-        print_json(answer)
+        print_json(answer.model_dump(mode="json"))
     else:
         print_controls(answer)
 
 
-def print_controls(a: dict[str, Any]) -> None:
-    c = a["company"]
+def print_controls(a: ControlAnswer) -> None:
+    c = a.company
     console.print(
         styled(
-            (c["name"], "bold"),
-            f"  {c['entity_id']}  USCC {c.get('uscc') or '-'}  "
-            f"industry {c.get('industry_code') or '-'}  as of {a['as_of']}",
+            (c.name, "bold"),
+            f"  {c.entity_id}  USCC {c.uscc or '-'}  "
+            f"industry {c.industry_code or '-'}  as of {a.as_of}",
         )
     )
-    for rep in a["legal_representatives"]:
+    for rep in a.legal_representatives:
         console.print(
-            f"  legal representative  {_person(rep)}  since {rep['valid_from'] or 'unknown'}",
+            f"  legal representative  {_person(rep)}  since {rep.valid_from or 'unknown'}",
             highlight=False,
         )
-    for officer in a["officers"]:
-        console.print(f"  {officer['role']:<20}  {_person(officer)}", highlight=False)
-    for holder in a["shareholders"]:
+    for officer in a.officers:
+        console.print(f"  {officer.role:<20}  {_person(officer)}", highlight=False)
+    for holder in a.shareholders:
         console.print(
-            f"  shareholder  {holder['ratio']:.2%}  {holder['name']} "
-            f"({holder['kind']}, {holder['entity_id']})",
+            f"  shareholder  {_share(holder.ratio, 2)}  {holder.name} "
+            f"({holder.kind}, {holder.entity_id})",
             highlight=False,
         )
-    for owner in a["beneficial_owners"]:
+    for owner in a.beneficial_owners:
         console.print(
-            f"  beneficial owner  {owner['look_through_share']:.4%}  {owner['name']} "
-            f"({owner['entity_id']})",
+            f"  beneficial owner  {owner.look_through_share:.4%}  {owner.name} ({owner.entity_id})",
             highlight=False,
         )
-        for path in owner["paths"][:5]:
+        for path in owner.paths[:5]:
             console.print(f"      {_path(path)}", highlight=False)
-        if owner["cycles_contribute"]:
+        if owner.cycles_contribute:
             console.print("      (circular holdings add to this share)")
-    ctl = a["actual_controller"]
-    if ctl["basis"] == "none":
-        console.print(f"  actual controller: none ({ctl['note']})", highlight=False)
+    ctl = a.actual_controller
+    if isinstance(ctl, NoController):
+        console.print(f"  actual controller: none ({ctl.note})", highlight=False)
     else:
         console.print(
-            f"  actual controller  {ctl['name']} ({ctl['entity_id']}), "
-            f"basis {ctl['basis']}, look-through {ctl['look_through_share']:.4%}",
+            f"  actual controller  {ctl.name} ({ctl.entity_id}), "
+            f"basis {ctl.basis}, look-through {_share(ctl.look_through_share, 4)}",
             highlight=False,
         )
-        if ctl["chain"]:
-            chain = " <- ".join(f"{n['name']}" for n in ctl["chain"])
+        if ctl.chain:
+            chain = " <- ".join(f"{n.name}" for n in ctl.chain)
             console.print(f"      majority chain: {chain}", highlight=False)
-    for p in a["punishments"]:
+    for p in a.punishments:
         console.print(
             styled(
                 "  ",
                 ("punishment", "red"),
-                f" {p['decision_date']} {p['decision_number']} "
-                f"{','.join(p['categories'] or [])} on {p['on_name']} ({p['via']})",
+                f" {p.decision_date} {p.decision_number} "
+                f"{','.join(p.categories)} on {p.on_name} ({p.via})",
             )
         )
-    for e in a["list_entries"]:
-        state = "listed" if e["listed_on_date"] else _list_end(e)
+    for e in a.list_entries:
+        state = "listed" if e.listed_on_date else _list_end(e)
         console.print(
             styled(
                 "  ",
                 ("list", "red"),
-                f" {e['list']} {e['entered']} ({state}) on {e['on_name']} ({e['via']})",
+                f" {e.list} {e.entered} ({state}) on {e.on_name} ({e.via})",
             )
         )
 
 
-def _list_end(entry: dict[str, Any]) -> str:
+def _share(ratio: float | None, digits: int) -> str:
+    """A fraction as a percentage; `?` where the record gives none."""
+    return "?" if ratio is None else f"{ratio:.{digits}%}"
+
+
+def _list_end(entry: ListEntry) -> str:
     """How a list entry ended: removed, or its management period (管理期限至) ran out."""
-    removed, expires = entry["removed"], entry.get("expires")
+    removed, expires = entry.removed, entry.expires
     if removed is not None and (expires is None or removed <= expires):
         return f"removed {removed}"
     if expires is not None:
@@ -269,16 +303,16 @@ def _list_end(entry: dict[str, Any]) -> str:
     return ""
 
 
-def _person(p: dict[str, Any]) -> str:
-    masks = ",".join(p.get("id_masks") or [])
-    return f"{p['name']} ({p['entity_id']}{', ' + masks if masks else ''})"
+def _person(p: Person) -> str:
+    masks = ",".join(p.id_masks)
+    return f"{p.name} ({p.entity_id}{', ' + masks if masks else ''})"
 
 
-def _path(path: dict[str, Any]) -> str:
-    text = path["nodes"][0]["name"] or path["nodes"][0]["entity_id"]
-    for node, ratio in zip(path["nodes"][1:], path["ratios"], strict=True):
-        text += f" -{ratio:.0%}-> {node['name'] or node['entity_id']}"
-    return f"{text} = {path['share']:.4%}"
+def _path(path: HoldingPath) -> str:
+    text = path.nodes[0].name or path.nodes[0].entity_id
+    for node, ratio in zip(path.nodes[1:], path.ratios, strict=True):
+        text += f" -{ratio:.0%}-> {node.name or node.entity_id}"
+    return f"{text} = {path.share:.4%}"
 
 
 def footprint_command(
@@ -291,47 +325,46 @@ def footprint_command(
     with graph_driver(json_output) as (driver, database):
         answer = footprint(driver, person, id_hint, database)
     if json_output:
-        print_json(answer)
+        print_json(answer.model_dump(mode="json"))
         return
-    p = answer["person"]
-    console.print(styled((p["name"], "bold"), f"  {_person(p)}"))
-    for r in answer["roles"]:
+    p = answer.person
+    console.print(styled((p.name, "bold"), f"  {_person(p)}"))
+    for r in answer.roles:
         console.print(
-            f"  {r['role']:<20} {r['name']} ({r['entity_id']}) "
-            f"{r['valid_from'] or '?'} .. {r['valid_to'] or 'now'}",
+            f"  {r.role:<20} {r.name} ({r.entity_id}) "
+            f"{r.valid_from or '?'} .. {r.valid_to or 'now'}",
             highlight=False,
         )
-    for h in answer["holdings"]:
+    for h in answer.holdings:
         console.print(
-            f"  shareholder {h['ratio']:.2%} {h['name']} ({h['entity_id']}) since "
-            f"{h['valid_from'] or '?'}",
+            f"  shareholder {_share(h.ratio, 2)} {h.name} ({h.entity_id}) since "
+            f"{h.valid_from or '?'}",
             highlight=False,
         )
-    for c in answer["control"]:
+    for c in answer.control:
         console.print(
-            f"  {c['relation'].lower()} {c['share']:.2%} {c['name']} ({c['entity_id']})",
+            f"  {c.relation.lower()} {_share(c.share, 2)} {c.name} ({c.entity_id})",
             highlight=False,
         )
-    for i in answer["indirect"]:
+    for i in answer.indirect:
         console.print(
-            f"  through holding companies ({i['hops']} hops): {i['name']} ({i['entity_id']})",
+            f"  through holding companies ({i.hops} hops): {i.name} ({i.entity_id})",
             highlight=False,
         )
-    for x in answer["punishments"]:
+    for x in answer.punishments:
         console.print(
             styled(
                 "  ",
                 ("punishment", "red"),
-                f" {x['decision_date']} {x['decision_number']} on {x['on_name']} ({x['via']})",
+                f" {x.decision_date} {x.decision_number} on {x.on_name} ({x.via})",
             )
         )
-    for x in answer["list_entries"]:
+    for e in answer.list_entries:
         console.print(
             styled(
                 "  ",
                 ("list", "red"),
-                f" {x['list']} {x['entered']}..{_list_end(x) or 'now'} on "
-                f"{x['on_name']} ({x['via']})",
+                f" {e.list} {e.entered}..{_list_end(e) or 'now'} on {e.on_name} ({e.via})",
             )
         )
 
@@ -349,16 +382,16 @@ def risk_command(
     with graph_driver(json_output) as (driver, database):
         answer = related_party_risk(driver, company, reach, parse_as_of(as_of), database)
     if json_output:
-        print_json(answer)
+        print_json(answer.model_dump(mode="json"))
         return
     console.print(
-        f"{answer['related_companies']} companies within {reach} relationships; "
-        f"{len(answer['related'])} with punishments or list entries"
+        f"{answer.related_companies} companies within {reach} relationships; "
+        f"{len(answer.related)} with punishments or list entries"
     )
-    for r in answer["related"]:
+    for r in answer.related:
         console.print(
-            f"  {r['name']} ({r['entity_id']}), {r['distance']} away: "
-            f"{len(r['punishments'])} punishments, {len(r['list_entries'])} "
+            f"  {r.name} ({r.entity_id}), {r.distance} away: "
+            f"{len(r.punishments)} punishments, {len(r.list_entries)} "
             "list entries",
             highlight=False,
         )

@@ -50,6 +50,7 @@ class Action(StrEnum):
     """What an endpoint does, as the role rules name it."""
 
     COMPANIES = "companies"  # company records: names, USCCs, status
+    SEARCH = "search"  # find companies by name or code (a scoped key: in its scope only)
     CONTROL = "control"  # controllers, owners, control paths
     AGGREGATES = "aggregates"  # counts and statistics, no single person
     PERSONS = "persons"  # person records and footprints
@@ -71,12 +72,20 @@ ROLES: dict[Role, RoleRule] = {
     Role.REGULATOR: RoleRule(frozenset(Action), scoped=False),
     Role.INSPECTOR: RoleRule(
         frozenset(
-            {Action.ALERTS, Action.REVIEW, Action.CONTROL, Action.SCREENING, Action.IDENTIFIERS}
+            {
+                Action.ALERTS,
+                Action.REVIEW,
+                Action.CONTROL,
+                Action.SCREENING,
+                Action.IDENTIFIERS,
+                Action.SEARCH,
+            }
         ),
         scoped=True,
     ),
     Role.ANALYST: RoleRule(
-        frozenset({Action.COMPANIES, Action.CONTROL, Action.AGGREGATES}), scoped=False
+        frozenset({Action.COMPANIES, Action.SEARCH, Action.CONTROL, Action.AGGREGATES}),
+        scoped=False,
     ),
 }
 

@@ -17,6 +17,7 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from linkage.name_keys import company_name_keys
 from loaders import rundir
 from loaders.rundir import LOAD_TABLES, MANIFEST, TABLES, conform, entities_table
 
@@ -52,9 +53,11 @@ class RunBuilder:
         status: str = "存续",
         ended: date | None = None,
         region: str | None = None,
+        former_names: tuple[str, ...] = (),
     ) -> str:
         self.companies[key] = {
             "name": name or key,
+            "former_names": list(former_names),
             "uscc": uscc,
             "region_code": region,
             "industry_code": industry,
@@ -65,6 +68,13 @@ class RunBuilder:
         record = self._record("company_registry")
         self._company_mention("company_registry", record, "company", key, registry=True)
         return cid(key)
+
+    def also_named(self, key: str, name: str, source: str = "customs_filings") -> None:
+        """Another source's record naming company `key` as `name` (a customs filing's
+        romanised name, say), resolved to the same entity."""
+        record = self._record(source)
+        self._company_mention(source, record, "company", key)
+        self.tables["company_mentions"][-1].update(name=name, name_raw=name)
 
     def person(
         self,
@@ -222,6 +232,8 @@ class RunBuilder:
         (run_dir / MANIFEST).write_text(json.dumps({"tables": counts}, sort_keys=True))
         frame = pa.Table.from_pylist(entities, schema=TABLES["entities"].schema)
         pq.write_table(entities_table(frame, run_dir), rundir.path(run_dir, "entities"))
+        keys = company_name_keys(run_dir, frame.to_pandas())
+        pq.write_table(keys, rundir.path(run_dir, "company_name_keys"))
         return run_dir
 
     def _record(self, source: str) -> str:
@@ -265,7 +277,7 @@ class RunBuilder:
             "slot": slot,
             "name": c["name"],
             "name_raw": c["name"],
-            "former_names": [],
+            "former_names": c["former_names"] if registry else [],
             "uscc": c["uscc"],
             "uscc_status": "valid" if c["uscc"] else "missing",
             "region_code": c["region_code"],

@@ -120,7 +120,7 @@ def _typed_dump(driver: neo4j.Driver) -> tuple[list, list]:
 
 def _schema(driver: neo4j.Driver) -> list[tuple]:
     """Constraints and indexes of graph/schema.py as Neo4j reports them."""
-    names = {re.split(r"\s+", s)[2] for s in SCHEMA}
+    names = {re.search(r"(?:CONSTRAINT|INDEX) (\w+)", s)[1] for s in SCHEMA}
     records, _, _ = driver.execute_query(
         "SHOW INDEXES YIELD name, type, labelsOrTypes, properties, owningConstraint, state "
         "WHERE name IN $names RETURN *",

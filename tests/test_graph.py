@@ -21,6 +21,7 @@ from typer.testing import CliRunner
 from config.errors import Ambiguous, NotFound
 from config.graph import load_graph_config
 from graph.analysis import run_control
+from graph.answers import Controller, NoController
 from graph.load import load_run
 from graph.queries import controls, footprint, related_party_risk, resolve_person
 from graph.server.connection import Neo4jSettings
@@ -147,16 +148,18 @@ def test_cycle_look_through_is_the_linear_solution(neo4j_driver: neo4j.Driver, t
     x_in_a, x_in_b = 0.6 / 0.88, 0.6 * 0.4 / 0.88
     y_in_b, y_in_a = 0.6 / 0.88, 0.6 * 0.3 / 0.88
     a = controls(neo4j_driver, cid("A"), SETTINGS, TODAY)
-    owners = {o["entity_id"]: o["look_through_share"] for o in a["beneficial_owners"]}
+    owners = {o.entity_id: o.look_through_share for o in a.beneficial_owners}
     assert owners == pytest.approx({pid("X"): x_in_a}, abs=1e-9)
     assert y_in_a < 0.25
-    assert a["actual_controller"]["entity_id"] == pid("X")
-    assert a["actual_controller"]["basis"] == "majority_chain"
+    assert isinstance(a.actual_controller, Controller)
+    assert a.actual_controller.entity_id == pid("X")
+    assert a.actual_controller.basis == "majority_chain"
     b = controls(neo4j_driver, cid("B"), SETTINGS, TODAY)
-    owners = {o["entity_id"]: o["look_through_share"] for o in b["beneficial_owners"]}
+    owners = {o.entity_id: o.look_through_share for o in b.beneficial_owners}
     assert owners == pytest.approx({pid("Y"): y_in_b, pid("X"): x_in_b}, abs=1e-9)
-    assert all(o["cycles_contribute"] for o in b["beneficial_owners"])
-    assert b["actual_controller"]["entity_id"] == pid("Y")
+    assert all(o.cycles_contribute for o in b.beneficial_owners)
+    assert isinstance(b.actual_controller, Controller)
+    assert b.actual_controller.entity_id == pid("Y")
 
     summary = run_control(neo4j_driver, SETTINGS, TODAY)
     assert summary.divergent == []
@@ -187,11 +190,11 @@ def test_split_paths_add_up(neo4j_driver: neo4j.Driver, tmp_path: Path):
     b.holds("OTHER", "T", 0.5)
     _load(neo4j_driver, b, tmp_path / "run")
     answer = controls(neo4j_driver, cid("T"), SETTINGS, TODAY)
-    owners = {o["entity_id"]: o for o in answer["beneficial_owners"]}
+    owners = {o.entity_id: o for o in answer.beneficial_owners}
     assert set(owners) == {pid("P"), pid("Q")}
-    assert owners[pid("P")]["look_through_share"] == pytest.approx(0.25, abs=1e-12)
-    assert sorted(p["share"] for p in owners[pid("P")]["paths"]) == pytest.approx([0.1, 0.15])
-    assert answer["actual_controller"]["basis"] == "none"  # P and Q tie for largest
+    assert owners[pid("P")].look_through_share == pytest.approx(0.25, abs=1e-12)
+    assert sorted(p.share for p in owners[pid("P")].paths) == pytest.approx([0.1, 0.15])
+    assert answer.actual_controller.basis == "none"  # P and Q tie for largest
 
 
 def test_a_six_level_majority_chain(neo4j_driver: neo4j.Driver, tmp_path: Path):
@@ -207,14 +210,16 @@ def test_a_six_level_majority_chain(neo4j_driver: neo4j.Driver, tmp_path: Path):
     b.holds("MINOR", "L0", 0.1)
     _load(neo4j_driver, b, tmp_path / "run")
     answer = controls(neo4j_driver, cid("L0"), SETTINGS, TODAY)
-    controller = answer["actual_controller"]
-    assert controller["entity_id"] == pid("BOSS")
-    assert controller["basis"] == "majority_chain"
-    assert controller["look_through_share"] == pytest.approx(0.9**6, abs=1e-12)
-    assert [n["entity_id"] for n in controller["chain"]] == [cid(k) for k in levels] + [pid("BOSS")]
-    assert [n["entity_id"] for n in controller["paths"][0]["nodes"]] == [pid("BOSS")] + [
+    controller = answer.actual_controller
+    assert isinstance(controller, Controller)
+    assert controller.entity_id == pid("BOSS")
+    assert controller.basis == "majority_chain"
+    assert controller.look_through_share == pytest.approx(0.9**6, abs=1e-12)
+    assert [n.entity_id for n in controller.chain] == [cid(k) for k in levels] + [pid("BOSS")]
+    assert [n.entity_id for n in controller.paths[0].nodes] == [pid("BOSS")] + [
         cid(k) for k in reversed(levels)
     ]
+    assert controller.paths[0].ratios == pytest.approx([0.9] * 6)
 
 
 def test_a_company_without_controller_is_flagged(neo4j_driver: neo4j.Driver, tmp_path: Path):
@@ -227,9 +232,9 @@ def test_a_company_without_controller_is_flagged(neo4j_driver: neo4j.Driver, tmp
     b.legal_rep("MANAGER", "SPREAD", date(2019, 1, 1))
     _load(neo4j_driver, b, tmp_path / "run")
     answer = controls(neo4j_driver, cid("SPREAD"), SETTINGS, TODAY)
-    assert answer["beneficial_owners"] == []
-    assert answer["actual_controller"]["basis"] == "none"
-    assert [r["entity_id"] for r in answer["legal_representatives"]] == [pid("MANAGER")]
+    assert answer.beneficial_owners == []
+    assert isinstance(answer.actual_controller, NoController)
+    assert [r.entity_id for r in answer.legal_representatives] == [pid("MANAGER")]
     run_control(neo4j_driver, SETTINGS, TODAY)
     records, _, _ = neo4j_driver.execute_query(
         "MATCH (c:Company {entity_id: $id}) OPTIONAL MATCH (c)<-[r:CONTROLS]-() "
@@ -257,15 +262,13 @@ def test_legal_rep_change_answers_both_sides(neo4j_driver: neo4j.Driver, tmp_pat
     _load(neo4j_driver, b, tmp_path / "run")
     before = controls(neo4j_driver, "91310000MA1FL0001X", SETTINGS, date(2021, 5, 31))
     after = controls(neo4j_driver, "好味食品有限公司", SETTINGS, date(2021, 6, 1))
-    assert [r["entity_id"] for r in before["legal_representatives"]] == [pid("OLD")]
-    assert [r["entity_id"] for r in after["legal_representatives"]] == [pid("NEW")]
-    old = before["legal_representatives"][0]
-    assert (old["valid_from"], old["valid_to"]) == ("2015-03-01", "2021-06-01")
-    assert sorted(old["sources"]) == ["company_registry", "legal_rep_changes", "legal_rep_changes"]
-    assert (
-        controls(neo4j_driver, cid("FOOD"), SETTINGS, date(2015, 2, 28))["legal_representatives"]
-        == []
-    )
+    assert [r.entity_id for r in before.legal_representatives] == [pid("OLD")]
+    assert [r.entity_id for r in after.legal_representatives] == [pid("NEW")]
+    old = before.legal_representatives[0]
+    assert (old.valid_from, old.valid_to) == (date(2015, 3, 1), date(2021, 6, 1))
+    assert sorted(old.sources) == ["company_registry", "legal_rep_changes", "legal_rep_changes"]
+    early = controls(neo4j_driver, cid("FOOD"), SETTINGS, date(2015, 2, 28))
+    assert early.legal_representatives == []
 
 
 def test_a_listing_ends_with_its_management_period(neo4j_driver: neo4j.Driver, tmp_path: Path):
@@ -274,12 +277,12 @@ def test_a_listing_ends_with_its_management_period(neo4j_driver: neo4j.Driver, t
     b.listed("S", date(2020, 1, 1), list_name="serious_violation", expires=date(2023, 1, 1))
     _load(neo4j_driver, b, tmp_path / "run")
     on = {
-        day: controls(neo4j_driver, cid("S"), SETTINGS, day)["list_entries"]
+        day: controls(neo4j_driver, cid("S"), SETTINGS, day).list_entries
         for day in (date(2022, 12, 31), date(2023, 1, 1))
     }
-    assert [e["listed_on_date"] for e in on[date(2022, 12, 31)]] == [True]
-    assert [e["listed_on_date"] for e in on[date(2023, 1, 1)]] == [False]
-    assert on[date(2023, 1, 1)][0]["expires"] == "2023-01-01"
+    assert [e.listed_on_date for e in on[date(2022, 12, 31)]] == [True]
+    assert [e.listed_on_date for e in on[date(2023, 1, 1)]] == [False]
+    assert on[date(2023, 1, 1)][0].expires == date(2023, 1, 1)
 
 
 def test_a_wave_ends_a_tenure_in_place(neo4j_driver: neo4j.Driver, tmp_path: Path):
@@ -338,20 +341,40 @@ def test_footprint_follows_a_person_across_companies(neo4j_driver: neo4j.Driver,
     with pytest.raises(NotFound):
         resolve_person(neo4j_driver, "张伟", "999999********9999")
     answer = footprint(neo4j_driver, "张伟", "110101********123X")
-    assert answer["person"]["birth_year"] == 1980 and "birth_date" not in answer["person"]
-    assert {r["entity_id"] for r in answer["roles"]} == {cid("OLDCO")}
-    assert {c["entity_id"] for c in answer["control"]} == {cid("NEWCO"), cid("HOLD")}
-    assert {i["entity_id"]: i["hops"] for i in answer["indirect"]} == {cid("NEWCO"): 2}
-    assert [(p["on"], p["via"]) for p in answer["punishments"]] == [
+    person = answer.model_dump()["person"]
+    assert person["birth_year"] == 1980 and "birth_date" not in person
+    assert {r.entity_id for r in answer.roles} == {cid("OLDCO")}
+    assert {c.entity_id for c in answer.control} == {cid("NEWCO"), cid("HOLD")}
+    assert {i.entity_id: i.hops for i in answer.indirect} == {cid("NEWCO"): 2}
+    assert [(p.on, p.via) for p in answer.punishments] == [
         (cid("OLDCO"), "party"),
         (pid("ZW"), "responsible"),
     ]
     risk = related_party_risk(neo4j_driver, cid("NEWCO"), hops=3)
-    assert [r["entity_id"] for r in risk["related"]] == []
+    assert [r.entity_id for r in risk.related] == []
     b.punishment("HOLD", "京市监处〔2021〕9号", date(2021, 1, 1), ["fine"])
     _load(neo4j_driver, b, tmp_path / "run2")
     risk = related_party_risk(neo4j_driver, cid("NEWCO"), hops=1)
-    assert [r["entity_id"] for r in risk["related"]] == [cid("HOLD")]
+    assert [r.entity_id for r in risk.related] == [cid("HOLD")]
+
+
+def test_a_run_linked_before_name_keys_loads_without_them(
+    neo4j_driver: neo4j.Driver, tmp_path: Path
+):
+    b = RunBuilder()
+    b.company("OLD", "旧食品有限公司", uscc="91310000MA1FL0001X")
+    run = b.write(tmp_path / "run")
+    (run / "company_name_keys.parquet").unlink()
+    _load(neo4j_driver, b, tmp_path / "run2")
+    records, _, _ = neo4j_driver.execute_query(
+        "MATCH (c:Company) RETURN c.entity_id AS id, c.name_keys AS keys, c.name_forms AS forms"
+    )
+    assert [r.values() for r in records] == [[cid("OLD"), "|旧食品有限公司|", "|旧食品有限公司|"]]
+    load_run(neo4j_driver, run)
+    records, _, _ = neo4j_driver.execute_query(
+        "MATCH (c:Company) RETURN c.entity_id AS id, c.name_keys AS keys, c.name_forms AS forms"
+    )
+    assert [r.values() for r in records] == [[cid("OLD"), None, None]]
 
 
 HOSTILE = [
@@ -374,9 +397,9 @@ def test_hostile_strings_are_data(neo4j_driver: neo4j.Driver, tmp_path: Path):
     _load(neo4j_driver, b, tmp_path / "run")
     count = _dump(neo4j_driver)
     for i, text in enumerate(HOSTILE):
-        assert controls(neo4j_driver, text, SETTINGS, TODAY)["company"]["name"] == text
-        assert footprint(neo4j_driver, text)["person"]["entity_id"] == pid(f"p{i}")
-        assert related_party_risk(neo4j_driver, text, 2)["company"] == cid(f"c{i}")
+        assert controls(neo4j_driver, text, SETTINGS, TODAY).company.name == text
+        assert footprint(neo4j_driver, text).person.entity_id == pid(f"p{i}")
+        assert related_party_risk(neo4j_driver, text, 2).company == cid(f"c{i}")
         with pytest.raises(NotFound):
             controls(neo4j_driver, text + "x", SETTINGS, TODAY)
         with pytest.raises(NotFound):

@@ -78,9 +78,16 @@ def test_a_revoked_key_fails_and_stays_listed() -> None:
         (Role.REGULATOR, set(Action)),
         (
             Role.INSPECTOR,
-            {Action.ALERTS, Action.REVIEW, Action.CONTROL, Action.SCREENING, Action.IDENTIFIERS},
+            {
+                Action.ALERTS,
+                Action.REVIEW,
+                Action.CONTROL,
+                Action.SCREENING,
+                Action.IDENTIFIERS,
+                Action.SEARCH,
+            },
         ),
-        (Role.ANALYST, {Action.COMPANIES, Action.CONTROL, Action.AGGREGATES}),
+        (Role.ANALYST, {Action.COMPANIES, Action.SEARCH, Action.CONTROL, Action.AGGREGATES}),
     ],
 )
 def test_what_each_role_may_do(role: Role, allowed: set[Action]) -> None:

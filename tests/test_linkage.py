@@ -493,6 +493,10 @@ def test_a_wave_keeps_existing_ids_and_reports_what_it_changed(waves, world: Pat
         assert result.changes.get("extended", 0) > 0
         assert "split" not in result.changes
     assert summary.person.changes.get("created", 0) > 0
+    # What finds a company by name covers every company so far, those only the base names.
+    keys = pq.read_table(wave / "company_name_keys.parquet").to_pandas()
+    assert set(keys["entity_id"]) == set(after.loc[after["entity_type"] == "company", "entity_id"])
+    assert all(len(k) for k in keys["keys"])
     # Pairs of two existing mentions were not scored again.
     links = pq.read_table(wave / "links.parquet").to_pandas()
     model = links[links["evidence"] == "model"]

@@ -12,13 +12,13 @@ from __future__ import annotations
 
 import shutil
 from pathlib import Path
-from typing import Any
 
 import neo4j
 import pytest
 
 from alerts.store import AlertFilter, list_alerts
 from config.graph import load_graph_config
+from graph.answers import Company, Controller
 from graph.queries import controls
 from service import keys
 from service.api.page import missing_libraries
@@ -29,8 +29,8 @@ pytestmark = [pytest.mark.neo4j, pytest.mark.slow]
 CHROMIUM = shutil.which("chromium")
 
 
-def _controlled_company(driver: neo4j.Driver) -> dict[str, Any]:
-    """A company of the world whose actual controller is identified."""
+def _controlled_company(driver: neo4j.Driver) -> tuple[Company, Controller]:
+    """A company of the world whose actual controller sits behind a holding company."""
     records, _, _ = driver.execute_query(
         "MATCH (c:Company)<-[:HOLDS_SHARES_IN]-(:Company)<-[:HOLDS_SHARES_IN]-(:Person) "
         "RETURN DISTINCT c.entity_id AS id ORDER BY id LIMIT 50"
@@ -38,8 +38,8 @@ def _controlled_company(driver: neo4j.Driver) -> dict[str, Any]:
     settings = load_graph_config().control
     for record in records:
         answer = controls(driver, record["id"], settings)
-        if answer["actual_controller"].get("entity_id"):
-            return answer
+        if isinstance(answer.actual_controller, Controller):
+            return answer.company, answer.actual_controller
     pytest.fail("the world has no company with an identified controller behind a holding company")
 
 
@@ -53,8 +53,7 @@ def test_an_inspector_finds_the_controller_and_dismisses_an_alert(
     from playwright.sync_api import expect, sync_playwright
 
     assert CHROMIUM is not None, "Debian's chromium is missing: run `make browser`"
-    answer = _controlled_company(swept_world)
-    company, controller = answer["company"], answer["actual_controller"]
+    company, controller = _controlled_company(swept_world)
     alert = list_alerts(swept_world, AlertFilter(status="new"))[0]
     _, key = keys.create(Role.REGULATOR, "browser test")
 
@@ -70,15 +69,15 @@ def test_an_inspector_finds_the_controller_and_dismisses_an_alert(
             page.click("#key-form button")
             expect(page.locator("#key-state")).to_have_text("已设置密钥")
 
-            page.fill("#search-q", company["name"])
+            page.fill("#search-q", company.name)
             page.click("#search-form button")
-            hit = page.locator(f"#search-results a[data-company='{company['entity_id']}']")
+            hit = page.locator(f"#search-results a[data-company='{company.entity_id}']")
             expect(hit).to_be_visible()
             hit.click()
-            expect(page.locator("#company-title")).to_have_text(company["name"])
-            expect(page.locator("#controller-line")).to_contain_text(controller["name"])
+            expect(page.locator("#company-title")).to_have_text(company.name)
+            expect(page.locator("#controller-line")).to_contain_text(str(controller.name))
             marked = page.evaluate("() => window.veilGraph.nodes('.controller').map((n) => n.id())")
-            assert marked == [controller["entity_id"]]
+            assert marked == [controller.entity_id]
             page.screenshot(path=str(tmp_path / "control.png"), full_page=True)
 
             page.click("nav button[data-tab='alerts']")
@@ -95,11 +94,11 @@ def test_an_inspector_finds_the_controller_and_dismisses_an_alert(
             page.screenshot(path=str(tmp_path / "alert.png"), full_page=True)
 
             page.click("nav button[data-tab='screen']")
-            page.fill("#screen-company", company["name"])
-            page.fill(".screen-person .name", controller["name"])
+            page.fill("#screen-company", company.name)
+            page.fill(".screen-person .name", str(controller.name))
             page.click("#screen-form button[type='submit']")
             expect(page.locator("#screen-result")).to_contain_text("登记企业")
-            expect(page.locator("#screen-result")).to_contain_text(controller["name"])
+            expect(page.locator("#screen-result")).to_contain_text(str(controller.name))
             page.screenshot(path=str(tmp_path / "screen.png"), full_page=True)
             assert problems == []
         finally:

@@ -20,8 +20,9 @@ from fastapi import Depends, Header, HTTPException, Request
 
 from config.errors import Ambiguous, NotFound
 from config.graph import Control
+from graph.answers import Company
 from graph.guard import neo4j_faults
-from graph.queries import find_company
+from graph.queries import Scope, find_company
 from graph.server.connection import Neo4jSettings
 from service import audit, keys
 from service.api import errors
@@ -91,9 +92,16 @@ def require(principal: Principal, action: Action, endpoint: str, params: dict[st
         raise HTTPException(403, f"a {principal.role} key may not read {action}")
 
 
+def search_scope(principal: Principal) -> Scope | None:
+    """The companies a search by `principal` may find: None for an unscoped role."""
+    if not keys.ROLES[principal.role].scoped:
+        return None
+    return Scope(tuple(keys.region_prefix(r) for r in principal.regions), principal.industries)
+
+
 def scoped_company(
     graph: Graph, principal: Principal, action: Action, reference: str, endpoint: str
-) -> dict[str, Any]:
+) -> Company:
     """The company `reference` names, if `principal` may `action` on it; else 403 (or,
     for an unscoped key, 404 / 409 as the lookup says)."""
     params = {"company": reference}
@@ -108,7 +116,7 @@ def scoped_company(
             raise HTTPException(403, OUT_OF_SCOPE) from None
         audited(principal, endpoint, params, 0, errors.status_of(err)[0])
         raise
-    if not principal.in_scope(company.get("region_code"), company.get("industry_code")):
+    if not principal.in_scope(company.region_code, company.industry_code):
         audited(principal, endpoint, params, 0, 403)
         raise HTTPException(403, OUT_OF_SCOPE)
     return company

@@ -192,13 +192,15 @@ def _company(graph: Graph, match: CompanyMatch | None) -> ScreenedCompany | None
     try:
         with graph.answering(f"reading company {match.entity_id}"):
             found = find_company(graph.driver, match.entity_id, graph.database)
-    except NotFound:
-        found = {}
+    except NotFound:  # in the run the screener read, not (yet) in the graph
+        return ScreenedCompany(
+            **match.model_dump(), region_code=None, industry_code=None, status=None
+        )
     return ScreenedCompany(
         **match.model_dump(),
-        region_code=found.get("region_code"),
-        industry_code=found.get("industry_code"),
-        status=found.get("status"),
+        region_code=found.region_code,
+        industry_code=found.industry_code,
+        status=found.status,
     )
 
 

@@ -34,7 +34,7 @@ const LABELS = {
   began_before_trigger: "任职早于触发记录", cycles_contribute: "含循环持股", id: "证件号（遮蔽）",
 };
 const BASIS = {
-  majority_chain: "逐层过半数控股", largest_share: "最大穿透持股", none: "无法认定",
+  majority_chain: "逐层过半数控股", look_through: "最大穿透持股", none: "无法认定",
 };
 /* The canonical values of config/vocabulary.yaml, in the words of the registers. */
 const ROLE = {
@@ -126,19 +126,19 @@ async function search(page = 1) {
   const q = $("#search-q").value.trim();
   const params = new URLSearchParams({ q, page, per_page: PAGE_SIZE });
   const found = await api("GET", `/companies?${params}`);
-  const items = found.items || [];
+  const how = { code: "信用代码", name: "名称", sound: "同音字号", partial: "名称包含" };
   $("#search-results").replaceChildren(
-    ...items.map((c) =>
+    ...found.hits.map(({ match, company: c }) =>
       el(
         "li",
         {},
         el("a", { href: "#", "data-company": c.entity_id, onclick: guarded(() => openCompany(c.entity_id)) }, c.name),
-        ` ${c.uscc || ""} ${c.region_code || ""}`,
+        ` ${c.uscc || ""} ${c.region_code || ""}（按${how[match] || match}匹配）`,
       ),
     ),
   );
-  if (!items.length) $("#search-results").replaceChildren(el("li", {}, "没有找到匹配的企业"));
-  pages($("#search-pages"), page, found.total || 0, search);
+  if (!found.hits.length) $("#search-results").replaceChildren(el("li", {}, "没有找到匹配的企业"));
+  pages($("#search-pages"), page, found.total, search);
 }
 
 async function openCompany(reference) {
