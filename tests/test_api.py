@@ -141,6 +141,8 @@ def test_related_party_risk_checks_its_reach(client: TestClient) -> None:
     assert answer.json()["company"] == cid("B") and answer.json()["related_companies"] == 1
     too_far = client.get(f"/companies/{cid('B')}/risk", params={"hops": 9}, headers=headers)
     assert too_far.status_code == 422 and too_far.json()["error"]["code"] == "bad_input"
+    refused = _last_audit()  # refused as malformed before the endpoint ran: audited all the same
+    assert (refused["status"], refused["params"]) == (422, {"reference": cid("B"), "hops": "9"})
 
 
 def _not_ready(app: TestClient) -> str:

@@ -9,51 +9,22 @@ records is the key (its name and id), never a name the request sends.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Coroutine, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import date
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, HTTPException, Query, Request, Response
-from fastapi.exceptions import RequestValidationError
-from fastapi.routing import APIRoute
+from fastapi import APIRouter, HTTPException, Query
 from pydantic import BaseModel, ConfigDict, Field
-from starlette.concurrency import run_in_threadpool
 
 from alerts.answers import Alert, AlertPage, Status
 from alerts.store import MAX_PAGE, MAX_PER_PAGE, AlertFilter, Scope, alert_page, get_alert, review
 from config.errors import NotFound, VeilError
-from service import keys
 from service.api import errors
-from service.api.common import KEY_HEADER, Caller, Graph, GraphDep, audited, require
+from service.api.common import AuditedRoute, Caller, Graph, GraphDep, audited, require
 from service.keys import ROLES, Action, Principal
 
-
-class _AuditedRoute(APIRoute):
-    """A route whose requests refused as malformed (422) are audited too: FastAPI refuses
-    them before the endpoint runs, after the key check, so the row names the key that sent
-    them, with the raw parameters (masked by the audit log as any others)."""
-
-    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
-        handler = super().get_route_handler()
-        action = f"{'|'.join(sorted(self.methods or ()))} {self.path_format}"
-
-        async def audited_handler(request: Request) -> Response:
-            try:
-                return await handler(request)
-            except RequestValidationError:
-                params = {**request.path_params, **request.query_params}
-                await run_in_threadpool(_audit_malformed, request, action, params)
-                raise
-
-        return audited_handler
-
-
-def _audit_malformed(request: Request, action: str, params: dict[str, Any]) -> None:
-    audited(keys.authenticate(request.headers.get(KEY_HEADER, "")), action, params, 0, 422)
-
-
-router = APIRouter(tags=["alerts"], route_class=_AuditedRoute)
+router = APIRouter(tags=["alerts"], route_class=AuditedRoute)
 
 #: What a scoped key is told about an alert it may not see, whether or not it exists.
 OUT_OF_SCOPE = "this alert is outside your key's regions and industries, or unknown"

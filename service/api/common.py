@@ -10,13 +10,16 @@ appends a row to the audit chain (service/audit.py) with its identifiers masked.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Coroutine, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Annotated, Any
 
 import neo4j
-from fastapi import Depends, Header, HTTPException, Request
+from fastapi import Depends, Header, HTTPException, Request, Response
+from fastapi.exceptions import RequestValidationError
+from fastapi.routing import APIRoute
+from starlette.concurrency import run_in_threadpool
 
 from config.errors import Ambiguous, NotFound
 from config.graph import Control
@@ -120,3 +123,27 @@ def scoped_company(
         audited(principal, endpoint, params, 0, 403)
         raise HTTPException(403, OUT_OF_SCOPE)
     return company
+
+
+class AuditedRoute(APIRoute):
+    """A route whose requests refused as malformed (422) are audited too: FastAPI refuses
+    them before the endpoint runs, after the key check, so the row names the key that sent
+    them, with the raw parameters (masked by the audit log as any others)."""
+
+    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
+        handler = super().get_route_handler()
+        action = f"{'|'.join(sorted(self.methods or ()))} {self.path_format}"
+
+        async def audited_handler(request: Request) -> Response:
+            try:
+                return await handler(request)
+            except RequestValidationError:
+                params = {**request.path_params, **request.query_params}
+                await run_in_threadpool(_audit_malformed, request, action, params)
+                raise
+
+        return audited_handler
+
+
+def _audit_malformed(request: Request, action: str, params: dict[str, Any]) -> None:
+    audited(keys.authenticate(request.headers.get(KEY_HEADER, "")), action, params, 0, 422)

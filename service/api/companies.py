@@ -15,6 +15,7 @@ from graph.answers import Company, CompanySearch, ControlAnswer, Footprint, Rela
 from graph.queries import PERSON_ID, controls, footprint, related_party_risk
 from service.api import errors
 from service.api.common import (
+    AuditedRoute,
     Caller,
     GraphDep,
     audited,
@@ -26,7 +27,7 @@ from service.api.disclosure import disclosed
 from service.company_search import find_companies
 from service.keys import Action
 
-router = APIRouter(tags=["companies"])
+router = APIRouter(tags=["companies"], route_class=AuditedRoute)
 
 AsOf = Annotated[date | None, Query(description="YYYY-MM-DD; default today")]
 PersonId = Annotated[

@@ -46,12 +46,12 @@ from linkage.screen import (
     ScreenRequest,
 )
 from service.api import errors
-from service.api.common import Caller, Graph, GraphDep, audited, require
+from service.api.common import AuditedRoute, Caller, Graph, GraphDep, audited, require
 from service.api.errors import ScreeningUnavailable
 from service.keys import ROLES, Action, Principal
 
 log = logging.getLogger(__name__)
-router = APIRouter(tags=["screening"])
+router = APIRouter(tags=["screening"], route_class=AuditedRoute)
 
 ENDPOINT = "POST /screen"
 OUT_OF_SCOPE = (
