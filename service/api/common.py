@@ -125,6 +125,18 @@ def scoped_company(
     return company
 
 
+def company_reference(
+    graph: Graph, principal: Principal, action: Action, reference: str, endpoint: str
+) -> str:
+    """What to look `reference` up by for `principal`: a scoped key's company is found and
+    checked first (`scoped_company`), so its entity ID; any other key's reference goes to
+    the query as given, which finds it in its own transaction (one lookup, not two)."""
+    if keys.ROLES[principal.role].scoped:
+        return scoped_company(graph, principal, action, reference, endpoint).entity_id
+    require(principal, action, endpoint, {"company": reference})
+    return reference
+
+
 class AuditedRoute(APIRoute):
     """A route whose requests refused as malformed (422) are audited too: FastAPI refuses
     them before the endpoint runs, after the key check, so the row names the key that sent

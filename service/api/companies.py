@@ -19,6 +19,7 @@ from service.api.common import (
     Caller,
     GraphDep,
     audited,
+    company_reference,
     require,
     scoped_company,
     search_scope,
@@ -79,10 +80,14 @@ def control(
     reference: str, principal: Caller, graph: GraphDep, as_of: AsOf = None
 ) -> ControlAnswer:
     endpoint = "GET /companies/{ref}/control"
-    found = scoped_company(graph, principal, Action.CONTROL, reference, endpoint)
-    with graph.answering(f"reading the control of {found.entity_id}"):
-        answer = controls(graph.driver, found.entity_id, graph.control, as_of, graph.database)
     params = {"company": reference, "as_of": None if as_of is None else as_of.isoformat()}
+    company = company_reference(graph, principal, Action.CONTROL, reference, endpoint)
+    try:
+        with graph.answering(f"reading the control of {company}"):
+            answer = controls(graph.driver, company, graph.control, as_of, graph.database)
+    except (NotFound, Ambiguous) as err:
+        audited(principal, endpoint, params, 0, errors.status_of(err)[0])
+        raise
     audited(principal, endpoint, params, 1, 200)
     return disclosed(answer, principal)
 
