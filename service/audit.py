@@ -21,7 +21,7 @@ import json
 import os
 import threading
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -132,7 +132,7 @@ class _Pending:
     """A row waiting for its batch to be durable: the writer fills `row` or `error`."""
 
     fields: dict[str, Any]
-    done: threading.Event = field(default_factory=threading.Event)
+    done: bool = False
     row: dict[str, Any] | None = None
     error: BaseException | None = None
 
@@ -141,48 +141,50 @@ class _GroupCommit:
     """Rows of concurrent requests written in batches: one lock, one write and one fsync
     for every row queued meanwhile (group commit, as databases do for their logs).
 
-    The first caller to find no batch in flight writes the queue, again and again until it
-    is empty; the others wait for their own row to be durable, so a request is still never
-    answered before its row is on disk. Across processes (uvicorn workers, the CLI) the
-    flock keeps the chain whole.
+    A caller whose row is not yet written, finding no batch in flight, writes the whole
+    queue (its own row in it) and returns; the others wait, and when that batch is done
+    one of those still waiting writes the next. No caller writes more than one batch, and
+    none is answered before its own row is on disk. Across processes (uvicorn workers, the
+    CLI) the flock keeps the chain whole.
     """
 
     def __init__(self) -> None:
-        self._lock = threading.Lock()
+        self._turn = threading.Condition()
         self._queue: list[_Pending] = []
         self._writing = False
 
     def append(self, fields: dict[str, Any]) -> dict[str, Any]:
         pending = _Pending(fields)
-        with self._lock:
+        with self._turn:
             self._queue.append(pending)
-            lead = not self._writing
-            self._writing = lead or self._writing
-        if lead:
-            self._drain()
-        pending.done.wait()
+            while not pending.done:
+                if self._writing:
+                    self._turn.wait()
+                    continue
+                batch, self._queue, self._writing = self._queue, [], True
+                self._turn.release()
+                try:
+                    self._write(batch)
+                finally:
+                    self._turn.acquire()
+                    self._writing = False
+                    self._turn.notify_all()
         if pending.error is not None:
             raise pending.error
         assert pending.row is not None
         return pending.row
 
-    def _drain(self) -> None:
-        while True:
-            with self._lock:
-                batch, self._queue = self._queue, []
-                if not batch:
-                    self._writing = False
-                    return
-            try:
-                rows = _write_batch([p.fields for p in batch])
-                for pending, row in zip(batch, rows, strict=True):
-                    pending.row = row
-            except BaseException as err:  # every waiter learns its row was not written
-                for pending in batch:
-                    pending.error = err
-            finally:
-                for pending in batch:
-                    pending.done.set()
+    @staticmethod
+    def _write(batch: list[_Pending]) -> None:
+        try:
+            rows = _write_batch([p.fields for p in batch])
+            for pending, row in zip(batch, rows, strict=True):
+                pending.row = row
+        except BaseException as err:  # every waiter learns its row was not written
+            for pending in batch:
+                pending.error = err
+        for pending in batch:
+            pending.done = True
 
 
 _GROUP = _GroupCommit()
