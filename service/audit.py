@@ -19,7 +19,6 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import threading
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -127,69 +126,6 @@ def _tail(path: Path) -> tuple[int, str]:
     return seq, stored
 
 
-@dataclass
-class _Pending:
-    """A row waiting for its batch to be durable: the writer fills `row` or `error`."""
-
-    fields: dict[str, Any]
-    done: bool = False
-    row: dict[str, Any] | None = None
-    error: BaseException | None = None
-
-
-class _GroupCommit:
-    """Rows of concurrent requests written in batches: one lock, one write and one fsync
-    for every row queued meanwhile (group commit, as databases do for their logs).
-
-    A caller whose row is not yet written, finding no batch in flight, writes the whole
-    queue (its own row in it) and returns; the others wait, and when that batch is done
-    one of those still waiting writes the next. No caller writes more than one batch, and
-    none is answered before its own row is on disk. Across processes (uvicorn workers, the
-    CLI) the flock keeps the chain whole.
-    """
-
-    def __init__(self) -> None:
-        self._turn = threading.Condition()
-        self._queue: list[_Pending] = []
-        self._writing = False
-
-    def append(self, fields: dict[str, Any]) -> dict[str, Any]:
-        pending = _Pending(fields)
-        with self._turn:
-            self._queue.append(pending)
-            while not pending.done:
-                if self._writing:
-                    self._turn.wait()
-                    continue
-                batch, self._queue, self._writing = self._queue, [], True
-                self._turn.release()
-                try:
-                    self._write(batch)
-                finally:
-                    self._turn.acquire()
-                    self._writing = False
-                    self._turn.notify_all()
-        if pending.error is not None:
-            raise pending.error
-        assert pending.row is not None
-        return pending.row
-
-    @staticmethod
-    def _write(batch: list[_Pending]) -> None:
-        try:
-            rows = _write_batch([p.fields for p in batch])
-            for pending, row in zip(batch, rows, strict=True):
-                pending.row = row
-        except BaseException as err:  # every waiter learns its row was not written
-            for pending in batch:
-                pending.error = err
-        for pending in batch:
-            pending.done = True
-
-
-_GROUP = _GroupCommit()
-
-
 def append(
     key_id: str,
     role: str,
@@ -198,50 +134,37 @@ def append(
     result_count: int,
     status: int,
 ) -> dict[str, Any]:
-    """Append one row (safe across threads and processes; durable: fsync) and return it.
+    """Append one row (safe across processes: flock; durable: fsync) and return it.
 
     `status` is the HTTP status of the request (200, 401, 403, 404); CLI commands record 200.
     """
-    fields = {
-        "key_id": key_id,
-        "role": role,
-        "action": action,
-        "params": safe_params(params),
-        "result_count": result_count,
-        "status": status,
-    }
-    return _GROUP.append(fields)
-
-
-def _write_batch(batch: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Chain `batch` after the log's last row and make it durable: one write, one fsync,
-    then the head. The rows' time is taken here, under the lock, so it follows `seq`."""
     path = log_path()
     with exclusive(path.with_name(LOG_NAME + ".lock")):
         seq, prev = _tail(path)
-        rows, lines = [], []
-        for fields in batch:
-            seq += 1
-            row: dict[str, Any] = {
-                "seq": seq,
-                "time": datetime.now(UTC).isoformat(timespec="microseconds"),
-                **fields,
-                "prev_hash": prev,
-            }
-            row["hash"] = prev = row_hash(row)
-            rows.append(row)
-            lines.append(json.dumps(row, ensure_ascii=False, separators=(",", ":")) + "\n")
+        row: dict[str, Any] = {
+            "seq": seq + 1,
+            "time": datetime.now(UTC).isoformat(timespec="microseconds"),
+            "key_id": key_id,
+            "role": role,
+            "action": action,
+            "params": safe_params(params),
+            "result_count": result_count,
+            "status": status,
+            "prev_hash": prev,
+        }
+        row["hash"] = row_hash(row)
+        line = json.dumps(row, ensure_ascii=False, separators=(",", ":")) + "\n"
         new = not path.exists()
         fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, PRIVATE_MODE)
         try:
-            write_all(fd, "".join(lines).encode("utf-8"))
+            write_all(fd, line.encode("utf-8"))
             os.fsync(fd)
         finally:
             os.close(fd)
         if new:
             fsync_dir(path.parent)
-        write_atomic(_head_path(), json.dumps({"seq": seq, "hash": prev}) + "\n")
-    return rows
+        write_atomic(_head_path(), json.dumps({"seq": row["seq"], "hash": row["hash"]}) + "\n")
+    return row
 
 
 def _rows(path: Path) -> Iterator[tuple[int, bytes]]:

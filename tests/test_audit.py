@@ -215,9 +215,9 @@ def test_cli_round_trip(home: Path) -> None:
     assert broken.exit_code == 1 and "line 1 (seq 1)" in broken.output
 
 
-def test_concurrent_threads_commit_in_groups_and_each_learns_its_own_row(home: Path) -> None:
+def test_concurrent_threads_each_learn_their_own_row(home: Path) -> None:
     """Threads of one server (uvicorn's pool) append at once: each gets back its own row as
-    stored, the chain holds. (That they share batches is a speed, measured by bench/api.py.)"""
+    stored, and the chain holds."""
     from concurrent.futures import ThreadPoolExecutor
 
     _append(1)
