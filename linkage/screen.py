@@ -52,7 +52,7 @@ from linkage.scorer import PairScore, PairScorer
 from linkage.standardise import standardise_company_name
 from linkage.waves import resolved_features
 from loaders import rundir
-from loaders.identifiers import parse_resident_id, parse_uscc
+from loaders.identifiers import parse_resident_id, parse_uscc, secret_fingerprint
 from loaders.industry import normalise_industry
 from loaders.rows import PersonMention
 
@@ -434,6 +434,25 @@ def index_run(run_dir: Path) -> _Indexed:
     )
 
 
+def _check_secret(run_dir: Path, secret: bytes) -> None:
+    """Refuse a run loaded with another ID-token secret than this process holds: the full
+    IDs typed at the counter would get other tokens than the run's, and never match."""
+    recorded = rundir.manifest(run_dir).get("id_secret_fingerprint")
+    if recorded is None:
+        log.warning(
+            "%s records no ID-token secret (loaded before veil recorded it): full IDs match "
+            "only if this server holds the secret it was loaded with",
+            run_dir,
+        )
+    elif recorded != secret_fingerprint(secret):
+        raise InputError(
+            str(run_dir),
+            "it was loaded with another ID-token secret (VEIL_ID_SECRET, else "
+            "VEIL_HOME/id_secret) than this server's: full IDs would never match its "
+            "tokens; serve with the secret it was loaded with, or load it again",
+        )
+
+
 class Screener:
     """Screens applications against one linked run (see the module docstring)."""
 
@@ -461,6 +480,7 @@ class Screener:
         stale = rundir.stale_entities(self.run_dir)
         if stale:
             raise InputError(str(self.run_dir), f"its entities are stale ({stale}): link it again")
+        _check_secret(self.run_dir, self.secret)
         self.scorer = PairScorer.from_run(self.run_dir, models.PERSON)
         if in_child:
             spawn = multiprocessing.get_context("spawn")

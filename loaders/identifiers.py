@@ -325,6 +325,13 @@ def _token(id18: str, secret: bytes) -> str:
     return mac.hexdigest()
 
 
+def secret_fingerprint(secret: bytes) -> str:
+    """What a run records of the ID-token secret it was loaded with (never the secret: an
+    HMAC of a fixed label under it), so a later stage can tell it holds the same one: a
+    different secret gives every ID another token, and nothing would match, silently."""
+    return hmac.new(secret, b"veil: id-token secret fingerprint", hashlib.sha256).hexdigest()[:16]
+
+
 def _valid_resident_id(
     id18: str, secret: bytes, kind: Literal["18", "15_upgraded"], born: date
 ) -> ResidentId:

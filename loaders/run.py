@@ -34,6 +34,7 @@ from config.sources import Limits, SourceSpec, load_sources
 from loaders import rundir
 from loaders.bounds import ValueBounds
 from loaders.cells import Problem
+from loaders.identifiers import secret_fingerprint
 from loaders.ratios import RatioColumn, hold
 from loaders.readers import BadRow, read_rows, several_sheets, xlsx_sheets
 from loaders.records import MappedRecord, RecordMapper, RowRejected
@@ -203,6 +204,7 @@ def load_run(
         tables = _merge_parts([job.part_dir for job in jobs], staged)
         manifest = _manifest(sources_path, run_dir, counts, tables)
         manifest["orphan_staging_removed"] = staged.orphans_removed
+        manifest["id_secret_fingerprint"] = secret_fingerprint(secret)
         if rundir.exists(run_dir, "entities"):
             manifest["later_stages"] = (
                 "entities.parquet resolves the previous load of this directory: run "

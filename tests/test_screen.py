@@ -331,3 +331,18 @@ def test_the_blocking_keys_are_the_person_models() -> None:
     assert ours == theirs
     for run, mine, _ in BLOCKS:
         assert tuple(capped.get(c, c) for c in run) == mine
+
+
+def test_a_run_loaded_with_another_id_secret_is_refused(linked_run: Path) -> None:
+    """Full IDs typed at the counter are tokenised with the server's secret: a run loaded
+    with another one would match none of them, silently. Its manifest says which it was."""
+    from config.errors import InputError
+    from config.linkage import load_linkage_config
+    from linkage.screen import Screener
+    from loaders.identifiers import secret_fingerprint
+
+    recorded = rundir.manifest(linked_run)["id_secret_fingerprint"]
+    assert recorded == secret_fingerprint(WORLD_SECRET) != secret_fingerprint(b"another")
+    assert WORLD_SECRET.decode() not in json.dumps(rundir.manifest(linked_run))
+    with pytest.raises(InputError, match="another ID-token secret"):
+        Screener(linked_run, load_linkage_config().screening, b"another", in_child=False)
