@@ -197,7 +197,8 @@ def swept_world(neo4j_driver: neo4j.Driver, linked_run: Path) -> neo4j.Driver:
 @pytest.fixture(scope="module")
 def served_api(swept_world: neo4j.Driver, neo4j_server: Neo4jSettings) -> Iterator[str]:
     """The app under uvicorn on a loopback port over `swept_world`, as `veil serve` runs
-    it; yields its base URL."""
+    it, with the world's ID-token secret (its screener refuses any other); yields its base
+    URL."""
     import threading
     import time
 
@@ -205,17 +206,21 @@ def served_api(swept_world: neo4j.Driver, neo4j_server: Neo4jSettings) -> Iterat
 
     from service.api.app import create_app
 
-    port = local.free_port()
-    config = uvicorn.Config(
-        create_app(neo4j_server), host="127.0.0.1", port=port, log_level="warning"
-    )
-    server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 30
-    while not server.started and thread.is_alive() and time.monotonic() < deadline:
-        time.sleep(0.05)
-    assert server.started, "uvicorn did not start"
-    yield f"http://127.0.0.1:{port}"
-    server.should_exit = True
-    thread.join(timeout=10)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("VEIL_ID_SECRET", WORLD_SECRET.decode())
+        port = local.free_port()
+        config = uvicorn.Config(
+            create_app(neo4j_server), host="127.0.0.1", port=port, log_level="warning"
+        )
+        server = uvicorn.Server(config)
+        thread = threading.Thread(target=server.run, daemon=True)
+        thread.start()
+        deadline = time.monotonic() + 30
+        while not server.started and thread.is_alive() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert server.started, "uvicorn did not start"
+        try:
+            yield f"http://127.0.0.1:{port}"
+        finally:
+            server.should_exit = True
+            thread.join(timeout=10)
