@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import functools
+import inspect
+from collections.abc import Callable
+from dataclasses import dataclass, fields
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any, get_type_hints
 
 import neo4j
 import typer
@@ -235,43 +239,72 @@ STATUS_HELP = "new, acknowledged, confirmed, dismissed"
 REGION_HELP = "region code prefix, e.g. 3101"
 INDUSTRY_HELP = "GB/T 4754 code prefix, e.g. F52 or H62"
 SINCE_HELP = "only alerts raised or changed on or after this day (YYYY-MM-DD, UTC)"
+NEW_HELP = "only those new in the latest full sweep"
 
 
-def _filters(
-    driver: neo4j.Driver,
-    database: str,
-    new: bool,
-    since: str | None,
-    **chosen: Any,
-) -> AlertFilter:
-    """The list's filters; `--new`: those first raised or reopened by the latest full sweep."""
-    sweep_id = latest_full_sweep(driver, database) if new else None
-    return AlertFilter(**chosen, since=parse_as_of(since, "--since"), sweep_id=sweep_id)
+@dataclass(frozen=True)
+class FilterOptions:
+    """The filters `veil alerts list` and `export` both take, written once: each field is
+    one option (`takes_filters` gives a command all of them)."""
+
+    status: Annotated[str | None, typer.Option("--status", help=STATUS_HELP)] = None
+    rule: Annotated[str | None, typer.Option("--rule", help="a rule id from rules.yaml")] = None
+    region: Annotated[str | None, typer.Option("--region", help=REGION_HELP)] = None
+    industry: Annotated[str | None, typer.Option("--industry", help=INDUSTRY_HELP)] = None
+    since: Annotated[str | None, typer.Option("--since", help=SINCE_HELP)] = None
+    new: Annotated[bool, typer.Option("--new", help=NEW_HELP)] = False
+    include_inactive: Annotated[
+        bool, typer.Option("--all", help="also alerts no longer raised")
+    ] = False
+
+    def alert_filter(self, driver: neo4j.Driver, database: str) -> AlertFilter:
+        """The store's filter; `--new`: those first raised or reopened by the latest full
+        sweep."""
+        return AlertFilter(
+            status=self.status,
+            rule=self.rule,
+            region=self.region,
+            industry=self.industry,
+            since=parse_as_of(self.since, "--since"),
+            sweep_id=latest_full_sweep(driver, database) if self.new else None,
+            include_inactive=self.include_inactive,
+        )
 
 
+def takes_filters(command: Callable[..., None]) -> Callable[..., None]:
+    """`command(..., filters: FilterOptions, ...)` as typer sees it: FilterOptions' fields
+    as options in place of `filters`, gathered back into one FilterOptions on each call
+    (typer has no dependencies of its own)."""
+    names = [f.name for f in fields(FilterOptions)]
+    hints = get_type_hints(FilterOptions, include_extras=True)
+    own = inspect.signature(command, eval_str=True)
+    kind = own.parameters["filters"].kind
+    options = [
+        inspect.Parameter(f.name, kind, default=f.default, annotation=hints[f.name])
+        for f in fields(FilterOptions)
+    ]
+    parameters: list[inspect.Parameter] = []
+    for parameter in own.parameters.values():
+        parameters += options if parameter.name == "filters" else [parameter]
+
+    @functools.wraps(command)
+    def with_filters(**given: Any) -> None:
+        chosen = {name: given.pop(name) for name in names}
+        command(**given, filters=FilterOptions(**chosen))
+
+    # typer reads a command's options from its signature (inspect honours __signature__,
+    # which typeshed does not declare on functions: hence the ignore).
+    with_filters.__signature__ = own.replace(parameters=parameters)  # type: ignore[attr-defined]
+    return with_filters
+
+
+@takes_filters
 def list_command(
-    status: str | None = typer.Option(None, "--status", help=STATUS_HELP),
-    rule: str | None = typer.Option(None, "--rule", help="a rule id from rules.yaml"),
-    region: str | None = typer.Option(None, "--region", help=REGION_HELP),
-    industry: str | None = typer.Option(None, "--industry", help=INDUSTRY_HELP),
-    since: str | None = typer.Option(None, "--since", help=SINCE_HELP),
-    new: bool = typer.Option(False, "--new", help="only those new in the latest full sweep"),
-    include_inactive: bool = typer.Option(False, "--all", help="also alerts no longer raised"),
+    filters: FilterOptions,
     json_output: bool = typer.Option(False, "--json"),
 ) -> None:
     with graph_driver(json_output) as (driver, database):
-        filters = _filters(
-            driver,
-            database,
-            new,
-            status=status,
-            rule=rule,
-            region=region,
-            industry=industry,
-            since=since,
-            include_inactive=include_inactive,
-        )
-        alerts = list_alerts(driver, filters, database)
+        alerts = list_alerts(driver, filters.alert_filter(driver, database), database)
     if json_output:
         print_json([a.model_dump(mode="json") for a in alerts])
     else:
@@ -305,29 +338,14 @@ def review_command(
         console.print(f"{found.id}: {found.status} by {found.reviewer}", highlight=False)
 
 
+@takes_filters
 def export_command(
     path: Path = typer.Argument(..., help="a .jsonl (full evidence) or .csv file"),
-    status: str | None = typer.Option(None, "--status", help=STATUS_HELP),
-    rule: str | None = typer.Option(None, "--rule"),
-    region: str | None = typer.Option(None, "--region", help=REGION_HELP),
-    industry: str | None = typer.Option(None, "--industry", help=INDUSTRY_HELP),
-    since: str | None = typer.Option(None, "--since", help=SINCE_HELP),
-    new: bool = typer.Option(False, "--new", help="only those new in the latest full sweep"),
-    include_inactive: bool = typer.Option(False, "--all"),
+    *,
+    filters: FilterOptions,
 ) -> None:
     with graph_driver() as (driver, database):
-        filters = _filters(
-            driver,
-            database,
-            new,
-            status=status,
-            rule=rule,
-            region=region,
-            industry=industry,
-            since=since,
-            include_inactive=include_inactive,
-        )
-        alerts = list_alerts(driver, filters, database)
+        alerts = list_alerts(driver, filters.alert_filter(driver, database), database)
     n = export(alerts, path)
     console.print(f"{n} alerts written to {path}", highlight=False)
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import csv
 import json
+import re
 from datetime import date, timedelta
 from pathlib import Path
 
@@ -461,6 +462,24 @@ def test_cli_run_list_show_review_export(
     assert bad.exit_code == 1 and "--since" in bad.output
     missing = runner.invoke(app, ["alerts", "show", "Anope"])
     assert missing.exit_code == 1 and "no alert" in missing.output
+
+
+def _options_in_help(command: str) -> dict[str, str]:
+    """`veil alerts COMMAND --help`'s options, each with its help text, as printed."""
+    shown = CliRunner().invoke(app, ["alerts", command, "--help"], env={"COLUMNS": "200"})
+    assert shown.exit_code == 0, shown.output
+    rows = re.findall(r"^│ (--[\w-]+) +<\w+> *(.*?) *│$", shown.output, re.MULTILINE)
+    return dict(rows)
+
+
+def test_list_and_export_take_the_same_filters():
+    """One set of filter options for `alerts list` and `alerts export`, help and all."""
+    listed, exported = _options_in_help("list"), _options_in_help("export")
+    filters = {"--status", "--rule", "--region", "--industry", "--since", "--new", "--all"}
+    assert set(listed) == filters | {"--json", "--help"}
+    assert set(exported) == filters | {"--help"}
+    assert {o: listed[o] for o in filters} == {o: exported[o] for o in filters}
+    assert all(listed[o] for o in filters)  # each says what it does
 
 
 # -- pure pieces ----------------------------------------------------------------------------
