@@ -29,6 +29,9 @@ from graph.server.connection import Neo4jSettings, external_settings, open_drive
 from graph.server.local import ServerConfig, start
 
 if TYPE_CHECKING:  # the world's fixtures import what they run when first used (~1 s)
+    from fastapi.testclient import TestClient
+    from graph_runs import RunBuilder
+
     from linkage.run import LinkSummary
 
 #: Fixtures that need a running Neo4j (and so Java and the Maven jars): a test whose
@@ -192,6 +195,31 @@ def swept_world(neo4j_driver: neo4j.Driver, linked_run: Path) -> neo4j.Driver:
     run_control(neo4j_driver, settings)
     sweep(neo4j_driver, load_rules(), settings)
     return neo4j_driver
+
+
+@pytest.fixture(scope="module")
+def api_graph(
+    neo4j_driver: neo4j.Driver, api_world: RunBuilder, tmp_path_factory: pytest.TempPathFactory
+) -> Path:
+    """A graph that holds the module's `api_world` alone (a RunBuilder fixture each API test
+    module defines: the small world it asks about); its run directory."""
+    from graph.load import load_run
+
+    neo4j_driver.execute_query("MATCH (n) DETACH DELETE n")
+    run = api_world.write(tmp_path_factory.mktemp("api") / "run")
+    load_run(neo4j_driver, run)
+    return run
+
+
+@pytest.fixture(scope="module")
+def client(neo4j_server: Neo4jSettings, api_graph: Path) -> Iterator[TestClient]:
+    """The app through FastAPI's test client (over ASGI) on the module's `api_graph`."""
+    from fastapi.testclient import TestClient
+
+    from service.api.app import create_app
+
+    with TestClient(create_app(neo4j_server)) as test_client:
+        yield test_client
 
 
 @pytest.fixture(scope="module")

@@ -4,19 +4,15 @@ the control answer, errors in one JSON shape, and an audit row for every request
 
 from __future__ import annotations
 
-import json
-from collections.abc import Iterator
 from datetime import date
 from pathlib import Path
 
-import neo4j
 import pytest
+from api_support import api_key, last_audit
 from fastapi.testclient import TestClient
 from graph_runs import RunBuilder, cid, pid
 
-from graph.load import load_run
-from graph.server.connection import Neo4jSettings
-from service import audit, keys
+from service import audit
 from service.api.app import KEY_HEADER, create_app
 from service.keys import Role
 
@@ -24,34 +20,15 @@ SHANGHAI_FOOD = "310115"
 
 
 @pytest.fixture(scope="module")
-def client(
-    neo4j_server: Neo4jSettings,
-    neo4j_driver: neo4j.Driver,
-    tmp_path_factory: pytest.TempPathFactory,
-) -> Iterator[TestClient]:
+def api_world() -> RunBuilder:
     """A small graph: 甲 (Shanghai, food) held 70% by 张三; 乙 (Beijing) held by 甲."""
-    neo4j_driver.execute_query("MATCH (n) DETACH DELETE n")
     b = RunBuilder()
     b.company("A", "甲食品有限公司", region=SHANGHAI_FOOD, industry="F5221")
     b.company("B", "乙贸易有限公司", region="110105", industry="F5191")
     b.person("P", "张三")
     b.holds("P", "A", 0.7)
     b.holds("A", "B", 0.6)
-    run = tmp_path_factory.mktemp("api") / "run"
-    b.write(run)
-    load_run(neo4j_driver, run)
-    with TestClient(create_app(neo4j_server)) as test_client:
-        yield test_client
-
-
-def _key(role: Role, **scope: list[str]) -> dict[str, str]:
-    _, key = keys.create(role, f"test {role}", **scope)
-    return {KEY_HEADER: key}
-
-
-def _last_audit() -> dict[str, object]:
-    row: dict[str, object] = json.loads(audit.log_path().read_text().splitlines()[-1])
-    return row
+    return b
 
 
 def test_health_and_readiness(client: TestClient) -> None:
@@ -69,13 +46,13 @@ def test_no_key_or_a_wrong_key_is_401_and_audited(client: TestClient) -> None:
     assert missing.status_code == 401
     assert missing.json()["error"]["code"] == "unauthorised"
     assert KEY_HEADER in missing.json()["error"]["message"]
-    assert _last_audit()["status"] == 401
+    assert last_audit()["status"] == 401
     wrong = client.get(f"/companies/{cid('A')}/control", headers={KEY_HEADER: "veil.x.y"})
     assert wrong.status_code == 401
 
 
 def test_a_regulator_reads_who_controls_a_company(client: TestClient) -> None:
-    headers = _key(Role.REGULATOR)
+    headers = api_key(Role.REGULATOR)
     answer = client.get(
         f"/companies/{cid('B')}/control", params={"as_of": "2026-01-01"}, headers=headers
     )
@@ -83,7 +60,7 @@ def test_a_regulator_reads_who_controls_a_company(client: TestClient) -> None:
     body = answer.json()
     assert body["company"]["entity_id"] == cid("B")
     assert body["actual_controller"]["entity_id"] == pid("P")
-    row = _last_audit()
+    row = last_audit()
     assert row["action"] == "GET /companies/{ref}/control" and row["status"] == 200
     assert row["params"] == {"company": cid("B"), "as_of": "2026-01-01"}
 
@@ -91,7 +68,7 @@ def test_a_regulator_reads_who_controls_a_company(client: TestClient) -> None:
 def test_an_inspector_sees_its_region_only_and_cannot_tell_unknown_from_outside(
     client: TestClient,
 ) -> None:
-    headers = _key(Role.INSPECTOR, regions=["310000"], industries=["F52"])
+    headers = api_key(Role.INSPECTOR, regions=["310000"], industries=["F52"])
     inside = client.get(f"/companies/{cid('A')}/control", headers=headers)
     assert inside.status_code == 200, inside.text
     outside = client.get(f"/companies/{cid('B')}/control", headers=headers)
@@ -103,7 +80,7 @@ def test_an_inspector_sees_its_region_only_and_cannot_tell_unknown_from_outside(
 
 
 def test_errors_are_json_with_a_code_and_never_500(client: TestClient) -> None:
-    headers = _key(Role.REGULATOR)
+    headers = api_key(Role.REGULATOR)
     unknown = client.get("/companies/C000000000000/control", headers=headers)
     assert unknown.status_code == 404 and unknown.json()["error"]["code"] == "not_found"
     bad_day = client.get(
@@ -115,33 +92,33 @@ def test_errors_are_json_with_a_code_and_never_500(client: TestClient) -> None:
 
 
 def test_the_audit_chain_holds_after_the_requests(client: TestClient, tmp_path: Path) -> None:
-    client.get("/companies/" + cid("A"), headers=_key(Role.ANALYST))
+    client.get("/companies/" + cid("A"), headers=api_key(Role.ANALYST))
     verdict = audit.verify()
     assert verdict.ok, verdict.message()
-    assert date.fromisoformat(str(_last_audit()["time"])[:10]) <= date.today()
+    assert date.fromisoformat(str(last_audit()["time"])[:10]) <= date.today()
 
 
 def test_a_person_footprint_is_for_regulators_only(client: TestClient) -> None:
-    answer = client.get(f"/persons/{pid('P')}/footprint", headers=_key(Role.REGULATOR))
+    answer = client.get(f"/persons/{pid('P')}/footprint", headers=api_key(Role.REGULATOR))
     assert answer.status_code == 200, answer.text
     assert answer.json()["person"]["name"] == "张三"
     held = {h["entity_id"] for h in answer.json()["holdings"]}
     assert held == {cid("A")}
     for role in (Role.ANALYST, Role.INSPECTOR):
         scope = {"regions": ["310000"]} if role == Role.INSPECTOR else {}
-        refused = client.get(f"/persons/{pid('P')}/footprint", headers=_key(role, **scope))
+        refused = client.get(f"/persons/{pid('P')}/footprint", headers=api_key(role, **scope))
         assert refused.status_code == 403 and refused.json()["error"]["code"] == "forbidden"
-    assert _last_audit()["params"] == {"person": pid("P")}
+    assert last_audit()["params"] == {"person": pid("P")}
 
 
 def test_related_party_risk_checks_its_reach(client: TestClient) -> None:
-    headers = _key(Role.ANALYST)
+    headers = api_key(Role.ANALYST)
     answer = client.get(f"/companies/{cid('B')}/risk", params={"hops": 2}, headers=headers)
     assert answer.status_code == 200, answer.text
     assert answer.json()["company"] == cid("B") and answer.json()["related_companies"] == 1
     too_far = client.get(f"/companies/{cid('B')}/risk", params={"hops": 9}, headers=headers)
     assert too_far.status_code == 422 and too_far.json()["error"]["code"] == "bad_input"
-    refused = _last_audit()  # refused as malformed before the endpoint ran: audited all the same
+    refused = last_audit()  # refused as malformed before the endpoint ran: audited all the same
     assert (refused["status"], refused["params"]) == (422, {"reference": cid("B"), "hops": "9"})
 
 
@@ -165,7 +142,7 @@ def test_neo4j_down_is_503_and_the_app_recovers_by_itself(tmp_path: Path, free_p
     server = start(config, watch_stdin=True)
     try:
         with TestClient(create_app(server.settings)) as app:
-            headers = _key(Role.REGULATOR)
+            headers = api_key(Role.REGULATOR)
             # an empty graph: Neo4j answers, there is nothing to screen with
             assert _not_ready(app) == "screening_unavailable"
             server.stop()

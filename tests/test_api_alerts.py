@@ -12,9 +12,7 @@ set up a Beijing software company (E): a watch alert.
 
 from __future__ import annotations
 
-import json
 import threading
-from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from datetime import date, timedelta
 from pathlib import Path
@@ -22,6 +20,7 @@ from typing import Any
 
 import neo4j
 import pytest
+from api_support import api_key, last_audit
 from fastapi.testclient import TestClient
 from graph_runs import RunBuilder, cid, pid
 
@@ -82,25 +81,15 @@ def runs(neo4j_driver: neo4j.Driver, tmp_path_factory: pytest.TempPathFactory) -
 
 
 @pytest.fixture(scope="module")
-def client(neo4j_server: Neo4jSettings, runs: dict[str, Path]) -> Iterator[TestClient]:
-    with TestClient(create_app(neo4j_server)) as test_client:
-        yield test_client
-
-
-def _key(role: Role, **scope: list[str]) -> dict[str, str]:
-    _, key = keys.create(role, f"test {role}", **scope)
-    return {KEY_HEADER: key}
+def api_graph(runs: dict[str, Path]) -> Path:
+    """The app (conftest's `client`) serves run A, swept."""
+    return runs["A"]
 
 
 def _principal(headers: dict[str, str]) -> Principal:
     principal = keys.authenticate(headers[KEY_HEADER])
     assert principal is not None
     return principal
-
-
-def _last_audit() -> dict[str, Any]:
-    row: dict[str, Any] = json.loads(audit.log_path().read_text().splitlines()[-1])
-    return row
 
 
 def _everything(client: TestClient, headers: dict[str, str], **filters: Any) -> AlertPage:
@@ -112,14 +101,14 @@ def _everything(client: TestClient, headers: dict[str, str], **filters: Any) -> 
 def _alert_at(client: TestClient, company: str) -> str:
     (found,) = [
         a.id
-        for a in _everything(client, _key(Role.REGULATOR)).alerts
+        for a in _everything(client, api_key(Role.REGULATOR)).alerts
         if a.company_id == cid(company)
     ]
     return found
 
 
 def test_a_regulator_pages_through_every_alert(client: TestClient) -> None:
-    headers = _key(Role.REGULATOR)
+    headers = api_key(Role.REGULATOR)
     whole = _everything(client, headers)
     assert whole.total == len(whole.alerts) == 4
     assert {a.company_id for a in whole.alerts} == {cid(k) for k in (*ALERTED, "E")}
@@ -132,7 +121,7 @@ def test_a_regulator_pages_through_every_alert(client: TestClient) -> None:
     assert [len(p["alerts"]) for p in pages] == [3, 1, 0]
     assert [a["id"] for p in pages for a in p["alerts"]] == [a.id for a in whole.alerts]
     assert "evidence" not in pages[0]["alerts"][0]  # a list shows summaries
-    row = _last_audit()
+    row = last_audit()
     assert row["action"] == "GET /alerts" and row["status"] == 200 and row["result_count"] == 0
     assert row["params"] == {"page": 3, "per_page": 3}
 
@@ -151,13 +140,13 @@ def test_a_regulator_pages_through_every_alert(client: TestClient) -> None:
     ],
 )
 def test_filters(client: TestClient, filters: dict[str, str], companies: set[str]) -> None:
-    found = _everything(client, _key(Role.REGULATOR), **filters)
+    found = _everything(client, api_key(Role.REGULATOR), **filters)
     assert {a.company_id for a in found.alerts} == {cid(k) for k in companies}
     assert found.total == len(companies)
 
 
 def test_a_status_filter_follows_the_reviews(client: TestClient) -> None:
-    headers = _key(Role.REGULATOR)
+    headers = api_key(Role.REGULATOR)
     target = _alert_at(client, "E")
     done = client.post(
         f"/alerts/{target}/review", json={"action": "confirm", "reason": ""}, headers=headers
@@ -184,18 +173,18 @@ def test_a_status_filter_follows_the_reviews(client: TestClient) -> None:
 def test_bad_filters_are_4xx_in_the_error_shape(
     client: TestClient, params: dict[str, Any], status: int
 ) -> None:
-    headers = _key(Role.REGULATOR)
+    headers = api_key(Role.REGULATOR)
     answer = client.get("/alerts", params=params, headers=headers)
     assert answer.status_code == status, answer.text
     assert answer.json()["error"]["code"] == "bad_input"
-    row = _last_audit()  # refused before the endpoint ran or by it: audited alike
+    row = last_audit()  # refused before the endpoint ran or by it: audited alike
     assert (row["action"], row["status"]) == ("GET /alerts", status)
     assert row["key_id"] == _principal(headers).key_id
     assert all(str(row["params"][k]) == str(v) for k, v in params.items())
 
 
 def test_one_alert_with_its_evidence_and_history(client: TestClient) -> None:
-    headers = _key(Role.REGULATOR)
+    headers = api_key(Role.REGULATOR)
     answer = client.get(f"/alerts/{_alert_at(client, 'Y')}", headers=headers)
     assert answer.status_code == 200, answer.text
     alert = Alert.model_validate(answer.json())
@@ -207,13 +196,13 @@ def test_one_alert_with_its_evidence_and_history(client: TestClient) -> None:
     assert evidence.window.start == T0 and evidence.window.end == date(2025, 5, 1)
     assert alert.history == [] and alert.status == "new"
     assert answer.json()["window_start"] == "2020-05-01"  # dates as ISO days
-    assert _last_audit()["params"] == {"alert": alert.id}
+    assert last_audit()["params"] == {"alert": alert.id}
     missing = client.get("/alerts/Anope", headers=headers)
     assert missing.status_code == 404 and missing.json()["error"]["code"] == "not_found"
 
 
 def test_an_inspector_sees_only_its_regions_and_industries(client: TestClient) -> None:
-    food_shanghai = _key(Role.INSPECTOR, regions=["310000"], industries=["F52"])
+    food_shanghai = api_key(Role.INSPECTOR, regions=["310000"], industries=["F52"])
     inbox = _everything(client, food_shanghai)
     assert [a.company_id for a in inbox.alerts] == [cid("Y")] and inbox.total == 1
     assert _everything(client, food_shanghai, region="11").total == 0
@@ -223,7 +212,7 @@ def test_an_inspector_sees_only_its_regions_and_industries(client: TestClient) -
     unknown = client.get("/alerts/Anope", headers=food_shanghai)
     assert outside.status_code == unknown.status_code == 403
     assert outside.json() == unknown.json()
-    assert _last_audit()["status"] == 403
+    assert last_audit()["status"] == 403
 
 
 @pytest.mark.parametrize(
@@ -238,8 +227,8 @@ def test_an_inspector_sees_only_its_regions_and_industries(client: TestClient) -
 )
 def test_the_inbox_scope_is_the_keys_scope(client: TestClient, scope: dict[str, list[str]]) -> None:
     """The list's scope (a query filter) and one alert's (Principal.in_scope) agree."""
-    everything = _everything(client, _key(Role.REGULATOR)).alerts
-    headers = _key(Role.INSPECTOR, **scope)
+    everything = _everything(client, api_key(Role.REGULATOR)).alerts
+    headers = api_key(Role.INSPECTOR, **scope)
     principal = _principal(headers)
     expected = {a.id for a in everything if principal.in_scope(a.region_code, a.industry_code)}
     inbox = _everything(client, headers)
@@ -250,7 +239,7 @@ def test_the_inbox_scope_is_the_keys_scope(client: TestClient, scope: dict[str, 
 
 
 def test_an_analyst_may_not_read_or_review_alerts(client: TestClient) -> None:
-    headers = _key(Role.ANALYST)
+    headers = api_key(Role.ANALYST)
     target = _alert_at(client, "Z")
     for answer in (
         client.get("/alerts", headers=headers),
@@ -258,8 +247,8 @@ def test_an_analyst_may_not_read_or_review_alerts(client: TestClient) -> None:
         client.post(f"/alerts/{target}/review", json={"action": "confirm"}, headers=headers),
     ):
         assert answer.status_code == 403 and answer.json()["error"]["code"] == "forbidden"
-        assert _last_audit()["status"] == 403
-    assert _last_audit()["action"] == "POST /alerts/{alert_id}/review"
+        assert last_audit()["status"] == 403
+    assert last_audit()["action"] == "POST /alerts/{alert_id}/review"
 
 
 def test_no_key_is_401_and_audited(client: TestClient) -> None:
@@ -269,21 +258,21 @@ def test_no_key_is_401_and_audited(client: TestClient) -> None:
         client.get("/alerts", headers={KEY_HEADER: "veil.nope.nope"}),
     ):
         assert answer.status_code == 401 and answer.json()["error"]["code"] == "unauthorised"
-        assert _last_audit()["status"] == 401
+        assert last_audit()["status"] == 401
 
 
 def test_a_review_follows_the_cli_rules_and_records_the_key(client: TestClient) -> None:
-    headers = _key(Role.REGULATOR)
+    headers = api_key(Role.REGULATOR)
     principal = _principal(headers)
     target = _alert_at(client, "Z")
     url = f"/alerts/{target}/review"
     no_reason = client.post(url, json={"action": "dismiss", "reason": "  "}, headers=headers)
     assert no_reason.status_code == 400 and "reason" in no_reason.json()["error"]["message"]
-    assert _last_audit()["status"] == 400
+    assert last_audit()["status"] == 400
     for body in ({"action": "close"}, {"action": "confirm", "reviewer": "someone else"}, {}):
         refused = client.post(url, json=body, headers=headers)
         assert refused.status_code == 422 and refused.json()["error"]["code"] == "bad_input"
-        row = _last_audit()
+        row = last_audit()
         assert (row["action"], row["status"]) == ("POST /alerts/{alert_id}/review", 422)
         assert row["params"] == {"alert_id": target}
     half_a_pair = '{"action": "dismiss", "reason": "\\ud800"}'  # valid JSON, no valid text
@@ -300,7 +289,7 @@ def test_a_review_follows_the_cli_rules_and_records_the_key(client: TestClient) 
     assert alert.reviewer == principal.reviewer and principal.key_id in alert.reviewer
     assert alert.history[-1].reviewer == principal.reviewer
     assert alert.history[-1].at == alert.reviewed_at
-    row = _last_audit()
+    row = last_audit()
     assert row["action"] == "POST /alerts/{alert_id}/review" and row["status"] == 200
     assert (
         row["params"] == {"alert": target, "action": "dismiss"}
@@ -311,14 +300,14 @@ def test_a_review_follows_the_cli_rules_and_records_the_key(client: TestClient) 
 
 
 def test_an_inspector_reviews_inside_its_scope_only(client: TestClient) -> None:
-    headers = _key(Role.INSPECTOR, regions=["310000"], industries=["F52"])
+    headers = api_key(Role.INSPECTOR, regions=["310000"], industries=["F52"])
     inside = client.post(
         f"/alerts/{_alert_at(client, 'Y')}/review", json={"action": "acknowledge"}, headers=headers
     )
     assert inside.status_code == 200, inside.text
     assert inside.json()["status"] == "acknowledged"
     beyond = _alert_at(client, "Z")
-    regulator = _key(Role.REGULATOR)
+    regulator = api_key(Role.REGULATOR)
     history = client.get(f"/alerts/{beyond}", headers=regulator).json()["history"]
     outside = client.post(f"/alerts/{beyond}/review", json={"action": "confirm"}, headers=headers)
     unknown = client.post("/alerts/Anope/review", json={"action": "confirm"}, headers=headers)
@@ -335,7 +324,7 @@ def test_concurrent_reviews_of_one_alert_leave_one_consistent_history(client: Te
     say, each answer shows its own review last, and the status is the last entry's."""
     target = _alert_at(client, "W")
     url = f"/alerts/{target}/review"
-    headers = [_key(Role.REGULATOR) for _ in range(REVIEWERS)]
+    headers = [api_key(Role.REGULATOR) for _ in range(REVIEWERS)]
     before = len(client.get(f"/alerts/{target}", headers=headers[0]).json()["history"])
     actions = ["acknowledge", "confirm", "dismiss"]
     start = threading.Barrier(REVIEWERS)
@@ -366,7 +355,7 @@ def test_concurrent_reviews_of_one_alert_leave_one_consistent_history(client: Te
 
 def test_a_review_outlives_the_app(neo4j_server: Neo4jSettings, client: TestClient) -> None:
     """Reviewed through one app, read through a new one over the same Neo4j and VEIL_HOME."""
-    headers = _key(Role.REGULATOR)
+    headers = api_key(Role.REGULATOR)
     target = _alert_at(client, "Y")
     with TestClient(create_app(neo4j_server)) as first:
         done = first.post(
@@ -394,7 +383,7 @@ def test_reads_answer_whole_while_loads_and_sweeps_write(
     more alert), sweeps, loads A back and sweeps, ROUNDS times. Every answer is 200 and
     whole: a list holds exactly the alerts its total counts, and the control of Y, which
     neither run changes, is the answer given before the writes."""
-    headers = _key(Role.REGULATOR)
+    headers = api_key(Role.REGULATOR)
     control_url = f"/companies/{cid('Y')}/control"
     baseline = client.get(control_url, params={"as_of": AS_OF.isoformat()}, headers=headers)
     assert baseline.status_code == 200 and baseline.json()["actual_controller"]["entity_id"] == pid(

@@ -4,21 +4,16 @@ lists that side by side would be the whole number."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import date
 from typing import Any
 
-import neo4j
 import pytest
+from api_support import api_key
 from fastapi.testclient import TestClient
 from graph_runs import RunBuilder, cid, pid
 from pii_scan import full_ids
 
-from graph.load import load_run
-from graph.server.connection import Neo4jSettings
 from loaders.identifiers import make_resident_id
-from service import keys
-from service.api.app import KEY_HEADER, create_app
 from service.api.disclosure import masked_resident_ids
 from service.keys import Role
 
@@ -31,15 +26,10 @@ DECISION = "沪市监处〔2021〕1号"
 
 
 @pytest.fixture(scope="module")
-def client(
-    neo4j_server: Neo4jSettings,
-    neo4j_driver: neo4j.Driver,
-    tmp_path_factory: pytest.TempPathFactory,
-) -> Iterator[TestClient]:
+def api_world() -> RunBuilder:
     """甲 (Shanghai, food), held 70% by 张三, its legal representative, named responsible
     in a punishment and listed as a judgment defaulter; the records show 张三's ID as a
     court's 6+4 mask and as a punishment's birth-date mask."""
-    neo4j_driver.execute_query("MATCH (n) DETACH DELETE n")
     b = RunBuilder(prefix=f"{ID_NUMBER}|")
     b.company("A", "甲食品有限公司", uscc="91310115MA1FL0001X", region="310115")
     b.person("P", "张三", COURT_MASK, born=BORN)
@@ -48,17 +38,12 @@ def client(
     b.people["P"]["id_display"] = BIRTH_MASK  # the next records' list shows another mask
     b.punishment("A", DECISION, date(2021, 3, 1), ["fine"], responsible=("P",))
     b.listed("P", date(2022, 1, 1))
-    run = tmp_path_factory.mktemp("disclosure") / "run"
-    b.write(run)
-    load_run(neo4j_driver, run)
-    with TestClient(create_app(neo4j_server)) as test_client:
-        yield test_client
+    return b
 
 
 def _key(role: Role) -> dict[str, str]:
-    scope = {"regions": ["310000"]} if role == Role.INSPECTOR else {}
-    _, key = keys.create(role, f"disclosure {role}", **scope)
-    return {KEY_HEADER: key}
+    """A key of each role; the inspector's over Shanghai."""
+    return api_key(role, **({"regions": ["310000"]} if role == Role.INSPECTOR else {}))
 
 
 def _record_ids(answer: dict[str, Any]) -> list[str | None]:

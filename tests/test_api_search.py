@@ -6,30 +6,27 @@ counts only its companies, and the search is audited with its query masked."""
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from datetime import date
 from typing import Any
 
-import neo4j
 import pytest
+from api_support import api_key, last_audit
 from fastapi.testclient import TestClient
 from graph_runs import RunBuilder, cid
 from pii_scan import full_ids
 from typer.testing import CliRunner
 
-from graph.load import load_run
 from graph.server.connection import Neo4jSettings
 from linkage.company_names import search_keys, standardise_company_name
 from loaders.identifiers import make_resident_id
-from service import audit, keys
-from service.api.app import KEY_HEADER, create_app
 from service.cli import app
 from service.keys import Role
 
 USCC_A = "91310115MA1FL0001X"
 
 
-def _world() -> RunBuilder:
+@pytest.fixture(scope="module")
+def api_world() -> RunBuilder:
     b = RunBuilder()
     b.company(
         "A",
@@ -45,24 +42,6 @@ def _world() -> RunBuilder:
     b.company("D", "上海金龙餐饮有限公司", region="310104", industry="H6210")
     b.company("E", "上海华丰食品有限公司第一分店", region="310101")
     return b
-
-
-@pytest.fixture(scope="module")
-def client(
-    neo4j_server: Neo4jSettings,
-    neo4j_driver: neo4j.Driver,
-    tmp_path_factory: pytest.TempPathFactory,
-) -> Iterator[TestClient]:
-    neo4j_driver.execute_query("MATCH (n) DETACH DELETE n")
-    run = _world().write(tmp_path_factory.mktemp("search") / "run")
-    load_run(neo4j_driver, run)
-    with TestClient(create_app(neo4j_server)) as test_client:
-        yield test_client
-
-
-def _key(role: Role, **scope: list[str]) -> dict[str, str]:
-    _, key = keys.create(role, f"search {role}", **scope)
-    return {KEY_HEADER: key}
 
 
 def _search(client: TestClient, q: str, headers: dict[str, str], **params: Any) -> dict[str, Any]:
@@ -97,12 +76,12 @@ def _found(body: dict[str, Any]) -> list[tuple[str, str]]:
 def test_every_form_of_a_name_finds_its_company_first(
     client: TestClient, query: str, company: str, match: str
 ) -> None:
-    body = _search(client, query, _key(Role.REGULATOR))
+    body = _search(client, query, api_key(Role.REGULATOR))
     assert _found(body)[0] == (cid(company), match), body
 
 
 def test_exact_matches_rank_before_sounds_and_parts(client: TestClient) -> None:
-    headers = _key(Role.REGULATOR)
+    headers = api_key(Role.REGULATOR)
     # C by its name; E, its branch, sounds the same in the same region.
     body = _search(client, "上海华丰食品有限公司", headers)
     assert _found(body) == [(cid("C"), "name"), (cid("E"), "sound")]
@@ -113,7 +92,7 @@ def test_exact_matches_rank_before_sounds_and_parts(client: TestClient) -> None:
 
 
 def test_pages_add_up_to_the_total(client: TestClient) -> None:
-    headers = _key(Role.ANALYST)
+    headers = api_key(Role.ANALYST)
     first = _search(client, "食品", headers, per_page=2)
     assert first["total"] == 3 and first["page"] == 1 and first["per_page"] == 2
     second = _search(client, "食品", headers, per_page=2, page=2)
@@ -124,11 +103,11 @@ def test_pages_add_up_to_the_total(client: TestClient) -> None:
 
 
 def test_a_scoped_key_finds_and_counts_only_its_companies(client: TestClient) -> None:
-    everyone = _search(client, "星河", _key(Role.REGULATOR))
+    everyone = _search(client, "星河", api_key(Role.REGULATOR))
     assert everyone["total"] == 2
-    shanghai = _search(client, "星河", _key(Role.INSPECTOR, regions=["310000"]))
+    shanghai = _search(client, "星河", api_key(Role.INSPECTOR, regions=["310000"]))
     assert shanghai["total"] == 1 and _found(shanghai) == [(cid("A"), "sound")]
-    catering = _key(Role.INSPECTOR, regions=["310000"], industries=["H"])
+    catering = api_key(Role.INSPECTOR, regions=["310000"], industries=["H"])
     assert _search(client, "食品", catering)["total"] == 0
     assert _found(_search(client, "金龙", catering)) == [(cid("D"), "sound")]
     # Nor does it learn a company outside its scope by its code.
@@ -137,15 +116,15 @@ def test_a_scoped_key_finds_and_counts_only_its_companies(client: TestClient) ->
 
 def test_the_search_is_audited_with_its_query_masked(client: TestClient) -> None:
     number = make_resident_id("110101", date(1980, 5, 17), 123)
-    response = client.get("/companies", params={"q": number}, headers=_key(Role.ANALYST))
+    response = client.get("/companies", params={"q": number}, headers=api_key(Role.ANALYST))
     assert response.status_code == 200 and full_ids(response.text) == []
-    row = json.loads(audit.log_path().read_text().splitlines()[-1])
+    row = last_audit()
     assert row["action"] == "GET /companies" and row["status"] == 200
     assert row["params"]["q"].startswith("110101********") and full_ids(json.dumps(row)) == []
 
 
 def test_bad_input_is_4xx_and_hostile_text_is_data(client: TestClient) -> None:
-    headers = _key(Role.REGULATOR)
+    headers = api_key(Role.REGULATOR)
     for params in ({}, {"q": ""}, {"q": "星河", "per_page": 0}, {"q": "星河", "page": 0}):
         refused = client.get("/companies", params=params, headers=headers)
         assert refused.status_code == 422 and refused.json()["error"]["code"] == "bad_input"

@@ -17,6 +17,7 @@ from typing import Any
 import neo4j
 import pandas as pd
 import pytest
+from api_support import api_key, last_audit
 from fastapi.testclient import TestClient
 from shared_world import WORLD_SECRET
 
@@ -26,8 +27,8 @@ from linkage import models
 from linkage.screen import BLOCKS, CONTEXT_BLOCK
 from loaders import rundir
 from loaders.identifiers import make_resident_id
-from service import audit, keys
-from service.api.app import KEY_HEADER, create_app
+from service import audit
+from service.api.app import create_app
 from service.keys import Role
 
 pytestmark = pytest.mark.slow
@@ -56,16 +57,6 @@ def truth(world_dir: Path) -> dict[str, pd.DataFrame]:
         name: pd.read_parquet(world_dir / "truth" / f"{name}.parquet")
         for name in ("persons", "bans", "near_misses", "companies")
     }
-
-
-def _key(role: Role, **scope: list[str]) -> dict[str, str]:
-    _, key = keys.create(role, f"test {role}", **scope)
-    return {KEY_HEADER: key}
-
-
-def _last_audit() -> dict[str, Any]:
-    row: dict[str, Any] = json.loads(audit.log_path().read_text().splitlines()[-1])
-    return row
 
 
 def _masked(id18: str) -> str:
@@ -106,7 +97,7 @@ def test_banned_persons_are_found_by_their_id_and_their_ban_shown(
     the candidate sharing the ID is strong, and (where linkage joined the punishment's
     mention to them) the art. 135 ban of their decision stands on it with its rule, legal
     basis, record and window. On the day the ban ends it is gone."""
-    headers = _key(Role.REGULATOR)
+    headers = api_key(Role.REGULATOR)
     active = _bans(truth)
     assert len(active) >= 3
     found = 0
@@ -147,7 +138,7 @@ def test_banned_persons_are_found_by_their_id_and_their_ban_shown(
 def test_a_masked_id_finds_the_banned_person(
     client: TestClient, truth: dict[str, pd.DataFrame]
 ) -> None:
-    headers = _key(Role.REGULATOR)
+    headers = api_key(Role.REGULATOR)
     for ban in _bans(truth).itertuples():
         applicant = {"role": "officer", "name": ban.name, "id_number": _masked(ban.id_number)}
         answer = client.post(
@@ -171,7 +162,7 @@ def test_a_name_alone_or_a_namesake_is_never_presented_as_the_banned_person(
 ) -> None:
     """The banned person's name without an ID meets them, but only as a weak lead; a
     namesake the world plants (same name, their own ID) is not them at all."""
-    headers = _key(Role.REGULATOR)
+    headers = api_key(Role.REGULATOR)
     leads = 0
     for ban in _bans(truth).itertuples():
         answer = client.post(
@@ -212,16 +203,16 @@ def test_the_company_is_resolved_and_an_inspector_is_held_to_its_scope(
     company = companies.iloc[0]
     applicant = {"role": "legal_rep", "name": "张三"}
     by_uscc = _application(applicant, uscc=company["uscc"], region_code=None, company_name=None)
-    answer = client.post("/screen", json=by_uscc, headers=_key(Role.REGULATOR))
+    answer = client.post("/screen", json=by_uscc, headers=api_key(Role.REGULATOR))
     assert answer.status_code == 200, answer.text
     resolved = answer.json()["company"]
     assert resolved["matched_by"] == "uscc" and resolved["uscc"] == company["uscc"]
     assert resolved["region_code"] == company["region_code"]
 
-    inside = _key(Role.INSPECTOR, regions=[company["region_code"]])
+    inside = api_key(Role.INSPECTOR, regions=[company["region_code"]])
     assert client.post("/screen", json=by_uscc, headers=inside).status_code == 200
     elsewhere = next(r for r in companies["region_code"] if r[:2] != company["region_code"][:2])
-    outside = _key(Role.INSPECTOR, regions=[elsewhere])
+    outside = api_key(Role.INSPECTOR, regions=[elsewhere])
     refused = client.post("/screen", json=by_uscc, headers=outside)
     # an unknown company and no region: the same 403, existence not told
     unknown = client.post(
@@ -229,12 +220,12 @@ def test_the_company_is_resolved_and_an_inspector_is_held_to_its_scope(
     )
     assert refused.status_code == unknown.status_code == 403
     assert refused.json() == unknown.json()
-    assert _last_audit()["status"] == 403
+    assert last_audit()["status"] == 403
     # a company not yet registered, in the region the clerk gives
     new = _application(applicant, region_code=elsewhere)
     assert client.post("/screen", json=new, headers=outside).status_code == 200
 
-    analyst = client.post("/screen", json=by_uscc, headers=_key(Role.ANALYST))
+    analyst = client.post("/screen", json=by_uscc, headers=api_key(Role.ANALYST))
     assert analyst.status_code == 403 and analyst.json()["error"]["code"] == "forbidden"
     assert client.post("/screen", json=by_uscc).status_code == 401
 
@@ -244,9 +235,9 @@ def test_no_full_id_in_the_answer_or_the_audit_row(
 ) -> None:
     ban = _bans(truth).iloc[0]
     applicant = {"role": "legal_rep", "name": ban["name"], "id_number": ban["id_number"]}
-    answer = client.post("/screen", json=_application(applicant), headers=_key(Role.REGULATOR))
+    answer = client.post("/screen", json=_application(applicant), headers=api_key(Role.REGULATOR))
     assert answer.status_code == 200
-    row = _last_audit()
+    row = last_audit()
     assert row["action"] == "POST /screen" and row["status"] == 200
     assert row["result_count"] >= 1
     (logged,) = row["params"]["persons"]
@@ -283,7 +274,7 @@ def test_a_malformed_application_is_4xx_saying_what_to_fix(
     client: TestClient, change: dict[str, Any], says: str
 ) -> None:
     application = _application({"role": "legal_rep", "name": "张三"}) | change
-    answer = client.post("/screen", json=application, headers=_key(Role.REGULATOR))
+    answer = client.post("/screen", json=application, headers=api_key(Role.REGULATOR))
     assert answer.status_code == 422, answer.text
     error = answer.json()["error"]
     assert error["code"] == "bad_input" and says in error["message"], error
@@ -294,7 +285,7 @@ def test_a_name_standardisation_leaves_empty_is_bad_input(client: TestClient) ->
     answer = client.post(
         "/screen",
         json=_application({"role": "legal_rep", "name": "——"}),
-        headers=_key(Role.REGULATOR),
+        headers=api_key(Role.REGULATOR),
     )
     assert answer.status_code == 400 and "persons[0].name" in answer.json()["error"]["message"]
 
@@ -313,7 +304,7 @@ def test_without_saved_term_frequencies_screening_is_not_ready(
         screened = app.post(
             "/screen",
             json=_application({"role": "legal_rep", "name": "张三"}),
-            headers=_key(Role.REGULATOR),
+            headers=api_key(Role.REGULATOR),
         )
         assert screened.status_code == 503
 
