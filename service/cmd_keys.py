@@ -7,7 +7,7 @@ The CLI is the operator at the machine, so its own audit rows carry key id `cli`
 from __future__ import annotations
 
 import json
-from datetime import datetime
+from datetime import UTC, datetime
 
 import typer
 from rich.table import Table
@@ -66,24 +66,33 @@ def create(
 @run_guarded
 def list_command(json_output: bool = typer.Option(False, "--json")) -> None:
     """Every key, live and revoked (never the key itself)."""
-    records = [r.public() for r in keys.list_keys()]
+    records = keys.list_keys()
     if json_output:
-        print_json(records)
+        print_json([r.public() for r in records])
         return
+    # At 80 columns the id, role and days stay whole; a name and a scope fold onto more lines.
     table = Table(title=f"API keys ({len(records)})")
-    for column in ("key id", "name", "role", "regions", "industries", "created", "revoked"):
-        table.add_column(column, no_wrap=column in ("key id", "created", "revoked"))
+    table.add_column("key id", no_wrap=True)
+    table.add_column("name", overflow="fold")
+    table.add_column("role", no_wrap=True)
+    table.add_column("scope", max_width=8)
+    table.add_column("created", no_wrap=True)
+    table.add_column("revoked", no_wrap=True)
     for r in records:
         table.add_row(
-            str(r["key_id"]),
-            str(r["name"]),
-            str(r["role"]),
-            " ".join(map(str, r["regions"] or ())) if isinstance(r["regions"], list) else "",
-            " ".join(map(str, r["industries"] or ())) if isinstance(r["industries"], list) else "",
-            str(r["created"])[:19],
-            str(r["revoked"] or "")[:19],
+            r.key_id,
+            r.name,
+            r.role.value,
+            "\n".join(" ".join(codes) for codes in (r.regions, r.industries)).strip(),
+            _day(r.created),
+            _day(r.revoked),
         )
     console.print(table)
+
+
+def _day(when: datetime | None) -> str:
+    """The UTC day a key was created or revoked (the JSON keeps the whole time)."""
+    return "" if when is None else when.astimezone(UTC).date().isoformat()
 
 
 @keys_app.command("revoke")

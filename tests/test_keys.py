@@ -11,9 +11,11 @@ import sys
 from pathlib import Path
 
 import pytest
+from typer.testing import CliRunner
 
 from config.errors import ConfigError
 from service import keys
+from service.cli import app
 from service.keys import Action, KeyProblem, Principal, Role
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -70,6 +72,30 @@ def test_a_revoked_key_fails_and_stays_listed() -> None:
     ]
     with pytest.raises(KeyProblem, match="no key 'nope'"):
         keys.revoke("nope")
+
+
+def test_keys_list_is_readable_at_80_columns() -> None:
+    """`veil keys list` on an 80-column terminal: each key's id, role and days whole on its
+    first line; long names and scopes folded onto more lines, nothing cut off."""
+    inspector, _ = keys.create(
+        Role.INSPECTOR,
+        "Pudong New Area market regulation food safety team",
+        regions=["310115", "310104"],
+        industries=["F52", "H", "C14"],
+    )
+    regulator, _ = keys.create(Role.REGULATOR, "State Administration for Market Regulation")
+    keys.revoke(inspector)
+    shown = CliRunner().invoke(app, ["keys", "list"], env={"COLUMNS": "80"})
+    assert shown.exit_code == 0, shown.output
+    lines = shown.output.splitlines()
+    assert max(len(line) for line in lines) <= 80
+    records = keys.list_keys()
+    assert {r.key_id for r in records} == {inspector, regulator}
+    for record in records:
+        days = [str(day)[:10] for day in (record.created, record.revoked) if day]
+        (row,) = [line for line in lines if record.key_id in line]
+        assert record.role.value in row and all(day in row for day in days), row
+    assert "…" not in shown.output
 
 
 @pytest.mark.parametrize(
