@@ -19,9 +19,10 @@ link's alone:
 
 Stage times are wall time between consecutive stage starts. The stages are those
 `link_run` reports through its progress callback (standardise, train or load model,
-predict, cluster, link rows) plus the steps between them, marked by wrapping linkage.run's helpers:
-deterministic (identifier links and provisional entities), context (person company
-context), entity ids (stable IDs), suspects, write. Peak memory is the child's VmHWM
+predict, cluster, link rows) plus the steps between them, marked by wrapping the helpers
+linkage.run and linkage.resolver call: deterministic (identifier links and provisional
+entities), context (person company context), entity ids (stable IDs), suspects, write.
+Peak memory is the child's VmHWM
 (high-water resident set); the high-water mark at the end of each stage shows where it
 rose. Prints tables, then one JSON line for docs/PERFORMANCE.md. Never asserts on time.
 """
@@ -149,6 +150,7 @@ def child_link(run_dir: str, models_dir: str, result: str) -> None:
     from splink.internals.linker_components.inference import LinkerInference
     from splink.internals.linker_components.training import LinkerTraining
 
+    import linkage.resolver as resolver
     import linkage.run as lr
 
     started = time.perf_counter()
@@ -196,18 +198,18 @@ def child_link(run_dir: str, models_dir: str, result: str) -> None:
     def em_rule(_self: Any, rule: Any, *_args: Any, **_kwargs: Any) -> str:
         return f"train: EM on {rule}"
 
-    # The steps between the callback's stages, marked where linkage.run calls them, and
-    # the parts of training and prediction, marked where Splink is called.
-    for name, stage in (
-        ("identifier_links", "deterministic"),
-        ("provisional_entities", "deterministic"),
-        ("company_context", "context"),
-        ("stable_entity_ids", "entity ids"),
-        ("suspected_person_errors", "suspects"),
-        ("suspected_company_errors", "suspects"),
-        ("_write", "write"),
+    # The steps between the callback's stages, marked where linkage.run and the resolver
+    # call them, and the parts of training and prediction, marked where Splink is called.
+    for module, name, stage in (
+        (resolver, "identifier_links", "deterministic"),
+        (resolver, "provisional_entities", "deterministic"),
+        (lr, "company_context", "context"),
+        (resolver, "stable_entity_ids", "entity ids"),
+        (resolver, "suspected_person_errors", "suspects"),
+        (resolver, "suspected_company_errors", "suspects"),
+        (lr, "_write", "write"),
     ):
-        setattr(lr, name, marked(stage, getattr(lr, name)))
+        setattr(module, name, marked(stage, getattr(module, name)))
     LinkerTraining.estimate_u_using_random_sampling = marked(
         "train: u sampling",
         LinkerTraining.estimate_u_using_random_sampling,
