@@ -19,10 +19,10 @@ link's alone:
 
 Stage times are wall time between consecutive stage starts. The stages are those
 `link_run` reports through its progress callback (standardise, train or load model,
-predict, cluster, link rows) plus the steps between them, marked by wrapping the helpers
-linkage.run and linkage.resolver call: deterministic (identifier links and provisional
-entities), context (person company context), entity ids (stable IDs), suspects, write.
-Peak memory is the child's VmHWM
+predict, cluster, link rows, each an Update naming its entity type as `subject`) plus the
+steps between them, marked by wrapping the helpers linkage.run and linkage.resolver call:
+deterministic (identifier links and provisional entities), context (person company
+context), entity ids (stable IDs), suspects, write. Peak memory is the child's VmHWM
 (high-water resident set); the high-water mark at the end of each stage shows where it
 rose. Prints tables, then one JSON line for docs/PERFORMANCE.md. Never asserts on time.
 """
@@ -225,8 +225,7 @@ def child_link(run_dir: str, models_dir: str, result: str) -> None:
     mark("setup", "all")
 
     def progress(update: Update) -> None:
-        entity_type, stage = update.stage.split(": ", 1)  # resolver.announce's "company: train"
-        mark(stage, entity_type)
+        mark(update.stage, update.subject)  # resolver.announce: stage "train" of "company"
 
     summary = lr.link_run(Path(run_dir), models_dir=Path(models_dir), progress=progress)
     seconds = time.perf_counter() - started

@@ -16,7 +16,9 @@ from dataclasses import dataclass
 class Update:
     """Where a job is.
 
-    `stage` names what is being done (a source, "company: train", a graph step). `done`
+    `stage` names what is being done (a source, "train", a graph step), and `subject` what
+    it is done to where a job goes through the same stages for several things (linkage: the
+    entity type), so a caller that times stages reads both without parsing `label`. `done`
     of `total` units (`unit`: "bytes", "rows", ...) measure it when known; `rows` counts
     records handled so far where the units are something else (a loader's bytes). `phase`
     names a part of the stage as it starts (an importer's phase), and `result` is a line
@@ -29,6 +31,12 @@ class Update:
     rows: int | None = None
     phase: str = ""
     result: str = ""
+    subject: str = ""
+
+    @property
+    def label(self) -> str:
+        """The stage as a person reads it: "company: train"."""
+        return f"{self.subject}: {self.stage}" if self.subject else self.stage
 
 
 Progress = Callable[[Update], None]

@@ -106,7 +106,7 @@ def announce(progress: Progress | None, name: str, entity_type: str) -> None:
     """Tell `progress` (and the log) that stage `name` of `entity_type` starts."""
     log.info("%s: %s", entity_type, name)
     if progress is not None:
-        progress(Update(stage=f"{entity_type}: {name}"))
+        progress(Update(stage=name, subject=entity_type))
 
 
 class Resolver:

@@ -37,7 +37,7 @@ def start(
     config = local.server_config(data_dir=data_dir, port=port, timeout=timeout)
     with console.status("Starting Neo4j...") as spinner:
         server = local.start(
-            config, progress=lambda update: spinner.update(Text(f"{update.stage}..."))
+            config, progress=lambda update: spinner.update(Text(f"{update.label}..."))
         )
     if server.already_running:
         console.print(f"Neo4j is already running at {server.uri} (pid {server.pid})")
@@ -90,6 +90,6 @@ def install() -> None:
     """Check Java and fetch Neo4j's jars with Maven into the reused cache (once)."""
     java = jars.check_java()
     with console.status("Fetching Neo4j jars...") as spinner:
-        lib = jars.ensure_jars(progress=lambda update: spinner.update(Text(f"{update.stage}...")))
+        lib = jars.ensure_jars(progress=lambda update: spinner.update(Text(f"{update.label}...")))
     count = len(list(lib.glob("*.jar")))
     console.print(f"{java}; Neo4j {jars.NEO4J_VERSION}: {count} jars in {lib}", highlight=False)

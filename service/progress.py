@@ -42,11 +42,11 @@ def shown(disabled: bool = False, *, one_line: bool = False, width: int = 28) ->
                 bar.update(tasks[stage], total=total, completed=total)
 
         def progress(step: Update) -> None:
-            key = "" if one_line else step.stage
+            key = "" if one_line else step.label
             if key not in tasks:
                 if last and last[-1] != key:
                     finish(last[-1])
-                tasks[key] = bar.add_task(step.stage, total=step.total, count="", rate="")
+                tasks[key] = bar.add_task(step.label, total=step.total, count="", rate="")
                 last.append(key)
             task = tasks[key]
             elapsed = bar.tasks[task].elapsed or 0.0
@@ -54,14 +54,14 @@ def shown(disabled: bool = False, *, one_line: bool = False, width: int = 28) ->
             rate = f"{rows / elapsed:,.0f} rows/s" if rows and elapsed > 0 else ""
             bar.update(
                 task,
-                description=f"{step.stage}: {step.phase}" if step.phase else step.stage,
+                description=f"{step.label}: {step.phase}" if step.phase else step.label,
                 completed=step.done,
                 total=step.total,
                 count=_count(step),
                 rate=rate,
             )
             if step.result:
-                console.print(f"  {step.stage:<{width}} {step.result}", highlight=False)
+                console.print(f"  {step.label:<{width}} {step.result}", highlight=False)
                 finish(key)
 
         yield progress

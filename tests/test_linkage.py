@@ -20,6 +20,7 @@ from typer.testing import CliRunner
 
 from config.errors import ConfigError, InputError
 from config.linkage import load_linkage_config
+from config.progress import Update
 from linkage.clusters import REFUSAL_REASONS
 from linkage.deterministic import (
     COMPANY_IDENTIFIERS,
@@ -314,9 +315,15 @@ def test_saved_models_are_reused(loaded: Path, tmp_path: Path):
     labels = [c["output_column_name"] for c in model["comparisons"]]
     assert labels[:3] == ["name", "resident_id", "company_context"]
     work = _copy(loaded, tmp_path)
-    summary = link_run(work, models_dir=models)
+    heard: list[Update] = []
+    summary = link_run(work, models_dir=models, progress=heard.append)
     assert summary.person.model == saved["person"]
     assert summary.company.model == saved["company"]
+    # each stage's update names its entity type apart (bench/linkage_speed.py times by it)
+    stages = ("standardise", "load model", "predict", "cluster", "link rows")
+    for entity_type in ("company", "person"):
+        assert [u.stage for u in heard if u.subject == entity_type] == list(stages)
+    assert heard[0].label == "company: standardise"
 
 
 def test_cli_link_prints_the_summary(loaded: Path, tmp_path: Path):
