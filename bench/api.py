@@ -18,7 +18,9 @@
      a new one) with three persons drawn from the world's real persons: the first with
      the full ID, the second with the courts' mask (first 6 + last 4), the third with a
      4+4 mask or none.
-   Every answer must be 200; the count of others is printed.
+   Every answer must be 200; the count of others is printed. The CPU seconds the server,
+   Neo4j and this client process spend during the run (from /proc), per request, say
+   which of them the two cores are spent on.
 
 Prints p50 / p95 / p99 latency and requests per second per endpoint, against the issue's
 targets (at 100,000 companies, 20 clients, 2 cores: control p95 < 100 ms, screen p95 <
@@ -119,9 +121,13 @@ def _load(
     pool: list[tuple[str, str, bytes | None]],
     clients: int,
     seconds: float,
+    processes: dict[str, int],
 ) -> dict[str, Any]:
+    """Latency and throughput of one endpoint, and the CPU each process spent per request
+    (`processes`: name -> pid, this one included), to see which of them the 2 cores wait on."""
     warm: list[tuple[float, int]] = []
     _client(port, headers, pool, time.perf_counter() + 2.0, 0, warm)
+    cpu_before = {name: _cpu_seconds(pid, pid != os.getpid()) for name, pid in processes.items()}
     results: list[list[tuple[float, int]]] = [[] for _ in range(clients)]
     until = time.perf_counter() + seconds
     threads = [
@@ -135,6 +141,10 @@ def _load(
         thread.join()
     elapsed = time.perf_counter() - started
     every = [r for rs in results for r in rs]
+    cpu = {
+        name: _cpu_seconds(pid, pid != os.getpid()) - cpu_before[name]
+        for name, pid in processes.items()
+    }
     latency = np.array([r[0] for r in every]) * 1000
     return {
         "requests": len(every),
@@ -143,24 +153,51 @@ def _load(
         "p95_ms": round(float(np.percentile(latency, 95)), 1),
         "p99_ms": round(float(np.percentile(latency, 99)), 1),
         "requests_per_second": round(len(every) / elapsed, 1),
+        "cpu_ms_per_request": {
+            name: round(1000 * used / max(len(every), 1), 2) for name, used in cpu.items()
+        },
+        "cpu_busy": round(sum(cpu.values()) / elapsed / (os.cpu_count() or 1), 2),
     }
+
+
+def _tree(pid: int) -> list[int]:
+    """A process and its descendants."""
+    found, stack = [], [pid]
+    while stack:
+        current = stack.pop()
+        try:
+            children = Path(f"/proc/{current}/task/{current}/children").read_text().split()
+        except OSError:
+            continue
+        found.append(current)
+        stack += [int(c) for c in children]
+    return found
 
 
 def _tree_rss_mib(pid: int) -> float:
     """Resident memory of a process and its descendants."""
-    total, stack = 0, [pid]
-    while stack:
-        current = stack.pop()
+    total = 0
+    for current in _tree(pid):
         try:
             status = Path(f"/proc/{current}/status").read_text()
-            children = Path(f"/proc/{current}/task/{current}/children").read_text().split()
         except OSError:
             continue
         total += next(
             int(line.split()[1]) for line in status.splitlines() if line.startswith("VmRSS")
         )
-        stack += [int(c) for c in children]
     return round(total / 1024, 1)
+
+
+def _cpu_seconds(pid: int, descendants: bool = True) -> float:
+    """User + system CPU seconds of a process and (live) descendants, or of it alone."""
+    ticks = 0
+    for current in _tree(pid) if descendants else [pid]:
+        try:
+            fields = Path(f"/proc/{current}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        ticks += int(fields[11]) + int(fields[12])  # utime, stime
+    return ticks / os.sysconf("SC_CLK_TCK")
 
 
 def _serve(
@@ -248,7 +285,8 @@ def main() -> None:
             f"veil serve ready in {ready:.1f} s, {result['server_rss_mib_ready']} MiB", flush=True
         )
         for endpoint, pool in pools.items():
-            figures = _load(port, headers, pool, args.clients, args.seconds)
+            processes = {"server": server.pid, "neo4j": neo4j.pid, "clients": os.getpid()}
+            figures = _load(port, headers, pool, args.clients, args.seconds, processes)
             met = figures["p95_ms"] < TARGET_P95_MS[endpoint] and figures["not_200"] == 0
             figures["target_p95_ms"] = TARGET_P95_MS[endpoint]
             result[endpoint] = figures
@@ -257,6 +295,12 @@ def main() -> None:
                 f"{figures['p99_ms']} ms, {figures['requests_per_second']} requests/s "
                 f"({figures['requests']} requests, {figures['not_200']} not 200)  "
                 f"{'MET' if met else 'NOT MET'} p95 < {TARGET_P95_MS[endpoint]:.0f} ms",
+                flush=True,
+            )
+            print(
+                f"{'':>8}  CPU ms per request: "
+                + ", ".join(f"{k} {v}" for k, v in figures["cpu_ms_per_request"].items())
+                + f"; cores busy {figures['cpu_busy']:.0%}",
                 flush=True,
             )
         result["server_rss_mib_after"] = _tree_rss_mib(server.pid)

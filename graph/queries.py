@@ -94,21 +94,35 @@ def find_company(driver: neo4j.Driver, reference: str, database: str = "neo4j") 
     return _in_read(driver, database, _find_company, reference)
 
 
-def _find_company(tx: neo4j.ManagedTransaction, reference: str) -> Company:
+def _unique_key(reference: str) -> tuple[str, str] | None:
+    """(property, value) when `reference` is an entity ID or a USCC, which name one company
+    at most under a uniqueness constraint; None for a name, which may name several."""
     reference = reference.strip()
     if COMPANY_ID.match(reference):
-        query = "MATCH (c:Company {entity_id: $ref}) RETURN " + _COMPANY_FIELDS + " AS c"
-    elif USCC.match(reference.upper()):
-        reference = reference.upper()
-        query = "MATCH (c:Company {uscc: $ref}) RETURN " + _COMPANY_FIELDS + " AS c"
+        return "entity_id", reference
+    if USCC.match(reference.upper()):
+        return "uscc", reference.upper()
+    return None
+
+
+def _not_found(reference: str) -> NotFound:
+    return NotFound(f"no company matches '{reference.strip()}' (entity ID, USCC or exact name)")
+
+
+def _find_company(tx: neo4j.ManagedTransaction, reference: str) -> Company:
+    unique = _unique_key(reference)
+    if unique is not None:
+        key, reference = unique
+        query = f"MATCH (c:Company {{{key}: $ref}}) RETURN " + _COMPANY_FIELDS + " AS c"
     else:
+        reference = reference.strip()
         query = (
             "MATCH (c:Company) WHERE c.name = $ref OR $ref IN c.names "
             "OR $ref IN c.former_names RETURN " + _COMPANY_FIELDS + " AS c LIMIT 50"
         )
     found = _rows(tx, query, ref=reference)
     if not found:
-        raise NotFound(f"no company matches '{reference}' (entity ID, USCC or exact name)")
+        raise _not_found(reference)
     if len(found) > 1:
         raise Ambiguous(
             reference,
@@ -261,14 +275,15 @@ def _id_compatible(masks: list[str], hint: str) -> bool:
     return any(m.upper().startswith(prefix) and m.upper().endswith(suffix) for m in masks)
 
 
+# The two read with the company `c` already matched (`_COMPANY_ROLES_AND_SHAREHOLDERS`).
 _ROLES = (
-    "MATCH (p:Person)-[r:LEGAL_REPRESENTATIVE_OF|OFFICER_OF]->(c:Company {entity_id: $id}) "
+    "MATCH (p:Person)-[r:LEGAL_REPRESENTATIVE_OF|OFFICER_OF]->(c) "
     "WHERE " + IN_FORCE + " RETURN type(r) AS type, r.role AS role, " + _PERSON_FIELDS + " AS p, "
     "r.valid_from AS valid_from, r.valid_to AS valid_to, r.sources AS sources, "
     "r.record_ids AS record_ids ORDER BY p.entity_id, role"
 )
 _SHAREHOLDERS = (
-    "MATCH (h)-[r:HOLDS_SHARES_IN]->(c:Company {entity_id: $id}) WHERE " + IN_FORCE + " "
+    "MATCH (h)-[r:HOLDS_SHARES_IN]->(c) WHERE " + IN_FORCE + " "
     "RETURN h.entity_id AS entity_id, h.name AS name, "
     "CASE WHEN h:Person THEN 'person' ELSE 'company' END AS kind, r.ratio AS ratio, "
     "r.subscribed_capital AS subscribed_capital, r.valid_from AS valid_from, "
@@ -300,11 +315,15 @@ def controls(
 def _controls(
     tx: neo4j.ManagedTransaction, reference: str, settings: Control, as_of: date
 ) -> ControlAnswer:
-    """`controls` in one read transaction: one round trip per query and ownership level."""
-    company = _find_company(tx, reference)
+    """`controls` in one read transaction: one round trip per query and ownership level; a
+    company named by entity ID or USCC comes with its roles and shareholders in the first."""
+    key, ref = _unique_key(reference) or ("entity_id", _find_company(tx, reference).entity_id)
+    found = _rows(tx, _COMPANY_ROLES_AND_SHAREHOLDERS[key], ref=ref, as_of=as_of)
+    if not found:
+        raise _not_found(reference)
+    company = Company.model_validate(found[0]["c"])
     company_id = company.entity_id
-    first = _rows(tx, _ROLES_AND_SHAREHOLDERS, id=company_id, as_of=as_of)[0]
-    roles, shareholders = first["roles"], first["shareholders"]
+    roles, shareholders = found[0]["roles"], found[0]["shareholders"]
     holdings, names = _upstream(tx, company, shareholders, as_of)
     result = company_control(
         company_id,
@@ -457,15 +476,16 @@ _LIST_ENTRIES_ON = (
 )
 
 
-def _collected(query: str, name: str) -> str:
+def _collected(query: str, name: str, scope: str = "") -> str:
     """A row query (`... RETURN a AS x, b AS y ORDER BY ...`) as a subquery that returns its
-    rows in order as one list `name`: two such lists come back in one round trip."""
+    rows in order as one list `name`: two such lists come back in one round trip. `scope`:
+    the variables of the outer query it reads."""
     match, _, projection = query.rpartition(" RETURN ")
     columns, _, order = projection.partition(" ORDER BY ")
     aliases = [c.rpartition(" AS ")[2] for c in _top_level(columns)]
     fields = ", ".join(f"{a}: {a}" for a in aliases)
     return (
-        f"CALL () {{ {match} WITH {columns} ORDER BY {order} "
+        f"CALL ({scope}) {{ {match} WITH {columns} ORDER BY {order} "
         f"RETURN collect({{{fields}}}) AS {name} }}"
     )
 
@@ -482,13 +502,16 @@ def _top_level(columns: str) -> list[str]:
     return [*items, columns[start:].strip()]
 
 
-# `controls` reads these pairs in one round trip each.
-_ROLES_AND_SHAREHOLDERS = (
-    _collected(_ROLES, "roles")
+# `controls` reads these in one round trip each: a company (by a unique key) with its roles
+# and shareholders, and the records on everyone found above it.
+_COMPANY_ROLES_AND_SHAREHOLDERS = {
+    key: f"MATCH (c:Company {{{key}: $ref}}) "
+    + _collected(_ROLES, "roles", "c")
     + " "
-    + _collected(_SHAREHOLDERS, "shareholders")
-    + " RETURN roles, shareholders"
-)
+    + _collected(_SHAREHOLDERS, "shareholders", "c")
+    + f" RETURN {_COMPANY_FIELDS} AS c, roles, shareholders"
+    for key in ("entity_id", "uscc")
+}
 _RECORDS_ON = (
     _collected(_PUNISHMENTS_ON, "punishments")
     + " "

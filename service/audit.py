@@ -6,8 +6,12 @@ first), and its own `hash`: SHA-256 of the row's canonical JSON without `hash`. 
 a field breaks that row's hash; deleting, inserting or swapping rows breaks `seq` and
 `prev_hash`; removing rows from the end is caught by `audit.head`, which records the last
 row written (a crash between the two writes leaves the head one row behind, which is
-allowed). Someone who can rewrite the whole file and the head can recompute the chain:
-`veil audit verify` prints the head hash so it can be noted somewhere else.
+allowed). The head is one fixed-size record rewritten in place and flushed with
+fdatasync, as PostgreSQL writes pg_control: a write of less than one disk sector lands
+whole, and a file whose length never changes needs no metadata flush, so a row costs two
+data flushes instead of the four a temp file, its rename and the directory would.
+Someone who can rewrite the whole file and the head can recompute the chain: `veil audit
+verify` prints the head hash so it can be noted somewhere else.
 
 Parameters are stored with identifiers made safe (`safe_params`): a resident ID becomes
 the masked display and the HMAC token the loaders give it, so an auditor can match a row
@@ -28,10 +32,12 @@ from typing import Any
 from config.errors import VeilError
 from config.settings import id_token_secret, veil_home
 from loaders.identifiers import mask_ids_in_text, parse_resident_id, parse_uscc
-from service.files import PRIVATE_MODE, exclusive, fsync_dir, write_all, write_atomic
+from service.files import PRIVATE_MODE, exclusive, fsync_dir, write_all
 
 LOG_NAME = "audit.jsonl"
 HEAD_NAME = "audit.head"
+#: The head's fixed length: well inside one 512-byte disk sector.
+HEAD_SIZE = 128
 GENESIS = "0" * 64
 _FIELDS = ("seq", "time", "key_id", "role", "action", "params", "result_count", "status")
 
@@ -163,8 +169,32 @@ def append(
             os.close(fd)
         if new:
             fsync_dir(path.parent)
-        write_atomic(_head_path(), json.dumps({"seq": row["seq"], "hash": row["hash"]}) + "\n")
+        _write_head(row["seq"], row["hash"])
     return row
+
+
+def _write_head(seq: int, hash_: str) -> None:
+    """Record the last row in `audit.head`: HEAD_SIZE bytes at offset 0, in place (see the
+    module docstring); a head of another length (new, or written before this layout) is
+    cut to size first and made durable with its directory."""
+    record = json.dumps({"seq": seq, "hash": hash_}).ljust(HEAD_SIZE - 1).encode() + b"\n"
+    if len(record) != HEAD_SIZE:
+        raise AssertionError(f"audit head record is {len(record)} bytes, not {HEAD_SIZE}")
+    path = _head_path()
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, PRIVATE_MODE)
+    try:
+        resized = os.fstat(fd).st_size != HEAD_SIZE
+        if resized:
+            os.ftruncate(fd, HEAD_SIZE)
+        os.pwrite(fd, record, 0)
+        if resized:
+            os.fsync(fd)
+        else:
+            os.fdatasync(fd)
+    finally:
+        os.close(fd)
+    if resized:
+        fsync_dir(path.parent)
 
 
 def _rows(path: Path) -> Iterator[tuple[int, bytes]]:

@@ -118,6 +118,24 @@ def test_the_head_may_lag_one_row_after_a_crash(home: Path) -> None:
     assert not audit.verify().ok
 
 
+def test_the_head_is_one_fixed_size_record_rewritten_in_place(home: Path) -> None:
+    head = home / "audit.head"
+    _append(1)
+    last = json.loads(_lines(home)[-1])["hash"]
+    head.write_text(json.dumps({"seq": 1, "hash": last}) + "\n", encoding="utf-8")
+    assert head.stat().st_size < audit.HEAD_SIZE  # a head written before the fixed layout
+    _append(2)
+    inode = head.stat().st_ino
+    _append(3)
+    assert head.stat().st_size == audit.HEAD_SIZE
+    assert head.stat().st_ino == inode  # rewritten in place, not replaced
+    assert json.loads(head.read_text(encoding="utf-8")) == {
+        "seq": 6,
+        "hash": json.loads(_lines(home)[-1])["hash"],
+    }
+    assert audit.verify().ok
+
+
 def test_the_chain_survives_restarts_and_concurrent_processes(home: Path) -> None:
     _append(1)
     script = (

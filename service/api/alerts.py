@@ -14,14 +14,14 @@ from contextlib import contextmanager
 from datetime import date
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, HTTPException, Query
+from fastapi import APIRouter, HTTPException, Query, Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from alerts.answers import Alert, AlertPage, Status
 from alerts.store import MAX_PAGE, MAX_PER_PAGE, AlertFilter, Scope, alert_page, get_alert, review
 from config.errors import NotFound, VeilError
 from service.api import errors
-from service.api.common import AuditedRoute, Caller, Graph, GraphDep, audited, require
+from service.api.common import AuditedRoute, Caller, Graph, GraphDep, answered, audited, require
 from service.keys import ROLES, Action, Principal
 
 router = APIRouter(tags=["alerts"], route_class=AuditedRoute)
@@ -57,7 +57,9 @@ def _audited_failure(principal: Principal, endpoint: str, params: dict[str, Any]
         raise
 
 
-@router.get("/alerts", summary="A page of alerts, filtered, with their total")
+@router.get(
+    "/alerts", summary="A page of alerts, filtered, with their total", response_model=AlertPage
+)
 def alerts(
     principal: Caller,
     graph: GraphDep,
@@ -72,7 +74,7 @@ def alerts(
     ] = None,
     page: Annotated[int, Query(ge=1, le=MAX_PAGE)] = 1,
     per_page: Annotated[int, Query(ge=1, le=MAX_PER_PAGE)] = 50,
-) -> AlertPage:
+) -> Response:
     endpoint = "GET /alerts"
     chosen = {"status": status, "rule": rule, "region": region, "industry": industry}
     params: dict[str, Any] = {k: v for k, v in chosen.items() if v is not None}
@@ -87,26 +89,29 @@ def alerts(
     with _audited_failure(principal, endpoint, params), graph.answering("listing alerts"):
         answer = alert_page(graph.driver, filters, page, per_page, graph.database)
     audited(principal, endpoint, params, len(answer.alerts), 200)
-    return answer
+    return answered(answer)
 
 
-@router.get("/alerts/{alert_id}", summary="One alert with its evidence and history")
-def alert(alert_id: str, principal: Caller, graph: GraphDep) -> Alert:
+@router.get(
+    "/alerts/{alert_id}", summary="One alert with its evidence and history", response_model=Alert
+)
+def alert(alert_id: str, principal: Caller, graph: GraphDep) -> Response:
     endpoint = "GET /alerts/{alert_id}"
     params = {"alert": alert_id}
     require(principal, Action.ALERTS, endpoint, params)
     found = _reachable(graph, principal, alert_id, endpoint, params)
     audited(principal, endpoint, params, 1, 200)
-    return found
+    return answered(found)
 
 
 @router.post(
     "/alerts/{alert_id}/review",
     summary="Acknowledge, confirm or dismiss an alert (a dismissal needs a reason)",
+    response_model=Alert,
 )
 def review_alert(
     alert_id: str, decision: ReviewRequest, principal: Caller, graph: GraphDep
-) -> Alert:
+) -> Response:
     endpoint = "POST /alerts/{alert_id}/review"
     params = {"alert": alert_id, "action": decision.action}
     require(principal, Action.REVIEW, endpoint, params)
@@ -121,7 +126,7 @@ def review_alert(
             graph.database,
         )
     audited(principal, endpoint, params, 1, 200)
-    return reviewed
+    return answered(reviewed)
 
 
 def _reachable(

@@ -8,7 +8,7 @@ from __future__ import annotations
 from datetime import date
 from typing import Annotated
 
-from fastapi import APIRouter, Path, Query
+from fastapi import APIRouter, Path, Query, Response
 
 from config.errors import Ambiguous, NotFound
 from graph.answers import Company, CompanySearch, ControlAnswer, Footprint, RelatedPartyRisk
@@ -18,6 +18,7 @@ from service.api.common import (
     AuditedRoute,
     Caller,
     GraphDep,
+    answered,
     audited,
     company_reference,
     require,
@@ -36,7 +37,11 @@ PersonId = Annotated[
 ]
 
 
-@router.get("/companies", summary="Find companies by any form of a name, or by USCC")
+@router.get(
+    "/companies",
+    summary="Find companies by any form of a name, or by USCC",
+    response_model=CompanySearch,
+)
 def search(
     principal: Caller,
     graph: GraphDep,
@@ -52,7 +57,7 @@ def search(
     ],
     page: Annotated[int, Query(ge=1, le=10_000, description="from 1")] = 1,
     per_page: Annotated[int, Query(ge=1, le=100)] = 20,
-) -> CompanySearch:
+) -> Response:
     endpoint = "GET /companies"
     params = {"q": q, "page": page, "per_page": per_page}
     require(principal, Action.SEARCH, endpoint, params)
@@ -61,24 +66,27 @@ def search(
             graph.driver, q, search_scope(principal), page, per_page, graph.database
         )
     audited(principal, endpoint, params, len(found.hits), 200)
-    return disclosed(found, principal)
+    return answered(disclosed(found, principal))
 
 
-@router.get("/companies/{reference}", summary="A company by entity ID, USCC or exact name")
-def company(reference: str, principal: Caller, graph: GraphDep) -> Company:
+@router.get(
+    "/companies/{reference}",
+    summary="A company by entity ID, USCC or exact name",
+    response_model=Company,
+)
+def company(reference: str, principal: Caller, graph: GraphDep) -> Response:
     endpoint = "GET /companies/{ref}"
     found = scoped_company(graph, principal, Action.COMPANIES, reference, endpoint)
     audited(principal, endpoint, {"company": reference}, 1, 200)
-    return disclosed(found, principal)
+    return answered(disclosed(found, principal))
 
 
 @router.get(
     "/companies/{reference}/control",
     summary="Who controls a company on a day: roles, owners, controller, paths",
+    response_model=ControlAnswer,
 )
-def control(
-    reference: str, principal: Caller, graph: GraphDep, as_of: AsOf = None
-) -> ControlAnswer:
+def control(reference: str, principal: Caller, graph: GraphDep, as_of: AsOf = None) -> Response:
     endpoint = "GET /companies/{ref}/control"
     params = {"company": reference, "as_of": None if as_of is None else as_of.isoformat()}
     company = company_reference(graph, principal, Action.CONTROL, reference, endpoint)
@@ -89,12 +97,13 @@ def control(
         audited(principal, endpoint, params, 0, errors.status_of(err)[0])
         raise
     audited(principal, endpoint, params, 1, 200)
-    return disclosed(answer, principal)
+    return answered(disclosed(answer, principal))
 
 
 @router.get(
     "/companies/{reference}/risk",
     summary="Punishments and list entries on companies related by holdings and control",
+    response_model=RelatedPartyRisk,
 )
 def risk(
     reference: str,
@@ -102,20 +111,21 @@ def risk(
     graph: GraphDep,
     hops: Annotated[int, Query(ge=1, le=6, description="relationships to follow")] = 2,
     as_of: AsOf = None,
-) -> RelatedPartyRisk:
+) -> Response:
     endpoint = "GET /companies/{ref}/risk"
     found = scoped_company(graph, principal, Action.CONTROL, reference, endpoint)
     with graph.answering(f"reading the related-party risk of {found.entity_id}"):
         answer = related_party_risk(graph.driver, found.entity_id, hops, as_of, graph.database)
     audited(principal, endpoint, {"company": reference, "hops": hops}, len(answer.related), 200)
-    return disclosed(answer, principal)
+    return answered(disclosed(answer, principal))
 
 
 @router.get(
     "/persons/{entity_id}/footprint",
     summary="Every company a person is or was tied to, and its record",
+    response_model=Footprint,
 )
-def person_footprint(entity_id: PersonId, principal: Caller, graph: GraphDep) -> Footprint:
+def person_footprint(entity_id: PersonId, principal: Caller, graph: GraphDep) -> Response:
     endpoint = "GET /persons/{id}/footprint"
     params = {"person": entity_id}
     require(principal, Action.PERSONS, endpoint, params)
@@ -126,4 +136,4 @@ def person_footprint(entity_id: PersonId, principal: Caller, graph: GraphDep) ->
         audited(principal, endpoint, params, 0, errors.status_of(err)[0])
         raise
     audited(principal, endpoint, params, len(answer.roles) + len(answer.holdings), 200)
-    return disclosed(answer, principal)
+    return answered(disclosed(answer, principal))

@@ -27,7 +27,7 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
-from fastapi import APIRouter, HTTPException, Request
+from fastapi import APIRouter, HTTPException, Request, Response
 from pydantic import BaseModel, Field
 
 from alerts.reads import GraphReader
@@ -46,7 +46,15 @@ from linkage.screen import (
     ScreenRequest,
 )
 from service.api import errors
-from service.api.common import AuditedRoute, Caller, Graph, GraphDep, audited, require
+from service.api.common import (
+    AuditedRoute,
+    Caller,
+    Graph,
+    GraphDep,
+    answered,
+    audited,
+    require,
+)
 from service.api.errors import ScreeningUnavailable
 from service.keys import ROLES, Action, Principal
 
@@ -217,10 +225,9 @@ def _in_scope(
 @router.post(
     "/screen",
     summary="Screen a licence application: candidates per person, and the bans that reach them",
+    response_model=ScreenResult,
 )
-def screen(
-    request: ScreenRequest, principal: Caller, graph: GraphDep, http: Request
-) -> ScreenResult:
+def screen(request: ScreenRequest, principal: Caller, graph: GraphDep, http: Request) -> Response:
     params = _params(request)
     require(principal, Action.SCREENING, ENDPOINT, params)
     state: ScreeningState = http.app.state.screening
@@ -239,7 +246,7 @@ def screen(
     if ROLES[principal.role].scoped:  # companies of one name may lie outside the scope
         result.company_candidates = []
     audited(principal, ENDPOINT, params, sum(len(p.candidates) for p in result.persons), 200)
-    return result
+    return answered(result)
 
 
 def _result(
