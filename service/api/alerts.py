@@ -4,7 +4,9 @@ evidence and history, and a review, through alerts.store as `veil alerts list|sh
 An inspector sees only alerts whose company lies in its key's regions and industries: the
 list is filtered in the query, so its total counts only those, and an alert outside the
 scope gets the same 403 as an alert that does not exist. The reviewer an alert's history
-records is the key (its name and id), never a name the request sends.
+records is the key (its name and id), never a name the request sends. Every answer passes
+through `disclosed`, as the company answers do: evidence stored by an older sweep shows
+its masks as today's does.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from alerts.store import MAX_PAGE, MAX_PER_PAGE, AlertFilter, Scope, alert_page,
 from config.errors import NotFound, VeilError
 from service.api import errors
 from service.api.common import AuditedRoute, Caller, Graph, GraphDep, audited, require
+from service.api.disclosure import disclosed
 from service.keys import ROLES, Action, Principal
 
 router = APIRouter(tags=["alerts"], route_class=AuditedRoute)
@@ -87,7 +90,7 @@ def alerts(
     with _audited_failure(principal, endpoint, params), graph.answering("listing alerts"):
         answer = alert_page(graph.driver, filters, page, per_page, graph.database)
     audited(principal, endpoint, params, len(answer.alerts), 200)
-    return answer
+    return disclosed(answer, principal)
 
 
 @router.get("/alerts/{alert_id}", summary="One alert with its evidence and history")
@@ -97,7 +100,7 @@ def alert(alert_id: str, principal: Caller, graph: GraphDep) -> Alert:
     require(principal, Action.ALERTS, endpoint, params)
     found = _reachable(graph, principal, alert_id, endpoint, params)
     audited(principal, endpoint, params, 1, 200)
-    return found
+    return disclosed(found, principal)
 
 
 @router.post(
@@ -121,7 +124,7 @@ def review_alert(
             graph.database,
         )
     audited(principal, endpoint, params, 1, 200)
-    return reviewed
+    return disclosed(reviewed, principal)
 
 
 def _reachable(
