@@ -19,11 +19,11 @@ from pii_scan import scan_graph
 from alerts.store import AlertFilter, list_alerts, sweep
 from config.graph import load_graph_config
 from config.rules import load_rules
+from config.settings import id_token_secret
 from graph.load import load_run
 from loaders import rundir
 from loaders.identifiers import make_resident_id, parse_resident_id
 
-SECRET = b"id-keyed-records"
 SOURCE = "judgment_defaulters"
 BORN = date(1980, 5, 17)
 ID_NUMBER = make_resident_id("110101", BORN, 123)
@@ -90,8 +90,8 @@ def graph(neo4j_driver: neo4j.Driver, tmp_path_factory: pytest.TempPathFactory) 
     b.listed("M", date(2021, 2, 1), record=OTHER_NUMBER)
     run = b.write(tmp_path_factory.mktemp("id-keyed") / "run")
     _linked(b, run)
-    load_run(neo4j_driver, run, secret=SECRET)
-    again = load_run(neo4j_driver, run, secret=SECRET)
+    load_run(neo4j_driver, run)  # the ID-token secret of the environment (conftest's)
+    again = load_run(neo4j_driver, run)
     assert again.counters["nodes_created"] == 0  # the same keys: stable
     sweep(neo4j_driver, load_rules(), load_graph_config().control, date(2026, 10, 31))
     return neo4j_driver
@@ -107,7 +107,7 @@ def _entries(driver: neo4j.Driver) -> dict[str, dict]:
 
 def test_the_record_is_keyed_by_the_token_and_shown_masked(graph: neo4j.Driver) -> None:
     entries = _entries(graph)
-    token = parse_resident_id(ID_NUMBER, SECRET).token
+    token = parse_resident_id(ID_NUMBER, id_token_secret()).token
     assert token is not None
     mine, other = entries[pid("L")], entries[pid("M")]
     assert mine["entry"]["key"] == _digest(SOURCE, token)
