@@ -35,12 +35,19 @@ from typing import Any, NamedTuple
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from config.errors import InputError
 from config.settings import id_token_secret
 from graph.in_force import in_force
 from loaders import rundir
-from loaders.identifiers import display_mask, keyed_resident_ids, masked_resident_ids
+from loaders.identifiers import (
+    RESIDENT_ID_HINT,
+    display_mask,
+    keyed_resident_ids,
+    masked_resident_ids,
+)
 
 LEGAL_REPRESENTATIVE = "legal_rep"
 MENTION_KEY = ["run", "source", "record_id", "slot"]
@@ -132,14 +139,12 @@ def resolve_run(run_dir: Path, secret: bytes | None = None) -> ResolvedRun:
     )
 
 
-#: What may hold a resident ID or a mask: a run of 15 digits, a mask character.
-_MAY_HOLD_ID = r"[0-9]{15}|[*×●•#]|[Xx]{2}"
-
-
 def _may_hold_id(values: pd.Series) -> np.ndarray:
-    """Which string values `_MAY_HOLD_ID` finds something in (vectorised: most hold none)."""
-    found = values.astype("string").str.contains(_MAY_HOLD_ID, regex=True)
-    return found.fillna(False).to_numpy(dtype=bool)
+    """Which string values may hold a resident ID or a mask (`RESIDENT_ID_HINT`, in Arrow:
+    most hold none)."""
+    strings = pa.array(values.to_numpy(dtype=object), type=pa.string(), from_pandas=True)
+    found = pc.match_substring_regex(strings, RESIDENT_ID_HINT).fill_null(False)
+    return found.to_numpy(zero_copy_only=False)
 
 
 class RecordKeys:
@@ -188,7 +193,8 @@ _KEPT = frozenset(
 def _outward(frame: pd.DataFrame) -> pd.DataFrame:
     """`frame` with every text, and every text in a list, passed through
     `masked_resident_ids` (record keys and mention references, names, free text), but for
-    the `_KEPT` columns. Only the values `_may_hold_id` finds something in are rewritten."""
+    the `_KEPT` columns. Only the values `_may_hold_id` finds something in are looked at,
+    and a column is replaced only when one of them changes."""
     for column in frame.columns:
         values = frame[column]
         if column in _KEPT or not (
@@ -198,13 +204,14 @@ def _outward(frame: pd.DataFrame) -> pd.DataFrame:
         flat = values.reset_index(drop=True).explode().dropna()
         if pd.api.types.infer_dtype(flat, skipna=True) != "string":
             continue
-        rows = np.unique(flat.index[_may_hold_id(flat)])
-        if not len(rows):
-            continue
-        shown = values.astype(object).copy()
-        for row in rows.tolist():
-            shown.iat[row] = _masked(shown.iat[row])
-        frame[column] = shown
+        cells = values.to_numpy(dtype=object, copy=True)
+        changed = False
+        for row in np.unique(flat.index[_may_hold_id(flat)]).tolist():
+            shown = _masked(cells[row])
+            if shown != cells[row]:
+                cells[row], changed = shown, True
+        if changed:
+            frame[column] = pd.Series(cells, index=values.index, dtype=values.dtype)
     return frame
 
 

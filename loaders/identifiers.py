@@ -28,6 +28,7 @@ from stdnum.iso7064 import mod_11_10
 from loaders.fields import PLACEHOLDERS, clean
 
 __all__ = [
+    "RESIDENT_ID_HINT",
     "OrgCode",
     "Reason",
     "RegNo",
@@ -487,6 +488,9 @@ _MASK_IN_TEXT = re.compile(
     rf"(?<![{_MASK_CHARS}])(?:[{_MASK_CHARS}]{{18}}|[{_MASK_CHARS}]{{15}})(?![{_MASK_CHARS}])"
 )
 _MASKING = re.compile(r"[*×●•#]|[Xx]{2,}")
+#: What any text `masked_resident_ids` changes contains (a run of 15 digits, a mask
+#: character): a first look over whole columns, in Arrow (graph/facts.py).
+RESIDENT_ID_HINT = r"[0-9]{15}|[*×●•#]|[Xx]{2}"
 
 
 def masked_resident_ids(text: str) -> str:

@@ -7,6 +7,7 @@ IDs are synthetic (made with make_resident_id) or the example printed in GB 1164
 from __future__ import annotations
 
 import hmac
+import re
 from datetime import date, timedelta
 
 import pytest
@@ -16,6 +17,7 @@ from stdnum.cn import ric, uscc
 from stdnum.iso7064 import mod_11_10
 
 from loaders.identifiers import (
+    RESIDENT_ID_HINT,
     _uscc_check_char,
     classify_company_identifier,
     display_mask,
@@ -597,3 +599,12 @@ def test_a_resident_id_that_passes_the_uscc_check_is_still_masked() -> None:
     assert parse_uscc(number).status == "valid"
     assert masked_resident_ids(number) == "110101********1233"
     assert keyed_resident_ids(number, SECRET) == parse_resident_id(number, SECRET).token
+
+
+@pytest.mark.parametrize(
+    "text",
+    [PERSON, "******19800517****", "110101800517123", "××××××19800517××××", "XXXXXX19800517XXXX"],
+)
+def test_whatever_masked_resident_ids_changes_the_hint_finds(text: str) -> None:
+    assert masked_resident_ids(text) != text
+    assert re.search(RESIDENT_ID_HINT, text)
