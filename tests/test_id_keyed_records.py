@@ -16,7 +16,7 @@ import pytest
 from graph_runs import RunBuilder, cid, pid
 from pii_scan import scan_graph
 
-from alerts.store import AlertFilter, list_alerts, sweep
+from alerts.store import AlertFilter, list_alerts, review, sweep
 from config.graph import load_graph_config
 from config.rules import load_rules
 from config.settings import id_token_secret
@@ -152,3 +152,12 @@ def test_its_alert_evidence_still_links(graph: neo4j.Driver) -> None:
     assert identity.path[-1].to.mention == new.mention
     assert identity.weakest_probability == 1.0
     assert ID_NUMBER not in alert.model_dump_json()
+
+
+def test_a_review_stores_a_typed_resident_id_masked(graph: neo4j.Driver) -> None:
+    (alert,) = list_alerts(graph, AlertFilter(rule="judgment_defaulter_watch"))
+    reviewed = review(
+        graph, alert.id, "dismissed", "Li", f"not {ID_NUMBER}: the court's list names another"
+    )
+    assert reviewed.reason == f"not {COURT_MASK}: the court's list names another"
+    assert scan_graph(graph) == []
