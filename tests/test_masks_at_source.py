@@ -1,7 +1,7 @@
 """No full resident ID leaves the run directory, written out or put together from masks:
 the session's world in the graph (every node and relationship property, alerts included),
-its alert evidence, and what the `veil` commands that print persons, footprints, controls
-and alerts print, run through the CLI.
+its alert evidence, and what the `veil` commands that print persons, footprints, controls,
+alerts and the explanation of a merge print, run through the CLI.
 
 The world's agencies mask IDs in different patterns (the courts 6+4, punishments the
 birth date alone, ...): inside the run directory one person's source masks add up to the
@@ -25,6 +25,7 @@ from typer.testing import CliRunner
 
 from alerts.store import AlertFilter, list_alerts
 from graph.server.connection import Neo4jSettings
+from loaders import rundir
 from service.cli import app
 
 pytestmark = pytest.mark.slow
@@ -105,12 +106,25 @@ def _run(cli: CliRunner, *args: str) -> str:
     return result.output
 
 
+def _two_masks(run_dir: Path, person: str) -> tuple[str, str]:
+    """Two mentions (source:record_id:slot) of `person` whose source masks differ."""
+    mentions = rundir.table(run_dir, "person_mentions")
+    entities = rundir.entities(run_dir, ["source", "record_id", "slot", "entity_id"])
+    mine = mentions.merge(entities[entities["entity_id"] == person])
+    first = mine.drop_duplicates("id_display").dropna(subset=["id_display"]).head(2)
+    a, b = (f"{r.source}:{r.record_id}:{r.slot}" for r in first.itertuples())
+    return a, b
+
+
 def _companies_of(footprint: dict[str, Any]) -> set[str]:
     return {r["entity_id"] for r in footprint["roles"] + footprint["holdings"]}
 
 
 def test_no_cli_output_holds_or_adds_up_to_a_resident_id(
-    world: tuple[neo4j.Driver, list[str], dict[str, str]], cli: CliRunner, tmp_path: Path
+    world: tuple[neo4j.Driver, list[str], dict[str, str]],
+    cli: CliRunner,
+    linked_run: Path,
+    tmp_path: Path,
 ) -> None:
     _, ids, at_risk = world
     outputs: dict[tuple[str, ...], str] = {}
@@ -140,6 +154,12 @@ def test_no_cli_output_holds_or_adds_up_to_a_resident_id(
     for alert in about[:20]:
         run("alerts", "show", alert)
         run("alerts", "show", alert, "--json")
+    for person in sorted(at_risk):  # a reviewer explaining the merge of two of its masks
+        a, b = _two_masks(linked_run, person)
+        run("explain", a, b, "--run", str(linked_run), "--json")
+        chart = tmp_path / f"{person}.html"
+        run("explain", a, b, "--run", str(linked_run), "--html", str(chart))
+        outputs[("waterfall", person)] = chart.read_text(encoding="utf-8")
     for name in ("alerts.jsonl", "alerts.csv"):
         run("alerts", "export", str(tmp_path / name), "--all")
         outputs[("export", name)] = (tmp_path / name).read_text(encoding="utf-8-sig")
