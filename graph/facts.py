@@ -168,8 +168,8 @@ class RecordKeys:
         return out
 
 
-#: Columns that hold veil's own keys and tokens or public company codes, never an ID's
-#: digits; `id_masks` is shown by `_persons` already.
+#: Columns that hold veil's own keys and tokens, source names or public company codes,
+#: never an ID's digits; `id_masks` and `mentions` are shown so where they are built.
 _KEPT = frozenset(
     {
         "key",
@@ -182,6 +182,9 @@ _KEPT = frozenset(
         "responsible_ids",
         "id_tokens",
         "id_masks",
+        "mentions",
+        "source",
+        "sources",
         "uscc",
         "org_code",
         "reg_no",
@@ -192,27 +195,39 @@ _KEPT = frozenset(
 
 def _outward(frame: pd.DataFrame) -> pd.DataFrame:
     """`frame` with every text, and every text in a list, passed through
-    `masked_resident_ids` (record keys and mention references, names, free text), but for
-    the `_KEPT` columns. Only the values `_may_hold_id` finds something in are looked at,
-    and a column is replaced only when one of them changes."""
+    `masked_resident_ids` (record keys, names, free text), but for the `_KEPT` columns.
+    Only the values `_may_hold_id` finds something in are looked at, and a column is
+    replaced only when one of them changes."""
     for column in frame.columns:
         values = frame[column]
-        if column in _KEPT or not (
-            values.dtype == object or isinstance(values.dtype, pd.StringDtype)
-        ):
+        if column in _KEPT:
             continue
-        flat = values.reset_index(drop=True).explode().dropna()
-        if pd.api.types.infer_dtype(flat, skipna=True) != "string":
+        texts = _texts(values)
+        if texts is None:
             continue
         cells = values.to_numpy(dtype=object, copy=True)
         changed = False
-        for row in np.unique(flat.index[_may_hold_id(flat)]).tolist():
+        for row in np.unique(texts.index[_may_hold_id(texts)]).tolist():
             shown = _masked(cells[row])
             if shown != cells[row]:
                 cells[row], changed = shown, True
         if changed:
             frame[column] = pd.Series(cells, index=values.index, dtype=values.dtype)
     return frame
+
+
+def _texts(values: pd.Series) -> pd.Series | None:
+    """A column's texts, one per item of a list column, indexed by row position; None for
+    a column of anything else (dates, numbers)."""
+    present = values.reset_index(drop=True).dropna()
+    if present.empty:
+        return None
+    first = present.iat[0]
+    if isinstance(first, list | np.ndarray):
+        present = present.explode().dropna()
+    elif not isinstance(first, str):
+        return None
+    return present if pd.api.types.infer_dtype(present, skipna=True) == "string" else None
 
 
 def _masked(value: Any) -> Any:
@@ -267,8 +282,18 @@ def _with_entity(
     merged = mentions[[*MENTION_KEY, *columns]].merge(
         entities[[*MENTION_KEY, "entity_id"]], on=MENTION_KEY, how="inner"
     )
-    merged["mention"] = _mention_ref(merged)
+    merged["mention"] = _shown_refs(_mention_ref(merged))
     return merged
+
+
+def _shown_refs(refs: pd.Series) -> pd.Series:
+    """Mention references with any resident ID in the record key masked."""
+    holding = _may_hold_id(refs)
+    if not holding.any():
+        return refs
+    out = refs.astype(object).copy()
+    out[holding] = [masked_resident_ids(v) for v in refs[holding].tolist()]
+    return out
 
 
 def _most_common(frame: pd.DataFrame, column: str, prefer: pd.Series | None = None) -> pd.Series:
