@@ -6,7 +6,13 @@ control (through these holding paths) in this company, inside this window. The i
 link is read from the linkage run the graph was loaded from (the latest `Load` node's
 run directory): the mentions of the person on the old record and on the new one, and the
 chain of links (identifier, reviewer judgement or model score with its key comparison
-levels) that joined them. Resident IDs appear only in their masked form.
+levels) that joined them.
+
+Evidence is stored on Alert nodes and exported, so it shows what the graph may show
+(graph/facts.py): ID masks with the birth month and day hidden (`display_mask`), and any
+resident ID inside a text (a record key in a mention reference, an agency's reason) masked
+(`masked_resident_ids`). Whether the IDs on the old and new records contradict is still
+judged on the source masks, which the run directory keeps.
 """
 
 from __future__ import annotations
@@ -25,6 +31,7 @@ from alerts.engine import in_scope
 from alerts.model import Hit
 from graph.values import jsonable
 from loaders import rundir
+from loaders.identifiers import display_mask, masked_resident_ids
 
 #: Comparison levels shown per model link: the ones that weighed most, either way.
 KEY_LEVELS = 4
@@ -50,6 +57,7 @@ class Identity:
         self.links: dict[str, dict[str, list[dict[str, Any]]]] = defaultdict(
             lambda: defaultdict(list)
         )
+        #: mention reference as the graph shows it -> name and the source's ID mask
         self.mentions: dict[str, dict[str, Any]] = {}
         self.note: str | None = None
         if run_dir is None or not rundir.exists(run_dir, "entities"):
@@ -92,8 +100,9 @@ class Identity:
                 "levels": _key_levels(row["levels"] or []),
             }
             entity = self.links[row["entity_id_l"]]
-            entity[row["mention_l"]].append({"to": row["mention_r"], **hop})
-            entity[row["mention_r"]].append({"to": row["mention_l"], **hop})
+            left, right = shown_ref(row["mention_l"]), shown_ref(row["mention_r"])
+            entity[left].append({"to": right, **hop})
+            entity[right].append({"to": left, **hop})
         return True
 
     def _read_mentions(self, run_path: Path, entities: pd.DataFrame, run: str) -> None:
@@ -108,21 +117,24 @@ class Identity:
         keys = set(zip(mine["source"], mine["record_id"], mine["slot"], strict=True))
         for row in table.to_pylist():
             if (row["source"], row["record_id"], row["slot"]) in keys:
-                ref = f"{row['source']}:{row['record_id']}:{row['slot']}"
+                ref = shown_ref(f"{row['source']}:{row['record_id']}:{row['slot']}")
                 self.mentions[ref] = {"mention": ref, "name": row["name"], "id": row["id_display"]}
 
     def evidence(
         self, person: str, mentions: list[str], old_records: list[str], new_records: list[str]
     ) -> dict[str, Any]:
-        """The person's mentions on the old and new records and the links between them."""
-        old = _on(mentions, old_records)
-        new = _on(mentions, new_records)
+        """The person's mentions on the old and new records and the links between them.
+        References are compared as the graph shows them (`shown_ref`), whether or not the
+        graph was loaded before it showed them so."""
+        mentions = [shown_ref(m) for m in mentions]
+        old = _on(mentions, [shown_ref(r) for r in old_records])
+        new = _on(mentions, [shown_ref(r) for r in new_records])
         out: dict[str, Any] = {
             "old_mentions": [self._show(m) for m in old],
             "new_mentions": [self._show(m) for m in new],
         }
         out["ids_contradict"] = contradicts(
-            [m["id"] for m in out["old_mentions"]], [m["id"] for m in out["new_mentions"]]
+            [self._source_id(m) for m in old], [self._source_id(m) for m in new]
         )
         if self.note:
             out["note"] = self.note
@@ -147,7 +159,21 @@ class Identity:
         return out
 
     def _show(self, ref: str) -> dict[str, Any]:
-        return self.mentions.get(ref, {"mention": ref, "name": None, "id": None})
+        """A mention as the evidence shows it: its ID mask with the birth month and day
+        hidden."""
+        found = self.mentions.get(ref, {"mention": ref, "name": None, "id": None})
+        return {**found, "id": found["id"] and display_mask(found["id"])}
+
+    def _source_id(self, ref: str) -> str | None:
+        """The mention's ID as its source masked it (judged, never shown)."""
+        found: str | None = self.mentions.get(ref, {}).get("id")
+        return found
+
+
+def shown_ref(ref: str) -> str:
+    """A mention or record reference (source:record_id[:slot]) as the graph shows it: a
+    resident ID in the record key masked."""
+    return masked_resident_ids(ref)
 
 
 def compatible(a: str, b: str) -> bool:
@@ -340,7 +366,7 @@ def build(
                 "entity_id": hit.person,
                 "name": person.get("name"),
                 "names": person.get("names") or [],
-                "id_masks": person.get("id_masks") or [],
+                "id_masks": list(dict.fromkeys(map(display_mask, person.get("id_masks") or []))),
             },
             "ties": [tie_document(t, names) for t in hit.ties],
             "identity": identity.evidence(
@@ -355,7 +381,20 @@ def build(
             **({"doubts": doubts} if doubts else {}),
         }
     )
-    return document
+    masked: dict[str, Any] = _masked(document)
+    return masked
+
+
+def _masked(value: Any) -> Any:
+    """Every text of a JSON-ready document through `masked_resident_ids`: the graph's
+    texts are masked when loaded, but a graph loaded before they were is not."""
+    if isinstance(value, str):
+        return masked_resident_ids(value)
+    if isinstance(value, dict):
+        return {k: _masked(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_masked(v) for v in value]
+    return value
 
 
 def tie_document(tie: Any, names: dict[str, str]) -> dict[str, Any]:

@@ -40,6 +40,7 @@ from config.errors import InputError, NotFound
 from config.graph import Control
 from config.rules import RulesConfig
 from graph.guard import graph_writer, require_finished_load
+from loaders.identifiers import masked_resident_ids
 from loaders.industry import normalise_industry
 
 log = logging.getLogger(__name__)
@@ -433,12 +434,14 @@ def review(
     database: str = "neo4j",
 ) -> Alert:
     """Move an alert to `status`, recording who, when and why; the alert as this review
-    left it (see `_REVIEW`: concurrent reviews of one alert are serialised)."""
+    left it (see `_REVIEW`: concurrent reviews of one alert are serialised). A resident ID
+    the reviewer typed into the reason or name is stored masked, as the evidence is."""
     _check_status(status)
     if not reviewer.strip():
         raise InputError("reviewer", "a review needs the reviewer's name")
     if status == "dismissed" and not reason.strip():
         raise InputError("reason", "dismissing an alert needs a reason")
+    reviewer, reason = masked_resident_ids(reviewer), masked_resident_ids(reason)
     entry = json.dumps(
         {"status": status, "reviewer": reviewer, "reason": reason}, ensure_ascii=False
     )

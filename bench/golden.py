@@ -69,8 +69,9 @@ world's extracts themselves (their SHA-256 are in `run/manifest.json`), the CSV 
 (the JSONL export is `alerts/alerts` one to one) and the terminal output of `veil demo`.
 
 The run pins what the environment could change: the ID-token secret (GOLDEN_SECRET, passed
-to the loader), and the packaged linkage, graph and rule configurations (VEIL_LINKAGE,
-VEIL_GRAPH and VEIL_RULES are not read). Neo4j: with NEO4J_URI set, that server, which
+to the loader and to the graph load, which keys a record keyed by a resident ID with it),
+and the packaged linkage, graph and rule configurations (VEIL_LINKAGE, VEIL_GRAPH and
+VEIL_RULES are not read). Neo4j: with NEO4J_URI set, that server, which
 must be empty (or `--wipe`); otherwise a throwaway local Neo4j in WORK/neo4j on a free
 port, stopped at the end, so the user's own graph is never touched.
 """
@@ -341,7 +342,9 @@ def run_pipeline(
         "exact name + ID baseline": score_run(run_dir, world_dir, exact_baseline(run_dir)),
     }
     lap("link")
-    loaded = load_graph(driver, run_dir, database, graph_config.load.batch_size)
+    loaded = load_graph(
+        driver, run_dir, database, graph_config.load.batch_size, secret=GOLDEN_SECRET
+    )
     lap("graph load")
     summary = run_control(driver, graph_config.control, as_of, database)
     notable = notable_structures(driver, database)

@@ -108,6 +108,7 @@ def bulk_load(
     threads: int | None = None,
     work_dir: Path | None = None,
     batch_size: int = BATCH_SIZE,
+    secret: bytes | None = None,
 ) -> Imported:
     """Load `run_dir` into the local instance of `config` by bulk import (module docstring)
     and leave the instance running (`watch_stdin` as for `graph.server.local.start`).
@@ -116,7 +117,8 @@ def bulk_load(
     (its seconds), and of the importer's phases as they start (message ending in "...").
     The instance is stopped while the CSVs are written (after the emptiness check), so a
     refusal leaves it as it was, and a failure before the restart leaves it running again
-    (as it was, or with an empty database after a failed import)."""
+    (as it was, or with an empty database after a failed import). `secret` as for
+    `graph.load.load_run`."""
     started = time.perf_counter()
     stages = Stages(progress)
     with stages.timed("check"):
@@ -124,7 +126,7 @@ def bulk_load(
         if server is not None:
             _refuse_unless_empty(server)
     with stages.timed("resolve"):
-        resolved = resolve_run(Path(run_dir))
+        resolved = resolve_run(Path(run_dir), secret)
     if server is not None:
         _refuse_unless_empty(server)  # again: nothing written since the first check
     server, plan, counters = replace_database(

@@ -11,6 +11,15 @@ Here they are joined, and what the graph needs is derived once, without Neo4j:
   a second one;
 - holdings, punishments, list entries and licences, each keyed by its record.
 
+What the graph stores leaves the run directory, so no resident ID does (PIPL): a Person's
+masks are shown with the birth month and day hidden (`display_mask`: a court's 6+4 mask
+and a punishment's birth-date mask side by side would be the number), every text (record
+keys, mention references, names, an agency's free text) has any resident ID in it masked
+(`masked_resident_ids`), and a record whose key holds a resident ID is keyed in the graph
+by that ID's HMAC token (`keyed_resident_ids`), so it stays unique and stable while its
+key cannot be hashed back to the number. The run directory keeps the source masks and
+keys, which linkage compares.
+
 A wave's run directory holds cumulative entities whose `run` column points at the run
 directory of each mention; facts are read from those runs, so resolving a wave gives the
 whole picture, not just the new month.
@@ -26,16 +35,27 @@ from typing import Any, NamedTuple
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from config.errors import InputError
+from config.settings import id_token_secret
 from graph.in_force import in_force
 from loaders import rundir
+from loaders.identifiers import (
+    RESIDENT_ID_HINT,
+    display_mask,
+    keyed_resident_ids,
+    masked_resident_ids,
+)
 
 LEGAL_REPRESENTATIVE = "legal_rep"
 MENTION_KEY = ["run", "source", "record_id", "slot"]
 
 #: A table and its slot column -> the entity ID of each row's mention (None: unresolved).
 Resolve = Callable[[pd.DataFrame, str], np.ndarray]
+#: Record IDs -> what a fact's key is a digest of (see `RecordKeys`).
+Keyed = Callable[[pd.Series], pd.Series]
 
 
 @dataclass(frozen=True)
@@ -67,8 +87,10 @@ class ResolvedRun:
         }
 
 
-def resolve_run(run_dir: Path) -> ResolvedRun:
-    """Join the facts of `run_dir` (and, for a wave, of its base runs) to their entities."""
+def resolve_run(run_dir: Path, secret: bytes | None = None) -> ResolvedRun:
+    """Join the facts of `run_dir` (and, for a wave, of its base runs) to their entities,
+    shown as the graph may hold them (see the module docstring); `secret` keys the records
+    whose key holds a resident ID (default: the ID-token secret, read only if one does)."""
     run_dir = Path(run_dir)
     entities = rundir.entities(run_dir)
     stale = rundir.stale_entities(run_dir)
@@ -93,27 +115,125 @@ def resolve_run(run_dir: Path) -> ResolvedRun:
         missing[0] += int(pd.isna(ids).sum())
         return ids
 
+    keyed = RecordKeys(secret)
     persons = _persons(tables["person_mentions"], entities)
     companies = _with_name_keys(_companies(tables["company_mentions"], entities), run_dir)
     tenures = _tenures(tables["roles"], resolve)
-    holdings = _holdings(tables["shareholdings"], resolve)
-    punishments = _punishments(tables["punishments"], resolve)
-    list_entries = _list_entries(tables["list_entries"], resolve)
-    licences = _licences(tables["licences"], resolve)
+    holdings = _holdings(tables["shareholdings"], resolve, keyed)
+    punishments = _punishments(tables["punishments"], resolve, keyed)
+    list_entries = _list_entries(tables["list_entries"], resolve, keyed)
+    licences = _licences(tables["licences"], resolve, keyed)
     named = _named(entities, [punishments, list_entries, licences])
     return ResolvedRun(
         run_dir=run_dir,
         load_id=_load_id(run_dir, runs),
-        persons=persons,
-        companies=companies,
-        tenures=tenures,
-        holdings=holdings,
-        punishments=punishments,
-        list_entries=list_entries,
-        licences=licences,
-        named=named,
+        persons=_outward(persons),
+        companies=_outward(companies),
+        tenures=_outward(tenures),
+        holdings=_outward(holdings),
+        punishments=_outward(punishments),
+        list_entries=_outward(list_entries),
+        licences=_outward(licences),
+        named=_outward(named),
         unresolved=missing[0],
     )
+
+
+def _may_hold_id(values: pd.Series) -> np.ndarray:
+    """Which string values may hold a resident ID or a mask (`RESIDENT_ID_HINT`, in Arrow:
+    most hold none)."""
+    strings = pa.array(values.to_numpy(dtype=object), type=pa.string(), from_pandas=True)
+    found = pc.match_substring_regex(strings, RESIDENT_ID_HINT).fill_null(False)
+    return found.to_numpy(zero_copy_only=False)
+
+
+class RecordKeys:
+    """Record IDs as a fact's key digests them: one that holds a resident ID with the ID's
+    HMAC token in its place (`keyed_resident_ids`), so the graph's key stays unique and
+    stable but cannot be hashed back to the number; any other unchanged. The secret is
+    read when the first such record turns up."""
+
+    def __init__(self, secret: bytes | None) -> None:
+        self.secret = secret
+
+    def __call__(self, record_ids: pd.Series) -> pd.Series:
+        holding = _may_hold_id(record_ids)
+        if not holding.any():
+            return record_ids
+        if self.secret is None:
+            self.secret = id_token_secret()
+        secret = self.secret
+        out = record_ids.astype(object).copy()
+        out[holding] = [keyed_resident_ids(v, secret) for v in record_ids[holding].tolist()]
+        return out
+
+
+#: Columns that hold veil's own keys and tokens, source names or public company codes,
+#: never an ID's digits; `id_masks` and `mentions` are shown so where they are built.
+_KEPT = frozenset(
+    {
+        "key",
+        "record_key",
+        "entity_id",
+        "person_id",
+        "company_id",
+        "holder_id",
+        "party_id",
+        "responsible_ids",
+        "id_tokens",
+        "id_masks",
+        "mentions",
+        "source",
+        "sources",
+        "uscc",
+        "org_code",
+        "reg_no",
+        "run",
+    }
+)
+
+
+def _outward(frame: pd.DataFrame) -> pd.DataFrame:
+    """`frame` with every text, and every text in a list, passed through
+    `masked_resident_ids` (record keys, names, free text), but for the `_KEPT` columns.
+    Only the values `_may_hold_id` finds something in are looked at, and a column is
+    replaced only when one of them changes."""
+    for column in frame.columns:
+        values = frame[column]
+        if column in _KEPT:
+            continue
+        texts = _texts(values)
+        if texts is None:
+            continue
+        cells = values.to_numpy(dtype=object, copy=True)
+        changed = False
+        for row in np.unique(texts.index[_may_hold_id(texts)]).tolist():
+            shown = _masked(cells[row])
+            if shown != cells[row]:
+                cells[row], changed = shown, True
+        if changed:
+            frame[column] = pd.Series(cells, index=values.index, dtype=values.dtype)
+    return frame
+
+
+def _texts(values: pd.Series) -> pd.Series | None:
+    """A column's texts, one per item of a list column, indexed by row position; None for
+    a column of anything else (dates, numbers)."""
+    present = values.reset_index(drop=True).dropna()
+    if present.empty:
+        return None
+    first = present.iat[0]
+    if isinstance(first, list | np.ndarray):
+        present = present.explode().dropna()
+    elif not isinstance(first, str):
+        return None
+    return present if pd.api.types.infer_dtype(present, skipna=True) == "string" else None
+
+
+def _masked(value: Any) -> Any:
+    if isinstance(value, str):
+        return masked_resident_ids(value)
+    return [masked_resident_ids(v) if isinstance(v, str) else v for v in value]
 
 
 _FACT_TABLES = (
@@ -162,8 +282,18 @@ def _with_entity(
     merged = mentions[[*MENTION_KEY, *columns]].merge(
         entities[[*MENTION_KEY, "entity_id"]], on=MENTION_KEY, how="inner"
     )
-    merged["mention"] = _mention_ref(merged)
+    merged["mention"] = _shown_refs(_mention_ref(merged))
     return merged
+
+
+def _shown_refs(refs: pd.Series) -> pd.Series:
+    """Mention references with any resident ID in the record key masked."""
+    holding = _may_hold_id(refs)
+    if not holding.any():
+        return refs
+    out = refs.astype(object).copy()
+    out[holding] = [masked_resident_ids(v) for v in refs[holding].tolist()]
+    return out
 
 
 def _most_common(frame: pd.DataFrame, column: str, prefer: pd.Series | None = None) -> pd.Series:
@@ -224,6 +354,7 @@ def _persons(mentions: pd.DataFrame, entities: pd.DataFrame) -> pd.DataFrame:
     out["name"] = _most_common(m, "name", prefer=with_id)
     out["names"] = _distinct_lists(m, "name")
     out["id_tokens"] = _distinct_lists(m[with_id], "id_token")
+    m["id_display"] = m["id_display"].map(display_mask, na_action="ignore")
     out["id_masks"] = _distinct_lists(m, "id_display")
     # The year, never the date: the published 6+4 mask hides exactly the birth date, so a
     # mask and a date side by side on one node would be the whole resident ID.
@@ -451,12 +582,12 @@ def _given(value: Any) -> bool:
     return value is not None and not pd.isna(value)
 
 
-def _holdings(rows: pd.DataFrame, resolve: Resolve) -> pd.DataFrame:
+def _holdings(rows: pd.DataFrame, resolve: Resolve, keyed: Keyed) -> pd.DataFrame:
     h = rows.copy()
     h["holder_id"] = resolve(h, "holder_slot")
     h["company_id"] = resolve(h, "company_slot")
     h = h.dropna(subset=["holder_id", "company_id"])
-    h["key"] = _key(h["source"], h["record_id"], h["holder_slot"])
+    h["key"] = _key(h["source"], keyed(h["record_id"]), h["holder_slot"])
     return h[
         [
             "holder_id",
@@ -473,18 +604,21 @@ def _holdings(rows: pd.DataFrame, resolve: Resolve) -> pd.DataFrame:
     ].reset_index(drop=True)
 
 
-def _resolved_records(rows: pd.DataFrame, resolve: Resolve, slot: str, entity: str) -> pd.DataFrame:
+def _resolved_records(
+    rows: pd.DataFrame, resolve: Resolve, keyed: Keyed, slot: str, entity: str
+) -> pd.DataFrame:
     """A record table with the entity in `slot` as column `entity` and a `key` to MERGE
-    on (a digest of source and record_id); records whose slot resolves to nothing drop."""
+    on (a digest of source and the keyed record_id); records whose slot resolves to
+    nothing drop."""
     out = rows.copy()
     out[entity] = resolve(out, slot)
     out = out.dropna(subset=[entity])
-    out["key"] = _key(out["source"], out["record_id"])
+    out["key"] = _key(out["source"], keyed(out["record_id"]))
     return out
 
 
-def _punishments(rows: pd.DataFrame, resolve: Resolve) -> pd.DataFrame:
-    p = _resolved_records(rows, resolve, "party_slot", "party_id")
+def _punishments(rows: pd.DataFrame, resolve: Resolve, keyed: Keyed) -> pd.DataFrame:
+    p = _resolved_records(rows, resolve, keyed, "party_slot", "party_id")
     flat = p[["run", "source", "record_id", "responsible_slots"]].explode("responsible_slots")
     flat = flat.dropna(subset=["responsible_slots"])
     flat["person_id"] = resolve(flat, "responsible_slots")
@@ -493,12 +627,12 @@ def _punishments(rows: pd.DataFrame, resolve: Resolve) -> pd.DataFrame:
     return _lists_filled(p, ["responsible_ids", "categories"])
 
 
-def _list_entries(rows: pd.DataFrame, resolve: Resolve) -> pd.DataFrame:
-    return _resolved_records(rows, resolve, "party_slot", "party_id")
+def _list_entries(rows: pd.DataFrame, resolve: Resolve, keyed: Keyed) -> pd.DataFrame:
+    return _resolved_records(rows, resolve, keyed, "party_slot", "party_id")
 
 
-def _licences(rows: pd.DataFrame, resolve: Resolve) -> pd.DataFrame:
-    return _resolved_records(rows, resolve, "holder_slot", "holder_id")
+def _licences(rows: pd.DataFrame, resolve: Resolve, keyed: Keyed) -> pd.DataFrame:
+    return _resolved_records(rows, resolve, keyed, "holder_slot", "holder_id")
 
 
 def _named(entities: pd.DataFrame, records: list[pd.DataFrame]) -> pd.DataFrame:

@@ -137,8 +137,10 @@ def load_run(
     database: str = "neo4j",
     batch_size: int = BATCH_SIZE,
     progress: Progress = silent,
+    secret: bytes | None = None,
 ) -> LoadSummary:
-    """Resolve `run_dir` and write it; returns counts and speed.
+    """Resolve `run_dir` and write it; returns counts and speed. `secret` keys the records
+    whose key holds a resident ID (graph.facts.resolve_run; default: VEIL_ID_SECRET's).
 
     Into a graph without veil nodes (no Person, Company, Punishment, ListEntry or
     Licence) every node and relationship is CREATEd: the same graph MERGE would build
@@ -149,7 +151,7 @@ def load_run(
     sweep is done (graph/guard.py): a load that fails part-way leaves the graph marked
     unfinished, and running it again completes it."""
     started = time.perf_counter()
-    resolved = resolve_run(Path(run_dir))
+    resolved = resolve_run(Path(run_dir), secret)
     init_schema(driver, database)
     summary = LoadSummary(
         run_dir=str(run_dir),

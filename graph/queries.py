@@ -47,6 +47,7 @@ from graph.control.paths import HoldingPath as FoundPath
 from graph.control.paths import PathFinder
 from graph.in_force import IN_FORCE
 from graph.values import native
+from loaders.identifiers import display_mask
 
 COMPANY_ID = re.compile(r"^C[0-9a-f]{12}$")
 PERSON_ID = re.compile(r"^P[0-9a-f]{12}$")
@@ -253,7 +254,7 @@ def resolve_person(
                 {
                     "entity_id": p["entity_id"],
                     "name": p["name"],
-                    "id": ",".join(p.get("id_masks") or []),
+                    "id": ",".join(map(display_mask, p.get("id_masks") or [])),
                     "birth_year": p.get("birth_year"),
                 }
                 for p in found[:20]

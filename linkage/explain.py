@@ -9,8 +9,12 @@ so the weights shown are exactly those in links.parquet, whether or not the pair
 candidate there: a pair the blocking never met is still scored, which is how a reviewer
 learns why two mentions stayed apart.
 
-Resident IDs appear only in the loader's masked display form: never in full and never as
-the HMAC token, in the explanation, its JSON or the waterfall chart.
+Resident IDs appear only masked, as everywhere outside the run directory: never in full,
+never as the HMAC token, a mask with the birth month and day hidden (`display_mask`: the
+two mentions of one person may be a court's 6+4 mask and a punishment's birth-date mask,
+side by side the whole number), any resident ID in a mention's record key masked, and
+in the waterfall chart's values the birth year alone and at most ten leading and four
+trailing visible characters, in the explanation, its JSON or the chart.
 """
 
 from __future__ import annotations
@@ -31,6 +35,7 @@ from linkage.features import KEY, company_context, company_features, person_feat
 from linkage.judgements import effective_judgements, parse_mention_ref, read_judgements
 from linkage.resolver import IDENTIFIERS, provisional_grouping
 from loaders import rundir
+from loaders.identifiers import display_mask, masked_resident_ids
 from loaders.rundir import JUDGEMENTS, MODELS
 
 LINK_FIRST = "run `veil link --run {run}` first"
@@ -180,7 +185,10 @@ def _display(run_dir: Path, entity_type: str, ref: str, entity_id: str) -> Menti
     def text(value: Any) -> str | None:
         return None if value is None or pd.isna(value) or value == "" else str(value)
 
-    return MentionView(ref, text(row[name_column]), text(row[id_column]), entity_id)
+    identifier = text(row[id_column])
+    if entity_type == models.PERSON and identifier is not None:
+        identifier = display_mask(identifier)
+    return MentionView(masked_resident_ids(ref), text(row[name_column]), identifier, entity_id)
 
 
 def _judgement(run_dir: Path, a: str, b: str) -> JudgementView | None:
@@ -194,7 +202,11 @@ def _judgement(run_dir: Path, a: str, b: str) -> JudgementView | None:
         right = (row.b_source, row.b_record_id, row.b_slot)
         if {left, right} == pair:
             return JudgementView(
-                row.verdict, row.reviewer, row.reason, row.at.isoformat(), int(row.line)
+                row.verdict,
+                masked_resident_ids(row.reviewer),
+                masked_resident_ids(row.reason),
+                row.at.isoformat(),
+                int(row.line),
             )
     return None
 
@@ -207,6 +219,23 @@ def _mask_tokens(record: dict[str, Any], a_display: str | None, b_display: str |
             if name in record and record[name] is not None:
                 record[name] = display or "(ID hidden)"
             record.pop(f"tf_{name}", None)
+
+
+def _shown_values(record: dict[str, Any]) -> None:
+    """A person pair's values as the waterfall may show them: the birth year alone (a 6+4
+    mask and the birth date are the whole number), visible ends cut to what a display mask
+    shows, and every text through `masked_resident_ids`."""
+    for name, value in record.items():
+        if value is None:
+            continue
+        if name.startswith("birth_date_"):
+            record[name] = str(value)[:4]
+        elif name.startswith("id_prefix_"):
+            record[name] = str(value)[:10]
+        elif name.startswith("id_suffix_"):
+            record[name] = str(value)[-4:]
+        elif isinstance(value, str):
+            record[name] = masked_resident_ids(value)
 
 
 def _levels(model: models.Model, record: dict[str, Any]) -> list[LevelWeight]:
@@ -275,6 +304,7 @@ def explain_pair(run_dir: Path, a: str, b: str) -> Explanation:
         displays = displays[::-1]
     if entity_type == models.PERSON:
         _mask_tokens(record, *displays)
+        _shown_values(record)
     return Explanation(
         entity_type=entity_type,
         a=view_a,

@@ -23,7 +23,10 @@ identifier link, as linkage makes one), is `strong`: presented as the applicant.
 a candidate is a lead, and a ban on it is marked as resting on a weak match.
 
 Resident IDs: the applicant's full ID becomes the loader's HMAC token (the secret the run
-was loaded with must be this process's); answers show only masks.
+was loaded with must be this process's); answers show only masks, as the graph does
+(graph/facts.py): with the birth month and day hidden (`display_mask`), and no resident ID
+inside a mention's record key (`masked_resident_ids`). The bans' records come from the
+graph in that form, and are looked up so.
 """
 
 from __future__ import annotations
@@ -52,7 +55,13 @@ from linkage.scorer import PairScore, PairScorer
 from linkage.standardise import standardise_company_name
 from linkage.waves import resolved_features
 from loaders import rundir
-from loaders.identifiers import parse_resident_id, parse_uscc, secret_fingerprint
+from loaders.identifiers import (
+    display_mask,
+    masked_resident_ids,
+    parse_resident_id,
+    parse_uscc,
+    secret_fingerprint,
+)
 from loaders.industry import normalise_industry
 from loaders.rows import PersonMention
 
@@ -430,8 +439,23 @@ def index_run(run_dir: Path) -> _Indexed:
         masked=persons["id_masked"].to_numpy(dtype=bool),
         blocks=[_Index(_joined(persons, run_cols), rows) for run_cols, _, _ in BLOCKS],
         context=_Index(_joined(exploded, CONTEXT_BLOCK), exploded["row"].to_numpy()),
-        records=_Index(_joined(persons, ["source", "record_id"]), rows),
+        records=_Index(_joined(_with_shown_record_ids(persons), ["source", "record_id"]), rows),
     )
+
+
+def _with_shown_record_ids(persons: pd.DataFrame) -> pd.DataFrame:
+    """source and record_id, the record key as the graph shows it (`masked_resident_ids`),
+    so the records of a ban read from the graph find their mentions."""
+    frame = persons[["source", "record_id"]].copy()
+    ids = frame["record_id"].astype("string")
+    holding = ids.str.contains(r"[0-9]{15}", regex=True).fillna(False).to_numpy(dtype=bool)
+    frame.loc[holding, "record_id"] = [masked_resident_ids(v) for v in ids[holding].tolist()]
+    return frame
+
+
+def _shown_mask(visible: str | None) -> str | None:
+    """A mention's ID as an answer shows it (`display_mask`)."""
+    return None if visible is None else display_mask(visible)
 
 
 def _check_secret(run_dir: Path, secret: bytes) -> None:
@@ -519,7 +543,7 @@ class Screener:
         `entity_id` on these records (source:record_id), best first."""
         out = []
         for record in records:
-            source, _, record_id = record.partition(":")
+            source, _, record_id = masked_resident_ids(record).partition(":")
             for i in self.indexed.records.rows_of(f"{source}{_SEPARATOR}{record_id}").tolist():
                 if self.indexed.shown["entity_id"][i] != entity_id:
                     continue
@@ -531,7 +555,7 @@ class Screener:
                     RecordMatch(
                         mention=self._mention(i),
                         name=self.indexed.shown["name"][i],
-                        id_masked=self.indexed.columns["id_visible"][i],
+                        id_masked=_shown_mask(self.indexed.columns["id_visible"][i]),
                         match_probability=score.match_probability,
                         resident_id=identity,
                     )
@@ -618,10 +642,11 @@ class Screener:
         return {c: values[i] for c, values in self.indexed.columns.items()}
 
     def _mention(self, i: int) -> str:
-        """source:record_id:slot, after the run's directory for a wave's base."""
+        """source:record_id:slot, after the run's directory for a wave's base; a resident ID
+        in the record key masked."""
         shown = self.indexed.shown
         ref = f"{shown['source'][i]}:{shown['record_id'][i]}:{shown['slot'][i]}"
-        return ref if shown["run"][i] == "." else f"{shown['run'][i]}/{ref}"
+        return masked_resident_ids(ref if shown["run"][i] == "." else f"{shown['run'][i]}/{ref}")
 
     def _person(self, applicant: Applicant, row: dict[str, Any]) -> PersonCandidates:
         candidates = self._candidate_rows(row)
@@ -641,7 +666,7 @@ class Screener:
                 Candidate(
                     entity_id=entity,
                     name=self.indexed.shown["name"][i],
-                    id_masked=self.indexed.columns["id_visible"][i],
+                    id_masked=_shown_mask(self.indexed.columns["id_visible"][i]),
                     mention=self._mention(i),
                     match_probability=score.match_probability,
                     match_weight=score.match_weight,
@@ -657,7 +682,7 @@ class Screener:
         return PersonCandidates(
             role=applicant.role,
             name=applicant.name,
-            id_masked=parse_resident_id(applicant.id_number, _CHECK_ONLY).display,
+            id_masked=_shown_mask(parse_resident_id(applicant.id_number, _CHECK_ONLY).display),
             candidates=shown[: self.policy.max_candidates],
             scored_mentions=len(candidates),
         )

@@ -7,7 +7,10 @@ same arithmetic is done with a faster route and tested against stdnum. stdnum ha
 GB 11714 organisation-code check, no 15-digit or masked resident ID: those are ours.
 
 Privacy: a full resident ID leaves this module only as an HMAC token; every other output
-(display, mask_id) shows at most what the source itself showed.
+(display, mask_id) shows at most what the source itself showed. What leaves the run
+directory (the graph, alert evidence, the CLI and the API) shows less still: `display_mask`
+hides a mask's birth month and day, `masked_resident_ids` masks any resident ID inside a
+text, and `keyed_resident_ids` gives text that names a resident ID a stable stand-in.
 """
 
 from __future__ import annotations
@@ -25,6 +28,7 @@ from stdnum.iso7064 import mod_11_10
 from loaders.fields import PLACEHOLDERS, clean
 
 __all__ = [
+    "RESIDENT_ID_HINT",
     "OrgCode",
     "Reason",
     "RegNo",
@@ -32,15 +36,19 @@ __all__ = [
     "Status",
     "Uscc",
     "classify_company_identifier",
+    "display_mask",
     "gb11714_check_char",
+    "keyed_resident_ids",
     "make_resident_id",
     "make_uscc",
     "mask_id",
     "mask_ids_in_text",
+    "masked_resident_ids",
     "parse_org_code",
     "parse_reg_no",
     "parse_resident_id",
     "parse_uscc",
+    "secret_fingerprint",
 ]
 
 _PLACEHOLDER_MAX = max(map(len, PLACEHOLDERS))
@@ -447,6 +455,101 @@ def mask_ids_in_text(text: str) -> str:
     an 18-digit USCC or other long number is masked too, which costs nothing there.
     """
     return _ID_IN_TEXT.sub(lambda m: m.group(1) + _STARS + m.group(2)[-4:], text)
+
+
+# -- what leaves the run directory --------------------------------------------------------
+
+#: Where each length of mask shows the birth month and day.
+_MONTH_DAY = {18: slice(10, 14), 15: slice(8, 12)}
+
+
+def display_mask(mask: str) -> str:
+    """A source's masked ID as veil shows it outside the run directory: the birth month and
+    day hidden, the rest as the source showed it.
+
+    One person's masks come from lists that hide different characters (a court's
+    `110101********123X`, a punishment's `******19900101****`): side by side they are the
+    whole number. Every list hides the month and day here, so no set of them adds up to
+    it; the year stays, as a Person's `birth_year` does. Linkage still compares the source
+    masks, inside the run directory.
+    """
+    hidden = _MONTH_DAY.get(len(mask))
+    if hidden is None:
+        return mask
+    return mask[: hidden.start] + "*" * (hidden.stop - hidden.start) + mask[hidden.stop :]
+
+
+#: An 18-character resident ID (or a 15-digit old one) inside a longer text.
+_RESIDENT_ID = re.compile(r"(?<![0-9])(?:[0-9]{17}[0-9Xx]|[0-9]{15})(?![0-9Xx])")
+#: A masked ID inside a text: 18 or 15 digits and mask characters, at least one of each
+#: ('X' masks only as a run of two, as `_MASK` reads it).
+_MASK_CHARS = "0-9Xx*×●•#"
+_MASK_IN_TEXT = re.compile(
+    rf"(?<![{_MASK_CHARS}])(?:[{_MASK_CHARS}]{{18}}|[{_MASK_CHARS}]{{15}})(?![{_MASK_CHARS}])"
+)
+_MASKING = re.compile(r"[*×●•#]|[Xx]{2,}")
+#: What any text `masked_resident_ids` changes contains (a run of 15 digits, a mask
+#: character): a first look over whole columns, in Arrow (graph/facts.py).
+RESIDENT_ID_HINT = r"[0-9]{15}|[*×●•#]|[Xx]{2}"
+
+
+def masked_resident_ids(text: str) -> str:
+    """`text` with every resident ID in it masked to its first 6 and last 4 characters and
+    every masked ID in it shown as `display_mask` shows it.
+
+    A resident ID: a number shaped like one whose birth date is a real day from 1880 on,
+    check character right or not (a wrong one does not make it less personal); a valid
+    USCC stays. For agency record keys and free text on their way out of the run directory
+    (the graph, alert evidence, answers), where an ID may sit anywhere.
+    """
+    text = _RESIDENT_ID.sub(_masked_number, text)
+    return _MASK_IN_TEXT.sub(_displayed_mask, text)
+
+
+def keyed_resident_ids(text: str, secret: bytes) -> str:
+    """`text` with every resident ID in it (as `masked_resident_ids` finds them) replaced by
+    its HMAC token under `secret`: the token `parse_resident_id` gives a valid ID, so a
+    record keyed by a person's ID keys as that person's `id_token`. Unique and stable like
+    the text itself, and the number cannot be read back from it without the secret."""
+
+    def token(match: re.Match[str]) -> str:
+        number = match.group(0)
+        if not _is_resident_id(number):
+            return number
+        return parse_resident_id(number, secret).token or _token(number.upper(), secret)
+
+    return _RESIDENT_ID.sub(token, text)
+
+
+def _masked_number(match: re.Match[str]) -> str:
+    number = match.group(0)
+    if not _is_resident_id(number):
+        return number
+    return mask_id(number) or ""
+
+
+def _displayed_mask(match: re.Match[str]) -> str:
+    shown = match.group(0)
+    if not _MASKING.search(shown) or not any(c.isdigit() for c in shown):
+        return shown
+    return display_mask(shown)
+
+
+def _is_resident_id(number: str) -> bool:
+    """A 15- or 18-digit number with a real birth date from 1880 on. An all-digit USCC can
+    look like one: a number whose GB 32100 check holds stays a USCC, unless the GB 11643
+    check holds too (one ID in 31 passes the USCC check by chance; a USCC that also passes
+    both, masked, costs only the sight of a public code)."""
+    digits = number[6:14] if len(number) == 18 else "19" + number[6:12]
+    try:
+        born = date(int(digits[:4]), int(digits[4:6]), int(digits[6:]))
+    except ValueError:
+        return False
+    if born.year < 1880:
+        return False
+    if len(number) == 18 and ric.calc_check_digit(number) == number[17].upper():
+        return True
+    return parse_uscc(number).status != "valid"
 
 
 def make_resident_id(region6: str, birth: date, sequence: int) -> str:

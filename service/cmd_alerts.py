@@ -1,4 +1,8 @@
-"""`veil alerts run|list|show|review|export`: reincorporation alerts for the inspectors."""
+"""`veil alerts run|list|show|review|export`: reincorporation alerts for the inspectors.
+
+Alerts are printed and exported as `service.api.disclosure.printed` shows them (ID masks
+without the birth month and day, no resident ID inside a text), alerts stored by a sweep
+from before evidence was built so included."""
 
 from __future__ import annotations
 
@@ -26,6 +30,7 @@ from alerts.store import (
 )
 from config.graph import load_graph_config
 from config.rules import load_rules
+from service.api.disclosure import printed
 from service.cmd_graph import AS_OF_HELP, CONFIG_HELP, graph_driver, parse_as_of
 from service.console import console, print_json, run_guarded, styled
 
@@ -52,7 +57,7 @@ def run(
         if json_output:
             print_json(sweep_counts(summary.as_dict()))
             return
-        new = list_alerts(driver, AlertFilter(sweep_id=summary.id), database)
+        new = [printed(a) for a in list_alerts(driver, AlertFilter(sweep_id=summary.id), database)]
     print_sweep(summary.as_dict())
     if new:
         print_alerts(new, f"new in this sweep ({len(new)})")
@@ -145,6 +150,7 @@ def print_alerts(alerts: list[Alert], title: str) -> None:
 
 def print_alert(alert: Alert) -> None:
     """One alert in full, in the order an inspector reads it."""
+    alert = printed(alert)
     ev = alert.evidence
     rule, trigger, target = ev.rule, ev.trigger, ev.target
     company = target.company
@@ -304,7 +310,10 @@ def list_command(
     json_output: bool = typer.Option(False, "--json"),
 ) -> None:
     with graph_driver(json_output) as (driver, database):
-        alerts = list_alerts(driver, filters.alert_filter(driver, database), database)
+        alerts = [
+            printed(a)
+            for a in list_alerts(driver, filters.alert_filter(driver, database), database)
+        ]
     if json_output:
         print_json([a.model_dump(mode="json") for a in alerts])
     else:
@@ -316,7 +325,7 @@ def show(
     json_output: bool = typer.Option(False, "--json"),
 ) -> None:
     with graph_driver(json_output) as (driver, database):
-        found = get_alert(driver, alert, database)
+        found = printed(get_alert(driver, alert, database))
     if json_output:
         print_json(found.model_dump(mode="json"))
     else:
@@ -331,7 +340,7 @@ def review_command(
     json_output: bool = typer.Option(False, "--json"),
 ) -> None:
     with graph_driver(json_output) as (driver, database):
-        found = review(driver, alert, status, reviewer, reason, database)
+        found = printed(review(driver, alert, status, reviewer, reason, database))
     if json_output:
         print_json(found.model_dump(mode="json"))
     else:
@@ -345,7 +354,10 @@ def export_command(
     filters: FilterOptions,
 ) -> None:
     with graph_driver() as (driver, database):
-        alerts = list_alerts(driver, filters.alert_filter(driver, database), database)
+        alerts = [
+            printed(a)
+            for a in list_alerts(driver, filters.alert_filter(driver, database), database)
+        ]
     n = export(alerts, path)
     console.print(f"{n} alerts written to {path}", highlight=False)
 

@@ -29,6 +29,7 @@ from graph.server.connection import open_driver
 from linkage.run import link_run
 from loaders.run import load_run
 from service import keys
+from service.api.disclosure import printed
 from service.cmd_alerts import print_alert, print_sweep
 from service.cmd_graph import graph_settings, print_controls
 from service.cmd_link import summary_table
@@ -135,12 +136,12 @@ def demo(
         }
         swept = sweep(driver, load_rules(), graph_config.control, as_of, None, settings.database)
         alerts = list_alerts(driver, database=settings.database)
-    export(alerts, out / "alerts.jsonl")
-    export(alerts, out / "alerts.csv")
+    export([printed(a) for a in alerts], out / "alerts.jsonl")
+    export([printed(a) for a in alerts], out / "alerts.csv")
     alert_scores = score_alerts(alerts, run_dir, world_dir)
     summary["graph"] = loaded.as_dict()
     summary["control"] = control.as_dict()
-    summary["notable"] = {kind: a.model_dump(mode="json") for kind, a in answers.items()}
+    summary["notable"] = {kind: printed(a).model_dump(mode="json") for kind, a in answers.items()}
     summary["alerts"] = {**swept.as_dict(), "art135_against_truth": alert_scores}
     example = _example(alerts)
     summary["page"] = _page_keys(example)

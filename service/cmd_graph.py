@@ -2,7 +2,9 @@
 `veil risk`.
 
 Each command talks to NEO4J_URI's server when it is set, else to the local Neo4j, which it
-starts (detached, as `veil neo4j start` would) when it is not running yet.
+starts (detached, as `veil neo4j start` would) when it is not running yet. Answers are
+printed as `service.api.disclosure.printed` shows them: ID masks without the birth month and
+day, no resident ID inside a text.
 """
 
 from __future__ import annotations
@@ -29,6 +31,7 @@ from graph.queries import controls, footprint, related_party_risk, resolve_compa
 from graph.schema import init_schema
 from graph.server.connection import Neo4jSettings, external_settings, neo4j_settings, open_driver
 from graph.server.local import server_config
+from service.api.disclosure import printed
 from service.company_search import find_companies
 from service.console import console, err_console, print_json, run_guarded, styled
 from service.progress import shown
@@ -190,7 +193,7 @@ def find_company_command(
     json_output: bool = typer.Option(False, "--json"),
 ) -> None:
     with graph_driver(json_output) as (driver, database):
-        found = find_companies(driver, query, None, page, per_page, database)
+        found = printed(find_companies(driver, query, None, page, per_page, database))
     if json_output:
         print_json(found.model_dump(mode="json"))
         return
@@ -218,7 +221,7 @@ def controls_command(
 ) -> None:
     settings = load_graph_config(config).control
     with graph_driver(json_output) as (driver, database):
-        answer = controls(driver, company, settings, parse_as_of(as_of), database)
+        answer = printed(controls(driver, company, settings, parse_as_of(as_of), database))
     if json_output:
         print_json(answer.model_dump(mode="json"))
     else:
@@ -226,6 +229,7 @@ def controls_command(
 
 
 def print_controls(a: ControlAnswer) -> None:
+    a = printed(a)
     c = a.company
     console.print(
         styled(
@@ -323,7 +327,7 @@ def footprint_command(
     json_output: bool = typer.Option(False, "--json"),
 ) -> None:
     with graph_driver(json_output) as (driver, database):
-        answer = footprint(driver, person, id_hint, database)
+        answer = printed(footprint(driver, person, id_hint, database))
     if json_output:
         print_json(answer.model_dump(mode="json"))
         return
@@ -380,7 +384,7 @@ def risk_command(
 ) -> None:
     reach = hops or load_graph_config(config).queries.related_party_hops
     with graph_driver(json_output) as (driver, database):
-        answer = related_party_risk(driver, company, reach, parse_as_of(as_of), database)
+        answer = printed(related_party_risk(driver, company, reach, parse_as_of(as_of), database))
     if json_output:
         print_json(answer.model_dump(mode="json"))
         return

@@ -3,6 +3,8 @@
 Data is never markup: both consoles print strings as they are (no `[...]` markup, no
 `:emoji:` codes, no highlighting), so a company named `[/]` or `:x:` prints as its name.
 Our own styling goes through `styled` (rich Text objects), never through markup parsing.
+An error's message has any resident ID in it masked (it may quote a reference or the
+candidates it could mean).
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from rich.console import Console
 from rich.text import Text
 
 from config.errors import VeilError
+from loaders.identifiers import masked_resident_ids
 
 console = Console(markup=False, emoji=False, highlight=False)
 err_console = Console(stderr=True, soft_wrap=True, markup=False, emoji=False, highlight=False)
@@ -37,7 +40,7 @@ def run_guarded(fn: Callable[..., Any]) -> Callable[..., Any]:
             return fn(*args, **kwargs)
         except VeilError as err:
             # The message carries user data and library text: literal, never markup.
-            err_console.print(styled(("error:", "bold red"), " ", str(err)))
+            err_console.print(styled(("error:", "bold red"), " ", masked_resident_ids(str(err))))
             raise typer.Exit(1) from None
 
     return wrapper

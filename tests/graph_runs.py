@@ -169,8 +169,10 @@ class RunBuilder:
         removed: date | None = None,
         list_name: str = "judgment_defaulter",
         expires: date | None = None,
+        record: str | None = None,
     ) -> None:
-        record = self._record("judgment_defaulters")
+        """`party` listed; `record` is the entry's record key (default: a new one)."""
+        record = record or self._record("judgment_defaulters")
         kind = "person" if party in self.people else "company"
         if kind == "company":
             self._company_mention("judgment_defaulters", record, "party", party)

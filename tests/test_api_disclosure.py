@@ -14,7 +14,6 @@ from graph_runs import RunBuilder, cid, pid
 from pii_scan import full_ids
 
 from loaders.identifiers import make_resident_id
-from service.api.disclosure import masked_resident_ids
 from service.keys import Role
 
 BORN = date(1980, 5, 17)
@@ -94,12 +93,3 @@ def test_a_footprint_takes_a_person_entity_id_only(client: TestClient) -> None:
     """A name could match several people, whose candidates would list their masks."""
     by_name = client.get("/persons/张三/footprint", headers=_key(Role.REGULATOR))
     assert by_name.status_code == 422 and by_name.json()["error"]["code"] == "bad_input"
-
-
-def test_resident_ids_inside_text_are_masked_and_nothing_else() -> None:
-    old = "110101800517123"  # a 15-digit ID of before 1999
-    text = f"{ID_NUMBER}|{old}|1101050052934574|91310115MA1FL0001X|110101199913451234"
-    assert masked_resident_ids(text) == (
-        f"{COURT_MASK}|110101********7123|1101050052934574|91310115MA1FL0001X|"
-        "110101199913451234"  # no real birth date in it: not an ID
-    )

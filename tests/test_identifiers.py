@@ -7,6 +7,7 @@ IDs are synthetic (made with make_resident_id) or the example printed in GB 1164
 from __future__ import annotations
 
 import hmac
+import re
 from datetime import date, timedelta
 
 import pytest
@@ -16,17 +17,22 @@ from stdnum.cn import ric, uscc
 from stdnum.iso7064 import mod_11_10
 
 from loaders.identifiers import (
+    RESIDENT_ID_HINT,
     _uscc_check_char,
     classify_company_identifier,
+    display_mask,
     gb11714_check_char,
+    keyed_resident_ids,
     make_resident_id,
     make_uscc,
     mask_id,
+    masked_resident_ids,
     parse_org_code,
     parse_reg_no,
     parse_resident_id,
     parse_uscc,
 )
+from world.habits import mask
 
 SECRET = b"test-secret"
 OTHER_SECRET = b"another-secret"
@@ -529,3 +535,76 @@ def test_days_around_today() -> None:
     assert parse_resident_id(make_resident_id("110101", today, 1), SECRET).status == "valid"
     tomorrow = make_resident_id("110101", today + timedelta(days=1), 1)
     assert parse_resident_id(tomorrow, SECRET).reason == "invalid_birth_date"
+
+
+# -- what leaves the run directory ------------------------------------------------------
+
+PERSON = make_resident_id("110101", date(1980, 5, 17), 123)
+
+
+@pytest.mark.parametrize(
+    ("mask", "shown"),
+    [
+        ("******19800517****", "******1980********"),  # a punishment's birth-date mask
+        (PERSON[:6] + "*" * 8 + PERSON[-4:], PERSON[:6] + "*" * 8 + PERSON[-4:]),  # 6+4
+        ("1101" + "*" * 10 + "123X", "1101" + "*" * 10 + "123X"),
+        ("11010119800517**3X", "1101011980******3X"),  # a mask showing nearly everything
+        ("******800517***", "******80*******"),  # a 15-character (old ID) birth mask
+        ("110101********", "110101********"),  # no place for a birth date: as it is
+    ],
+)
+def test_a_display_mask_hides_the_birth_month_and_day(mask: str, shown: str) -> None:
+    assert display_mask(mask) == shown
+
+
+def test_no_two_display_masks_add_up_to_the_number() -> None:
+    shown = [display_mask(mask(PERSON, p)) for p in ("6+4", "4+4", "3+4", "1+1", "birth")]
+    together = "".join(next((m[i] for m in shown if m[i] != "*"), "*") for i in range(18))
+    assert together == PERSON[:10] + "****" + PERSON[14:]
+
+
+def test_resident_ids_inside_text_are_masked_and_nothing_else() -> None:
+    old = "110101800517123"  # a 15-digit ID of before 1999
+    text = f"{PERSON}|{old}|1101050052934574|91310115MA1FL0001X|110101199913451234"
+    assert masked_resident_ids(text) == (
+        f"{PERSON[:6]}********{PERSON[-4:]}|110101********7123|1101050052934574|"
+        "91310115MA1FL0001X|110101199913451234"  # no real birth date in it: not an ID
+    )
+
+
+def test_masks_inside_text_are_shown_as_display_masks() -> None:
+    text = "身份证号××××××19800517××××，另见******19800517****|110101********123X|" + "X" * 18
+    assert masked_resident_ids(text) == (
+        "身份证号××××××1980****××××，另见******1980********|110101********123X|"
+        "XXXXXXXXXXXXXXXXXX"  # no digit: not a mask
+    )
+
+
+def test_keyed_resident_ids_give_the_id_token() -> None:
+    token = parse_resident_id(PERSON, SECRET).token
+    assert keyed_resident_ids(f"{PERSON}|2021-3", SECRET) == f"{token}|2021-3"
+    old = "110105491231002"  # keys as its 18-character form does
+    assert keyed_resident_ids(old, SECRET) == parse_resident_id(GB11643_EXAMPLE, SECRET).token
+    other = make_resident_id("110101", date(1980, 5, 18), 123)
+    assert keyed_resident_ids(other, SECRET) != keyed_resident_ids(PERSON, SECRET)
+    assert keyed_resident_ids(PERSON, OTHER_SECRET) != keyed_resident_ids(PERSON, SECRET)
+    kept = "沪市监处〔2021〕1号|91310115MA1FL0001X|110101199913451234"
+    assert keyed_resident_ids(kept, SECRET) == kept
+
+
+def test_a_resident_id_that_passes_the_uscc_check_is_still_masked() -> None:
+    """One resident ID in 31 has a valid USCC check character by chance."""
+    number = "110101198005251233"
+    assert parse_resident_id(number, SECRET).status == "valid"
+    assert parse_uscc(number).status == "valid"
+    assert masked_resident_ids(number) == "110101********1233"
+    assert keyed_resident_ids(number, SECRET) == parse_resident_id(number, SECRET).token
+
+
+@pytest.mark.parametrize(
+    "text",
+    [PERSON, "******19800517****", "110101800517123", "××××××19800517××××", "XXXXXX19800517XXXX"],
+)
+def test_whatever_masked_resident_ids_changes_the_hint_finds(text: str) -> None:
+    assert masked_resident_ids(text) != text
+    assert re.search(RESIDENT_ID_HINT, text)

@@ -4,7 +4,9 @@ evidence and history, and a review, through alerts.store as `veil alerts list|sh
 An inspector sees only alerts whose company lies in its key's regions and industries: the
 list is filtered in the query, so its total counts only those, and an alert outside the
 scope gets the same 403 as an alert that does not exist. The reviewer an alert's history
-records is the key (its name and id), never a name the request sends.
+records is the key (its name and id), never a name the request sends. Every answer passes
+through `disclosed`, as the company answers do: evidence stored by an older sweep shows
+its masks as today's does.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from alerts.store import MAX_PAGE, MAX_PER_PAGE, AlertFilter, Scope, alert_page,
 from config.errors import NotFound, VeilError
 from service.api import errors
 from service.api.common import AuditedRoute, Caller, Graph, GraphDep, answered, audited, require
+from service.api.disclosure import disclosed
 from service.keys import ROLES, Action, Principal
 
 router = APIRouter(tags=["alerts"], route_class=AuditedRoute)
@@ -89,7 +92,7 @@ def alerts(
     with _audited_failure(principal, endpoint, params), graph.answering("listing alerts"):
         answer = alert_page(graph.driver, filters, page, per_page, graph.database)
     audited(principal, endpoint, params, len(answer.alerts), 200)
-    return answered(answer)
+    return answered(disclosed(answer, principal))
 
 
 @router.get(
@@ -101,7 +104,7 @@ def alert(alert_id: str, principal: Caller, graph: GraphDep) -> Response:
     require(principal, Action.ALERTS, endpoint, params)
     found = _reachable(graph, principal, alert_id, endpoint, params)
     audited(principal, endpoint, params, 1, 200)
-    return answered(found)
+    return answered(disclosed(found, principal))
 
 
 @router.post(
@@ -126,7 +129,7 @@ def review_alert(
             graph.database,
         )
     audited(principal, endpoint, params, 1, 200)
-    return answered(reviewed)
+    return answered(disclosed(reviewed, principal))
 
 
 def _reachable(

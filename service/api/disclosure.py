@@ -1,52 +1,55 @@
 """What a caller may see of an answer: one function, `disclosed`, applied to every typed
-answer before the API returns it.
+answer before the API returns it, and `printed`, what the CLI prints.
 
-The graph marks each field that holds an identifier (graph.answers.Sensitive); the rule
-for each kind is here, and nowhere else:
+The graph marks each field that holds an identifier (graph.answers.Sensitive); which
+role sees which kind is decided here:
 
-- ID masks: every role sees them, with the birth month and day hidden. One person's
-  masks come from different lists that hide different characters (a court's
-  `110101********123X`, a punishment's `******19900101****`), and side by side they are
-  the whole number; the year stays, as the answers' `birth_year` does.
+- ID masks: every role sees them, with the birth month and day hidden
+  (loaders.identifiers.display_mask: one person's masks come from lists that hide
+  different characters, and side by side they would be the whole number).
 - record IDs (agency record keys, which may embed a registration number or, in someone
   else's extract, a resident ID): a role that may read identifiers (Action.IDENTIFIERS)
   sees them with any resident ID inside masked; any other role sees none.
 
 USCCs (public company codes) and the public numbers of decisions and cases are shown to
 every role that may read the answer at all. Whatever the field, no text leaves with a
-resident ID in it: every string of an answer passes through `masked_resident_ids` (an
-agency's free text, a case number built from a record key, a hostile name).
+resident ID in it: every string of an answer passes through
+loaders.identifiers.`masked_resident_ids` (an agency's free text, a case number built
+from a record key, a hostile name, a mask inside a text). The graph already holds masks
+and texts so (graph/facts.py); applying the rule again here keeps an answer from a graph
+loaded before that, or a model whose fields are not marked, from showing more.
 """
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable
-from datetime import date
 from typing import Any, TypeVar
 
 from pydantic import BaseModel
 
 from graph.answers import Sensitive
-from loaders.identifiers import mask_id, parse_uscc
+from loaders.identifiers import display_mask, masked_resident_ids
 from service.keys import Action, Principal
 
 A = TypeVar("A", bound=BaseModel)
 
-#: An 18-character resident ID (or a 15-digit old one) inside a longer text.
-_RESIDENT_ID = re.compile(r"(?<![0-9])(?:[0-9]{17}[0-9Xx]|[0-9]{15})(?![0-9Xx])")
-#: Where each length of mask shows the birth month and day.
-_MONTH_DAY = {18: slice(10, 14), 15: slice(8, 12)}
-
 
 def disclosed(answer: A, principal: Principal) -> A:
     """`answer` as `principal` may see it (see the module docstring)."""
-    identifiers = principal.may(Action.IDENTIFIERS)
-    rules: dict[Sensitive, Callable[[Any], Any]] = {
-        Sensitive.ID_MASK: lambda masks: list(dict.fromkeys(map(_without_month_day, masks))),
+    return _applied(answer, _rules(principal.may(Action.IDENTIFIERS)))
+
+
+def printed(answer: A) -> A:
+    """`answer` as the CLI prints it: the operator at the terminal sees what a role that
+    may read identifiers sees."""
+    return _applied(answer, _rules(identifiers=True))
+
+
+def _rules(identifiers: bool) -> dict[Sensitive, Callable[[Any], Any]]:
+    return {
+        Sensitive.ID_MASK: lambda masks: list(dict.fromkeys(map(display_mask, masks))),
         Sensitive.RECORD_ID: _record_ids if identifiers else _withheld,
     }
-    return _applied(answer, rules)
 
 
 def _applied(model: A, rules: dict[Sensitive, Callable[[Any], Any]]) -> A:
@@ -68,13 +71,6 @@ def _inside(value: Any, rules: dict[Sensitive, Callable[[Any], Any]]) -> Any:
     return value
 
 
-def _without_month_day(mask: str) -> str:
-    hidden = _MONTH_DAY.get(len(mask))
-    if hidden is None:
-        return mask
-    return mask[: hidden.start] + "*" * (hidden.stop - hidden.start) + mask[hidden.stop :]
-
-
 def _record_ids(value: str | list[str] | None) -> str | list[str] | None:
     if isinstance(value, list):
         return [masked_resident_ids(v) for v in value]
@@ -83,26 +79,3 @@ def _record_ids(value: str | list[str] | None) -> str | list[str] | None:
 
 def _withheld(value: str | list[str] | None) -> str | list[str] | None:
     return [] if isinstance(value, list) else None
-
-
-def masked_resident_ids(text: str) -> str:
-    """`text` with every resident ID in it masked to its first 6 and last 4 characters: a
-    number shaped like one whose birth date is a real day from 1880 on, check character
-    right or not (a wrong one does not make it less personal); a valid USCC stays."""
-    return _RESIDENT_ID.sub(_masked, text)
-
-
-def _masked(match: re.Match[str]) -> str:
-    number = match.group(0)
-    if not _born(number) or parse_uscc(number).status == "valid":
-        return number
-    return mask_id(number) or ""
-
-
-def _born(number: str) -> bool:
-    digits = number[6:14] if len(number) == 18 else "19" + number[6:12]
-    try:
-        day = date(int(digits[:4]), int(digits[4:6]), int(digits[6:]))
-    except ValueError:
-        return False
-    return day.year >= 1880
