@@ -1,12 +1,13 @@
 """Benchmark the HTTP API from a separate process on loopback: latency and throughput.
 
-    .venv/bin/python bench/api.py --companies 100000 [--clients 20] [--seconds 60] [--workers 1]
+    .venv/bin/python bench/api.py --companies 100000 [--clients 20] [--seconds 60] [--workers 1,2]
 
 1. The world of --companies (seed 7), loaded and linked by veil (cached in
    bench/out/graphrun-linked-N-S; --relink redoes it, as does a run linked before `veil
    link` saved term frequencies), written into a throwaway Neo4j (its own store under
    bench/out/neo4j-api-bench, a free port, --heap, --pagecache).
-2. `veil serve` started as its own process (uvicorn, --workers) over that graph, with its
+2. `veil serve` started as its own process (uvicorn, --workers; a list such as 1,2 runs
+   steps 2 and 3 once per count over the one graph) over that graph, with its
    own VEIL_HOME (bench/out/api-home: a regulator key, the audit log); the time until
    /readyz answers 200 is the start time (the screener is built before it), and the
    server's resident memory (all its processes) is read from /proc once it is ready and
@@ -49,7 +50,7 @@ from bench_worlds import OUT
 
 from graph.load import load_run as load_graph
 from graph.server.connection import Neo4jSettings, open_driver
-from graph.server.local import ServerConfig, free_port, start
+from graph.server.local import LocalServer, ServerConfig, free_port, start
 from loaders import rundir
 
 TARGET_P95_MS = {"control": 100.0, "screen": 150.0}
@@ -239,7 +240,9 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--clients", type=int, default=20)
     parser.add_argument("--seconds", type=float, default=60.0)
-    parser.add_argument("--workers", type=int, default=1, help="uvicorn worker processes")
+    parser.add_argument(
+        "--workers", default="1", help="uvicorn worker processes; a list (1,2) runs each in turn"
+    )
     parser.add_argument("--heap", default="4g", help="the bench Neo4j's heap")
     parser.add_argument("--pagecache", default="2g", help="the bench Neo4j's page cache")
     parser.add_argument("--relink", action="store_true", help="load and link the world again")
@@ -264,21 +267,39 @@ def main() -> None:
         ServerConfig(data_dir=store, port=free_port(), heap=args.heap, pagecache=args.pagecache),
         watch_stdin=True,
     )
-    result: dict[str, Any] = {
-        "bench": "api",
-        "companies": args.companies,
-        "clients": args.clients,
-        "seconds": args.seconds,
-        "workers": args.workers,
-        "machine": f"{os.cpu_count()} cores",
-    }
-    server = None
     try:
         with open_driver(neo4j.settings) as driver:
             loaded = load_graph(driver, run)
         print(f"graph load {args.companies:,}: {loaded.seconds:.1f} s", flush=True)
+        for workers in (int(w) for w in args.workers.split(",")):
+            result: dict[str, Any] = {
+                "bench": "api",
+                "companies": args.companies,
+                "clients": args.clients,
+                "seconds": args.seconds,
+                "workers": workers,
+                "machine": f"{os.cpu_count()} cores",
+            }
+            _measure(neo4j, home, headers, pools, workers, args, result)
+            print(json.dumps(result, ensure_ascii=False), flush=True)
+    finally:
+        neo4j.stop()
+
+
+def _measure(
+    neo4j: LocalServer,
+    home: Path,
+    headers: dict[str, str],
+    pools: dict[str, list[tuple[str, str, bytes | None]]],
+    workers: int,
+    args: argparse.Namespace,
+    result: dict[str, Any],
+) -> None:
+    """Steps 2 and 3 with `workers` worker processes, into `result`."""
+    server = None
+    try:
         port = free_port()
-        server, ready = _serve(neo4j.settings, home, port, args.workers)
+        server, ready = _serve(neo4j.settings, home, port, workers)
         result["start_seconds"] = round(ready, 1)
         result["server_rss_mib_ready"] = _tree_rss_mib(server.pid)
         print(
@@ -308,8 +329,6 @@ def main() -> None:
         if server is not None:
             server.terminate()
             server.wait(timeout=60)
-        neo4j.stop()
-    print(json.dumps(result, ensure_ascii=False))
 
 
 if __name__ == "__main__":

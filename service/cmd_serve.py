@@ -11,6 +11,11 @@ from config.settings import export
 
 HOST, PORT = "127.0.0.1", 8321
 PAGE_URL = f"http://{HOST}:{PORT}/"
+#: Seconds a worker may leave uvicorn's health ping unanswered before it is killed as hung.
+#: With uvicorn's 5 s, `--workers 2` at 100,000 companies never became ready on a busy
+#: machine: each worker, still building its screener (a minute), missed a ping, was killed
+#: as hung and restarted, for ever (seen with bench/api.py).
+WORKER_HEALTHCHECK_SECONDS = 300
 
 
 def serve(
@@ -30,4 +35,11 @@ def serve(
     which must run already: `veil neo4j start`)."""
     if run is not None:
         export("serve_run", str(run.resolve()))
-    uvicorn.run("service.api.app:create_app", factory=True, host=host, port=port, workers=workers)
+    uvicorn.run(
+        "service.api.app:create_app",
+        factory=True,
+        host=host,
+        port=port,
+        workers=workers,
+        timeout_worker_healthcheck=WORKER_HEALTHCHECK_SECONDS,
+    )
