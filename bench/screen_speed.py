@@ -13,9 +13,11 @@ by name. They are screened once to warm up, then --rounds times back to back on 
 thread; per call the wall time and this process's CPU time are taken.
 
 Prints mean / p50 / p95 ms per call and calls per second (wall and CPU), over every call
-of every round, and one JSON line for docs/PERFORMANCE.md. --save writes the answers
-(Screened: candidates, probabilities, levels, order; the applicants' feature rows) to a
-pickle; --compare checks them against one saved before, probabilities and weights to 1e-9,
+of every round; the process's resident memory once the screener is built; one JSON line
+for docs/PERFORMANCE.md. The CPU figures are the steadier on a shared machine: the wall
+time counts the turns other processes take. --save writes the answers (Screened:
+candidates, probabilities, levels, order; the applicants' feature rows) to a pickle;
+--compare checks them against one saved before, probabilities and weights to 1e-9,
 everything else equal, and exits 1 naming the first difference.
 """
 
@@ -85,6 +87,14 @@ def _difference(before: Any, after: Any, where: str = "") -> str | None:
     return None if before == after else f"{where}: {before!r} != {after!r}"
 
 
+def _rss_mib() -> float:
+    """This process's resident memory (the screener built, its child gone)."""
+    status = Path("/proc/self/status").read_text()
+    return round(
+        next(int(s.split()[1]) for s in status.splitlines() if s.startswith("VmRSS")) / 1024, 1
+    )
+
+
 def _figures(seconds: list[float]) -> dict[str, float]:
     ms = np.array(seconds) * 1000
     return {
@@ -113,7 +123,11 @@ def main() -> None:
     started = time.perf_counter()
     screener = Screener(run, load_linkage_config().screening, SECRET.encode())
     built = time.perf_counter() - started
-    print(f"screener over {run.name}: {screener.mentions:,} mentions, built in {built:.1f} s")
+    rss = _rss_mib()
+    print(
+        f"screener over {run.name}: {screener.mentions:,} mentions, built in {built:.1f} s, "
+        f"process {rss} MiB"
+    )
 
     answers = [_plain(screener.screen(a)) for a in applications]  # warm-up, and the answers
     wall: list[float] = []
@@ -128,6 +142,8 @@ def main() -> None:
         "bench": "screen_speed",
         "companies": args.companies,
         "mentions": screener.mentions,
+        "build_seconds": round(built, 1),
+        "rss_mib": rss,
         "applications": len(applications),
         "calls": len(wall),
         "pairs_scored_per_call": round(

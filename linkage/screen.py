@@ -13,14 +13,16 @@ context included) with their entity IDs, and in-memory indexes on the keys of th
 model's blocking rules (models.person_blocking: name and sound for names borne by at most
 MAX_NAME_BLOCK mentions, name with birth date, ID token, a masked ID's visible ends,
 surname sound with the last four where a mask is involved, surname sound within a
-company). An applicant becomes a feature row by the same code (a person_mentions row from
-the loader's ID parser, then linkage.features), meets the mentions the blocking rules
-would have paired it with, and each pair is scored by the saved model. Per entity the best
-mention counts; entities at or above linkage.yaml's `screening.candidate_threshold` are
-shown, strongest first, with the comparison levels behind the score. A candidate at or
-above `screening.match_threshold`, or sharing the applicant's full resident ID (an
-identifier link, as linkage makes one), is `strong`: presented as the applicant. Below it
-a candidate is a lead, and a ban on it is marked as resting on a weak match.
+company). An applicant becomes a feature row as a mention does (a person_mentions row from
+the loader's ID parser, then linkage.features' person_feature_row: the batch's features for
+one row, without Arrow's fixed cost per call), meets the mentions the blocking rules would
+have paired it with (an application's keys hashed in one call), and each pair is scored by
+the saved model. Per entity the best mention counts; entities at or above linkage.yaml's
+`screening.candidate_threshold` are shown, strongest first, with the comparison levels
+behind the score. A candidate at or above `screening.match_threshold`, or sharing the
+applicant's full resident ID (an identifier link, as linkage makes one), is `strong`:
+presented as the applicant. Below it a candidate is a lead, and a ban on it is marked as
+resting on a weak match.
 
 Resident IDs: the applicant's full ID becomes the loader's HMAC token (the secret the run
 was loaded with must be this process's); answers show only masks.
@@ -339,8 +341,9 @@ class _Index:
 
     def rows_of_hash(self, wanted: np.uint64) -> np.ndarray:
         """The rows of the key whose _hash is `wanted` (hash a request's keys at once:
-        pandas' hash costs the same for one key as for twenty). A numpy integer: against
-        a Python int, numpy compares every hash as a float (a millisecond at 700,000)."""
+        pandas' hash costs the same for one key as for twenty). A numpy integer: a Python
+        int below 2**63 is taken for an int64, and every uint64 hash compared as a float64
+        (a millisecond at 700,000 mentions)."""
         lo = int(self.hashes.searchsorted(wanted, side="left"))
         hi = int(self.hashes.searchsorted(wanted, side="right"))
         return self.rows[lo:hi]
