@@ -18,6 +18,7 @@ name each record used.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, cast
 
@@ -26,7 +27,12 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from linkage.standardise import standardise_company_mentions, standardise_person_mentions
+from linkage.standardise import (
+    PERSON_COLUMNS,
+    standardise_company_mentions,
+    standardise_person_mentions,
+    standardise_person_name,
+)
 from loaders import rundir
 
 KEY = ["source", "record_id", "slot"]
@@ -120,6 +126,9 @@ def _valid(table: pa.Table, column: str) -> pd.Series:
 
 #: Length of a resident ID, and so of `id_visible`.
 ID_LENGTH = 18
+#: The loader's ID kinds (loaders/identifiers.py) of a full ID, and of any that shows some.
+_FULL_ID_KINDS = ("18", "15_upgraded")
+_ID_KINDS = (*_FULL_ID_KINDS, "masked")
 
 
 def _id_visible(table: pa.Table) -> pa.ChunkedArray[Any]:
@@ -130,7 +139,7 @@ def _id_visible(table: pa.Table) -> pa.ChunkedArray[Any]:
     digits) places only the region code for sure, so only that is kept.
     """
     kind = table.column("id_kind")
-    has_id = pc.is_in(kind, pa.array(["18", "15_upgraded", "masked"])).fill_null(False)
+    has_id = pc.is_in(kind, pa.array(_ID_KINDS)).fill_null(False)
     display = table.column("id_display").cast(pa.string())
     # pyarrow-stubs: cast() gives ChunkedArray[Scalar[StringType]], utf8_length wants StringScalar.
     length = pc.utf8_length(display)  # type: ignore[arg-type]
@@ -168,7 +177,7 @@ def person_feature_columns(mentions: pa.Table) -> dict[str, np.ndarray]:
     and what the licence counter computes for an applicant (linkage/screen.py), so both
     are compared by one definition."""
     table = standardise_person_mentions(mentions)
-    full = pc.is_in(table.column("id_kind"), pa.array(["18", "15_upgraded"])).fill_null(False)
+    full = pc.is_in(table.column("id_kind"), pa.array(_FULL_ID_KINDS)).fill_null(False)
     out: dict[str, np.ndarray] = {}
     for column in ("name_simplified", "name_pinyin_key", "surname", "given", "surname_pinyin"):
         out[column] = _object_array(table.column(column))
@@ -186,6 +195,54 @@ def person_feature_columns(mentions: pa.Table) -> dict[str, np.ndarray]:
     out["birth_date"] = _object_array(table.column("birth_date"))
     for column in ("sex", "phone", "address"):
         out[column] = _object_array(table.column(column))
+    return out
+
+
+def _text(value: str | None) -> str | None:
+    """_object_array for one value: None where null or blank."""
+    return None if value is None or value == "" else value
+
+
+def _id_visible_one(kind: str | None, display: str | None, prefix: str | None) -> str | None:
+    """_id_visible for one mention."""
+    if kind not in _ID_KINDS:
+        return None
+    if display is not None and len(display) == ID_LENGTH:
+        visible = display
+    elif prefix is not None:
+        visible = prefix[:6].ljust(ID_LENGTH, "*")
+    else:
+        return None
+    return visible if visible.replace("*", "") else None
+
+
+def person_feature_row(mention: Mapping[str, Any]) -> dict[str, Any]:
+    """person_feature_columns for one person_mentions row (PERSON_INPUT's columns as a
+    mapping), without Arrow: the licence counter features one to three applicants a
+    request, where Arrow's fixed cost per call was most of the work. The name goes
+    through the same standardisation (linkage.names, one name at a time as the batch does
+    per distinct name); the ID columns follow the batch's rules written for one value,
+    which tests/test_screen_speed_paths.py holds equal to the batch on every mention of
+    the test world and on generated names and IDs."""
+    name = mention.get("name")
+    person = None if name is None else standardise_person_name(name)
+    out: dict[str, Any] = {
+        column: None if person is None else _text(getattr(person, PERSON_COLUMNS[column][0]))
+        for column in ("name_simplified", "name_pinyin_key", "surname", "given", "surname_pinyin")
+    }
+    out["is_romanised"] = None if person is None else person.is_romanised
+    kind, display = mention.get("id_kind"), mention.get("id_display")
+    out["id_token"] = _text(mention.get("id_token")) if kind in _FULL_ID_KINDS else None
+    for column in ("id_prefix", "id_suffix"):
+        out[column] = _text(mention.get(column))
+    out["id_masked"] = kind == "masked"
+    visible = _id_visible_one(kind, display, mention.get("id_prefix"))
+    out["id_visible"] = visible
+    out["id_end"] = None if visible is None or "*" in visible[-4:] else visible[-4:]
+    born = mention.get("birth_date")
+    out["birth_date"] = None if born is None else born.isoformat()
+    for column in ("sex", "phone", "address"):
+        out[column] = _text(mention.get(column))
     return out
 
 

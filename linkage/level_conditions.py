@@ -30,9 +30,12 @@ def is_null(value: Any) -> bool:
     """SQL NULL as a feature row may carry it: None, NaN or pandas' NA."""
     if value is None:
         return True
+    kind = type(value)
+    if kind is str:  # most values, asked first: the scorer asks some 20 times a pair
+        return False
     if isinstance(value, float):
         return math.isnan(value)
-    return type(value).__name__ == "NAType"
+    return kind.__name__ == "NAType"
 
 
 def _eq(left: Row, right: Row, column: str) -> bool:

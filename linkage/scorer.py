@@ -22,7 +22,7 @@ import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import pandas as pd
 from splink import SettingsCreator
@@ -33,9 +33,10 @@ from linkage.level_conditions import Predicate, Row, conditions, is_null
 from loaders import rundir
 
 
-@dataclass(frozen=True)
-class LevelScore:
-    """One comparison's level for a pair and its match weight (TF adjustment included)."""
+class LevelScore(NamedTuple):
+    """One comparison's level for a pair and its match weight (TF adjustment included).
+    A named tuple: a pair makes one per comparison, and a frozen dataclass costs three
+    times as much to build."""
 
     comparison: str
     level: str

@@ -13,14 +13,16 @@ context included) with their entity IDs, and in-memory indexes on the keys of th
 model's blocking rules (models.person_blocking: name and sound for names borne by at most
 MAX_NAME_BLOCK mentions, name with birth date, ID token, a masked ID's visible ends,
 surname sound with the last four where a mask is involved, surname sound within a
-company). An applicant becomes a feature row by the same code (a person_mentions row from
-the loader's ID parser, then linkage.features), meets the mentions the blocking rules
-would have paired it with, and each pair is scored by the saved model. Per entity the best
-mention counts; entities at or above linkage.yaml's `screening.candidate_threshold` are
-shown, strongest first, with the comparison levels behind the score. A candidate at or
-above `screening.match_threshold`, or sharing the applicant's full resident ID (an
-identifier link, as linkage makes one), is `strong`: presented as the applicant. Below it
-a candidate is a lead, and a ban on it is marked as resting on a weak match.
+company). An applicant becomes a feature row as a mention does (a person_mentions row from
+the loader's ID parser, then linkage.features' person_feature_row: the batch's features for
+one row, without Arrow's fixed cost per call), meets the mentions the blocking rules would
+have paired it with (an application's keys hashed in one call), and each pair is scored by
+the saved model. Per entity the best mention counts; entities at or above linkage.yaml's
+`screening.candidate_threshold` are shown, strongest first, with the comparison levels
+behind the score. A candidate at or above `screening.match_threshold`, or sharing the
+applicant's full resident ID (an identifier link, as linkage makes one), is `strong`:
+presented as the applicant. Below it a candidate is a lead, and a ban on it is marked as
+resting on a weak match.
 
 Resident IDs: the applicant's full ID becomes the loader's HMAC token (the secret the run
 was loaded with must be this process's); answers show only masks, as the graph does
@@ -43,19 +45,19 @@ from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
-import pyarrow as pa
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from config.errors import InputError
 from config.linkage import ScreeningPolicy
 from config.settings import id_token_secret
 from linkage import models
-from linkage.features import KEY, PERSON_INPUT, company_context, person_feature_columns
+from linkage.features import KEY, company_context, person_feature_row
 from linkage.scorer import PairScore, PairScorer
 from linkage.standardise import standardise_company_name
 from linkage.waves import resolved_features
 from loaders import rundir
 from loaders.identifiers import (
+    ResidentId,
     display_mask,
     masked_resident_ids,
     parse_resident_id,
@@ -261,6 +263,29 @@ class Screening(BaseModel):
     match_threshold: float = Field(description="linkage.yaml screening.match_threshold")
 
 
+def applicant_mention(i: int, person: Applicant, rid: ResidentId) -> PersonMention:
+    """The application's `i`th person as a person_mentions row, its ID as the loader's
+    parser read it (`rid`, with the run's secret)."""
+    return PersonMention(
+        source="application",
+        record_id="screen",
+        slot=f"persons[{i}]",
+        name=person.name,
+        name_raw=person.name,
+        id_status=rid.status,
+        id_kind=rid.kind,
+        id_token=rid.token,
+        id_display=rid.display,
+        id_prefix=rid.visible_prefix,
+        id_suffix=rid.visible_suffix,
+        birth_date=rid.birth_date or person.birth_date,
+        sex=rid.sex or person.sex,
+        region_code=rid.region_code,
+        phone=person.phone,
+        address=person.address,
+    )
+
+
 @dataclass(frozen=True)
 class Screened:
     """An application screened: the answer, and each applicant's feature row (to score
@@ -324,10 +349,13 @@ class _Index:
         self.hashes = hashes[order]
         self.rows = rows[present][order].astype(np.int64)
 
-    def rows_of(self, key: str) -> np.ndarray:
-        wanted = _hash(np.array([key], dtype=object))[0]
-        lo = int(np.searchsorted(self.hashes, wanted, side="left"))
-        hi = int(np.searchsorted(self.hashes, wanted, side="right"))
+    def rows_of_hash(self, wanted: np.uint64) -> np.ndarray:
+        """The rows of the key whose _hash is `wanted` (hash a request's keys at once:
+        pandas' hash costs the same for one key as for twenty). A numpy integer: a Python
+        int below 2**63 is taken for an int64, and every uint64 hash compared as a float64
+        (a millisecond at 700,000 mentions)."""
+        lo = int(self.hashes.searchsorted(wanted, side="left"))
+        hi = int(self.hashes.searchsorted(wanted, side="right"))
         return self.rows[lo:hi]
 
 
@@ -346,13 +374,16 @@ def _key(row: dict[str, Any], columns: Sequence[str]) -> str | None:
     return _SEPARATOR.join(str(v) for v in values)
 
 
-def _shared(values: np.ndarray) -> np.ndarray:
-    """An object column whose equal strings are one object (names, dates and sources
-    repeat across mentions: memory for each distinct value once)."""
+def _shared(values: np.ndarray) -> list[Any]:
+    """An object column as a list whose equal strings are one object (names, dates and
+    sources repeat across mentions: memory for each distinct value once). A list, not an
+    array: the same 8 bytes a value, and faster to read one value at a time (a
+    candidate's row)."""
     codes, uniques = pd.factorize(values, use_na_sentinel=True)
     known = np.empty(len(uniques) + 1, dtype=object)
     known[:-1] = np.asarray(uniques, dtype=object)  # the last stays None, for a null
-    return known[np.where(codes < 0, len(uniques), codes)]
+    shared: list[Any] = known[np.where(codes < 0, len(uniques), codes)].tolist()
+    return shared
 
 
 @dataclass(frozen=True)
@@ -399,8 +430,8 @@ class _Indexed:
     and what an answer shows, and the indexes; compact and picklable."""
 
     companies: _CompanyIndex
-    columns: dict[str, np.ndarray]
-    shown: dict[str, np.ndarray]
+    columns: dict[str, list[Any]]
+    shown: dict[str, list[Any]]
     masked: np.ndarray
     blocks: list[_Index]
     context: _Index
@@ -426,9 +457,7 @@ def index_run(run_dir: Path) -> _Indexed:
     exploded = persons[["context", "surname_pinyin"]].assign(row=rows).explode("context")
     entity_ids = {e: e for e in persons["entity_id"]} | {e: e for e in exploded["context"].dropna()}
     columns = {c: _shared(persons[c].to_numpy(dtype=object)) for c in SCORED if c != "context"}
-    columns["context"] = np.array(
-        [[entity_ids[e] for e in c] for c in persons["context"]] + [None], dtype=object
-    )[:-1]
+    columns["context"] = [[entity_ids[e] for e in c] for c in persons["context"]]
     return _Indexed(
         companies=company_index,
         columns=columns,
@@ -526,11 +555,18 @@ class Screener:
     def screen(self, request: ScreenRequest) -> Screened:
         company, others = self._company(request)
         context = [company.entity_id] if company is not None else []
-        rows = self._applicants(request.persons, context)
+        applicants = self._applicants(request.persons, context)
+        rows = [row for row, _ in applicants]
+        candidates = self._candidate_rows(rows)
         answer = Screening(
             company=company,
             company_candidates=others,
-            persons=[self._person(a, row) for a, row in zip(request.persons, rows, strict=True)],
+            persons=[
+                self._person(person, row, shown, found)
+                for person, (row, shown), found in zip(
+                    request.persons, applicants, candidates, strict=True
+                )
+            ],
             candidate_threshold=self.policy.candidate_threshold,
             match_threshold=self.policy.match_threshold,
         )
@@ -542,9 +578,10 @@ class Screener:
         """The applicant (`row`, from Screened.rows) scored against the mentions of entity
         `entity_id` on these records (source:record_id), best first."""
         out = []
-        for record in records:
-            source, _, record_id = masked_resident_ids(record).partition(":")
-            for i in self.indexed.records.rows_of(f"{source}{_SEPARATOR}{record_id}").tolist():
+        parts = (masked_resident_ids(record).partition(":") for record in records)
+        keys = [f"{source}{_SEPARATOR}{record_id}" for source, _, record_id in parts]
+        for wanted in _hash(np.array(keys, dtype=object)):
+            for i in self.indexed.records.rows_of_hash(wanted).tolist():
                 if self.indexed.shown["entity_id"][i] != entity_id:
                     continue
                 score = self.scorer.score(row, self._row(i))
@@ -583,60 +620,47 @@ class Screener:
                 return None, [index.match(e, how) for e in found]
         return None, []
 
-    def _applicants(self, persons: list[Applicant], context: list[str]) -> list[dict[str, Any]]:
-        """The applicants' feature rows, built as linkage builds a run's (a person_mentions
-        row from the loader's ID parser, then linkage.features)."""
-        mentions = []
+    def _applicants(
+        self, persons: list[Applicant], context: list[str]
+    ) -> list[tuple[dict[str, Any], str | None]]:
+        """The applicants' feature rows, built as linkage builds a run's: a person_mentions
+        row from the loader's ID parser, then its features (linkage.features'
+        person_feature_row, which equals the run's batch); and each one's ID as shown."""
+        rows = []
         for i, person in enumerate(persons):
             rid = parse_resident_id(person.id_number, self.secret)
-            mentions.append(
-                PersonMention(
-                    source="application",
-                    record_id="screen",
-                    slot=f"persons[{i}]",
-                    name=person.name,
-                    name_raw=person.name,
-                    id_status=rid.status,
-                    id_kind=rid.kind,
-                    id_token=rid.token,
-                    id_display=rid.display,
-                    id_prefix=rid.visible_prefix,
-                    id_suffix=rid.visible_suffix,
-                    birth_date=rid.birth_date or person.birth_date,
-                    sex=rid.sex or person.sex,
-                    region_code=rid.region_code,
-                    phone=person.phone,
-                    address=person.address,
-                )._asdict()
-            )
-        schema = rundir.TABLES["person_mentions"].schema
-        table = pa.Table.from_pylist(mentions, schema=schema).select(PERSON_INPUT)
-        columns = person_feature_columns(table)
-        rows = [{c: values[i] for c, values in columns.items()} for i in range(len(persons))]
-        for i, row in enumerate(rows):
+            mention = applicant_mention(i, person, rid)
+            row = person_feature_row(mention._asdict())
             if row["name_simplified"] is None:
                 raise InputError(
                     f"persons[{i}].name", "no name left once standardised: type the name"
                 )
             row["context"] = list(context)
+            rows.append((row, rid.display))
         return rows
 
-    def _candidate_rows(self, row: dict[str, Any]) -> np.ndarray:
-        """The run's mentions the person model's blocking rules pair the applicant with."""
-        found = []
-        for index, (_, mine, needs_mask) in zip(self.indexed.blocks, BLOCKS, strict=True):
-            key = _key(row, mine)
-            if key is None:
-                continue
-            hits = index.rows_of(key)
-            if needs_mask and not row.get("id_masked"):
-                hits = hits[self.indexed.masked[hits]]
-            found.append(hits)
-        surname = row.get("surname_pinyin")
-        if surname is not None:
-            for company in row.get("context") or ():
-                found.append(self.indexed.context.rows_of(f"{company}{_SEPARATOR}{surname}"))
-        return np.unique(np.concatenate(found)) if found else _NO_ROWS
+    def _candidate_rows(self, rows: list[dict[str, Any]]) -> list[np.ndarray]:
+        """Per applicant, the run's mentions the person model's blocking rules pair them
+        with; every key of the application hashed in one call."""
+        keys: list[str] = []
+        lookups: list[tuple[int, _Index, bool]] = []  # applicant, index, masked ones only
+        for applicant, row in enumerate(rows):
+            for index, (_, mine, needs_mask) in zip(self.indexed.blocks, BLOCKS, strict=True):
+                key = _key(row, mine)
+                if key is not None:
+                    keys.append(key)
+                    lookups.append((applicant, index, needs_mask and not row.get("id_masked")))
+            surname = row.get("surname_pinyin")
+            if surname is not None:
+                for company in row.get("context") or ():
+                    keys.append(f"{company}{_SEPARATOR}{surname}")
+                    lookups.append((applicant, self.indexed.context, False))
+        found: list[list[np.ndarray]] = [[] for _ in rows]
+        hashes = _hash(np.array(keys, dtype=object))
+        for (applicant, index, masked_only), wanted in zip(lookups, hashes, strict=True):
+            hits = index.rows_of_hash(wanted)
+            found[applicant].append(hits[self.indexed.masked[hits]] if masked_only else hits)
+        return [np.unique(np.concatenate(f)) if f else _NO_ROWS for f in found]
 
     def _row(self, i: int) -> dict[str, Any]:
         return {c: values[i] for c, values in self.indexed.columns.items()}
@@ -648,8 +672,13 @@ class Screener:
         ref = f"{shown['source'][i]}:{shown['record_id'][i]}:{shown['slot'][i]}"
         return masked_resident_ids(ref if shown["run"][i] == "." else f"{shown['run'][i]}/{ref}")
 
-    def _person(self, applicant: Applicant, row: dict[str, Any]) -> PersonCandidates:
-        candidates = self._candidate_rows(row)
+    def _person(
+        self,
+        applicant: Applicant,
+        row: dict[str, Any],
+        shown_id: str | None,
+        candidates: np.ndarray,
+    ) -> PersonCandidates:
         best: dict[str, tuple[PairScore, int]] = {}
         for i in candidates.tolist():
             score = self.scorer.score(row, self._row(i))
@@ -682,7 +711,7 @@ class Screener:
         return PersonCandidates(
             role=applicant.role,
             name=applicant.name,
-            id_masked=_shown_mask(parse_resident_id(applicant.id_number, _CHECK_ONLY).display),
+            id_masked=_shown_mask(shown_id),
             candidates=shown[: self.policy.max_candidates],
             scored_mentions=len(candidates),
         )
