@@ -45,7 +45,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from bench_runs import graph_run
+from bench_runs import SECRET, graph_run
 from bench_worlds import OUT
 
 from graph.load import load_run as load_graph
@@ -54,8 +54,6 @@ from graph.server.local import LocalServer, ServerConfig, free_port, start
 from loaders import rundir
 
 TARGET_P95_MS = {"control": 100.0, "screen": 150.0}
-#: The secret bench/bench_runs.py loads the runs with: the server tokenises IDs with it.
-SECRET = "bench"
 ROOT = Path(__file__).resolve().parents[1]
 
 
@@ -210,7 +208,7 @@ def _serve(
         "NEO4J_USER": settings.user,
         "NEO4J_PASSWORD": settings.password,
         "VEIL_HOME": str(home),
-        "VEIL_ID_SECRET": SECRET,
+        "VEIL_ID_SECRET": SECRET.decode(),
         "PYTHONPATH": str(ROOT),
     }
     command = [sys.executable, "-m", "service.cli", "serve", "--port", str(port)]
@@ -269,7 +267,7 @@ def main() -> None:
     )
     try:
         with open_driver(neo4j.settings) as driver:
-            loaded = load_graph(driver, run)
+            loaded = load_graph(driver, run, secret=SECRET)
         print(f"graph load {args.companies:,}: {loaded.seconds:.1f} s", flush=True)
         for workers in (int(w) for w in args.workers.split(",")):
             result: dict[str, Any] = {
