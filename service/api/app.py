@@ -66,9 +66,12 @@ def create_app(settings: Neo4jSettings | None = None, run_dir: Path | None = Non
 
 
 def _health(app: FastAPI) -> None:
-    @app.get("/healthz", summary="The process is up")
-    def healthz() -> dict[str, str]:
-        return {"status": "ok"}
+    @app.get("/healthz", summary="The process is up, and the threads it answers with")
+    async def healthz() -> dict[str, str | int]:
+        return {
+            "status": "ok",
+            "threads": int(to_thread.current_default_thread_limiter().total_tokens),
+        }
 
     @app.get(
         "/readyz",
