@@ -31,7 +31,7 @@ from pathlib import Path
 from typing import Any
 
 import neo4j
-from bench_runs import graph_run
+from bench_runs import SECRET, graph_run
 from bench_worlds import OUT
 
 from alerts.store import list_alerts, sweep
@@ -80,7 +80,7 @@ def accuracy(
 ) -> dict[str, Any]:
     world, run = graph_run(companies, seed, "linked", fresh=relink, habits=habits)
     _empty(driver)
-    loaded = load_graph(driver, run)
+    loaded = load_graph(driver, run, secret=SECRET)
     print(f"graph load {companies:,} (linked by veil): {loaded.seconds:.1f} s", flush=True)
     summary = _sweep(driver, profile)
     print(f"sweep: {summary.seconds['total']:.1f} s; raised {summary.raised}", flush=True)
@@ -110,7 +110,7 @@ def speed(driver: neo4j.Driver, companies: int, seed: int, profile: bool) -> dic
     _, run = graph_run(companies, seed, "perfect")
     print(f"speed at {companies:,} companies, PERFECT ENTITIES (truth clustering, no linkage)")
     _empty(driver)
-    loaded = load_graph(driver, run)
+    loaded = load_graph(driver, run, secret=SECRET)
     print(f"graph load: {loaded.seconds:.1f} s", flush=True)
     sweeps = []
     for what in ("first sweep", "re-run"):

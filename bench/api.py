@@ -1,19 +1,22 @@
 """Benchmark the HTTP API from a separate process on loopback: latency and throughput.
 
     .venv/bin/python bench/api.py --companies 100000 [--clients 20] [--seconds 60] [--workers 1,2]
+        [--threads 4] [--warmup 15]
 
 1. The world of --companies (seed 7), loaded and linked by veil (cached in
    bench/out/graphrun-linked-N-S; --relink redoes it, as does a run linked before `veil
    link` saved term frequencies), written into a throwaway Neo4j (its own store under
    bench/out/neo4j-api-bench, a free port, --heap, --pagecache).
-2. `veil serve` started as its own process (uvicorn, --workers; a list such as 1,2 runs
-   steps 2 and 3 once per count over the one graph) over that graph, with its
+2. `veil serve` started as its own process (uvicorn, --workers, --threads per worker; a
+   list such as 1,2 runs steps 2 and 3 once per count, for each thread count, over the one
+   graph) over that graph, with its
    own VEIL_HOME (bench/out/api-home: a regulator key, the audit log); the time until
    /readyz answers 200 is the start time (the screener is built before it), and the
    server's resident memory (all its processes) is read from /proc once it is ready and
    again after the load.
 3. For each endpoint in turn, --clients threads, each on its own keep-alive connection,
-   send requests back to back for --seconds (after a short warm-up):
+   send requests back to back for --warmup seconds (not counted: Neo4j's JIT compiles its
+   hot paths in the first minute, and a server in service runs warm), then for --seconds:
    - `GET /companies/{uscc}/control`: a random real company of the world;
    - `POST /screen`: an application for a random real company (by USCC, or by name for
      a new one) with three persons drawn from the world's real persons: the first with
@@ -45,7 +48,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from bench_runs import graph_run
+from bench_runs import SECRET, graph_run
 from bench_worlds import OUT
 
 from graph.load import load_run as load_graph
@@ -54,8 +57,6 @@ from graph.server.local import LocalServer, ServerConfig, free_port, start
 from loaders import rundir
 
 TARGET_P95_MS = {"control": 100.0, "screen": 150.0}
-#: The secret bench/bench_runs.py loads the runs with: the server tokenises IDs with it.
-SECRET = "bench"
 ROOT = Path(__file__).resolve().parents[1]
 
 
@@ -123,25 +124,15 @@ def _load(
     clients: int,
     seconds: float,
     processes: dict[str, int],
+    warmup: float,
 ) -> dict[str, Any]:
     """Latency and throughput of one endpoint, and the CPU each process spent per request
     (`processes`: name -> pid, this one included), to see which of them the 2 cores wait on."""
-    warm: list[tuple[float, int]] = []
-    _client(port, headers, pool, time.perf_counter() + 2.0, 0, warm)
+    _clients(port, headers, pool, clients, warmup, seed=1000)
     cpu_before = {name: _cpu_seconds(pid, pid != os.getpid()) for name, pid in processes.items()}
-    results: list[list[tuple[float, int]]] = [[] for _ in range(clients)]
-    until = time.perf_counter() + seconds
-    threads = [
-        threading.Thread(target=_client, args=(port, headers, pool, until, i + 1, results[i]))
-        for i in range(clients)
-    ]
     started = time.perf_counter()
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
+    every = _clients(port, headers, pool, clients, seconds, seed=1)
     elapsed = time.perf_counter() - started
-    every = [r for rs in results for r in rs]
     cpu = {
         name: _cpu_seconds(pid, pid != os.getpid()) - cpu_before[name]
         for name, pid in processes.items()
@@ -159,6 +150,28 @@ def _load(
         },
         "cpu_busy": round(sum(cpu.values()) / elapsed / (os.cpu_count() or 1), 2),
     }
+
+
+def _clients(
+    port: int,
+    headers: dict[str, str],
+    pool: list[tuple[str, str, bytes | None]],
+    clients: int,
+    seconds: float,
+    seed: int,
+) -> list[tuple[float, int]]:
+    """`clients` threads sending requests back to back for `seconds`; every (latency, status)."""
+    results: list[list[tuple[float, int]]] = [[] for _ in range(clients)]
+    until = time.perf_counter() + seconds
+    threads = [
+        threading.Thread(target=_client, args=(port, headers, pool, until, seed + i, results[i]))
+        for i in range(clients)
+    ]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return [r for rs in results for r in rs]
 
 
 def _tree(pid: int) -> list[int]:
@@ -202,7 +215,7 @@ def _cpu_seconds(pid: int, descendants: bool = True) -> float:
 
 
 def _serve(
-    settings: Neo4jSettings, home: Path, port: int, workers: int
+    settings: Neo4jSettings, home: Path, port: int, workers: int, threads: int
 ) -> tuple[subprocess.Popen[bytes], float]:
     """`veil serve` over the bench's Neo4j; (process, seconds until /readyz is 200)."""
     env = os.environ | {
@@ -210,12 +223,14 @@ def _serve(
         "NEO4J_USER": settings.user,
         "NEO4J_PASSWORD": settings.password,
         "VEIL_HOME": str(home),
-        "VEIL_ID_SECRET": SECRET,
+        "VEIL_ID_SECRET": SECRET.decode(),
         "PYTHONPATH": str(ROOT),
     }
     command = [sys.executable, "-m", "service.cli", "serve", "--port", str(port)]
     started = time.perf_counter()
-    server = subprocess.Popen([*command, "--workers", str(workers)], env=env)
+    server = subprocess.Popen(
+        [*command, "--workers", str(workers), "--threads", str(threads)], env=env
+    )
     while time.perf_counter() - started < 900:
         if server.poll() is not None:
             raise RuntimeError(f"veil serve exited with {server.returncode}")
@@ -243,6 +258,12 @@ def main() -> None:
     parser.add_argument(
         "--workers", default="1", help="uvicorn worker processes; a list (1,2) runs each in turn"
     )
+    parser.add_argument(
+        "--threads", default="4", help="threads per worker (veil serve --threads); a list too"
+    )
+    parser.add_argument(
+        "--warmup", type=float, default=15.0, help="seconds of requests before each measurement"
+    )
     parser.add_argument("--heap", default="4g", help="the bench Neo4j's heap")
     parser.add_argument("--pagecache", default="2g", help="the bench Neo4j's page cache")
     parser.add_argument("--relink", action="store_true", help="load and link the world again")
@@ -269,19 +290,22 @@ def main() -> None:
     )
     try:
         with open_driver(neo4j.settings) as driver:
-            loaded = load_graph(driver, run)
+            loaded = load_graph(driver, run, secret=SECRET)
         print(f"graph load {args.companies:,}: {loaded.seconds:.1f} s", flush=True)
         for workers in (int(w) for w in args.workers.split(",")):
-            result: dict[str, Any] = {
-                "bench": "api",
-                "companies": args.companies,
-                "clients": args.clients,
-                "seconds": args.seconds,
-                "workers": workers,
-                "machine": f"{os.cpu_count()} cores",
-            }
-            _measure(neo4j, home, headers, pools, workers, args, result)
-            print(json.dumps(result, ensure_ascii=False), flush=True)
+            for threads in (int(t) for t in args.threads.split(",")):
+                result: dict[str, Any] = {
+                    "bench": "api",
+                    "companies": args.companies,
+                    "clients": args.clients,
+                    "seconds": args.seconds,
+                    "warmup_seconds": args.warmup,
+                    "workers": workers,
+                    "threads": threads,
+                    "machine": f"{os.cpu_count()} cores",
+                }
+                _measure(neo4j, home, headers, pools, workers, threads, args, result)
+                print(json.dumps(result, ensure_ascii=False), flush=True)
     finally:
         neo4j.stop()
 
@@ -292,14 +316,15 @@ def _measure(
     headers: dict[str, str],
     pools: dict[str, list[tuple[str, str, bytes | None]]],
     workers: int,
+    threads: int,
     args: argparse.Namespace,
     result: dict[str, Any],
 ) -> None:
-    """Steps 2 and 3 with `workers` worker processes, into `result`."""
+    """Steps 2 and 3 with `workers` worker processes of `threads` threads, into `result`."""
     server = None
     try:
         port = free_port()
-        server, ready = _serve(neo4j.settings, home, port, workers)
+        server, ready = _serve(neo4j.settings, home, port, workers, threads)
         result["start_seconds"] = round(ready, 1)
         result["server_rss_mib_ready"] = _tree_rss_mib(server.pid)
         print(
@@ -307,7 +332,7 @@ def _measure(
         )
         for endpoint, pool in pools.items():
             processes = {"server": server.pid, "neo4j": neo4j.pid, "clients": os.getpid()}
-            figures = _load(port, headers, pool, args.clients, args.seconds, processes)
+            figures = _load(port, headers, pool, args.clients, args.seconds, processes, args.warmup)
             met = figures["p95_ms"] < TARGET_P95_MS[endpoint] and figures["not_200"] == 0
             figures["target_p95_ms"] = TARGET_P95_MS[endpoint]
             result[endpoint] = figures

@@ -15,6 +15,10 @@ from pathlib import Path
 
 from bench_worlds import OUT, ensure_world, world_tag
 
+#: The ID-token secret the runs are loaded with: the graph loads and the screener take it too
+#: (a graph load refuses a run loaded with another secret than its own).
+SECRET = b"bench"
+
 
 def _prepare(companies: int, seed: int, kind: str, habits: Path | None) -> None:
     from linkage.run import link_run
@@ -25,7 +29,7 @@ def _prepare(companies: int, seed: int, kind: str, habits: Path | None) -> None:
     run = OUT / f"graphrun-{kind}-{world_tag(companies, seed, habits)}"
     shutil.rmtree(run, ignore_errors=True)
     started = time.perf_counter()
-    load_run(world / "sources.yaml", run, secret=b"bench")
+    load_run(world / "sources.yaml", run, secret=SECRET)
     print(f"veil load {companies:,}: {time.perf_counter() - started:.1f} s", flush=True)
     started = time.perf_counter()
     if kind == "linked":

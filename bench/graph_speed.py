@@ -40,7 +40,7 @@ from typing import Any
 
 import neo4j
 import numpy as np
-from bench_runs import graph_run
+from bench_runs import SECRET, graph_run
 from bench_worlds import OUT
 
 from config.graph import load_graph_config
@@ -72,7 +72,7 @@ def correctness(
 ) -> dict[str, Any]:
     """Linked run -> graph -> control -> scores against truth."""
     world, run = graph_run(companies, seed, "linked", habits=habits)
-    summary = load_graph(driver, run)
+    summary = load_graph(driver, run, secret=SECRET)
     print(f"graph load {companies:,} (linked): {summary.seconds:.1f} s", flush=True)
     control = run_control(driver, load_graph_config().control, TRUTH_AS_OF)
     print(f"run_control: {sum(control.seconds.values()):.1f} s", flush=True)
@@ -110,7 +110,7 @@ def _timed_load(driver: neo4j.Driver, run: Path, what: str) -> dict[str, Any]:
         steps[update.stage] = steps.get(update.stage, 0.0) + now - last[0]
         last[0] = now
 
-    summary = load_graph(driver, run, progress=progress)
+    summary = load_graph(driver, run, progress=progress, secret=SECRET)
     relationships = summary.rows - _node_rows(summary)
     out = {
         "mode": summary.mode,
@@ -151,7 +151,7 @@ def bulk(run: Path, first: dict[str, Any], args: argparse.Namespace) -> dict[str
             print(f"   {at:6.1f} s  {update.stage:<8} {update.result}", flush=True)
 
     try:
-        imported = bulk_load(config, run, watch_stdin=True, progress=progress)
+        imported = bulk_load(config, run, watch_stdin=True, progress=progress, secret=SECRET)
         servers.append(imported.server)
         summary = imported.summary
         relationships = summary.counters["relationships_created"]
@@ -191,7 +191,7 @@ def bulk(run: Path, first: dict[str, Any], args: argparse.Namespace) -> dict[str
         out["same_counts_as_bolt"] = same
         if args.verify_bulk:
             with open_driver(imported.server.settings) as driver:
-                again = load_graph(driver, run)
+                again = load_graph(driver, run, secret=SECRET)
             out["bolt_reload_into_import"] = {
                 "mode": again.mode,
                 "seconds": round(again.seconds, 1),
@@ -237,7 +237,7 @@ def speed(driver: neo4j.Driver, args: argparse.Namespace) -> dict[str, Any]:
     print(f"speed at {companies:,} companies, PERFECT ENTITIES (truth clustering, no linkage)")
     driver.execute_query("MATCH (n) CALL (n) { DETACH DELETE n } IN TRANSACTIONS OF 10000 ROWS")
     started = time.perf_counter()
-    resolve_run(run)
+    resolve_run(run, SECRET)
     resolve_seconds = time.perf_counter() - started
     print(f"resolve_run alone (no Neo4j): {resolve_seconds:.1f} s")
     first = _timed_load(driver, run, "first load (empty graph)")

@@ -34,7 +34,8 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from api import SECRET, _requests
+from api import _requests
+from bench_runs import SECRET
 from bench_worlds import OUT, world_tag
 
 from config.linkage import load_linkage_config
@@ -121,7 +122,7 @@ def main() -> None:
         sys.exit(f"no linked run {run} or world {world}: run bench/api.py --companies N once")
     applications = _applications(world, args.seed, args.applications)
     started = time.perf_counter()
-    screener = Screener(run, load_linkage_config().screening, SECRET.encode())
+    screener = Screener(run, load_linkage_config().screening, SECRET)
     built = time.perf_counter() - started
     rss = _rss_mib()
     print(

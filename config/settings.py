@@ -67,6 +67,14 @@ class Environment(BaseSettings):
         "with (`veil serve --run`)",
         json_schema_extra=_unset_means("the run of the graph's last load"),
     )
+    serve_threads: int = Field(
+        4,
+        ge=1,
+        le=256,
+        description="threads each `veil serve` worker answers requests that wait on Neo4j "
+        "or the disk with (`veil serve --threads`); more requests wait their turn on the "
+        "event loop",
+    )
     log_level: LogLevel = Field("WARNING", description="what veil logs to stderr")
     duckdb_memory_limit: str = Field(
         "2GB", description="memory DuckDB may use while scoring pairs (it spills beyond)"

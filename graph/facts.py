@@ -28,6 +28,7 @@ whole picture, not just the new month.
 from __future__ import annotations
 
 import hashlib
+import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -48,6 +49,8 @@ from loaders.identifiers import (
     keyed_resident_ids,
     masked_resident_ids,
 )
+
+log = logging.getLogger(__name__)
 
 LEGAL_REPRESENTATIVE = "legal_rep"
 MENTION_KEY = ["run", "source", "record_id", "slot"]
@@ -103,6 +106,7 @@ def resolve_run(run_dir: Path, secret: bytes | None = None) -> ResolvedRun:
     if "run" not in entities.columns:
         entities["run"] = "."
     runs = sorted(entities["run"].unique())
+    secret = _checked_secret(run_dir, runs, secret)
     tables = {name: _read_all(run_dir, runs, name) for name in _FACT_TABLES}
     entity_of = entities.set_index(MENTION_KEY)["entity_id"]
     missing = [0]
@@ -245,6 +249,26 @@ _FACT_TABLES = (
     "list_entries",
     "licences",
 )
+
+
+def _checked_secret(run_dir: Path, runs: list[str], secret: bytes | None) -> bytes | None:
+    """`secret` (default: the ID-token secret) if every run was loaded with it; refuses a
+    run loaded with another, whose record keys and tokens the graph would mix with this
+    secret's, so a ban would never meet the person it names. None (read later, only if a
+    record key needs it) when no run records its secret."""
+    then = "load the graph with the secret the run was loaded with (the graph was not touched)"
+    for run in runs:
+        manifest = rundir.manifest(run_dir / run)
+        if "id_secret_fingerprint" not in manifest:
+            log.warning(
+                "%s records no ID-token secret (loaded before veil recorded it): the graph "
+                "keys its records with this process's secret, unchecked",
+                run_dir / run,
+            )
+            continue
+        secret = id_token_secret() if secret is None else secret
+        rundir.check_id_secret(run_dir / run, secret, then)
+    return secret
 
 
 def _read_all(run_dir: Path, runs: list[str], name: str) -> pd.DataFrame:

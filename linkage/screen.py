@@ -62,7 +62,6 @@ from loaders.identifiers import (
     masked_resident_ids,
     parse_resident_id,
     parse_uscc,
-    secret_fingerprint,
 )
 from loaders.industry import normalise_industry
 from loaders.rows import PersonMention
@@ -490,19 +489,12 @@ def _shown_mask(visible: str | None) -> str | None:
 def _check_secret(run_dir: Path, secret: bytes) -> None:
     """Refuse a run loaded with another ID-token secret than this process holds: the full
     IDs typed at the counter would get other tokens than the run's, and never match."""
-    recorded = rundir.manifest(run_dir).get("id_secret_fingerprint")
-    if recorded is None:
+    then = "serve with the secret it was loaded with, or load it again"
+    if not rundir.check_id_secret(run_dir, secret, then):
         log.warning(
             "%s records no ID-token secret (loaded before veil recorded it): full IDs match "
             "only if this server holds the secret it was loaded with",
             run_dir,
-        )
-    elif recorded != secret_fingerprint(secret):
-        raise InputError(
-            str(run_dir),
-            "it was loaded with another ID-token secret (VEIL_ID_SECRET, else "
-            "VEIL_HOME/id_secret) than this server's: full IDs would never match its "
-            "tokens; serve with the secret it was loaded with, or load it again",
         )
 
 

@@ -28,6 +28,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from config.errors import InputError
+from loaders.identifiers import secret_fingerprint
 from loaders.rows import (
     CompanyMention,
     FieldIssue,
@@ -256,6 +257,24 @@ def manifest(run_dir: Path) -> dict[str, Any]:
         raise InputError(str(file), "no manifest: the run directory was not (completely) loaded")
     result: dict[str, Any] = json.loads(file.read_text(encoding="utf-8"))
     return result
+
+
+def check_id_secret(run_dir: Path, secret: bytes, then: str) -> bool:
+    """Refuse a run loaded with another ID-token secret than `secret`: its tokens (and the
+    record keys keyed with them) would never equal this process's, and nothing would match,
+    silently. `then` says what to do instead. False when the run records no secret (loaded
+    before veil recorded it): the caller warns, as it cannot tell."""
+    recorded = manifest(run_dir).get("id_secret_fingerprint")
+    if recorded is None:
+        return False
+    if recorded != secret_fingerprint(secret):
+        raise InputError(
+            str(Path(run_dir) / MANIFEST),
+            "the run was loaded with another ID-token secret (VEIL_ID_SECRET, else "
+            "VEIL_HOME/id_secret) than this process holds: its ID tokens would never "
+            f"match; {then}",
+        )
+    return True
 
 
 def manifest_digest(run_dir: Path) -> str:

@@ -75,7 +75,7 @@ def list_command(json_output: bool = typer.Option(False, "--json")) -> None:
     table.add_column("key id", no_wrap=True)
     table.add_column("name", overflow="fold")
     table.add_column("role", no_wrap=True)
-    table.add_column("scope", max_width=8)
+    table.add_column("scope", max_width=10)
     table.add_column("created", no_wrap=True)
     table.add_column("revoked", no_wrap=True)
     for r in records:
@@ -83,11 +83,19 @@ def list_command(json_output: bool = typer.Option(False, "--json")) -> None:
             r.key_id,
             r.name,
             r.role.value,
-            "\n".join(" ".join(codes) for codes in (r.regions, r.industries)).strip(),
+            _scope(r),
             _day(r.created),
             _day(r.revoked),
         )
     console.print(table)
+
+
+def _scope(record: keys.KeyRecord) -> str:
+    """What a key may see: "all" for an unscoped role; an inspector's regions, then its
+    industries ("all industries" when it names none: its regions' every company)."""
+    if not keys.ROLES[record.role].scoped:
+        return "all"
+    return " ".join(record.regions) + "\n" + (" ".join(record.industries) or "all\nindustries")
 
 
 def _day(when: datetime | None) -> str:

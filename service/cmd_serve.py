@@ -22,6 +22,14 @@ def serve(
     host: str = typer.Option(HOST, "--host", help="address to listen on"),
     port: int = typer.Option(PORT, "--port", min=1, max=65535, help="TCP port"),
     workers: int = typer.Option(1, "--workers", min=1, help="worker processes"),
+    threads: int | None = typer.Option(
+        None,
+        "--threads",
+        min=1,
+        max=256,
+        help="threads per worker for requests that wait on Neo4j or the disk "
+        "(default: VEIL_SERVE_THREADS, else 4)",
+    ),
     run: Path | None = typer.Option(
         None,
         "--run",
@@ -35,6 +43,8 @@ def serve(
     which must run already: `veil neo4j start`)."""
     if run is not None:
         export("serve_run", str(run.resolve()))
+    if threads is not None:
+        export("serve_threads", str(threads))
     uvicorn.run(
         "service.api.app:create_app",
         factory=True,

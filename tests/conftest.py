@@ -190,7 +190,7 @@ def swept_world(neo4j_driver: neo4j.Driver, linked_run: Path) -> neo4j.Driver:
     from graph.load import load_run
 
     neo4j_driver.execute_query("MATCH (n) DETACH DELETE n")
-    load_run(neo4j_driver, linked_run)
+    load_run(neo4j_driver, linked_run, secret=WORLD_SECRET)
     settings = load_graph_config().control
     run_control(neo4j_driver, settings)
     sweep(neo4j_driver, load_rules(), settings)

@@ -12,6 +12,8 @@ from api_support import api_key, last_audit
 from fastapi.testclient import TestClient
 from graph_runs import RunBuilder, cid, pid
 
+from config.errors import EnvironmentProblem
+from graph.server.connection import Neo4jSettings
 from service import audit
 from service.api.app import KEY_HEADER, create_app
 from service.keys import Role
@@ -34,11 +36,26 @@ def api_world() -> RunBuilder:
 def test_health_and_readiness(client: TestClient) -> None:
     """Up, Neo4j answering; not ready to screen: this run has no saved models (a linked
     run's readiness is tests/test_screen.py's)."""
-    assert client.get("/healthz").json() == {"status": "ok"}
+    assert client.get("/healthz").json() == {"status": "ok", "threads": 4}
     ready = client.get("/readyz")
     assert ready.status_code == 503
     error = ready.json()["error"]
     assert error["code"] == "screening_unavailable" and "veil link" in error["message"]
+
+
+def test_the_worker_threads_are_set_by_the_environment(
+    neo4j_server: Neo4jSettings, api_graph: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """VEIL_SERVE_THREADS (`veil serve --threads`) sizes the pool blocking requests run in."""
+    monkeypatch.setenv("VEIL_SERVE_THREADS", "2")
+    with TestClient(create_app(neo4j_server)) as app:
+        assert app.get("/healthz").json() == {"status": "ok", "threads": 2}
+    monkeypatch.setenv("VEIL_SERVE_THREADS", "0")
+    with (
+        pytest.raises(EnvironmentProblem, match="VEIL_SERVE_THREADS"),
+        TestClient(create_app(neo4j_server)),
+    ):
+        pass
 
 
 def test_no_key_or_a_wrong_key_is_401_and_audited(client: TestClient) -> None:

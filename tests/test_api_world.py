@@ -14,6 +14,7 @@ import neo4j
 import pytest
 from fastapi.testclient import TestClient
 from pii_scan import adding_up, full_ids
+from shared_world import WORLD_SECRET
 
 from config.graph import load_graph_config
 from graph.analysis import run_control
@@ -31,7 +32,7 @@ pytestmark = pytest.mark.slow
 def world(
     neo4j_server: Neo4jSettings, neo4j_driver: neo4j.Driver, linked_run: Path
 ) -> Iterator[tuple[TestClient, neo4j.Driver]]:
-    load_run(neo4j_driver, linked_run)
+    load_run(neo4j_driver, linked_run, secret=WORLD_SECRET)
     run_control(neo4j_driver, load_graph_config().control, TRUTH_AS_OF)
     with TestClient(create_app(neo4j_server)) as client:
         yield client, neo4j_driver

@@ -476,3 +476,29 @@ def test_cli_load_control_controls_footprint(
     assert missing.exit_code == 1 and "no company matches" in missing.output
     bad_date = runner.invoke(app, ["controls", "A有限公司", "--as-of", "2026-13-01"])
     assert bad_date.exit_code == 1 and "YYYY-MM-DD" in bad_date.output
+
+
+def test_a_run_loaded_with_another_id_secret_is_refused_before_the_graph_is_touched(
+    neo4j_driver: neo4j.Driver, linked_run: Path, tmp_path: Path
+) -> None:
+    """The graph keys the records whose key holds a resident ID with the ID-token secret; a
+    run loaded with another secret would put two keyings in one graph, and the screener
+    (which refuses such a run) and the graph would disagree on every such record, silently.
+    The run's manifest records its secret's fingerprint: another secret is refused, the
+    graph as it was, through the CLI too."""
+    from shared_world import WORLD_SECRET
+
+    from config.errors import InputError
+
+    one = RunBuilder()
+    one.company("A", "甲有限公司")
+    _load(neo4j_driver, one, tmp_path / "one")
+    before = _dump(neo4j_driver)
+    with pytest.raises(InputError, match="another ID-token secret") as refused:
+        load_run(neo4j_driver, linked_run, secret=b"a-different-secret")
+    assert "VEIL_ID_SECRET" in str(refused.value) and "different" not in str(refused.value)
+    assert _dump(neo4j_driver) == before
+    result = CliRunner().invoke(app, ["graph", "load", "--run", str(linked_run)])
+    assert result.exit_code != 0 and "another ID-token secret" in result.output
+    assert _dump(neo4j_driver) == before
+    assert load_run(neo4j_driver, linked_run, secret=WORLD_SECRET).rows > 0

@@ -13,6 +13,7 @@ from pathlib import Path
 import neo4j
 import pytest
 from shared_world import WORLD_COMPANIES as COMPANIES
+from shared_world import WORLD_SECRET
 
 from config.graph import load_graph_config
 from graph.analysis import run_control
@@ -28,7 +29,7 @@ from world.graph_checks import (
 
 
 def _scores(driver: neo4j.Driver, run: Path, world: Path) -> dict:
-    load_graph(driver, run)
+    load_graph(driver, run, secret=WORLD_SECRET)  # the shared runs' secret
     run_control(driver, load_graph_config().control, TRUTH_AS_OF)
     return score_control(driver, run, world, TRUTH_AS_OF)
 

@@ -84,18 +84,26 @@ def test_keys_list_is_readable_at_80_columns() -> None:
         industries=["F52", "H", "C14"],
     )
     regulator, _ = keys.create(Role.REGULATOR, "State Administration for Market Regulation")
+    town, _ = keys.create(Role.INSPECTOR, "Town team", regions=["310115"])
     keys.revoke(inspector)
     shown = CliRunner().invoke(app, ["keys", "list"], env={"COLUMNS": "80"})
     assert shown.exit_code == 0, shown.output
     lines = shown.output.splitlines()
     assert max(len(line) for line in lines) <= 80
     records = keys.list_keys()
-    assert {r.key_id for r in records} == {inspector, regulator}
+    assert {r.key_id for r in records} == {inspector, regulator, town}
+    rows = {}
     for record in records:
         days = [str(day)[:10] for day in (record.created, record.revoked) if day]
-        (row,) = [line for line in lines if record.key_id in line]
-        assert record.role.value in row and all(day in row for day in days), row
+        (rows[record.key_id],) = [line for line in lines if record.key_id in line]
+        assert record.role.value in rows[record.key_id] and all(
+            day in rows[record.key_id] for day in days
+        ), rows[record.key_id]
     assert "…" not in shown.output
+    # the scope says what a key reaches: never blank, as if it reached nothing
+    assert " all " in rows[regulator] and "310115" in rows[inspector] and "310115" in rows[town]
+    town_scope = [line.split("│")[4].strip() for line in lines[lines.index(rows[town]) :][:3]]
+    assert town_scope == ["310115", "all", "industries"], town_scope
 
 
 @pytest.mark.parametrize(
