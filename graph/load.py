@@ -252,14 +252,8 @@ def _write_atomically(
 ) -> tuple[dict[str, int], int]:
     """The whole delta, the `Load` record and a new published version, in `tx`."""
     bump(tx)
-    counters: dict[str, int] = {}
-    done = 0
-    total = delta.rows
-    batches = _ahead(_batches(delta.writes, batch_size))
-    for name, query, rows in chain(batches, _slices(delta.deletes, batch_size)):
-        add_counters(counters, _write(tx, query, rows, {}))
-        done += len(rows)
-        progress(Update(stage=name, done=done, total=total, unit="rows"))
+    batches = chain(_ahead(_batches(delta.writes, batch_size)), _slices(delta.deletes, batch_size))
+    counters, done = _write_all(tx, batches, delta.rows, progress, {})
     for rel_type in CONTROL_RELATIONSHIPS:
         query = f"MATCH ()-[r:{rel_type}]->() WHERE r.load <> $load DELETE r"
         add_counters(counters, counters_of(tx.run(query, load=resolved.load_id).consume().counters))
@@ -300,37 +294,42 @@ def _without_veil_nodes(tx: neo4j.ManagedTransaction) -> bool:
 
 
 def write_batches(
-    session: neo4j.Session,
+    target: neo4j.Session | neo4j.ManagedTransaction,
     steps: list[tuple[str, str, list[dict[str, Any]]]],
     batch_size: int,
     progress: Progress = silent,
     **params: Any,
 ) -> tuple[dict[str, int], int]:
-    """Run each (name, query, rows) step over its rows in batches, one managed transaction
-    per batch (`params` go to every batch); returns the summed counters and rows sent."""
+    """Run each (name, query, rows) step over its rows in batches (`params` go to every
+    batch): one managed transaction per batch when `target` is a session, all in it when it
+    is a transaction. Returns the summed counters and rows sent."""
     total = sum(len(rows) for _, _, rows in steps)
-    return _write_all(session, _slices(steps, batch_size), total, progress, params)
+    return _write_all(target, _slices(steps, batch_size), total, progress, params)
 
 
 def _write_all(
-    session: neo4j.Session,
+    target: neo4j.Session | neo4j.ManagedTransaction,
     batches: Iterable[tuple[str, str, list[dict[str, Any]]]],
     total: int,
     progress: Progress,
     params: dict[str, Any],
 ) -> tuple[dict[str, int], int]:
-    """Write (name, query, rows) batches in order; returns the summed counters and rows."""
+    """Write (name, query, rows) batches in order (see `write_batches`); returns the summed
+    counters and rows."""
     counters: dict[str, int] = {}
     done = 0
     for name, query, batch in batches:
-        add_counters(counters, session.execute_write(_write, query, batch, params))
+        if isinstance(target, neo4j.Session):
+            add_counters(counters, target.execute_write(_write, query, batch, params))
+        else:
+            add_counters(counters, _write(target, query, batch, params))
         done += len(batch)
         progress(Update(stage=name, done=done, total=total, unit="rows"))
     return counters, done
 
 
 def _write(
-    tx: neo4j.ManagedTransaction | neo4j.Transaction,
+    tx: neo4j.ManagedTransaction,
     query: str,
     rows: list[dict[str, Any]],
     params: dict[str, Any],
@@ -354,9 +353,7 @@ def add_counters(total: dict[str, int], more: dict[str, int]) -> None:
         total[key] = total.get(key, 0) + value
 
 
-def record_load(
-    tx: neo4j.ManagedTransaction | neo4j.Transaction, resolved: ResolvedRun, summary: LoadSummary
-) -> None:
+def record_load(tx: neo4j.ManagedTransaction, resolved: ResolvedRun, summary: LoadSummary) -> None:
     """The run's `Load` node (audit): created once per distinct run loaded."""
     tx.run(
         "MERGE (l:Load {id: $id}) ON CREATE SET l.run_dir = $run_dir, l.loaded_at = $at, "

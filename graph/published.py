@@ -70,11 +70,12 @@ class Published:
 
     @property
     def warning(self) -> str | None:
-        """Why an answer read in this state may mix two states of the graph, or None."""
+        """Why an answer read in this state may mix two states of the graph, or None (plain
+        ASCII, no path: the API sends it as a header)."""
         if self.loading_run is not None:
             return (
-                f"the graph is being loaded in batches (run {self.loading_run}): this answer "
-                "may mix the previous load and the new one; ask again when the load has finished"
+                "the graph is being loaded in batches: this answer may mix the previous load "
+                "and the new one; ask again when the load has finished"
             )
         if self.batched is not None:
             return (
@@ -112,11 +113,11 @@ def bump(tx: neo4j.ManagedTransaction | neo4j.Transaction) -> int:
     return version
 
 
-def first_load_error(seen: Published) -> GraphLoading:
+def first_load_error() -> GraphLoading:
     return GraphLoading(
-        f"the graph is being loaded for the first time (run {seen.loading_run}); nothing "
-        "can be answered until that load has finished: ask again in a few minutes "
-        "(`veil graph load` shows its progress; if it died, run it again)"
+        "the graph is being loaded for the first time and holds no whole answer until that "
+        "load has finished: ask again in a few minutes (the operator's `veil graph load` "
+        "shows its progress; if it died, running it again completes the graph)"
     )
 
 
@@ -129,7 +130,7 @@ def read_whole(driver: neo4j.Driver, database: str, work: Callable[..., T], *arg
     def once(tx: neo4j.ManagedTransaction) -> tuple[Published, Published, T]:
         before = state(tx)
         if before.creating:
-            raise first_load_error(before)
+            raise first_load_error()
         answer = work(tx, *args)
         return before, state(tx), answer
 

@@ -18,6 +18,7 @@ from fastapi import FastAPI
 from config.errors import VeilError
 from config.graph import load_graph_config
 from config.settings import environment
+from graph.published import first_load_error, read_state
 from graph.server.connection import Neo4jSettings, neo4j_settings, open_driver
 from service.api import alerts, companies, errors, page, screen
 from service.api.common import KEY_HEADER, Graph
@@ -67,13 +68,19 @@ def _health(app: FastAPI) -> None:
 
     @app.get(
         "/readyz",
-        summary="Neo4j answers, and the screening models are loaded",
+        summary="Neo4j answers, the graph is loaded, and the screening models are loaded",
+        description="503 `graph_loading` while the graph's first load runs; "
+        "`graph_warning` while a write too large for one transaction lands in batches "
+        "(answers may then mix two states of the graph and carry X-Veil-Graph-Warning).",
         responses={503: errors.RESPONSES[503]},
     )
     def readyz() -> dict[str, str | int | float]:
         graph: Graph = app.state.graph
         with graph.answering("checking it is ready"):
-            graph.driver.verify_connectivity()
+            published = read_state(graph.driver, graph.database)
+        if published.creating:
+            raise first_load_error()
+        warning = {"graph_warning": published.warning} if published.warning else {}
         screening: ScreeningState = app.state.screening
         ready = screening.load()
         stale = screening.stale()
@@ -87,4 +94,6 @@ def _health(app: FastAPI) -> None:
             "screening_built_seconds": ready.screener.seconds,
             "standing_triggers": ready.standings.triggers,
             "standings_read_seconds": ready.standings.seconds,
+            "graph_version": published.version,
+            **warning,
         }
