@@ -250,8 +250,10 @@ def _write_atomically(
     batch_size: int,
     progress: Progress,
 ) -> tuple[dict[str, int], int]:
-    """The whole delta, the `Load` record and a new published version, in `tx`."""
-    bump(tx)
+    """The whole delta, the `Load` record and a new published version, in `tx`. A delta of
+    0 rows into a finished graph (the same run again) publishes no new version."""
+    if delta.rows or summary.replaced_unfinished:
+        bump(tx)
     batches = chain(_ahead(_batches(delta.writes, batch_size)), _slices(delta.deletes, batch_size))
     counters, done = _write_all(tx, batches, delta.rows, progress, {})
     for rel_type in CONTROL_RELATIONSHIPS:

@@ -14,6 +14,7 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 
 from fastapi import FastAPI
+from fastapi.responses import JSONResponse, Response
 
 from config.errors import VeilError
 from config.graph import load_graph_config
@@ -21,7 +22,7 @@ from config.settings import environment
 from graph.published import first_load_error, read_state
 from graph.server.connection import Neo4jSettings, neo4j_settings, open_driver
 from service.api import alerts, companies, errors, page, screen
-from service.api.common import KEY_HEADER, Graph
+from service.api.common import KEY_HEADER, WARNING_HEADER, Graph
 from service.api.errors import ScreeningUnavailable
 from service.api.screen import ScreeningState
 
@@ -74,19 +75,28 @@ def _health(app: FastAPI) -> None:
         "(answers may then mix two states of the graph and carry X-Veil-Graph-Warning).",
         responses={503: errors.RESPONSES[503]},
     )
-    def readyz() -> dict[str, str | int | float]:
+    def readyz() -> Response:
         graph: Graph = app.state.graph
         with graph.answering("checking it is ready"):
             published = read_state(graph.driver, graph.database)
         if published.creating:
             raise first_load_error()
-        warning = {"graph_warning": published.warning} if published.warning else {}
+        warning = published.warning
+        headers = {WARNING_HEADER: warning} if warning else None
+        extra = {"graph_warning": warning} if warning else {}
         screening: ScreeningState = app.state.screening
-        ready = screening.load()
-        stale = screening.stale()
-        if stale:
-            raise ScreeningUnavailable(f"screening is out of date: {stale}")
-        return {
+        try:
+            ready = screening.load()
+            stale = screening.stale()
+            if stale:
+                raise ScreeningUnavailable(f"screening is out of date: {stale}")
+        except VeilError as err:
+            if not warning:
+                raise
+            status, code = errors.status_of(err)
+            body = errors.error_body(code, str(err), **extra)
+            return JSONResponse(body, status_code=status, headers=headers)
+        body = {
             "status": "ready",
             "neo4j": graph.settings.uri,
             "screening_run": str(ready.screener.run_dir),
@@ -95,5 +105,6 @@ def _health(app: FastAPI) -> None:
             "standing_triggers": ready.standings.triggers,
             "standings_read_seconds": ready.standings.seconds,
             "graph_version": published.version,
-            **warning,
+            **extra,
         }
+        return JSONResponse(body, headers=headers)

@@ -54,6 +54,11 @@ class ErrorDetail(BaseModel):
     candidates: list[dict[str, Any]] | None = Field(
         None, description="with `ambiguous`: the things the reference could mean"
     )
+    graph_warning: str | None = Field(
+        None,
+        description="with /readyz: a write too large for one transaction is landing in "
+        "batches, so answers may mix two states of the graph",
+    )
 
 
 class ErrorBody(BaseModel):
