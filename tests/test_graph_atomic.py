@@ -13,6 +13,10 @@ from __future__ import annotations
 
 import json
 import logging
+import os
+import signal
+import subprocess
+import sys
 import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -31,6 +35,7 @@ from config.graph import load_graph_config
 from config.progress import Update
 from config.rules import load_rules
 from graph.analysis import control_one, run_control
+from graph.guard import unfinished_load
 from graph.load import load_run
 from graph.published import read_state
 from graph.server.connection import Neo4jSettings
@@ -343,3 +348,45 @@ def _strip_runs(dump: list[str]) -> list[str]:
             row["props"].pop(key, None)
         out.append(json.dumps(row, sort_keys=True))
     return sorted(out)
+
+
+def test_an_atomic_load_killed_part_way_changes_nothing(
+    neo4j_driver: neo4j.Driver, neo4j_server: Neo4jSettings, runs: dict[str, Path]
+) -> None:
+    """kill -9 of a process loading B over A in one transaction, after its first batches:
+    the graph is A's as it was, not marked unfinished, and the next load of B is a clean
+    one."""
+    _wipe(neo4j_driver)
+    load_run(neo4j_driver, runs["B"])
+    clean_b = _dump(neo4j_driver)
+    load_run(neo4j_driver, runs["A"])
+    before = _dump(neo4j_driver)
+    env = {
+        **os.environ,
+        "NEO4J_URI": neo4j_server.uri,
+        "NEO4J_USER": neo4j_server.user,
+        "NEO4J_PASSWORD": neo4j_server.password,
+    }
+    # The child stops inside the transaction once 100 rows are written: killed there.
+    script = (
+        "import sys, time; from pathlib import Path; from graph.server.connection import "
+        "neo4j_settings, open_driver; from graph.load import load_run\n"
+        "def progress(update):\n"
+        "    print(update.done, flush=True)\n"
+        "    if update.done >= 100: time.sleep(600)\n"
+        "with open_driver(neo4j_settings()) as d:\n"
+        "    load_run(d, Path(sys.argv[1]), batch_size=20, progress=progress)\n"
+    )
+    child = subprocess.Popen(
+        [sys.executable, "-c", script, str(runs["B"])], env=env, stdout=subprocess.PIPE, text=True
+    )
+    assert child.stdout is not None
+    for line in child.stdout:
+        if int(line) >= 100:
+            break
+    os.kill(child.pid, signal.SIGKILL)
+    child.wait()
+    assert _dump(neo4j_driver) == before
+    assert unfinished_load(neo4j_driver) is None
+    rerun = load_run(neo4j_driver, runs["B"])  # the dead writer's lock is taken over at once
+    assert rerun.atomic and _dump(neo4j_driver) == clean_b
