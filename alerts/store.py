@@ -42,13 +42,15 @@ from alerts.reads import GraphReader
 from config.errors import InputError, NotFound
 from config.graph import Control
 from config.rules import RulesConfig
-from graph.guard import batched_write, graph_writer, require_finished_load
+from graph.guard import batched_write, end_batched, graph_writer, require_finished_load
 from graph.load import ATOMIC_ROWS
 from graph.published import bump, read_whole
 from loaders.identifiers import masked_resident_ids
 from loaders.industry import normalise_industry
 
 log = logging.getLogger(__name__)
+#: What marks the graph while a sweep writes in batches (graph.guard.batched_write).
+SWEEP_COMMAND = "veil alerts run"
 
 SCHEMA = (
     "CREATE CONSTRAINT alert_id IF NOT EXISTS FOR (a:Alert) REQUIRE a.id IS UNIQUE",
@@ -282,7 +284,7 @@ def _sweep(
                 size,
                 atomic_rows,
             )
-            with batched_write(session, "veil alerts run"):
+            with batched_write(session, SWEEP_COMMAND):
                 for start in range(0, len(rows), 2000):
                     session.execute_write(_write_sweep, rows[start : start + 2000], summary, False)
                 session.execute_write(_write_sweep, [], summary, True)
@@ -310,6 +312,7 @@ def _write_sweep(
     at = summary.ran_at
     if last:
         bump(tx)
+        end_batched(tx, SWEEP_COMMAND)
     for start in range(0, len(rows), 2000):
         tx.run(_WRITE, rows=rows[start : start + 2000], sweep=summary.id, at=at).consume()
     if not last:

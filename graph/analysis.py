@@ -28,12 +28,20 @@ from config.graph import Control
 from config.progress import Progress, silent
 from graph.control.controllers import ControlResult, control_analysis
 from graph.control.paths import HoldingPath, PathFinder
-from graph.guard import batched_write, current_load, graph_writer, require_finished_load
+from graph.guard import (
+    batched_write,
+    current_load,
+    end_batched,
+    graph_writer,
+    require_finished_load,
+)
 from graph.in_force import IN_FORCE
 from graph.load import ATOMIC_ROWS, add_counters, counters_of, write_batches
 from graph.published import bump
 
 log = logging.getLogger(__name__)
+#: What marks the graph while a control run writes in batches (graph.guard.batched_write).
+CONTROL_COMMAND = "veil graph control"
 
 _ALL_HOLDINGS = (
     "MATCH (h)-[r:HOLDS_SHARES_IN]->(c:Company) WHERE " + IN_FORCE + " "
@@ -349,6 +357,7 @@ def write_control(
 
             def atomically(tx: neo4j.ManagedTransaction) -> dict[str, int]:
                 bump(tx)
+                end_batched(tx, CONTROL_COMMAND)
                 counters, _ = write_batches(tx, steps, batch_size, progress, **params)
                 for query in older:
                     deleted = tx.run(f"{query} DELETE r", run=summary.run_id, company=company)
@@ -362,7 +371,7 @@ def write_control(
             size,
             atomic_rows,
         )
-        with batched_write(session, "veil graph control"):
+        with batched_write(session, CONTROL_COMMAND):
             counters, _ = write_batches(session, steps, batch_size, progress, **params)
             for query in older:
                 deleted = session.run(

@@ -231,17 +231,34 @@ def finish_load(session: neo4j.Session, load_id: str) -> None:
 def batched_write(session: neo4j.Session, command: str) -> Iterator[None]:
     """Mark the graph as written in batches by `command` (a control run or sweep too large
     for one transaction) for the block: readers are told their answers may mix old and
-    new results. A writer that dies leaves the mark until the same command finishes."""
+    new results. A writer that dies leaves the mark until `command` next finishes (in
+    batches, or atomically: `end_batched`)."""
 
-    def mark(tx: neo4j.ManagedTransaction, value: str | None) -> None:
+    def mark(tx: neo4j.ManagedTransaction) -> None:
         bump(tx)
         tx.run(
-            "MERGE (g:GraphState {name: $name}) SET g.batched = $value", name=LOCK, value=value
+            "MERGE (g:GraphState {name: $name}) SET g.batched = $command",
+            name=LOCK,
+            command=command,
         ).consume()
 
-    session.execute_write(mark, command)
+    def unmark(tx: neo4j.ManagedTransaction) -> None:
+        bump(tx)
+        end_batched(tx, command)
+
+    session.execute_write(mark)
     yield
-    session.execute_write(mark, None)
+    session.execute_write(unmark)
+
+
+def end_batched(tx: neo4j.ManagedTransaction, command: str) -> None:
+    """Clear the mark `command` left when it wrote in batches (and perhaps died), in the
+    caller's transaction: its results are whole again."""
+    tx.run(
+        "MATCH (g:GraphState {name: $name}) WHERE g.batched = $command REMOVE g.batched",
+        name=LOCK,
+        command=command,
+    ).consume()
 
 
 def current_load(tx: neo4j.ManagedTransaction | neo4j.Transaction) -> str | None:
