@@ -9,7 +9,7 @@ faults told as what happened and what to do.
   `wait_seconds`, then fails naming the holder. Two loads of different runs at once would
   otherwise each delete the other's rows as stale.
 - **The load state** is a `:GraphState {name: "graph"}` node: `loading` is set (with the
-  run and load ID) before a load writes its first row and cleared after its stale sweep,
+  run and load ID) before a batched load writes its first row and cleared after its stale deletes,
   so a graph mixing two loads is always marked as such; `alerts run` refuses it, and the
   next load completes or replaces it and says so. An atomic load (one transaction) never
   marks it. The same node publishes the graph's version to readers (graph/published.py).
