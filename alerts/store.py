@@ -12,7 +12,10 @@ marks it inactive (`active: false`), never deletes it. `updated_at` is when the 
 changed (raised, its evidence changed, reopened, withdrawn, raised again, reviewed), not
 when a sweep last saw it, so "changed since" lists what is worth another look. Alert nodes
 carry no `load` stamp: a graph reload does not remove them. Each sweep leaves an
-`AlertSweep` node (audit). Reads answer the typed models of alerts/answers.py.
+`AlertSweep` node (audit). A sweep's writes (alerts raised, withdrawn, the sweep node) are
+one transaction with a new published version of the graph (graph/published.py) when they
+are at most `atomic_rows` rows, so the inbox shows the sweep before or after, never half
+of it; reads go through `read_whole`. Reads answer the typed models of alerts/answers.py.
 """
 
 from __future__ import annotations
@@ -39,11 +42,15 @@ from alerts.reads import GraphReader
 from config.errors import InputError, NotFound
 from config.graph import Control
 from config.rules import RulesConfig
-from graph.guard import graph_writer, require_finished_load
+from graph.guard import batched_write, end_batched, graph_writer, require_finished_load
+from graph.load import ATOMIC_ROWS
+from graph.published import bump, read_whole
 from loaders.identifiers import masked_resident_ids
 from loaders.industry import normalise_industry
 
 log = logging.getLogger(__name__)
+#: What marks the graph while a sweep writes in batches (graph.guard.batched_write).
+SWEEP_COMMAND = "veil alerts run"
 
 SCHEMA = (
     "CREATE CONSTRAINT alert_id IF NOT EXISTS FOR (a:Alert) REQUIRE a.id IS UNIQUE",
@@ -207,6 +214,7 @@ def sweep(
     as_of: date | None = None,
     since: date | None = None,
     database: str = "neo4j",
+    atomic_rows: int = ATOMIC_ROWS,
 ) -> SweepSummary:
     """Evaluate every rule, write the alerts, and say which are new (see module docstring).
 
@@ -214,7 +222,7 @@ def sweep(
     withdraw every alert it cannot see); holds the graph's writer lock."""
     require_finished_load(driver, "the alert sweep", database)
     with graph_writer(driver, "veil alerts run", database):
-        return _sweep(driver, rules, settings, as_of, since, database)
+        return _sweep(driver, rules, settings, as_of, since, database, atomic_rows)
 
 
 def _sweep(
@@ -224,6 +232,7 @@ def _sweep(
     as_of: date | None,
     since: date | None,
     database: str,
+    atomic_rows: int,
 ) -> SweepSummary:
     day = as_of or date.today()
     summary = SweepSummary(as_of=day, since=since)
@@ -263,17 +272,22 @@ def _sweep(
             summary.reopened.append(row["id"])
         elif not before["active"]:
             row["history"] = [_entry(before["status"], "veil", at, "raised again")]
-    for start in range(0, len(rows), 2000):
-        driver.execute_query(
-            _WRITE, rows=rows[start : start + 2000], sweep=summary.id, at=at, database_=database
-        )
-    if summary.full:
-        entry = _entry(None, "veil", at, "no longer raised by a full sweep")
-        records, _, _ = driver.execute_query(
-            _WITHDRAW, sweep=summary.id, entry=entry, at=at, database_=database
-        )
-        summary.withdrawn = records[0]["n"]
-    driver.execute_query(_SWEEP, props=_sweep_props(summary), database_=database)
+    # Up to every active alert may be withdrawn; the sweep node is one more row.
+    size = len(rows) + sum(1 for r in existing.values() if r["active"]) + 1
+    with driver.session(database=database) as session:
+        if size <= atomic_rows:
+            session.execute_write(_write_sweep, rows, summary, True)
+        else:
+            log.warning(
+                "the sweep's writes (up to %d rows) exceed load.atomic_rows (%d): writing "
+                "them in batches; until they are written, the inbox may mix two sweeps",
+                size,
+                atomic_rows,
+            )
+            with batched_write(session, SWEEP_COMMAND):
+                for start in range(0, len(rows), 2000):
+                    session.execute_write(_write_sweep, rows[start : start + 2000], summary, False)
+                session.execute_write(_write_sweep, [], summary, True)
     summary.seconds["write"] = time.perf_counter() - mark
     log.info(
         "sweep %s as of %s: triggers %s, raised %s, %d new, %d reopened, %d withdrawn",
@@ -287,6 +301,27 @@ def _sweep(
     )
     summary.seconds["total"] = time.perf_counter() - started
     return summary
+
+
+def _write_sweep(
+    tx: neo4j.ManagedTransaction, rows: list[dict[str, Any]], summary: SweepSummary, last: bool
+) -> None:
+    """`rows` (alerts raised), and when `last` a new published version (first, taking its
+    lock), the withdrawals of a full sweep and the sweep node: with all rows, the sweep as
+    one transaction."""
+    at = summary.ran_at
+    if last:
+        bump(tx)
+        end_batched(tx, SWEEP_COMMAND)
+    for start in range(0, len(rows), 2000):
+        tx.run(_WRITE, rows=rows[start : start + 2000], sweep=summary.id, at=at).consume()
+    if not last:
+        return
+    if summary.full:
+        entry = _entry(None, "veil", at, "no longer raised by a full sweep")
+        record = tx.run(_WITHDRAW, sweep=summary.id, entry=entry, at=at).single(strict=True)
+        summary.withdrawn = record["n"]
+    tx.run(_SWEEP, props=_sweep_props(summary)).consume()
 
 
 def _sweep_props(summary: SweepSummary) -> dict[str, Any]:
@@ -476,13 +511,10 @@ def list_alerts(
 ) -> list[Alert]:
     """Every alert the filters take, in full (evidence and history), in inbox order:
     severity, rule, company."""
-    records, _, _ = driver.execute_query(
-        _LIST,
-        (filters or AlertFilter()).parameters(),
-        database_=database,
-        routing_=neo4j.RoutingControl.READ,
+    params = (filters or AlertFilter()).parameters()
+    return read_whole(
+        driver, database, lambda tx: [_alert(r["alert"]) for r in tx.run(_LIST, params)]
     )
-    return [_alert(r["alert"]) for r in records]
 
 
 def alert_page(
@@ -497,15 +529,8 @@ def alert_page(
         raise InputError("page", f"pages count from 1 to {MAX_PAGE:,}")
     if not 1 <= per_page <= MAX_PER_PAGE:
         raise InputError("per_page", f"a page holds 1 to {MAX_PER_PAGE} alerts")
-    records, _, _ = driver.execute_query(
-        _PAGE,
-        filters.parameters(),
-        skip=(page - 1) * per_page,
-        limit=per_page,
-        database_=database,
-        routing_=neo4j.RoutingControl.READ,
-    )
-    found = records[0]
+    params = filters.parameters() | {"skip": (page - 1) * per_page, "limit": per_page}
+    found = read_whole(driver, database, lambda tx: tx.run(_PAGE, params).single(strict=True))
     return AlertPage(
         total=found["total"],
         page=page,
@@ -515,12 +540,10 @@ def alert_page(
 
 
 def get_alert(driver: neo4j.Driver, alert: str, database: str = "neo4j") -> Alert:
-    records, _, _ = driver.execute_query(
-        _ONE, id=alert, database_=database, routing_=neo4j.RoutingControl.READ
-    )
-    if not records:
+    record = read_whole(driver, database, lambda tx: tx.run(_ONE, id=alert).single())
+    if record is None:
         raise NotFound(f"no alert {alert!r}")
-    return _alert(records[0]["alert"])
+    return _alert(record["alert"])
 
 
 def _native(properties: dict[str, Any]) -> dict[str, Any]:

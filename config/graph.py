@@ -1,4 +1,4 @@
-"""The graph.yaml schema: control thresholds, load batch size, query reach.
+"""The graph.yaml schema: control thresholds, load batch size and atomic cap, query reach.
 
 Thresholds are law and policy, so they live in config. The default file sits next to this
 module; `VEIL_GRAPH` or an explicit path points at another.
@@ -26,6 +26,9 @@ class Control(Strict):
 
 class Load(Strict):
     batch_size: int = Field(5000, ge=100, le=100_000)
+    #: A load delta, control run or sweep of at most this many rows is written in one
+    #: transaction (readers see all of it or none); a larger one in batches.
+    atomic_rows: int = Field(250_000, ge=0, le=10_000_000)
 
 
 class Queries(Strict):

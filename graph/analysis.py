@@ -6,7 +6,9 @@ look-through ownership for all companies at once, and writes
 (Person)-[:BENEFICIAL_OWNER_OF]->(Company) and (Person)-[:CONTROLS]->(Company) with the
 share, the basis and the holding paths behind each figure; a company without an
 identifiable controller is flagged on its node. `control_one` does the same for one
-company on demand, from the holdings upstream of it only.
+company on demand, from the holdings upstream of it only. The results and the removal of
+older ones are one transaction (a new published version, graph/published.py) when they
+are at most `atomic_rows` rows, so readers see the old results or the new, never a mix.
 """
 
 from __future__ import annotations
@@ -26,11 +28,20 @@ from config.graph import Control
 from config.progress import Progress, silent
 from graph.control.controllers import ControlResult, control_analysis
 from graph.control.paths import HoldingPath, PathFinder
-from graph.guard import graph_writer, require_finished_load
+from graph.guard import (
+    batched_write,
+    current_load,
+    end_batched,
+    graph_writer,
+    require_finished_load,
+)
 from graph.in_force import IN_FORCE
-from graph.load import add_counters, counters_of, write_batches
+from graph.load import ATOMIC_ROWS, add_counters, counters_of, write_batches
+from graph.published import bump
 
 log = logging.getLogger(__name__)
+#: What marks the graph while a control run writes in batches (graph.guard.batched_write).
+CONTROL_COMMAND = "veil graph control"
 
 _ALL_HOLDINGS = (
     "MATCH (h)-[r:HOLDS_SHARES_IN]->(c:Company) WHERE " + IN_FORCE + " "
@@ -162,13 +173,15 @@ def run_control(
     as_of: date | None = None,
     database: str = "neo4j",
     progress: Progress = silent,
+    atomic_rows: int = ATOMIC_ROWS,
 ) -> ControlSummary:
-    """Control analysis of every company; writes the results and removes older ones.
+    """Control analysis of every company; writes the results and removes older ones, in
+    one transaction up to `atomic_rows` rows (`write_control`).
 
     Refused on a graph whose last load did not finish; holds the graph's writer lock."""
     require_finished_load(driver, "control analysis", database)
     with graph_writer(driver, "veil graph control", database):
-        return _run_control(driver, settings, as_of, database, progress)
+        return _run_control(driver, settings, as_of, database, progress, atomic_rows)
 
 
 def _run_control(
@@ -177,17 +190,18 @@ def _run_control(
     as_of: date | None,
     database: str,
     progress: Progress,
+    atomic_rows: int,
 ) -> ControlSummary:
     as_of = as_of or date.today()
     summary = ControlSummary(as_of=as_of)
     started = time.perf_counter()
     records, _, _ = driver.execute_query(
-        "MATCH (c:Company) RETURN c.entity_id AS id, c.load AS load",
+        "MATCH (c:Company) RETURN c.entity_id AS id",
         database_=database,
         routing_=neo4j.RoutingControl.READ,
     )
     companies = [r["id"] for r in records]
-    load_id = records[0]["load"] if records else None
+    load_id = _current_load(driver, database)
     holdings = holdings_in_force(driver, as_of, database)
     summary.companies, summary.holdings = len(companies), len(holdings)
     summary.seconds["read"] = time.perf_counter() - started
@@ -209,7 +223,9 @@ def _run_control(
     rows = control_rows(holdings, result, settings, summary, load_id)
     summary.seconds["paths"] = time.perf_counter() - started
     started = time.perf_counter()
-    summary.counters = write_control(driver, rows, summary, database, progress)
+    summary.counters = write_control(
+        driver, rows, summary, database, progress, atomic_rows=atomic_rows
+    )
     summary.seconds["write"] = time.perf_counter() - started
     log.info(
         "control as of %s: %d companies, %d holdings; seconds %s",
@@ -311,31 +327,66 @@ def write_control(
     progress: Progress = silent,
     batch_size: int = 5000,
     company: str | None = None,
+    atomic_rows: int = ATOMIC_ROWS,
 ) -> dict[str, int]:
-    """MERGE the results, then delete older results (of one company, or of all)."""
+    """MERGE the results, then delete older results (of one company, or of all): in one
+    transaction with a new published version when that is at most `atomic_rows` rows,
+    else in batches, the graph marked as written in batches meanwhile."""
     steps = [
         ("beneficial owners", _WRITE_OWNERS, rows["owners"]),
         ("controllers", _WRITE_CONTROLLERS, rows["controllers"]),
         ("controller flags", _WRITE_FLAGS, rows["flags"]),
     ]
+    params = {"as_of": summary.as_of, "computed_at": summary.computed_at}
+    scope = "WHERE c.entity_id = $company AND" if company else "WHERE"
+    older = [
+        f"MATCH ()-[r:{rel_type}]->(c:Company) {scope} r.control_run <> $run"
+        for rel_type in ("BENEFICIAL_OWNER_OF", "CONTROLS")
+    ]
     with driver.session(database=database) as session:
-        counters, _ = write_batches(
-            session,
-            steps,
-            batch_size,
-            progress,
-            as_of=summary.as_of,
-            computed_at=summary.computed_at,
-        )
-        scope = "WHERE c.entity_id = $company AND" if company else "WHERE"
-        for rel_type in ("BENEFICIAL_OWNER_OF", "CONTROLS"):
-            query = (
-                f"MATCH ()-[r:{rel_type}]->(c:Company) {scope} r.control_run <> $run "
-                "CALL (r) { DELETE r } IN TRANSACTIONS OF 10000 ROWS"
+        stale = session.execute_read(
+            lambda tx: sum(
+                tx.run(f"{q} RETURN count(r) AS n", run=summary.run_id, company=company).single(
+                    strict=True
+                )["n"]
+                for q in older
             )
-            deleted = session.run(query, run=summary.run_id, company=company).consume()
-            add_counters(counters, counters_of(deleted.counters))
+        )
+        size = sum(len(r) for _, _, r in steps) + stale
+        if size <= atomic_rows:
+
+            def atomically(tx: neo4j.ManagedTransaction) -> dict[str, int]:
+                bump(tx)
+                end_batched(tx, CONTROL_COMMAND)
+                counters, _ = write_batches(tx, steps, batch_size, progress, **params)
+                for query in older:
+                    deleted = tx.run(f"{query} DELETE r", run=summary.run_id, company=company)
+                    add_counters(counters, counters_of(deleted.consume().counters))
+                return counters
+
+            return session.execute_write(atomically)
+        log.warning(
+            "the control results (%d rows) exceed load.atomic_rows (%d): writing them in "
+            "batches; until they are written, readers may see old and new results mixed",
+            size,
+            atomic_rows,
+        )
+        with batched_write(session, CONTROL_COMMAND):
+            counters, _ = write_batches(session, steps, batch_size, progress, **params)
+            for query in older:
+                deleted = session.run(
+                    f"{query} CALL (r) {{ DELETE r }} IN TRANSACTIONS OF 10000 ROWS",
+                    run=summary.run_id,
+                    company=company,
+                ).consume()
+                add_counters(counters, counters_of(deleted.counters))
     return counters
+
+
+def _current_load(driver: neo4j.Driver, database: str) -> str | None:
+    """The load the results are computed on (they go stale when another is loaded)."""
+    with driver.session(database=database, default_access_mode=neo4j.READ_ACCESS) as session:
+        return session.execute_read(current_load)
 
 
 def control_one(
@@ -344,11 +395,12 @@ def control_one(
     settings: Control,
     as_of: date | None = None,
     database: str = "neo4j",
+    atomic_rows: int = ATOMIC_ROWS,
 ) -> ControlSummary:
     """`veil graph control --company`: compute and write the results of one company."""
     require_finished_load(driver, "control analysis", database)
     with graph_writer(driver, f"veil graph control --company {company_id}", database):
-        return _control_one(driver, company_id, settings, as_of, database)
+        return _control_one(driver, company_id, settings, as_of, database, atomic_rows)
 
 
 def _control_one(
@@ -357,6 +409,7 @@ def _control_one(
     settings: Control,
     as_of: date | None,
     database: str,
+    atomic_rows: int,
 ) -> ControlSummary:
     as_of = as_of or date.today()
     summary = ControlSummary(as_of=as_of)
@@ -367,17 +420,14 @@ def _control_one(
         threshold=settings.beneficial_owner_threshold,
         majority=settings.majority,
     )
-    records, _, _ = driver.execute_query(
-        "MATCH (c:Company {entity_id: $id}) RETURN c.load AS load",
-        id=company_id,
-        database_=database,
-    )
-    load_id = records[0]["load"] if records else None
+    load_id = _current_load(driver, database)
     result = _only(result, company_id)
     rows = control_rows(holdings, result, settings, summary, load_id)
     summary.companies, summary.holdings = 1, len(holdings)
     _count(summary, result)
-    summary.counters = write_control(driver, rows, summary, database, company=company_id)
+    summary.counters = write_control(
+        driver, rows, summary, database, company=company_id, atomic_rows=atomic_rows
+    )
     return summary
 
 

@@ -9,9 +9,10 @@ faults told as what happened and what to do.
   `wait_seconds`, then fails naming the holder. Two loads of different runs at once would
   otherwise each delete the other's rows as stale.
 - **The load state** is a `:GraphState {name: "graph"}` node: `loading` is set (with the
-  run and load ID) before a load writes its first row and cleared after its stale sweep,
+  run and load ID) before a batched load writes its first row and cleared after its stale deletes,
   so a graph mixing two loads is always marked as such; `alerts run` refuses it, and the
-  next load completes or replaces it and says so.
+  next load completes or replaces it and says so. An atomic load (one transaction) never
+  marks it. The same node publishes the graph's version to readers (graph/published.py).
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ import neo4j
 from neo4j import exceptions as neo4j_errors
 
 from config.errors import VeilError
+from graph.published import bump
 from graph.server.connection import external_settings
 
 LOCK = "graph"
@@ -172,19 +174,25 @@ def graph_writer(
             pass  # Neo4j is gone: the lock expires on its own
 
 
-def begin_load(session: neo4j.Session, load_id: str, run_dir: str) -> dict[str, Any] | None:
-    """Mark the graph as being loaded; return the unfinished load this one replaces."""
+def begin_load(
+    session: neo4j.Session, load_id: str, run_dir: str, mode: str = "merge"
+) -> dict[str, Any] | None:
+    """Mark the graph as being loaded in batches (`mode` create: its first load) and
+    publish that (graph/published.py); return the unfinished load this one replaces."""
 
     def work(tx: neo4j.ManagedTransaction) -> dict[str, Any] | None:
+        bump(tx)
         record = tx.run(
             "MERGE (g:GraphState {name: $name}) "
             "WITH g, g.loading AS before, g.loading_run AS before_run, "
             "     toString(g.loading_started) AS before_started "
-            "SET g.loading = $load, g.loading_run = $run, g.loading_started = datetime() "
+            "SET g.loading = $load, g.loading_run = $run, g.loading_started = datetime(), "
+            "    g.loading_mode = $mode "
             "RETURN before, before_run, before_started",
             name=LOCK,
             load=load_id,
             run=run_dir,
+            mode=mode,
         ).single(strict=True)
         if record["before"] is None:
             return None
@@ -197,16 +205,72 @@ def begin_load(session: neo4j.Session, load_id: str, run_dir: str) -> dict[str, 
     return session.execute_write(work)
 
 
+def finished(tx: neo4j.ManagedTransaction | neo4j.Transaction, load_id: str) -> None:
+    """Record `load_id` as the graph's finished load, in the caller's transaction (an atomic
+    load's, which also bumps the version)."""
+    tx.run(
+        "MERGE (g:GraphState {name: $name}) "
+        "SET g.loaded = $load, g.loaded_at = datetime() "
+        "REMOVE g.loading, g.loading_run, g.loading_started, g.loading_mode",
+        name=LOCK,
+        load=load_id,
+    ).consume()
+
+
 def finish_load(session: neo4j.Session, load_id: str) -> None:
-    session.execute_write(
-        lambda tx: tx.run(
-            "MATCH (g:GraphState {name: $name}) "
-            "SET g.loaded = $load, g.loaded_at = datetime() "
-            "REMOVE g.loading, g.loading_run, g.loading_started",
+    """End a batched load: the graph is whole again, as a new published version."""
+
+    def work(tx: neo4j.ManagedTransaction) -> None:
+        bump(tx)
+        finished(tx, load_id)
+
+    session.execute_write(work)
+
+
+@contextmanager
+def batched_write(session: neo4j.Session, command: str) -> Iterator[None]:
+    """Mark the graph as written in batches by `command` (a control run or sweep too large
+    for one transaction) for the block: readers are told their answers may mix old and
+    new results. A writer that dies leaves the mark until `command` next finishes (in
+    batches, or atomically: `end_batched`)."""
+
+    def mark(tx: neo4j.ManagedTransaction) -> None:
+        bump(tx)
+        tx.run(
+            "MERGE (g:GraphState {name: $name}) SET g.batched = $command",
             name=LOCK,
-            load=load_id,
+            command=command,
         ).consume()
-    )
+
+    def unmark(tx: neo4j.ManagedTransaction) -> None:
+        bump(tx)
+        end_batched(tx, command)
+
+    session.execute_write(mark)
+    yield
+    session.execute_write(unmark)
+
+
+def end_batched(tx: neo4j.ManagedTransaction, command: str) -> None:
+    """Clear the mark `command` left when it wrote in batches (and perhaps died), in the
+    caller's transaction: its results are whole again."""
+    tx.run(
+        "MATCH (g:GraphState {name: $name}) WHERE g.batched = $command REMOVE g.batched",
+        name=LOCK,
+        command=command,
+    ).consume()
+
+
+def current_load(tx: neo4j.ManagedTransaction | neo4j.Transaction) -> str | None:
+    """The load ID of the graph's last finished load: its state's, else (a bulk import,
+    which keeps no state) the latest `Load` node's."""
+    record = tx.run(
+        "OPTIONAL MATCH (g:GraphState {name: $name}) "
+        "OPTIONAL MATCH (l:Load) WITH g, l ORDER BY l.loaded_at DESC LIMIT 1 "
+        "RETURN coalesce(g.loaded, l.id) AS load",
+        name=LOCK,
+    ).single()
+    return None if record is None else record["load"]
 
 
 def unfinished_load(driver: neo4j.Driver, database: str = "neo4j") -> dict[str, Any] | None:

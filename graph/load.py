@@ -1,18 +1,27 @@
-"""Write a resolved run into Neo4j: batched, parameterised UNWIND ... MERGE, idempotent.
+"""Write a resolved run into Neo4j: parameterised UNWIND ... MERGE, idempotent, and as
+one transaction whenever it can be.
 
-Every node and relationship is MERGEd on its key and stamped with the run's load ID (a
-digest of its entities and manifests). The graph mirrors the last run loaded: a wave's
-run directory is cumulative, so after MERGEing it, whatever still carries another stamp
-(an entity merged away, a fact corrected) is deleted. Loading the same run twice
-therefore changes nothing, and a wave updates tenures in place (an ended role gets its
-end date) instead of adding duplicates. Control results are stamped too and go stale
-with the facts they were computed from; alert records (issue 5) carry no stamp and stay.
+Every node and relationship is MERGEd on its key and carries a `digest` of its properties
+(graph/delta.py). The graph mirrors the last run loaded: a wave's run directory is
+cumulative, so a load writes what the run states and the graph does not hold as it is
+(new or changed rows) and deletes what the graph holds and the run no longer states (an
+entity merged away, a fact corrected), found by comparing keys, not stamps. Each row
+written is stamped with the run's load ID (a digest of its entities and manifests), so an
+unchanged row keeps the stamp of the load that last wrote it. Loading the same run twice
+therefore writes nothing, and a wave updates tenures in place (an ended role gets its end
+date) instead of adding duplicates. Control results are stamped with the load they were
+computed on and are deleted by a load of another run; alert records carry no stamp and
+stay.
 
-Each batch is one managed transaction (`session.execute_write`), which the driver
-retries on transient errors (deadlocks, leader changes). A graph without veil nodes (the
-first load) is written with CREATE instead: the same graph, without a lookup per row. Into
-an empty local graph, graph/bulk_load.py (`veil graph load --bulk`) writes the same
-steps (`load_steps`, their `Shape` and `Columns` as data) by offline import instead.
+A delta of at most `atomic_rows` rows (graph config `load.atomic_rows`) is written as ONE
+transaction with the `Load` record and a new published version of the graph
+(graph/published.py): readers see all of it or none. A larger one is written in batches,
+each a managed transaction (`session.execute_write`, retried by the driver on transient
+errors), with the graph marked as loading meanwhile (graph/guard.py). A graph without
+veil nodes (the first load) is written with CREATE, in batches: the same graph, without a
+lookup per row. Into an empty local graph, graph/bulk_load.py (`veil graph load --bulk`)
+writes the same steps (`load_steps`, their `Shape` and `Columns` as data) by offline
+import instead.
 """
 
 from __future__ import annotations
@@ -26,6 +35,7 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from functools import partial
+from itertools import chain
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -34,25 +44,33 @@ import numpy as np
 import pandas as pd
 
 from config.progress import Progress, Update, silent
+from graph.delta import CONTROL_RELATIONSHIPS, Delta, plan_delta, row_digests
 from graph.facts import LEGAL_REPRESENTATIVE, ResolvedRun, resolve_run
-from graph.guard import begin_load, finish_load, graph_writer
+from graph.guard import begin_load, finish_load, finished, graph_writer, unfinished_load
+from graph.published import bump
 from graph.schema import init_schema
 
 log = logging.getLogger(__name__)
 
 BATCH_SIZE = 5_000
+#: The largest write done as one transaction (config/graph.py `load.atomic_rows`).
+ATOMIC_ROWS = 250_000
 T = TypeVar("T")
 
 
 @dataclass
 class LoadSummary:
-    """What a load did; `rows` counts the node and relationship rows sent; `stages` are the
-    seconds of a bulk import's stages (graph/bulk_load.py)."""
+    """What a load did; `rows` counts the node and relationship rows sent (written or
+    deleted), `unchanged` the run's rows the graph already held as they are; `atomic`: the
+    whole load was one transaction; `stages` are the seconds of a bulk import's stages
+    (graph/bulk_load.py)."""
 
     run_dir: str
     load_id: str
     mode: str = ""
+    atomic: bool = False
     rows: int = 0
+    unchanged: int = 0
     seconds: float = 0.0
     counters: dict[str, int] = field(default_factory=dict)
     stale_deleted: dict[str, int] = field(default_factory=dict)
@@ -70,7 +88,9 @@ class LoadSummary:
             "run_dir": self.run_dir,
             "load_id": self.load_id,
             "mode": self.mode,
+            "atomic": self.atomic,
             "rows": self.rows,
+            "unchanged": self.unchanged,
             "seconds": round(self.seconds, 3),
             "rows_per_second": round(self.rows_per_second, 1),
             "counters": self.counters,
@@ -125,8 +145,7 @@ STAMPED_RELATIONSHIPS = (
     "NAMES",
     "LISTS",
     "ISSUED_TO",
-    "CONTROLS",
-    "BENEFICIAL_OWNER_OF",
+    *CONTROL_RELATIONSHIPS,
 )
 STAMPED_NODES = ("Punishment", "ListEntry", "Licence", "Person", "Company")
 
@@ -138,18 +157,22 @@ def load_run(
     batch_size: int = BATCH_SIZE,
     progress: Progress = silent,
     secret: bytes | None = None,
+    atomic_rows: int = ATOMIC_ROWS,
 ) -> LoadSummary:
     """Resolve `run_dir` and write it; returns counts and speed. `secret` keys the records
     whose key holds a resident ID (graph.facts.resolve_run; default: VEIL_ID_SECRET's).
 
-    Into a graph without veil nodes (no Person, Company, Punishment, ListEntry or
-    Licence) every node and relationship is CREATEd: the same graph MERGE would build
-    (rows that MERGE would fold into one, the last winning, are folded first), without
-    looking each one up, and with nothing stale to delete.
+    Into a graph with veil nodes, only the delta is written (graph/delta.py): as one
+    transaction when it has at most `atomic_rows` rows, else in batches with a warning.
+    Into a graph without (no Person, Company, Punishment, ListEntry or Licence) every
+    node and relationship is CREATEd in batches: the same graph MERGE would build (rows
+    that MERGE would fold into one, the last winning, are folded first), without looking
+    each one up.
 
-    The load holds the graph's writer lock and marks the graph as loading until its stale
-    sweep is done (graph/guard.py): a load that fails part-way leaves the graph marked
-    unfinished, and running it again completes it."""
+    The load holds the graph's writer lock; a batched load marks the graph as loading
+    until its stale rows are deleted (graph/guard.py): one that fails part-way leaves the
+    graph marked unfinished, and running it again completes it. An atomic load that fails
+    changes nothing."""
     started = time.perf_counter()
     resolved = resolve_run(Path(run_dir), secret)
     init_schema(driver, database)
@@ -159,38 +182,109 @@ def load_run(
         resolved=resolved.counts(),
         unresolved_slots=resolved.unresolved,
     )
-    command = f"veil graph load --run {Path(run_dir).resolve()}"
+    run = str(Path(run_dir).resolve())
     with (
-        graph_writer(driver, command, database),
+        graph_writer(driver, f"veil graph load --run {run}", database),
         driver.session(database=database) as session,
     ):
-        summary.replaced_unfinished = begin_load(
-            session, resolved.load_id, str(Path(run_dir).resolve())
-        )
         create = session.execute_read(_without_veil_nodes)
         summary.mode = "create" if create else "merge"
         steps = list(load_steps(resolved, create))
-        log.info(
-            "loading %s into Neo4j (%s mode): %d rows in %d steps",
-            run_dir,
-            summary.mode,
-            sum(len(step.frame) for step in steps),
-            len(steps),
-        )
-        summary.counters, summary.rows = _write_all(
-            session,
-            _ahead(_batches(steps, batch_size)),
-            sum(len(step.frame) for step in steps),
-            progress,
-            {},
-        )
-        if not create:
-            summary.stale_deleted = _delete_stale(session, resolved.load_id)
-        session.execute_write(record_load, resolved, summary)
-        finish_load(session, resolved.load_id)
+        if create:
+            summary.replaced_unfinished = begin_load(session, resolved.load_id, run, "create")
+            log.info(
+                "loading %s into an empty graph: %d rows in %d steps",
+                run_dir,
+                sum(len(step.frame) for step in steps),
+                len(steps),
+            )
+            summary.counters, summary.rows = _write_all(
+                session,
+                _ahead(_batches(steps, batch_size)),
+                sum(len(step.frame) for step in steps),
+                progress,
+                {},
+            )
+            session.execute_write(record_load, resolved, summary)
+            finish_load(session, resolved.load_id)
+        else:
+            summary.replaced_unfinished = unfinished_load(driver, database)
+            delta = plan_delta(session, steps, resolved.load_id)
+            summary.unchanged, summary.stale_deleted = delta.unchanged, delta.stale
+            summary.atomic = delta.rows <= atomic_rows
+            log.info(
+                "loading %s into Neo4j: a delta of %d rows (%d unchanged), %s",
+                run_dir,
+                delta.rows,
+                delta.unchanged,
+                "in one transaction" if summary.atomic else f"in batches of {batch_size}",
+            )
+            if summary.atomic:
+                summary.counters, summary.rows = session.execute_write(
+                    _write_atomically, delta, resolved, summary, batch_size, progress
+                )
+            else:
+                log.warning(
+                    "the load's delta (%d rows) exceeds load.atomic_rows (%d): writing it in "
+                    "batches; until it finishes, readers may see a mix of the previous load "
+                    "and this one (API answers carry X-Veil-Graph-Warning)",
+                    delta.rows,
+                    atomic_rows,
+                )
+                summary.replaced_unfinished = begin_load(session, resolved.load_id, run)
+                summary.counters, summary.rows = _write_batched(
+                    session, delta, resolved.load_id, batch_size, progress
+                )
+                session.execute_write(record_load, resolved, summary)
+                finish_load(session, resolved.load_id)
     summary.seconds = time.perf_counter() - started
     log.info("graph loaded in %.1f s: %s", summary.seconds, summary.counters)
     return summary
+
+
+def _write_atomically(
+    tx: neo4j.ManagedTransaction,
+    delta: Delta,
+    resolved: ResolvedRun,
+    summary: LoadSummary,
+    batch_size: int,
+    progress: Progress,
+) -> tuple[dict[str, int], int]:
+    """The whole delta, the `Load` record and a new published version, in `tx`. A delta of
+    0 rows into a finished graph (the same run again) publishes no new version."""
+    if delta.rows or summary.replaced_unfinished:
+        bump(tx)
+    batches = chain(_ahead(_batches(delta.writes, batch_size)), _slices(delta.deletes, batch_size))
+    counters, done = _write_all(tx, batches, delta.rows, progress, {})
+    for rel_type in CONTROL_RELATIONSHIPS:
+        query = f"MATCH ()-[r:{rel_type}]->() WHERE r.load <> $load DELETE r"
+        add_counters(counters, counters_of(tx.run(query, load=resolved.load_id).consume().counters))
+    record_load(tx, resolved, summary)
+    finished(tx, resolved.load_id)
+    return counters, done + delta.control_stale
+
+
+def _write_batched(
+    session: neo4j.Session, delta: Delta, load_id: str, batch_size: int, progress: Progress
+) -> tuple[dict[str, int], int]:
+    """The delta a transaction per batch: writes, then deletes, then stale control results."""
+    batches = chain(_ahead(_batches(delta.writes, batch_size)), _slices(delta.deletes, batch_size))
+    counters, done = _write_all(session, batches, delta.rows, progress, {})
+    for rel_type in CONTROL_RELATIONSHIPS:
+        query = (
+            f"MATCH ()-[r:{rel_type}]->() WHERE r.load <> $load "
+            "CALL (r) { DELETE r } IN TRANSACTIONS OF 10000 ROWS"
+        )
+        add_counters(counters, counters_of(session.run(query, load=load_id).consume().counters))
+    return counters, done + delta.control_stale
+
+
+def _slices(
+    steps: list[tuple[str, str, list[dict[str, Any]]]], batch_size: int
+) -> Iterator[tuple[str, str, list[dict[str, Any]]]]:
+    for name, query, rows in steps:
+        for start in range(0, len(rows), batch_size):
+            yield name, query, rows[start : start + batch_size]
 
 
 def _without_veil_nodes(tx: neo4j.ManagedTransaction) -> bool:
@@ -202,42 +296,45 @@ def _without_veil_nodes(tx: neo4j.ManagedTransaction) -> bool:
 
 
 def write_batches(
-    session: neo4j.Session,
+    target: neo4j.Session | neo4j.ManagedTransaction,
     steps: list[tuple[str, str, list[dict[str, Any]]]],
     batch_size: int,
     progress: Progress = silent,
     **params: Any,
 ) -> tuple[dict[str, int], int]:
-    """Run each (name, query, rows) step over its rows in batches, one managed transaction
-    per batch (`params` go to every batch); returns the summed counters and rows sent."""
-    batches = (
-        (name, query, rows[start : start + batch_size])
-        for name, query, rows in steps
-        for start in range(0, len(rows), batch_size)
-    )
+    """Run each (name, query, rows) step over its rows in batches (`params` go to every
+    batch): one managed transaction per batch when `target` is a session, all in it when it
+    is a transaction. Returns the summed counters and rows sent."""
     total = sum(len(rows) for _, _, rows in steps)
-    return _write_all(session, batches, total, progress, params)
+    return _write_all(target, _slices(steps, batch_size), total, progress, params)
 
 
 def _write_all(
-    session: neo4j.Session,
+    target: neo4j.Session | neo4j.ManagedTransaction,
     batches: Iterable[tuple[str, str, list[dict[str, Any]]]],
     total: int,
     progress: Progress,
     params: dict[str, Any],
 ) -> tuple[dict[str, int], int]:
-    """Write (name, query, rows) batches in order; returns the summed counters and rows."""
+    """Write (name, query, rows) batches in order (see `write_batches`); returns the summed
+    counters and rows."""
     counters: dict[str, int] = {}
     done = 0
     for name, query, batch in batches:
-        add_counters(counters, session.execute_write(_write, query, batch, params))
+        if isinstance(target, neo4j.Session):
+            add_counters(counters, target.execute_write(_write, query, batch, params))
+        else:
+            add_counters(counters, _write(target, query, batch, params))
         done += len(batch)
         progress(Update(stage=name, done=done, total=total, unit="rows"))
     return counters, done
 
 
 def _write(
-    tx: neo4j.ManagedTransaction, query: str, rows: list[dict[str, Any]], params: dict[str, Any]
+    tx: neo4j.ManagedTransaction,
+    query: str,
+    rows: list[dict[str, Any]],
+    params: dict[str, Any],
 ) -> dict[str, int]:
     result = tx.run(query, rows=rows, **params)
     return counters_of(result.consume().counters)
@@ -256,26 +353,6 @@ def counters_of(c: neo4j.SummaryCounters) -> dict[str, int]:
 def add_counters(total: dict[str, int], more: dict[str, int]) -> None:
     for key, value in more.items():
         total[key] = total.get(key, 0) + value
-
-
-def _delete_stale(session: neo4j.Session, load_id: str) -> dict[str, int]:
-    """Remove what the current run no longer states (see the module docstring)."""
-    deleted: dict[str, int] = {}
-    for rel_type in STAMPED_RELATIONSHIPS:
-        query = (
-            f"MATCH ()-[r:{rel_type}]->() WHERE r.load <> $load "
-            "CALL (r) { DELETE r } IN TRANSACTIONS OF 10000 ROWS"
-        )
-        deleted[rel_type] = (
-            session.run(query, load=load_id).consume().counters.relationships_deleted
-        )
-    for label in STAMPED_NODES:
-        query = (
-            f"MATCH (n:{label}) WHERE n.load <> $load "
-            "CALL (n) { DETACH DELETE n } IN TRANSACTIONS OF 10000 ROWS"
-        )
-        deleted[label] = session.run(query, load=load_id).consume().counters.nodes_deleted
-    return {k: v for k, v in deleted.items() if v}
 
 
 def record_load(tx: neo4j.ManagedTransaction, resolved: ResolvedRun, summary: LoadSummary) -> None:
@@ -317,8 +394,8 @@ class Shape:
 @dataclass(frozen=True)
 class Columns:
     """A step's rows as columns: `props` are the properties `SET += props` stores (None:
-    absent); a relationship also has its ends and its `key` (stored too: the relationship
-    pattern sets it)."""
+    absent; `digest` among them); a relationship also has its ends and its `key` (stored
+    too: the relationship pattern sets it)."""
 
     props: pd.DataFrame
     start: pd.Series | None = None
@@ -340,6 +417,20 @@ class Step:
     @property
     def query(self) -> str:
         return self.shape.query(self.create)
+
+    def restricted(self, positions: list[int]) -> Step:
+        """The step over the rows at `positions` of its frame only."""
+        return Step(self.name, self.shape, self.create, self.frame.iloc[positions], self.columns)
+
+    def identities(self) -> tuple[list[Any], list[str]]:
+        """The identity (a node's key; a relationship's start, end and key) and digest of
+        each row, in order."""
+        c = self.columns(self.frame)
+        digests = plain_values(c.props["digest"])
+        if c.start is None or c.end is None or c.key is None:
+            return plain_values(c.props[self.shape.key]), digests
+        ends = zip(plain_values(c.start), plain_values(c.end), plain_values(c.key), strict=True)
+        return list(ends), digests
 
     def rows(self, frame: pd.DataFrame) -> list[dict[str, Any]]:
         c = self.columns(frame)
@@ -405,9 +496,10 @@ def _ahead(items: Iterator[T], depth: int = 2) -> Iterator[T]:
 
 
 def load_steps(r: ResolvedRun, create: bool) -> Iterator[Step]:
-    """The steps in dependency order: nodes before relationships. For CREATE, rows that
-    MERGE would fold into one node or relationship (same key and endpoints) are folded
-    first, the last row winning as under MERGE ... SET +=."""
+    """The steps in dependency order: nodes before relationships. Rows that MERGE would fold
+    into one node or relationship (same key and endpoints) are folded first, the last row
+    winning as under MERGE ... SET +=: CREATE needs it, and a delta compares one row per
+    node or relationship with the graph."""
     load = r.load_id
 
     def step(
@@ -417,9 +509,7 @@ def load_steps(r: ResolvedRun, create: bool) -> Iterator[Step]:
         columns: Callable[[pd.DataFrame], Columns],
         unique: list[str],
     ) -> Step:
-        if create:
-            frame = frame.drop_duplicates(unique, keep="last")
-        return Step(name, shape, create, frame, columns)
+        return Step(name, shape, create, frame.drop_duplicates(unique, keep="last"), columns)
 
     def nodes(name: str, label: str, frame: pd.DataFrame, key: str = "entity_id") -> Step:
         columns = partial(_node_columns, load=load)
@@ -520,25 +610,34 @@ def load_steps(r: ResolvedRun, create: bool) -> Iterator[Step]:
         )
 
 
+def _digested(props: pd.DataFrame, load: str, *ends: pd.Series) -> pd.DataFrame:
+    """`props` with their digest (of them and of `ends`, graph/delta.py) and the stamp."""
+    names = [*map(str, props.columns), *(f"@{i}" for i in range(len(ends)))]
+    values = [plain_values(props[c]) for c in props.columns] + [plain_values(e) for e in ends]
+    return props.assign(digest=row_digests(names, values), load=load)
+
+
 def _node_columns(frame: pd.DataFrame, load: str) -> Columns:
-    return Columns(frame.assign(load=load))
+    return Columns(_digested(frame, load))
 
 
 def _fact_columns(frame: pd.DataFrame, start: str, end: str, load: str) -> Columns:
     """Facts: the frame's columns but the endpoints are the properties."""
-    props = frame.drop(columns=[start, end]).assign(load=load)
+    props = _digested(frame.drop(columns=[start, end]), load, frame[start], frame[end])
     return Columns(props, frame[start], frame[end], frame["key"])
 
 
 def _provenance_columns(frame: pd.DataFrame, end: str, load: str) -> Columns:
-    props = frame[["source", "record_id"]].assign(load=load)
     key = frame["key"] + ":" + frame[end]
+    props = _digested(frame[["source", "record_id"]], load, frame["key"], frame[end], key)
     return Columns(props, frame["key"], frame[end], key)
 
 
 def _named_columns(frame: pd.DataFrame, load: str) -> Columns:
-    props = frame[["slot", "source", "record_id"]].assign(load=load)
     key = frame["record_key"] + ":" + frame["slot"]
+    props = _digested(
+        frame[["slot", "source", "record_id"]], load, frame["record_key"], frame["person_id"], key
+    )
     return Columns(props, frame["record_key"], frame["person_id"], key)
 
 

@@ -10,15 +10,17 @@ References: a company by entity ID (`C...`), USCC or name (current, other or for
 person by entity ID (`P...`) or name, optionally narrowed by a partial resident ID
 (`110101********123X`, `110101*`, `*123X`). Several matches raise `Ambiguous` with the
 candidates; none raises `NotFound`.
+
+Each answer is read in one read transaction through `graph.published.read_whole`, so it is
+computed from one published state of the graph, never half of a load, control run or sweep.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date
-from typing import Any, Literal, TypeVar
+from typing import Any, Literal
 
 import neo4j
 
@@ -46,13 +48,13 @@ from graph.control.one_company import CompanyControl, company_control
 from graph.control.paths import HoldingPath as FoundPath
 from graph.control.paths import PathFinder
 from graph.in_force import IN_FORCE
+from graph.published import read_whole
 from graph.values import native
 from loaders.identifiers import display_mask
 
 COMPANY_ID = re.compile(r"^C[0-9a-f]{12}$")
 PERSON_ID = re.compile(r"^P[0-9a-f]{12}$")
 USCC = re.compile(r"^[0-9A-HJ-NPQRTUWXY]{2}\d{6}[0-9A-HJ-NPQRTUWXY]{10}$")
-T = TypeVar("T")
 
 _COMPANY_FIELDS = (
     "c {.entity_id, .name, .uscc, .names, .former_names, .industry_code, .region_code, "
@@ -67,22 +69,8 @@ _PERSON_OR_COMPANY = (
 )
 
 
-def _read(driver: neo4j.Driver, query: str, database: str, **params: Any) -> list[dict[str, Any]]:
-    records, _, _ = driver.execute_query(
-        query, parameters_=params, database_=database, routing_=neo4j.RoutingControl.READ
-    )
-    return [native(r.data()) for r in records]
-
-
 def _rows(tx: neo4j.ManagedTransaction, query: str, **params: Any) -> list[dict[str, Any]]:
     return [native(r.data()) for r in tx.run(query, **params)]
-
-
-def _in_read(driver: neo4j.Driver, database: str, work: Callable[..., T], *args: Any) -> T:
-    """`work(tx, *args)` in one read transaction: its queries share one BEGIN and COMMIT
-    instead of one auto-managed transaction (and session) each."""
-    with driver.session(database=database, default_access_mode=neo4j.READ_ACCESS) as session:
-        return session.execute_read(work, *args)
 
 
 def resolve_company(driver: neo4j.Driver, reference: str, database: str = "neo4j") -> str:
@@ -92,7 +80,7 @@ def resolve_company(driver: neo4j.Driver, reference: str, database: str = "neo4j
 
 def find_company(driver: neo4j.Driver, reference: str, database: str = "neo4j") -> Company:
     """The company `reference` names, with its properties (`_COMPANY_FIELDS`)."""
-    return _in_read(driver, database, _find_company, reference)
+    return read_whole(driver, database, _find_company, reference)
 
 
 def _unique_key(reference: str) -> tuple[str, str] | None:
@@ -207,18 +195,21 @@ def search_companies(
     def bars(values: tuple[str, ...]) -> list[str]:  # keys are stored between bars
         return [f"|{v}|" for v in values if v and "|" not in v]
 
-    rows = _read(
+    rows = read_whole(
         driver,
-        _SEARCH,
         database,
-        code=search.code,
-        keys=bars(search.keys),
-        sounds=bars(search.sounds),
-        fragments=[f for f in search.fragments if f and "|" not in f],
-        regions=None if scope is None else list(scope.regions),
-        industries=[] if scope is None else [i.upper() for i in scope.industries],
-        skip=(page - 1) * per_page,
-        limit=per_page,
+        lambda tx: _rows(
+            tx,
+            _SEARCH,
+            code=search.code,
+            keys=bars(search.keys),
+            sounds=bars(search.sounds),
+            fragments=[f for f in search.fragments if f and "|" not in f],
+            regions=None if scope is None else list(scope.regions),
+            industries=[] if scope is None else [i.upper() for i in scope.industries],
+            skip=(page - 1) * per_page,
+            limit=per_page,
+        ),
     )
     hits = [
         CompanyHit(match=_MATCHES[r["rank"]], company=Company.model_validate(r["c"]))
@@ -232,6 +223,10 @@ def resolve_person(
     driver: neo4j.Driver, reference: str, id_hint: str | None = None, database: str = "neo4j"
 ) -> str:
     """The entity ID of the person `reference` names, narrowed by a partial ID if given."""
+    return read_whole(driver, database, _resolve_person, reference, id_hint)
+
+
+def _resolve_person(tx: neo4j.ManagedTransaction, reference: str, id_hint: str | None) -> str:
     reference = reference.strip()
     if PERSON_ID.match(reference):
         query = "MATCH (p:Person {entity_id: $ref}) RETURN " + _PERSON_FIELDS + " AS p"
@@ -241,7 +236,7 @@ def resolve_person(
             + _PERSON_FIELDS
             + " AS p LIMIT 500"
         )
-    found = [r["p"] for r in _read(driver, query, database, ref=reference)]
+    found = [r["p"] for r in _rows(tx, query, ref=reference)]
     if id_hint:
         found = [p for p in found if _id_compatible(p.get("id_masks") or [], id_hint)]
     if not found:
@@ -310,7 +305,7 @@ def controls(
     officers, shareholders, beneficial owners with paths, the actual controller (or why
     there is none), and the punishments and list entries on the company and on every person
     above, each with `on` (entity ID) and `via` (how it names them)."""
-    return _in_read(driver, database, _controls, reference, settings, as_of or date.today())
+    return read_whole(driver, database, _controls, reference, settings, as_of or date.today())
 
 
 def _controls(
@@ -521,19 +516,19 @@ _RECORDS_ON = (
 )
 
 
-def punishments_on(
-    driver: neo4j.Driver, entity_ids: list[str], as_of: date | None, database: str = "neo4j"
+def _punishments_on(
+    tx: neo4j.ManagedTransaction, entity_ids: list[str], as_of: date | None
 ) -> list[Punishment]:
     """Punishments imposed on, or naming, any of `entity_ids` (decided by `as_of`)."""
-    rows = _read(driver, _PUNISHMENTS_ON, database, ids=entity_ids, as_of=as_of)
+    rows = _rows(tx, _PUNISHMENTS_ON, ids=entity_ids, as_of=as_of)
     return [Punishment.model_validate(r) for r in rows]
 
 
-def list_entries_on(
-    driver: neo4j.Driver, entity_ids: list[str], as_of: date | None, database: str = "neo4j"
+def _list_entries_on(
+    tx: neo4j.ManagedTransaction, entity_ids: list[str], as_of: date | None
 ) -> list[ListEntry]:
     """List entries of, or naming, any of `entity_ids`, with whether listed on `as_of`."""
-    rows = _read(driver, _LIST_ENTRIES_ON, database, ids=entity_ids, as_of=as_of)
+    rows = _rows(tx, _LIST_ENTRIES_ON, ids=entity_ids, as_of=as_of)
     return [ListEntry.model_validate(r) for r in rows]
 
 
@@ -544,50 +539,49 @@ def footprint(
     tenures, holdings, control and beneficial ownership (`graph control`'s results),
     companies reached through holding companies, and the punishments and list entries on
     the person and on every company of the footprint."""
-    person_id = resolve_person(driver, reference, id_hint, database)
-    person = _read(
-        driver,
+    return read_whole(driver, database, _footprint, reference, id_hint)
+
+
+def _footprint(tx: neo4j.ManagedTransaction, reference: str, id_hint: str | None) -> Footprint:
+    person_id = _resolve_person(tx, reference, id_hint)
+    person = _rows(
+        tx,
         "MATCH (p:Person {entity_id: $id}) RETURN "
         + _PERSON_FIELDS
         + " AS p, p.sources AS sources",
-        database,
         id=person_id,
     )[0]
-    roles = _read(
-        driver,
+    roles = _rows(
+        tx,
         "MATCH (p:Person {entity_id: $id})-[r:LEGAL_REPRESENTATIVE_OF|OFFICER_OF]->(c) "
         "RETURN c.entity_id AS entity_id, c.name AS name, c.uscc AS uscc, "
         "coalesce(r.role, 'legal_rep') AS role, r.valid_from AS valid_from, "
         "r.valid_to AS valid_to, r.sources AS sources, r.record_ids AS record_ids "
         "ORDER BY valid_from, name, role",
-        database,
         id=person_id,
     )
-    holdings = _read(
-        driver,
+    holdings = _rows(
+        tx,
         "MATCH (p:Person {entity_id: $id})-[r:HOLDS_SHARES_IN]->(c) "
         "RETURN c.entity_id AS entity_id, c.name AS name, c.uscc AS uscc, r.ratio AS ratio, "
         "r.valid_from AS valid_from, r.valid_to AS valid_to, r.source AS source, "
         "r.record_id AS record_id ORDER BY valid_from, name",
-        database,
         id=person_id,
     )
-    controlled = _read(
-        driver,
+    controlled = _rows(
+        tx,
         "MATCH (p:Person {entity_id: $id})-[r:CONTROLS|BENEFICIAL_OWNER_OF]->(c) "
         "RETURN c.entity_id AS entity_id, c.name AS name, type(r) AS relation, "
         "r.share AS share, r.basis AS basis, r.as_of AS as_of, r.paths AS paths "
         "ORDER BY name, relation",
-        database,
         id=person_id,
     )
-    indirect = _read(
-        driver,
+    indirect = _rows(
+        tx,
         "MATCH (p:Person {entity_id: $id})-[:HOLDS_SHARES_IN]->(first:Company) "
         "MATCH path = (first)-[:HOLDS_SHARES_IN*1..8]->(c:Company) "
         "WITH c, min(length(path)) + 1 AS hops "
         "RETURN c.entity_id AS entity_id, c.name AS name, hops ORDER BY hops, name LIMIT 500",
-        database,
         id=person_id,
     )
     companies = {r["entity_id"] for r in roles + holdings + controlled + indirect}
@@ -599,8 +593,8 @@ def footprint(
             "holdings": holdings,
             "control": controlled,
             "indirect": indirect,
-            "punishments": punishments_on(driver, on, None, database),
-            "list_entries": list_entries_on(driver, on, None, database),
+            "punishments": _punishments_on(tx, on, None),
+            "list_entries": _list_entries_on(tx, on, None),
         }
     )
 
@@ -615,13 +609,19 @@ def related_party_risk(
     """Punishments and list entries on the companies within `hops` relationships of the
     company over holdings and control (either direction): the related companies that have
     any, each with its distance and the path to it."""
-    company_id = resolve_company(driver, reference, database)
     hops = int(hops)
     if not 1 <= hops <= 6:
         raise ValueError(f"hops must be 1..6, got {hops}")
+    return read_whole(driver, database, _related_party_risk, reference, hops, as_of)
+
+
+def _related_party_risk(
+    tx: neo4j.ManagedTransaction, reference: str, hops: int, as_of: date | None
+) -> RelatedPartyRisk:
+    company_id = _find_company(tx, reference).entity_id
     # Cypher takes no parameter in a path length; the bound is a checked integer.
-    related = _read(
-        driver,
+    related = _rows(
+        tx,
         "MATCH (c:Company {entity_id: $id}) "
         "MATCH path = (c)-[:HOLDS_SHARES_IN|CONTROLS|BENEFICIAL_OWNER_OF*1.."
         + str(hops)
@@ -630,12 +630,11 @@ def related_party_risk(
         "WITH other, collect(path)[0] AS path "
         "RETURN other.entity_id AS entity_id, other.name AS name, length(path) AS distance, "
         "[n IN nodes(path) | n.entity_id] AS path ORDER BY distance, name LIMIT 1000",
-        database,
         id=company_id,
     )
     ids = [r["entity_id"] for r in related]
-    punished = punishments_on(driver, ids, as_of, database)
-    listed = list_entries_on(driver, ids, as_of, database)
+    punished = _punishments_on(tx, ids, as_of)
+    listed = _list_entries_on(tx, ids, as_of)
     out = []
     for r in related:
         p = [x for x in punished if x.on == r["entity_id"]]
@@ -669,9 +668,13 @@ def notable_structures(driver: neo4j.Driver, database: str = "neo4j") -> dict[st
             "size(r.chain) DESC, id LIMIT 1"
         ),
     }
-    found = {}
-    for kind, query in queries.items():
-        rows = _read(driver, query, database)
-        if rows:
-            found[kind] = rows[0]["id"]
-    return found
+
+    def read(tx: neo4j.ManagedTransaction) -> dict[str, str]:
+        found = {}
+        for kind, query in queries.items():
+            rows = _rows(tx, query)
+            if rows:
+                found[kind] = rows[0]["id"]
+        return found
+
+    return read_whole(driver, database, read)

@@ -49,11 +49,19 @@ def run(
     json_output: bool = typer.Option(False, "--json"),
 ) -> None:
     rule_set = load_rules(rules)
-    settings = load_graph_config(config).control
+    graph_config = load_graph_config(config)
     day, first = parse_as_of(as_of), parse_as_of(since, "--since")
     with graph_driver(json_output) as (driver, database):
         with console.status("Evaluating the alert rules..."):
-            summary = sweep(driver, rule_set, settings, day, first, database)
+            summary = sweep(
+                driver,
+                rule_set,
+                graph_config.control,
+                day,
+                first,
+                database,
+                graph_config.load.atomic_rows,
+            )
         if json_output:
             print_json(sweep_counts(summary.as_dict()))
             return

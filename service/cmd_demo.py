@@ -126,15 +126,25 @@ def demo(
     with neo4j_faults(settings.uri, "the demo's graph steps"), open_driver(settings) as driver:
         with shown(disabled=json_output, one_line=True, width=30) as bar:
             loaded = load_graph(
-                driver, run_dir, settings.database, graph_config.load.batch_size, bar
+                driver,
+                run_dir,
+                settings.database,
+                graph_config.load.batch_size,
+                bar,
+                atomic_rows=graph_config.load.atomic_rows,
             )
-        control = run_control(driver, graph_config.control, as_of, settings.database)
+        atomic_rows = graph_config.load.atomic_rows
+        control = run_control(
+            driver, graph_config.control, as_of, settings.database, atomic_rows=atomic_rows
+        )
         notable = notable_structures(driver, settings.database)
         answers = {
             kind: controls(driver, company, graph_config.control, as_of, settings.database)
             for kind, company in notable.items()
         }
-        swept = sweep(driver, load_rules(), graph_config.control, as_of, None, settings.database)
+        swept = sweep(
+            driver, load_rules(), graph_config.control, as_of, None, settings.database, atomic_rows
+        )
         alerts = list_alerts(driver, database=settings.database)
     export([printed(a) for a in alerts], out / "alerts.jsonl")
     export([printed(a) for a in alerts], out / "alerts.csv")

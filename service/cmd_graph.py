@@ -98,7 +98,14 @@ def load(
             graph_driver(json_output) as (driver, database),
             shown(json_output, one_line=True, width=30) as bar,
         ):
-            summary = load_run(driver, run, database, settings.load.batch_size, bar)
+            summary = load_run(
+                driver,
+                run,
+                database,
+                settings.load.batch_size,
+                bar,
+                atomic_rows=settings.load.atomic_rows,
+            )
     if json_output:
         print_json(summary.as_dict())
         return
@@ -114,6 +121,21 @@ def load(
         f"rows/s): {c.get('nodes_created', 0):,} nodes and "
         f"{c.get('relationships_created', 0):,} relationships created"
     )
+    if summary.mode == "merge":
+        console.print(
+            f"{summary.unchanged:,} rows unchanged; the delta written "
+            + ("in one transaction (atomic: true)" if summary.atomic else "in batches")
+        )
+    if not summary.atomic and summary.mode in ("merge", "create"):
+        err_console.print(
+            "atomic: false: the load was written in batches"
+            + (
+                " (its delta exceeds load.atomic_rows), so readers may have seen a mix of "
+                "the previous load and this one while it ran"
+                if summary.mode == "merge"
+                else " (the first load of an empty graph: readers were told it was loading)"
+            )
+        )
     if summary.stale_deleted:
         gone = ", ".join(f"{k} {v:,}" for k, v in summary.stale_deleted.items())
         console.print(f"no longer stated by this run, deleted: {gone}")
@@ -152,15 +174,16 @@ def control(
     config: Path | None = typer.Option(None, "--config", help=CONFIG_HELP),
     json_output: bool = typer.Option(False, "--json"),
 ) -> None:
-    settings = load_graph_config(config).control
+    graph_config = load_graph_config(config)
+    settings, atomic_rows = graph_config.control, graph_config.load.atomic_rows
     day = parse_as_of(as_of)
     with graph_driver(json_output) as (driver, database):
         if company:
             company_id = resolve_company(driver, company, database)
-            summary = control_one(driver, company_id, settings, day, database)
+            summary = control_one(driver, company_id, settings, day, database, atomic_rows)
         else:
             with shown(json_output, one_line=True, width=30) as bar:
-                summary = run_control(driver, settings, day, database, bar)
+                summary = run_control(driver, settings, day, database, bar, atomic_rows)
     if json_output:
         print_json(summary.as_dict())
         return

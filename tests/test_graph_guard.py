@@ -1,5 +1,6 @@
 """One writer at a time and a graph that knows whether its last load finished, against the
-session's real Neo4j: concurrent loads, a sweep during a load, a load killed part-way."""
+session's real Neo4j: concurrent loads, a sweep during a load, a load killed part-way (in
+batches: `atomic_rows=0`; an atomic load killed changes nothing, tests/test_graph_atomic.py)."""
 
 from __future__ import annotations
 
@@ -174,8 +175,8 @@ def test_a_load_killed_part_way_is_marked_and_the_rerun_equals_a_clean_load(
 ) -> None:
     _wipe(neo4j_driver)
     old = _world("K", 1_500).write(tmp_path / "old")
-    new_world = _world("K", 1_500)
-    new_world.company("extra", "K新设食品有限公司")
+    new_world = _world("L", 1_500)  # every row differs: a delta as large as the run
+    new_world.company("extra", "L新设食品有限公司")
     new = new_world.write(tmp_path / "new")
     load_run(neo4j_driver, new)
     clean = _dump(neo4j_driver)
@@ -192,7 +193,7 @@ def test_a_load_killed_part_way_is_marked_and_the_rerun_equals_a_clean_load(
         "import sys; from pathlib import Path; from graph.server.connection import neo4j_settings, "
         "open_driver; from graph.load import load_run\n"
         "with open_driver(neo4j_settings()) as d:\n"
-        "    load_run(d, Path(sys.argv[1]), batch_size=20, "
+        "    load_run(d, Path(sys.argv[1]), batch_size=20, atomic_rows=0, "
         "progress=lambda update: print(update.done, flush=True))\n"
     )
     child = subprocess.Popen(
@@ -253,8 +254,8 @@ def test_neo4j_killed_mid_load_is_an_error_and_the_rerun_equals_a_clean_load(
     from graph.server.local import ServerConfig, start
 
     old = _world("N", 1_500).write(tmp_path / "old")
-    new_world = _world("N", 1_500)
-    new_world.company("extra", "N新设食品有限公司")
+    new_world = _world("M", 1_500)  # every row differs: a delta as large as the run
+    new_world.company("extra", "M新设食品有限公司")
     new = new_world.write(tmp_path / "new")
     config = ServerConfig(
         data_dir=tmp_path / "neo4j", port=free_port, heap="512m", pagecache="64m", tx_max="256m"
@@ -276,7 +277,7 @@ def test_neo4j_killed_mid_load_is_an_error_and_the_rerun_equals_a_clean_load(
                 pytest.raises(VeilError) as err,
                 neo4j_faults(server.uri, "loading the graph"),
             ):
-                load_run(driver, new, batch_size=20, progress=progress)
+                load_run(driver, new, batch_size=20, progress=progress, atomic_rows=0)
             assert killed and killed[0] >= 1
             assert server.uri in str(err.value) and "run the same command again" in str(err.value)
         server = start(config, watch_stdin=True)  # recovers the store after the crash

@@ -15,13 +15,15 @@ from pathlib import Path
 
 from anyio import to_thread
 from fastapi import FastAPI
+from fastapi.responses import JSONResponse, Response
 
 from config.errors import VeilError
 from config.graph import load_graph_config
 from config.settings import environment
+from graph.published import first_load_error, read_state
 from graph.server.connection import Neo4jSettings, neo4j_settings, open_driver
 from service.api import alerts, companies, errors, page, screen
-from service.api.common import KEY_HEADER, Graph
+from service.api.common import KEY_HEADER, WARNING_HEADER, Graph
 from service.api.errors import ScreeningUnavailable
 from service.api.screen import ScreeningState
 
@@ -75,19 +77,34 @@ def _health(app: FastAPI) -> None:
 
     @app.get(
         "/readyz",
-        summary="Neo4j answers, and the screening models are loaded",
+        summary="Neo4j answers, the graph is loaded, and the screening models are loaded",
+        description="503 `graph_loading` while the graph's first load runs; "
+        "`graph_warning` while a write too large for one transaction lands in batches "
+        "(answers may then mix two states of the graph and carry X-Veil-Graph-Warning).",
         responses={503: errors.RESPONSES[503]},
     )
-    def readyz() -> dict[str, str | int | float]:
+    def readyz() -> Response:
         graph: Graph = app.state.graph
         with graph.answering("checking it is ready"):
-            graph.driver.verify_connectivity()
+            published = read_state(graph.driver, graph.database)
+        if published.creating:
+            raise first_load_error()
+        warning = published.warning
+        headers = {WARNING_HEADER: warning} if warning else None
+        extra = {"graph_warning": warning} if warning else {}
         screening: ScreeningState = app.state.screening
-        ready = screening.load()
-        stale = screening.stale()
-        if stale:
-            raise ScreeningUnavailable(f"screening is out of date: {stale}")
-        return {
+        try:
+            ready = screening.load()
+            stale = screening.stale()
+            if stale:
+                raise ScreeningUnavailable(f"screening is out of date: {stale}")
+        except VeilError as err:
+            if not warning:
+                raise
+            status, code = errors.status_of(err)
+            body = errors.error_body(code, str(err), **extra)
+            return JSONResponse(body, status_code=status, headers=headers)
+        body = {
             "status": "ready",
             "neo4j": graph.settings.uri,
             "screening_run": str(ready.screener.run_dir),
@@ -95,4 +112,7 @@ def _health(app: FastAPI) -> None:
             "screening_built_seconds": ready.screener.seconds,
             "standing_triggers": ready.standings.triggers,
             "standings_read_seconds": ready.standings.seconds,
+            "graph_version": published.version,
+            **extra,
         }
+        return JSONResponse(body, headers=headers)

@@ -26,6 +26,7 @@ from config.errors import Ambiguous, NotFound
 from config.graph import Control
 from graph.answers import Company
 from graph.guard import neo4j_faults
+from graph.published import observed
 from graph.queries import Scope, find_company
 from graph.server.connection import Neo4jSettings
 from service import audit, keys
@@ -33,6 +34,8 @@ from service.api import errors
 from service.keys import Action, Principal
 
 KEY_HEADER = "X-Veil-Key"
+#: Sent with an answer read while a write too large for one transaction was landing.
+WARNING_HEADER = "X-Veil-Graph-Warning"
 #: What a scoped key is told about a company it may not see, whether or not it exists.
 OUT_OF_SCOPE = "this company is outside your key's regions and industries, or unknown"
 
@@ -95,8 +98,17 @@ async def caller(
 def answered(answer: BaseModel) -> Response:
     """A typed answer as its JSON, serialised once by pydantic. Returned as a model, FastAPI
     would validate it again (in another thread-pool hop, for a plain-function endpoint)
-    before serialising it; the route's `response_model` still documents it in OpenAPI."""
-    return Response(answer.model_dump_json(by_alias=True), media_type="application/json")
+    before serialising it; the route's `response_model` still documents it in OpenAPI.
+
+    When the graph state the answer was read from (graph.published.observed: this
+    request's last whole read) says a write was landing in batches, the answer carries
+    WARNING_HEADER with why it may mix two states."""
+    seen = observed()
+    warning = None if seen is None else seen.warning
+    headers = {WARNING_HEADER: warning} if warning else None
+    return Response(
+        answer.model_dump_json(by_alias=True), media_type="application/json", headers=headers
+    )
 
 
 Caller = Annotated[Principal, Depends(caller)]

@@ -18,6 +18,7 @@ from starlette.exceptions import HTTPException
 
 from config.errors import Ambiguous, InputError, NotFound, VeilError
 from graph.guard import GraphUnavailable
+from graph.published import GraphChanging, GraphLoading
 
 log = logging.getLogger(__name__)
 
@@ -33,6 +34,8 @@ STATUSES: tuple[tuple[type[VeilError], int, str], ...] = (
     (Ambiguous, 409, "ambiguous"),
     (InputError, 400, "bad_input"),
     (GraphUnavailable, 503, "graph_unavailable"),
+    (GraphLoading, 503, "graph_loading"),
+    (GraphChanging, 503, "graph_changing"),
     (ScreeningUnavailable, 503, "screening_unavailable"),
 )
 #: The codes of plain HTTP errors (the key check's 401 and 403, an unknown route's 404).
@@ -50,6 +53,11 @@ class ErrorDetail(BaseModel):
     message: str = Field(description="what went wrong and what to do about it, for a person")
     candidates: list[dict[str, Any]] | None = Field(
         None, description="with `ambiguous`: the things the reference could mean"
+    )
+    graph_warning: str | None = Field(
+        None,
+        description="with /readyz: a write too large for one transaction is landing in "
+        "batches, so answers may mix two states of the graph",
     )
 
 
@@ -71,7 +79,10 @@ RESPONSES: dict[int | str, dict[str, Any]] = {
     404: _documented("nothing has this reference"),
     409: _documented("the reference names several things: pick one of `candidates`"),
     422: _documented("a parameter or the body is malformed"),
-    503: _documented("Neo4j does not answer; ask again when it is back"),
+    503: _documented(
+        "Neo4j does not answer (graph_unavailable), the graph's first load is running "
+        "(graph_loading) or writes kept landing under the read (graph_changing): ask again"
+    ),
 }
 
 

@@ -1,0 +1,152 @@
+"""The graph's published version: readers answer from one state of the graph, never a mix.
+
+Neo4j reads at read-committed isolation: a read transaction of several statements sees
+what other transactions commit between its statements. Every atomic write (a load's
+delta, a control run, a sweep: one transaction each) therefore bumps `version` on the
+`:GraphState` node in the same transaction, and `read_whole` reads the state before and
+after its work, in the same read transaction, and reads again when the two differ. An
+answer is thus computed wholly from one published state, at the cost of one tiny
+statement at each end of the transaction (no extra session or round trip per statement).
+
+A write too large for one transaction (`load.atomic_rows`) goes in batches and marks the
+state while it runs (`loading` for a load, `batched` for a control run or sweep): answers
+read meanwhile may mix two states, and the state they were read from says so
+(`Published.warning`; the API sends it as a header). While the FIRST load of an empty
+graph runs (`loading_mode: create`), there is nothing whole to answer from:
+`GraphLoading`.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from contextvars import ContextVar
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+import neo4j
+
+from config.errors import VeilError
+
+log = logging.getLogger(__name__)
+
+STATE = "graph"
+T = TypeVar("T")
+#: Reads of one answer before giving up on a graph that keeps changing under it.
+ATTEMPTS = 5
+
+_STATE = (
+    "OPTIONAL MATCH (g:GraphState {name: $name}) "
+    "RETURN coalesce(g.version, 0) AS version, g.loading_run AS loading_run, "
+    "g.loading_mode AS loading_mode, g.batched AS batched"
+)
+_BUMP = (
+    "MERGE (g:GraphState {name: $name}) SET g.version = coalesce(g.version, 0) + 1 "
+    "RETURN g.version AS version"
+)
+
+
+class GraphLoading(VeilError):
+    """The graph's first load is running: no answer can be whole until it ends."""
+
+
+class GraphChanging(VeilError):
+    """The graph changed under every attempt to read an answer."""
+
+
+@dataclass(frozen=True)
+class Published:
+    """The graph's state as a reader saw it."""
+
+    version: int
+    loading_run: str | None = None
+    loading_mode: str | None = None
+    batched: str | None = None
+
+    @property
+    def creating(self) -> bool:
+        """The first load of an empty graph is running (or died part-way)."""
+        return self.loading_mode == "create" and self.loading_run is not None
+
+    @property
+    def warning(self) -> str | None:
+        """Why an answer read in this state may mix two states of the graph, or None (plain
+        ASCII, no path: the API sends it as a header)."""
+        if self.loading_run is not None:
+            return (
+                "the graph is being loaded in batches: this answer may mix the previous load "
+                "and the new one; ask again when the load has finished"
+            )
+        if self.batched is not None:
+            return (
+                f"the graph is being written in batches ({self.batched}): this answer may mix "
+                "old and new results; ask again when it has finished"
+            )
+        return None
+
+
+#: The state the last whole read in this context answered from (the API's header reads it;
+#: each request runs in its own copy of the context).
+_observed: ContextVar[Published | None] = ContextVar("veil_graph_published", default=None)
+
+
+def observed() -> Published | None:
+    """The state the last `read_whole` of this context read its answer from."""
+    return _observed.get()
+
+
+def state(tx: neo4j.ManagedTransaction | neo4j.Transaction) -> Published:
+    """The graph's published state (version 0: never written by an atomic write)."""
+    record = tx.run(_STATE, name=STATE).single(strict=True)
+    return Published(**record.data())
+
+
+def read_state(driver: neo4j.Driver, database: str = "neo4j") -> Published:
+    with driver.session(database=database, default_access_mode=neo4j.READ_ACCESS) as session:
+        return session.execute_read(state)
+
+
+def bump(tx: neo4j.ManagedTransaction | neo4j.Transaction) -> int:
+    """Publish a new version; run it FIRST in a write transaction: it takes the state's
+    write lock, so writers are serialised on it (they hold the writer lock anyway)."""
+    version: int = tx.run(_BUMP, name=STATE).single(strict=True)["version"]
+    return version
+
+
+def first_load_error() -> GraphLoading:
+    return GraphLoading(
+        "the graph is being loaded for the first time and holds no whole answer until that "
+        "load has finished: ask again in a few minutes (the operator's `veil graph load` "
+        "shows its progress; if it died, running it again completes the graph)"
+    )
+
+
+def read_whole(driver: neo4j.Driver, database: str, work: Callable[..., T], *args: Any) -> T:
+    """`work(tx, *args)` in one read transaction, read again while the published state
+    changes under it (see the module docstring). The state it answered from is kept
+    for `observed`. GraphLoading during a first load; GraphChanging when every one of
+    ATTEMPTS reads saw another write land."""
+
+    def once(tx: neo4j.ManagedTransaction) -> tuple[Published, Published, T]:
+        before = state(tx)
+        if before.creating:
+            raise first_load_error()
+        answer = work(tx, *args)
+        return before, state(tx), answer
+
+    with driver.session(database=database, default_access_mode=neo4j.READ_ACCESS) as session:
+        for attempt in range(ATTEMPTS):
+            before, after, answer = session.execute_read(once)
+            if before == after:
+                _observed.set(after)
+                return answer
+            log.debug(
+                "graph version %d -> %d during a read (attempt %d)",
+                before.version,
+                after.version,
+                attempt + 1,
+            )
+    raise GraphChanging(
+        f"the graph changed while each of {ATTEMPTS} reads of this answer ran (writes are "
+        "landing faster than it can be read); ask again"
+    )

@@ -1,0 +1,397 @@
+"""Reads answer whole while the graph is written: a load's delta, a control run and a sweep
+are each one transaction with a new published version, readers answer from one version
+(graph/published.py), and a write too large for one transaction says so to readers.
+
+Two runs, A and B, state the same companies with different people: in A, 甲 is legal
+representative of the revoked 旧食品 and then of every 新食品 company, each held 60% by a
+shareholder of A's; in B, 乙 and B's shareholders. Every control answer and every alert
+differs between them, so an answer read from half a load or half a sweep is neither A's
+nor B's.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import signal
+import subprocess
+import sys
+import threading
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+import neo4j
+import pytest
+from api_support import api_key
+from fastapi.testclient import TestClient
+from graph_runs import RunBuilder, cid
+
+from alerts.store import sweep
+from config.graph import load_graph_config
+from config.progress import Update
+from config.rules import load_rules
+from graph.analysis import control_one, run_control
+from graph.guard import unfinished_load
+from graph.load import load_run
+from graph.published import read_state
+from graph.server.connection import Neo4jSettings
+from service.api.app import create_app
+from service.api.common import WARNING_HEADER
+from service.keys import Role
+
+AS_OF = date(2026, 10, 31)
+T0 = date(2020, 5, 1)
+SETTINGS = load_graph_config().control
+RULES = load_rules()
+COMPANIES = 120
+#: The companies whose control the readers ask for.
+ASKED = [cid(f"Y{i}") for i in range(0, COMPANIES, 15)]
+ROUNDS = 2
+
+
+def _run(who: str) -> RunBuilder:
+    b = RunBuilder(who)  # record IDs prefixed: every fact of A differs from B's
+    b.company("X", "旧食品有限公司", region="310115", established=date(2010, 1, 1))
+    b.person(who, f"{who}某", "110101********123X")
+    b.legal_rep(who, "X", date(2012, 1, 1))
+    b.punishment("X", f"沪市监处〔2020〕{who}号", T0, ["licence_revocation"])
+    for i in range(COMPANIES):
+        company = f"Y{i}"
+        b.company(company, f"新食品{i}有限公司", region="310115", established=date(2022, 1, 1))
+        b.legal_rep(who, company, date(2022, 1, 1))
+        b.person(f"{who}h{i}", f"{who}股东{i}")
+        b.holds(f"{who}h{i}", company, 0.6, date(2022, 1, 1))
+    return b
+
+
+@pytest.fixture(scope="module")
+def api_world() -> RunBuilder:
+    return _run("甲")
+
+
+@pytest.fixture(scope="module")
+def runs(api_graph: Path) -> dict[str, Path]:
+    """Run A (the module's graph, `api_graph`) and run B."""
+    return {"A": api_graph, "B": _run("乙").write(api_graph.parent / "b")}
+
+
+def _wipe(driver: neo4j.Driver) -> None:
+    driver.execute_query("MATCH (n) DETACH DELETE n")
+
+
+def _dump(driver: neo4j.Driver) -> list[str]:
+    """Every node but the audit and state nodes, and every relationship, with all their
+    properties, sorted."""
+    nodes, _, _ = driver.execute_query(
+        "MATCH (n) WHERE NOT n:Load AND NOT n:GraphState AND NOT n:VeilLock "
+        "RETURN labels(n) AS labels, properties(n) AS props"
+    )
+    rels, _, _ = driver.execute_query(
+        "MATCH (a)-[r]->(b) RETURN type(r) AS type, properties(r) AS props, "
+        "coalesce(a.entity_id, a.key, a.id) AS a, coalesce(b.entity_id, b.key) AS b"
+    )
+    return sorted(json.dumps(r.data(), sort_keys=True, default=str) for r in [*nodes, *rels])
+
+
+def _controls(client: TestClient) -> dict[str, Any]:
+    headers = api_key(Role.REGULATOR)
+    answers = {}
+    for company in ASKED:
+        got = client.get(
+            f"/companies/{company}/control", params={"as_of": AS_OF.isoformat()}, headers=headers
+        )
+        assert got.status_code == 200, got.text
+        answers[company] = got.json()
+    return answers
+
+
+def _inbox(client: TestClient) -> tuple[int, frozenset[str]]:
+    got = client.get("/alerts", params={"per_page": 200}, headers=api_key(Role.REGULATOR))
+    assert got.status_code == 200, got.text
+    return got.json()["total"], frozenset(a["id"] for a in got.json()["alerts"])
+
+
+def _hammer(write: Callable[[], None], read: Callable[[], list[str]]) -> tuple[int, list[str]]:
+    """`read` by two threads over and over while `write` runs; the answers read and the
+    problems they found."""
+    writing = threading.Event()
+    writing.set()
+    start = threading.Barrier(3)
+
+    def writer() -> None:
+        start.wait()
+        try:
+            write()
+        finally:
+            writing.clear()
+
+    def reader() -> tuple[int, list[str]]:
+        start.wait()
+        answers, problems = 0, []
+        while writing.is_set():
+            found = read()
+            answers += 1
+            problems += found
+        return answers, problems
+
+    with ThreadPoolExecutor(3) as pool:
+        done = pool.submit(writer)
+        readers = [pool.submit(reader) for _ in range(2)]
+        done.result()
+        results = [r.result() for r in readers]
+    assert all(n >= 1 for n, _ in results)  # every reader answered while the writer wrote
+    return sum(n for n, _ in results), [p for _, found in results for p in found]
+
+
+def test_control_answers_are_one_load_or_the_other_while_loads_write(
+    client: TestClient, neo4j_driver: neo4j.Driver, runs: dict[str, Path]
+) -> None:
+    """Readers ask who controls eight companies while a writer loads A, B, A, B (small
+    batches, as a large load's are): every answer is 200 and equals A's or B's answer for
+    that company, never a mix (a legal representative of A beside a shareholder of B)."""
+    expected = {}
+    for name in ("B", "A"):  # A last: the graph the writer starts from
+        load_run(neo4j_driver, runs[name])
+        expected[name] = _controls(client)
+    assert all(expected["A"][c] != expected["B"][c] for c in ASKED)
+    headers = api_key(Role.REGULATOR)
+
+    def write() -> None:
+        for _ in range(ROUNDS):
+            for name in ("B", "A"):
+                load_run(neo4j_driver, runs[name], batch_size=50)
+
+    def read() -> list[str]:
+        problems = []
+        for company in ASKED:
+            got = client.get(
+                f"/companies/{company}/control",
+                params={"as_of": AS_OF.isoformat()},
+                headers=headers,
+            )
+            if got.status_code != 200:
+                problems.append(f"{company}: {got.status_code} {got.text[:200]}")
+            elif got.json() not in (expected["A"][company], expected["B"][company]):
+                problems.append(f"{company}: mixed")
+        return problems
+
+    answers, problems = _hammer(write, read)
+    assert problems == [], f"{len(problems)} of {answers * len(ASKED)} answers: {problems[:5]}"
+
+
+def test_the_inbox_is_one_sweep_or_the_other_while_sweeps_write(
+    client: TestClient, neo4j_driver: neo4j.Driver, runs: dict[str, Path]
+) -> None:
+    """Readers list the inbox while a writer loads and sweeps B, A, B, A: every list is 200
+    and holds exactly the alerts of A's sweep or of B's (a sweep raises its alerts and
+    withdraws the others' in one transaction), with its total."""
+    expected = {}
+    for name in ("B", "A"):
+        load_run(neo4j_driver, runs[name])
+        sweep(neo4j_driver, RULES, SETTINGS, AS_OF)
+        expected[name] = _inbox(client)
+    assert expected["A"][1].isdisjoint(expected["B"][1]) and len(expected["A"][1]) >= COMPANIES
+    headers = api_key(Role.REGULATOR)
+
+    def write() -> None:
+        for _ in range(ROUNDS):
+            for name in ("B", "A"):
+                load_run(neo4j_driver, runs[name])
+                sweep(neo4j_driver, RULES, SETTINGS, AS_OF)
+
+    def read() -> list[str]:
+        got = client.get("/alerts", params={"per_page": 200}, headers=headers)
+        if got.status_code != 200:
+            return [f"{got.status_code} {got.text[:200]}"]
+        seen = (got.json()["total"], frozenset(a["id"] for a in got.json()["alerts"]))
+        return [] if seen in expected.values() else [f"mixed: {seen[0]} alerts"]
+
+    answers, problems = _hammer(write, read)
+    assert problems == [], f"{len(problems)} of {answers} lists: {problems[:5]}"
+
+
+def test_reloading_the_same_run_writes_nothing(
+    client: TestClient, neo4j_driver: neo4j.Driver, runs: dict[str, Path]
+) -> None:
+    _wipe(neo4j_driver)
+    first = load_run(neo4j_driver, runs["A"])
+    before, version = _dump(neo4j_driver), read_state(neo4j_driver).version
+    again = load_run(neo4j_driver, runs["A"])
+    assert (again.mode, again.atomic, again.rows) == ("merge", True, 0)
+    assert not any(again.counters.values())
+    assert again.unchanged == first.rows and not again.stale_deleted
+    assert _dump(neo4j_driver) == before
+    assert read_state(neo4j_driver).version == version  # nothing new to publish
+
+
+def test_a_delta_above_the_cap_is_batched_says_so_and_ends_as_a_clean_load(
+    client: TestClient,
+    neo4j_driver: neo4j.Driver,
+    runs: dict[str, Path],
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """With load.atomic_rows below the delta, the load is batched: its summary says
+    atomic false, the log warns, answers read meanwhile carry the warning header and
+    /readyz reports graph_warning; afterwards the graph is a clean load of the run."""
+    _wipe(neo4j_driver)
+    load_run(neo4j_driver, runs["B"])
+    clean = _dump(neo4j_driver)
+    load_run(neo4j_driver, runs["A"])
+    headers = api_key(Role.REGULATOR)
+    during: list[Any] = []
+
+    def look(update: Update) -> None:
+        if not during:  # mid-load: the first batch is written, the rest to come
+            control = client.get(f"/companies/{ASKED[0]}/control", headers=headers)
+            during.extend([control, client.get("/readyz")])
+
+    with caplog.at_level(logging.WARNING, logger="graph.load"):
+        summary = load_run(neo4j_driver, runs["B"], batch_size=20, progress=look, atomic_rows=10)
+    assert summary.atomic is False and summary.mode == "merge"
+    assert any("load.atomic_rows" in r.getMessage() for r in caplog.records)
+    control, ready = during
+    assert control.status_code == 200 and "loaded in batches" in control.headers[WARNING_HEADER]
+    assert "loaded in batches" in ready.headers[WARNING_HEADER]
+    body = ready.json()
+    warning = body.get("graph_warning") or body["error"]["graph_warning"]
+    assert "may mix" in warning
+    assert _dump(neo4j_driver) == clean
+    after = client.get(f"/companies/{ASKED[0]}/control", headers=headers)
+    assert after.status_code == 200 and WARNING_HEADER not in after.headers
+    assert "graph_warning" not in json.dumps(client.get("/readyz").json())
+
+
+def test_during_the_first_load_readiness_and_answers_are_503_graph_loading(
+    neo4j_driver: neo4j.Driver, neo4j_server: Neo4jSettings, runs: dict[str, Path]
+) -> None:
+    """The first load of an empty graph is batched (CREATE): while it runs, /readyz and the
+    data endpoints answer 503 graph_loading with what to do, never 500 or half a graph."""
+    _wipe(neo4j_driver)
+    headers = api_key(Role.REGULATOR)
+    during: list[Any] = []
+    with TestClient(create_app(neo4j_server)) as app:
+
+        def look(update: Update) -> None:
+            if not during:
+                during.extend(
+                    [
+                        app.get("/readyz"),
+                        app.get(f"/companies/{ASKED[0]}/control", headers=headers),
+                        app.get("/alerts", headers=headers),
+                        app.get("/companies", params={"q": "新食品"}, headers=headers),
+                    ]
+                )
+
+        summary = load_run(neo4j_driver, runs["A"], batch_size=20, progress=look)
+        assert summary.mode == "create" and summary.atomic is False
+        for answer in during:
+            assert answer.status_code == 503, answer.text
+            assert answer.json()["error"]["code"] == "graph_loading"
+            assert "ask again" in answer.json()["error"]["message"]
+        after = app.get(f"/companies/{ASKED[0]}/control", headers=headers)
+        assert after.status_code == 200 and WARNING_HEADER not in after.headers
+
+
+def test_every_atomic_write_publishes_one_version(
+    client: TestClient, neo4j_driver: neo4j.Driver, runs: dict[str, Path]
+) -> None:
+    load_run(neo4j_driver, runs["A"])
+    versions = [read_state(neo4j_driver).version]
+    load_run(neo4j_driver, runs["B"])
+    versions.append(read_state(neo4j_driver).version)
+    load_run(neo4j_driver, runs["B"])  # delta 0: nothing to publish
+    versions.append(read_state(neo4j_driver).version)
+    run_control(neo4j_driver, SETTINGS, AS_OF)
+    versions.append(read_state(neo4j_driver).version)
+    control_one(neo4j_driver, cid("Y0"), SETTINGS, AS_OF)
+    versions.append(read_state(neo4j_driver).version)
+    sweep(neo4j_driver, RULES, SETTINGS, AS_OF)
+    versions.append(read_state(neo4j_driver).version)
+    first = versions[0]
+    assert versions == [first, first + 1, first + 1, first + 2, first + 3, first + 4]
+    assert read_state(neo4j_driver).warning is None
+
+
+def test_control_and_sweeps_above_the_cap_are_batched_and_marked_meanwhile(
+    client: TestClient, neo4j_driver: neo4j.Driver, runs: dict[str, Path]
+) -> None:
+    """A control run or sweep larger than atomic_rows is written in batches, the graph
+    marked meanwhile (answers carry the header), and ends as an atomic one would."""
+    load_run(neo4j_driver, runs["A"])
+    run_control(neo4j_driver, SETTINGS, AS_OF)
+    atomic = _dump(neo4j_driver)
+    seen: list[str | None] = []
+    headers = api_key(Role.REGULATOR)
+
+    def look(update: Update) -> None:
+        answer = client.get(f"/companies/{ASKED[0]}/control", headers=headers)
+        seen.append(answer.headers.get(WARNING_HEADER))
+
+    summary = run_control(neo4j_driver, SETTINGS, AS_OF, progress=look, atomic_rows=1)
+    assert seen and all(w and "veil graph control" in w for w in seen)
+    assert summary.companies == COMPANIES + 1
+    assert _strip_runs(_dump(neo4j_driver)) == _strip_runs(atomic)
+    swept = sweep(neo4j_driver, RULES, SETTINGS, AS_OF, atomic_rows=1)
+    assert swept.raised and read_state(neo4j_driver).warning is None
+    # A batched control run that died leaves its mark, until the next control run ends.
+    neo4j_driver.execute_query("MATCH (g:GraphState) SET g.batched = 'veil graph control'")
+    assert "veil graph control" in (read_state(neo4j_driver).warning or "")
+    run_control(neo4j_driver, SETTINGS, AS_OF)
+    assert read_state(neo4j_driver).warning is None
+
+
+def _strip_runs(dump: list[str]) -> list[str]:
+    """A dump without the control run's ID and time (each run has its own)."""
+    out = []
+    for line in dump:
+        row = json.loads(line)
+        for key in ("control_run", "computed_at", "control_computed_at"):
+            row["props"].pop(key, None)
+        out.append(json.dumps(row, sort_keys=True))
+    return sorted(out)
+
+
+def test_an_atomic_load_killed_part_way_changes_nothing(
+    neo4j_driver: neo4j.Driver, neo4j_server: Neo4jSettings, runs: dict[str, Path]
+) -> None:
+    """kill -9 of a process loading B over A in one transaction, after its first batches:
+    the graph is A's as it was, not marked unfinished, and the next load of B is a clean
+    one."""
+    _wipe(neo4j_driver)
+    load_run(neo4j_driver, runs["B"])
+    clean_b = _dump(neo4j_driver)
+    load_run(neo4j_driver, runs["A"])
+    before = _dump(neo4j_driver)
+    env = {
+        **os.environ,
+        "NEO4J_URI": neo4j_server.uri,
+        "NEO4J_USER": neo4j_server.user,
+        "NEO4J_PASSWORD": neo4j_server.password,
+    }
+    # The child stops inside the transaction once 100 rows are written: killed there.
+    script = (
+        "import sys, time; from pathlib import Path; from graph.server.connection import "
+        "neo4j_settings, open_driver; from graph.load import load_run\n"
+        "def progress(update):\n"
+        "    print(update.done, flush=True)\n"
+        "    if update.done >= 100: time.sleep(600)\n"
+        "with open_driver(neo4j_settings()) as d:\n"
+        "    load_run(d, Path(sys.argv[1]), batch_size=20, progress=progress)\n"
+    )
+    child = subprocess.Popen(
+        [sys.executable, "-c", script, str(runs["B"])], env=env, stdout=subprocess.PIPE, text=True
+    )
+    assert child.stdout is not None
+    for line in child.stdout:
+        if int(line) >= 100:
+            break
+    os.kill(child.pid, signal.SIGKILL)
+    child.wait()
+    assert _dump(neo4j_driver) == before
+    assert unfinished_load(neo4j_driver) is None
+    rerun = load_run(neo4j_driver, runs["B"])  # the dead writer's lock is taken over at once
+    assert rerun.atomic and _dump(neo4j_driver) == clean_b
