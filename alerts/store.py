@@ -42,7 +42,13 @@ from alerts.reads import GraphReader
 from config.errors import InputError, NotFound
 from config.graph import Control
 from config.rules import RulesConfig
-from graph.guard import batched_write, end_batched, graph_writer, require_finished_load
+from graph.guard import (
+    atomically,
+    batched_write,
+    end_batched,
+    graph_writer,
+    require_finished_load,
+)
 from graph.load import ATOMIC_ROWS
 from graph.published import bump, read_whole
 from loaders.identifiers import masked_resident_ids
@@ -275,15 +281,19 @@ def _sweep(
     # Up to every active alert may be withdrawn; the sweep node is one more row.
     size = len(rows) + sum(1 for r in existing.values() if r["active"]) + 1
     with driver.session(database=database) as session:
-        if size <= atomic_rows:
-            session.execute_write(_write_sweep, rows, summary, True)
-        else:
+
+        def whole_sweep(tx: neo4j.ManagedTransaction) -> bool:
+            _write_sweep(tx, rows, summary, True)
+            return True
+
+        if size > atomic_rows:
             log.warning(
                 "the sweep's writes (up to %d rows) exceed load.atomic_rows (%d): writing "
                 "them in batches; until they are written, the inbox may mix two sweeps",
                 size,
                 atomic_rows,
             )
+        if size > atomic_rows or not atomically(session, whole_sweep, f"the sweep ({size} rows)"):
             with batched_write(session, SWEEP_COMMAND):
                 for start in range(0, len(rows), 2000):
                     session.execute_write(_write_sweep, rows[start : start + 2000], summary, False)

@@ -29,6 +29,7 @@ from config.progress import Progress, silent
 from graph.control.controllers import ControlResult, control_analysis
 from graph.control.paths import HoldingPath, PathFinder
 from graph.guard import (
+    atomically,
     batched_write,
     current_load,
     end_batched,
@@ -355,7 +356,7 @@ def write_control(
         size = sum(len(r) for _, _, r in steps) + stale
         if size <= atomic_rows:
 
-            def atomically(tx: neo4j.ManagedTransaction) -> dict[str, int]:
+            def all_at_once(tx: neo4j.ManagedTransaction) -> dict[str, int]:
                 bump(tx)
                 end_batched(tx, CONTROL_COMMAND)
                 counters, _ = write_batches(tx, steps, batch_size, progress, **params)
@@ -364,13 +365,16 @@ def write_control(
                     add_counters(counters, counters_of(deleted.consume().counters))
                 return counters
 
-            return session.execute_write(atomically)
-        log.warning(
-            "the control results (%d rows) exceed load.atomic_rows (%d): writing them in "
-            "batches; until they are written, readers may see old and new results mixed",
-            size,
-            atomic_rows,
-        )
+            written = atomically(session, all_at_once, f"the control results ({size} rows)")
+            if written is not None:
+                return written
+        else:
+            log.warning(
+                "the control results (%d rows) exceed load.atomic_rows (%d): writing them in "
+                "batches; until they are written, readers may see old and new results mixed",
+                size,
+                atomic_rows,
+            )
         with batched_write(session, CONTROL_COMMAND):
             counters, _ = write_batches(session, steps, batch_size, progress, **params)
             for query in older:

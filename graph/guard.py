@@ -17,14 +17,15 @@ faults told as what happened and what to do.
 
 from __future__ import annotations
 
+import logging
 import os
 import socket
 import threading
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import Any
+from typing import Any, TypeVar, cast
 
 import neo4j
 from neo4j import exceptions as neo4j_errors
@@ -32,6 +33,15 @@ from neo4j import exceptions as neo4j_errors
 from config.errors import VeilError
 from graph.published import bump
 from graph.server.connection import external_settings
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+#: What Neo4j answers when a transaction would hold more memory than it allows
+#: (`db.memory.transaction.total.max`, `db.memory.transaction.max`): retrying cannot help.
+OUT_OF_TRANSACTION_MEMORY = (
+    "Neo.TransientError.General.MemoryPoolOutOfMemoryError",
+    "Neo.TransientError.General.TransactionMemoryLimit",
+)
 
 LOCK = "graph"
 CONSTRAINTS = (
@@ -225,6 +235,32 @@ def finish_load(session: neo4j.Session, load_id: str) -> None:
         finished(tx, load_id)
 
     session.execute_write(work)
+
+
+def atomically(
+    session: neo4j.Session, work: Callable[[neo4j.ManagedTransaction], T], what: str
+) -> T | None:
+    """`work` as one transaction, or None, with nothing written, when Neo4j refuses it for
+    want of transaction memory: the caller then writes in batches. An explicit transaction,
+    not `execute_write`, whose retries would repeat the same refusal for half a minute."""
+    try:
+        with session.begin_transaction() as tx:
+            # the work only runs statements, as it would in a managed transaction
+            result = work(cast(neo4j.ManagedTransaction, tx))
+            tx.commit()
+    except neo4j_errors.Neo4jError as err:
+        if err.code not in OUT_OF_TRANSACTION_MEMORY:
+            raise
+        log.warning(
+            "%s needs more transaction memory than Neo4j allows (%s): writing it in "
+            "batches instead; until it finishes, readers may see a mix (answers carry "
+            "X-Veil-Graph-Warning). For one transaction, give Neo4j more (VEIL_NEO4J_TX_MAX "
+            "for the local one) or lower load.atomic_rows",
+            what,
+            (err.message or "")[:200],
+        )
+        return None
+    return result
 
 
 @contextmanager

@@ -46,7 +46,14 @@ import pandas as pd
 from config.progress import Progress, Update, silent
 from graph.delta import CONTROL_RELATIONSHIPS, Delta, plan_delta, row_digests
 from graph.facts import LEGAL_REPRESENTATIVE, ResolvedRun, resolve_run
-from graph.guard import begin_load, finish_load, finished, graph_writer, unfinished_load
+from graph.guard import (
+    atomically,
+    begin_load,
+    finish_load,
+    finished,
+    graph_writer,
+    unfinished_load,
+)
 from graph.published import bump
 from graph.schema import init_schema
 
@@ -220,9 +227,21 @@ def load_run(
                 "in one transaction" if summary.atomic else f"in batches of {batch_size}",
             )
             if summary.atomic:
-                summary.counters, summary.rows = session.execute_write(
-                    _write_atomically, delta, resolved, summary, batch_size, progress
+                written = atomically(
+                    session,
+                    partial(
+                        _write_atomically,
+                        delta=delta,
+                        resolved=resolved,
+                        summary=summary,
+                        batch_size=batch_size,
+                        progress=progress,
+                    ),
+                    f"the load's delta ({delta.rows} rows)",
                 )
+                summary.atomic = written is not None
+                if written is not None:
+                    summary.counters, summary.rows = written
             else:
                 log.warning(
                     "the load's delta (%d rows) exceeds load.atomic_rows (%d): writing it in "
@@ -231,6 +250,7 @@ def load_run(
                     delta.rows,
                     atomic_rows,
                 )
+            if not summary.atomic:
                 summary.replaced_unfinished = begin_load(session, resolved.load_id, run)
                 summary.counters, summary.rows = _write_batched(
                     session, delta, resolved.load_id, batch_size, progress

@@ -395,3 +395,48 @@ def test_an_atomic_load_killed_part_way_changes_nothing(
     assert unfinished_load(neo4j_driver) is None
     rerun = load_run(neo4j_driver, runs["B"])  # the dead writer's lock is taken over at once
     assert rerun.atomic and _dump(neo4j_driver) == clean_b
+
+
+def test_a_write_neo4j_has_no_memory_for_is_batched_and_said(
+    tmp_path: Path, free_port: int, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A delta, a control run or a sweep under load.atomic_rows can still need more
+    transaction memory than Neo4j allows (an 86,324-row delta did not fit the 512 MiB of a
+    local server at 20,000 companies): Neo4j refuses it, nothing is written, and it is
+    written in batches instead, with a warning that says why, ending as a clean load would.
+    A server of its own, with a few MiB of transaction memory. (Control runs and sweeps go
+    through the same `graph.guard.atomically`.)"""
+    from graph.server.connection import open_driver
+    from graph.server.local import ServerConfig, start
+
+    config = ServerConfig(
+        data_dir=tmp_path / "neo4j", port=free_port, heap="256m", pagecache="32m", tx_max="10m"
+    )
+    a = _run("甲").write(tmp_path / "a")
+    big = RunBuilder("丙")
+    for i in range(3_000):
+        big.company(f"Z{i}", f"丙第{i}食品有限公司", region="310115", established=T0)
+        big.person(f"q{i}", f"丙某{i}", f"110101********{i:04d}")
+        big.legal_rep(f"q{i}", f"Z{i}", T0)
+    c = big.write(tmp_path / "c")
+    server = start(config, watch_stdin=True)
+    try:
+        with open_driver(server.settings, max_transaction_retry_time=3.0) as driver:
+            load_run(driver, a, batch_size=200)
+            with caplog.at_level(logging.WARNING, logger="graph.guard"):
+                summary = load_run(driver, c, batch_size=200)
+            assert summary.atomic is False and summary.rows > 5_000
+            memory = [
+                r.getMessage() for r in caplog.records if "transaction memory" in r.getMessage()
+            ]
+            assert memory and "load's delta" in memory[0] and "VEIL_NEO4J_TX_MAX" in memory[0]
+            assert read_state(driver).warning is None and unfinished_load(driver) is None
+            delta = _dump(driver)
+            with driver.session() as session:  # one transaction could not hold this either
+                session.run(
+                    "MATCH (n) CALL (n) { DETACH DELETE n } IN TRANSACTIONS OF 200 ROWS"
+                ).consume()
+            load_run(driver, c, batch_size=200)
+            assert _dump(driver) == delta
+    finally:
+        server.stop()
