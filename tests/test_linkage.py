@@ -548,6 +548,6 @@ def test_a_reload_makes_the_entities_stale_until_relinked(linked, world: Path, t
         resolve_run(again)
     link_run(again, models_dir=again / "models")
     assert stale_entities(again) is None
-    assert resolve_run(again).unresolved == 0
+    assert resolve_run(again, WORLD_SECRET).unresolved == 0
     after = pq.read_table(again / "entities.parquet").to_pandas()
     assert after["entity_id"].tolist() == before["entity_id"].tolist()
