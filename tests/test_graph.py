@@ -480,7 +480,11 @@ def test_cli_load_control_controls_footprint(
 
 
 def test_a_run_loaded_with_another_id_secret_is_refused_before_the_graph_is_touched(
-    neo4j_driver: neo4j.Driver, linked_run: Path, tmp_path: Path
+    neo4j_driver: neo4j.Driver,
+    neo4j_server: Neo4jSettings,
+    linked_run: Path,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     """The graph keys the records whose key holds a resident ID with the ID-token secret; a
     run loaded with another secret would put two keyings in one graph, and the screener
@@ -499,6 +503,9 @@ def test_a_run_loaded_with_another_id_secret_is_refused_before_the_graph_is_touc
         load_run(neo4j_driver, linked_run, secret=b"a-different-secret")
     assert "VEIL_ID_SECRET" in str(refused.value) and "different" not in str(refused.value)
     assert _dump(neo4j_driver) == before
+    monkeypatch.setenv("NEO4J_URI", neo4j_server.uri)  # the session's server, not a local one
+    monkeypatch.setenv("NEO4J_USER", neo4j_server.user)
+    monkeypatch.setenv("NEO4J_PASSWORD", neo4j_server.password)
     result = CliRunner().invoke(app, ["graph", "load", "--run", str(linked_run)])
     assert result.exit_code != 0 and "another ID-token secret" in result.output
     assert _dump(neo4j_driver) == before
