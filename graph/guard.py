@@ -252,7 +252,7 @@ def atomically(
         if err.code not in OUT_OF_TRANSACTION_MEMORY:
             raise
         log.warning(
-            "%s needs more transaction memory than Neo4j allows (%s): writing it in "
+            "%s would need more transaction memory than Neo4j allows (%s): writing it in "
             "batches instead; until it finishes, readers may see a mix (answers carry "
             "X-Veil-Graph-Warning). For one transaction, give Neo4j more (VEIL_NEO4J_TX_MAX "
             "for the local one) or lower load.atomic_rows",
