@@ -14,6 +14,7 @@ from collections import defaultdict
 from datetime import date
 from pathlib import Path
 
+import neo4j
 import pyarrow as pa
 import pyarrow.parquet as pq
 
@@ -334,3 +335,21 @@ class RunBuilder:
                 "confidence": 1.0,
             }
         )
+
+
+#: The graph's bookkeeping (load records, its state, the writer lock), not its facts.
+BOOKKEEPING = ("Load", "GraphState", "VeilLock")
+
+
+def graph_dump(driver: neo4j.Driver, leave_out: tuple[str, ...] = BOOKKEEPING) -> list[str]:
+    """Every node (but those labelled `leave_out`) and every relationship, with all their
+    properties, sorted: two graphs are the same graph when their dumps are equal."""
+    where = " AND ".join(f"NOT n:{label}" for label in leave_out) or "true"
+    nodes, _, _ = driver.execute_query(
+        f"MATCH (n) WHERE {where} RETURN labels(n) AS labels, properties(n) AS props"
+    )
+    rels, _, _ = driver.execute_query(
+        "MATCH (a)-[r]->(b) RETURN type(r) AS type, properties(r) AS props, "
+        "coalesce(a.entity_id, a.key, a.id) AS a, coalesce(b.entity_id, b.key) AS b"
+    )
+    return sorted(json.dumps(r.data(), sort_keys=True, default=str) for r in [*nodes, *rels])

@@ -28,7 +28,7 @@ import neo4j
 import pytest
 from api_support import api_key
 from fastapi.testclient import TestClient
-from graph_runs import RunBuilder, cid
+from graph_runs import RunBuilder, cid, graph_dump
 
 from alerts.store import sweep
 from config.graph import load_graph_config
@@ -81,20 +81,6 @@ def runs(api_graph: Path) -> dict[str, Path]:
 
 def _wipe(driver: neo4j.Driver) -> None:
     driver.execute_query("MATCH (n) DETACH DELETE n")
-
-
-def _dump(driver: neo4j.Driver) -> list[str]:
-    """Every node but the audit and state nodes, and every relationship, with all their
-    properties, sorted."""
-    nodes, _, _ = driver.execute_query(
-        "MATCH (n) WHERE NOT n:Load AND NOT n:GraphState AND NOT n:VeilLock "
-        "RETURN labels(n) AS labels, properties(n) AS props"
-    )
-    rels, _, _ = driver.execute_query(
-        "MATCH (a)-[r]->(b) RETURN type(r) AS type, properties(r) AS props, "
-        "coalesce(a.entity_id, a.key, a.id) AS a, coalesce(b.entity_id, b.key) AS b"
-    )
-    return sorted(json.dumps(r.data(), sort_keys=True, default=str) for r in [*nodes, *rels])
 
 
 def _controls(client: TestClient) -> dict[str, Any]:
@@ -219,12 +205,12 @@ def test_reloading_the_same_run_writes_nothing(
 ) -> None:
     _wipe(neo4j_driver)
     first = load_run(neo4j_driver, runs["A"])
-    before, version = _dump(neo4j_driver), read_state(neo4j_driver).version
+    before, version = graph_dump(neo4j_driver), read_state(neo4j_driver).version
     again = load_run(neo4j_driver, runs["A"])
     assert (again.mode, again.atomic, again.rows) == ("merge", True, 0)
     assert not any(again.counters.values())
     assert again.unchanged == first.rows and not again.stale_deleted
-    assert _dump(neo4j_driver) == before
+    assert graph_dump(neo4j_driver) == before
     assert read_state(neo4j_driver).version == version  # nothing new to publish
 
 
@@ -239,7 +225,7 @@ def test_a_delta_above_the_cap_is_batched_says_so_and_ends_as_a_clean_load(
     /readyz reports graph_warning; afterwards the graph is a clean load of the run."""
     _wipe(neo4j_driver)
     load_run(neo4j_driver, runs["B"])
-    clean = _dump(neo4j_driver)
+    clean = graph_dump(neo4j_driver)
     load_run(neo4j_driver, runs["A"])
     headers = api_key(Role.REGULATOR)
     during: list[Any] = []
@@ -259,7 +245,7 @@ def test_a_delta_above_the_cap_is_batched_says_so_and_ends_as_a_clean_load(
     body = ready.json()
     warning = body.get("graph_warning") or body["error"]["graph_warning"]
     assert "may mix" in warning
-    assert _dump(neo4j_driver) == clean
+    assert graph_dump(neo4j_driver) == clean
     after = client.get(f"/companies/{ASKED[0]}/control", headers=headers)
     assert after.status_code == 200 and WARNING_HEADER not in after.headers
     assert "graph_warning" not in json.dumps(client.get("/readyz").json())
@@ -323,7 +309,7 @@ def test_control_and_sweeps_above_the_cap_are_batched_and_marked_meanwhile(
     marked meanwhile (answers carry the header), and ends as an atomic one would."""
     load_run(neo4j_driver, runs["A"])
     run_control(neo4j_driver, SETTINGS, AS_OF)
-    atomic = _dump(neo4j_driver)
+    atomic = graph_dump(neo4j_driver)
     seen: list[str | None] = []
     headers = api_key(Role.REGULATOR)
 
@@ -334,7 +320,7 @@ def test_control_and_sweeps_above_the_cap_are_batched_and_marked_meanwhile(
     summary = run_control(neo4j_driver, SETTINGS, AS_OF, progress=look, atomic_rows=1)
     assert seen and all(w and "veil graph control" in w for w in seen)
     assert summary.companies == COMPANIES + 1
-    assert _strip_runs(_dump(neo4j_driver)) == _strip_runs(atomic)
+    assert _strip_runs(graph_dump(neo4j_driver)) == _strip_runs(atomic)
     swept = sweep(neo4j_driver, RULES, SETTINGS, AS_OF, atomic_rows=1)
     assert swept.raised and read_state(neo4j_driver).warning is None
     # A batched control run that died leaves its mark, until the next control run ends.
@@ -363,9 +349,9 @@ def test_an_atomic_load_killed_part_way_changes_nothing(
     one."""
     _wipe(neo4j_driver)
     load_run(neo4j_driver, runs["B"])
-    clean_b = _dump(neo4j_driver)
+    clean_b = graph_dump(neo4j_driver)
     load_run(neo4j_driver, runs["A"])
-    before = _dump(neo4j_driver)
+    before = graph_dump(neo4j_driver)
     env = {
         **os.environ,
         "NEO4J_URI": neo4j_server.uri,
@@ -391,10 +377,10 @@ def test_an_atomic_load_killed_part_way_changes_nothing(
             break
     os.kill(child.pid, signal.SIGKILL)
     child.wait()
-    assert _dump(neo4j_driver) == before
+    assert graph_dump(neo4j_driver) == before
     assert unfinished_load(neo4j_driver) is None
     rerun = load_run(neo4j_driver, runs["B"])  # the dead writer's lock is taken over at once
-    assert rerun.atomic and _dump(neo4j_driver) == clean_b
+    assert rerun.atomic and graph_dump(neo4j_driver) == clean_b
 
 
 def test_a_write_neo4j_has_no_memory_for_is_batched_and_said(
@@ -431,12 +417,12 @@ def test_a_write_neo4j_has_no_memory_for_is_batched_and_said(
             ]
             assert memory and "load's delta" in memory[0] and "VEIL_NEO4J_TX_MAX" in memory[0]
             assert read_state(driver).warning is None and unfinished_load(driver) is None
-            delta = _dump(driver)
+            delta = graph_dump(driver)
             with driver.session() as session:  # one transaction could not hold this either
                 session.run(
                     "MATCH (n) CALL (n) { DETACH DELETE n } IN TRANSACTIONS OF 200 ROWS"
                 ).consume()
             load_run(driver, c, batch_size=200)
-            assert _dump(driver) == delta
+            assert graph_dump(driver) == delta
     finally:
         server.stop()

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import neo4j
 import pytest
-from graph_runs import RunBuilder
+from graph_runs import BOOKKEEPING, RunBuilder, graph_dump
 
 from alerts.store import sweep
 from config.graph import load_graph_config
@@ -57,16 +57,8 @@ def _world(prefix: str, companies: int) -> RunBuilder:
 
 
 def _dump(driver: neo4j.Driver) -> list[str]:
-    """Every veil node and relationship with all properties, sorted (audit nodes aside)."""
-    nodes, _, _ = driver.execute_query(
-        "MATCH (n) WHERE NOT n:Load AND NOT n:GraphState AND NOT n:VeilLock "
-        "AND NOT n:Alert AND NOT n:AlertSweep RETURN labels(n) AS labels, properties(n) AS props"
-    )
-    rels, _, _ = driver.execute_query(
-        "MATCH (a)-[r]->(b) RETURN type(r) AS type, properties(r) AS props, "
-        "coalesce(a.entity_id, a.key) AS a, coalesce(b.entity_id, b.key) AS b"
-    )
-    return sorted(json.dumps(r.data(), sort_keys=True, default=str) for r in [*nodes, *rels])
+    """The graph's facts and derived results, alerts aside (graph_runs.graph_dump)."""
+    return graph_dump(driver, (*BOOKKEEPING, "Alert", "AlertSweep"))
 
 
 def _wipe(driver: neo4j.Driver) -> None:
