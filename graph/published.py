@@ -6,7 +6,9 @@ delta, a control run, a sweep: one transaction each) therefore bumps `version` o
 `:GraphState` node in the same transaction, and `read_whole` reads the state before and
 after its work, in the same read transaction, and reads again when the two differ. An
 answer is thus computed wholly from one published state, at the cost of one tiny
-statement at each end of the transaction (no extra session or round trip per statement).
+statement at each end of the transaction. A hot read (`read_stamped`) saves even those two:
+its own first statement reads the state before its data, its last one after
+(`state_first`, `state_last`).
 
 A write too large for one transaction (`load.atomic_rows`) goes in batches and marks the
 state while it runs (`loading` for a load, `batched` for a control run or sweep): answers
@@ -40,6 +42,12 @@ _STATE = (
     "RETURN coalesce(g.version, 0) AS version, g.loading_run AS loading_run, "
     "g.loading_mode AS loading_mode, g.batched AS batched"
 )
+#: The state as one map column `graph_state`, for a statement to return beside its own
+#: columns (`state_first`, `state_last`); the name is this module's constant.
+_STAMP = (
+    "OPTIONAL MATCH (g:GraphState {name: '" + STATE + "'}) "
+    "RETURN g {.version, .loading_run, .loading_mode, .batched} AS graph_state"
+)
 _BUMP = (
     "MERGE (g:GraphState {name: $name}) SET g.version = coalesce(g.version, 0) + 1 "
     "RETURN g.version AS version"
@@ -62,6 +70,13 @@ class Published:
     loading_run: str | None = None
     loading_mode: str | None = None
     batched: str | None = None
+
+    @classmethod
+    def of(cls, stamp: dict[str, Any] | None) -> Published:
+        """The state a `stamped` statement returned (None: no GraphState node yet)."""
+        if stamp is None:
+            return cls(version=0)
+        return cls(**{**stamp, "version": stamp.get("version") or 0})
 
     @property
     def creating(self) -> bool:
@@ -121,22 +136,80 @@ def first_load_error() -> GraphLoading:
     )
 
 
+def state_first(query: str) -> str:
+    """`query` (a whole query, to its RETURN) with the published state read BEFORE it, in
+    the column `graph_state` of its rows, read whether or not `query` finds anything: the
+    query runs as a subquery importing the state, which Neo4j runs after the state's read
+    (an Apply whose left side is that read)."""
+    return f"CALL () {{ {_STAMP} }} CALL (graph_state) {{ {query} }} RETURN *"
+
+
+def state_last(query: str) -> str:
+    """`query` (one row: an aggregation) with the published state read AFTER it, in the
+    column `graph_state`: the read is a subquery importing the query's columns, which
+    Neo4j runs once that row is complete."""
+    return f"CALL () {{ {query} }} CALL (*) {{ {_STAMP} }} RETURN *"
+
+
+class Stamps:
+    """The states a `read_stamped` work's statements returned: the first is the state the
+    answer starts from, the last the state it ends in."""
+
+    def __init__(self) -> None:
+        self.before: Published | None = None
+        self.after: Published | None = None
+
+    def saw(self, stamp: dict[str, Any] | Published | None) -> None:
+        """Record a statement's `graph_state` (or a `state` read), in the order read;
+        GraphLoading if the first says a first load is running."""
+        published = stamp if isinstance(stamp, Published) else Published.of(stamp)
+        if self.before is None:
+            if published.creating:
+                raise first_load_error()
+            self.before = published
+        self.after = published
+
+
 def read_whole(driver: neo4j.Driver, database: str, work: Callable[..., T], *args: Any) -> T:
     """`work(tx, *args)` in one read transaction, read again while the published state
     changes under it (see the module docstring). The state it answered from is kept
     for `observed`. GraphLoading during a first load; GraphChanging when every one of
     ATTEMPTS reads saw another write land."""
 
-    def once(tx: neo4j.ManagedTransaction) -> tuple[Published, Published, T]:
-        before = state(tx)
-        if before.creating:
-            raise first_load_error()
+    def once(tx: neo4j.ManagedTransaction, stamps: Stamps) -> T:
+        stamps.saw(state(tx))
         answer = work(tx, *args)
-        return before, state(tx), answer
+        stamps.saw(state(tx))
+        return answer
+
+    return _whole(driver, database, once)
+
+
+def read_stamped(driver: neo4j.Driver, database: str, work: Callable[..., T], *args: Any) -> T:
+    """`read_whole` for a hot read that saves its two state statements:
+    `work(tx, stamps, *args)` passes `stamps.saw` the `graph_state` its FIRST statement
+    read before anything else (`state_first`) and the one its LAST statement read after
+    everything else (`state_last`), so a write landing between the two is seen."""
+
+    def once(tx: neo4j.ManagedTransaction, stamps: Stamps) -> T:
+        return work(tx, stamps, *args)
+
+    return _whole(driver, database, once)
+
+
+def _whole(
+    driver: neo4j.Driver, database: str, once: Callable[[neo4j.ManagedTransaction, Stamps], T]
+) -> T:
+    def attempt(tx: neo4j.ManagedTransaction) -> tuple[Published, Published, T]:
+        stamps = Stamps()
+        answer = once(tx, stamps)
+        if stamps.before is None or stamps.after is None:
+            raise AssertionError("a whole read must record the state it starts and ends in")
+        return stamps.before, stamps.after, answer
 
     with driver.session(database=database, default_access_mode=neo4j.READ_ACCESS) as session:
-        for attempt in range(ATTEMPTS):
-            before, after, answer = session.execute_read(once)
+        for tries in range(ATTEMPTS):
+            before, after, answer = session.execute_read(attempt)
             if before == after:
                 _observed.set(after)
                 return answer
@@ -144,7 +217,7 @@ def read_whole(driver: neo4j.Driver, database: str, work: Callable[..., T], *arg
                 "graph version %d -> %d during a read (attempt %d)",
                 before.version,
                 after.version,
-                attempt + 1,
+                tries + 1,
             )
     raise GraphChanging(
         f"the graph changed while each of {ATTEMPTS} reads of this answer ran (writes are "

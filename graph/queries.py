@@ -48,7 +48,7 @@ from graph.control.one_company import CompanyControl, company_control
 from graph.control.paths import HoldingPath as FoundPath
 from graph.control.paths import PathFinder
 from graph.in_force import IN_FORCE
-from graph.published import read_whole
+from graph.published import Stamps, read_stamped, read_whole, state, state_first, state_last
 from graph.values import native
 from loaders.identifiers import display_mask
 
@@ -305,21 +305,28 @@ def controls(
     officers, shareholders, beneficial owners with paths, the actual controller (or why
     there is none), and the punishments and list entries on the company and on every person
     above, each with `on` (entity ID) and `via` (how it names them)."""
-    return read_whole(driver, database, _controls, reference, settings, as_of or date.today())
+    return read_stamped(driver, database, _controls, reference, settings, as_of or date.today())
 
 
 def _controls(
-    tx: neo4j.ManagedTransaction, reference: str, settings: Control, as_of: date
+    tx: neo4j.ManagedTransaction, stamps: Stamps, reference: str, settings: Control, as_of: date
 ) -> ControlAnswer:
     """`controls` in one read transaction: one round trip per query and ownership level; a
-    company named by entity ID or USCC comes with its roles and shareholders in the first."""
-    key, ref = _unique_key(reference) or ("entity_id", _find_company(tx, reference).entity_id)
-    found = _rows(tx, _COMPANY_ROLES_AND_SHAREHOLDERS[key], ref=ref, as_of=as_of)
-    if not found:
+    company named by entity ID or USCC comes with its roles and shareholders in the first.
+    The first and last queries return the published state (graph.published.read_stamped):
+    the API's hottest read saves two statements."""
+    unique = _unique_key(reference)
+    if unique is None:
+        stamps.saw(state(tx))
+        unique = "entity_id", _find_company(tx, reference).entity_id
+    key, ref = unique
+    found = _rows(tx, _COMPANY_ROLES_AND_SHAREHOLDERS[key], ref=ref, as_of=as_of)[0]
+    stamps.saw(found["graph_state"])
+    if found["c"] is None:
         raise _not_found(reference)
-    company = Company.model_validate(found[0]["c"])
+    company = Company.model_validate(found["c"])
     company_id = company.entity_id
-    roles, shareholders = found[0]["roles"], found[0]["shareholders"]
+    roles, shareholders = found["roles"], found["shareholders"]
     holdings, names = _upstream(tx, company, shareholders, as_of)
     result = company_control(
         company_id,
@@ -346,6 +353,8 @@ def _controls(
     if isinstance(controller, Controller):
         people.add(controller.entity_id)
     on = sorted(people | {company_id})
+    records = _rows(tx, _RECORDS_ON, ids=on, as_of=as_of)[0]
+    stamps.saw(records.pop("graph_state"))
     return ControlAnswer.model_validate(
         {
             "company": company,
@@ -355,7 +364,7 @@ def _controls(
             "shareholders": shareholders,
             "beneficial_owners": owners,
             "actual_controller": controller,
-            **_rows(tx, _RECORDS_ON, ids=on, as_of=as_of)[0],
+            **records,
         }
     )
 
@@ -500,15 +509,19 @@ def _top_level(columns: str) -> list[str]:
 
 # `controls` reads these in one round trip each: a company (by a unique key) with its roles
 # and shareholders, and the records on everyone found above it.
+# One row whether or not the company exists (`c` null if not), with the published state
+# read before it; the last query of `_controls` reads the state after its own rows.
 _COMPANY_ROLES_AND_SHAREHOLDERS = {
-    key: f"MATCH (c:Company {{{key}: $ref}}) "
-    + _collected(_ROLES, "roles", "c")
-    + " "
-    + _collected(_SHAREHOLDERS, "shareholders", "c")
-    + f" RETURN {_COMPANY_FIELDS} AS c, roles, shareholders"
+    key: state_first(
+        f"OPTIONAL MATCH (c:Company {{{key}: $ref}}) "
+        + _collected(_ROLES, "roles", "c")
+        + " "
+        + _collected(_SHAREHOLDERS, "shareholders", "c")
+        + f" RETURN {_COMPANY_FIELDS} AS c, roles, shareholders"
+    )
     for key in ("entity_id", "uscc")
 }
-_RECORDS_ON = (
+_RECORDS_ON = state_last(
     _collected(_PUNISHMENTS_ON, "punishments")
     + " "
     + _collected(_LIST_ENTRIES_ON, "list_entries")

@@ -38,6 +38,7 @@ from graph.analysis import control_one, run_control
 from graph.guard import unfinished_load
 from graph.load import load_run
 from graph.published import read_state
+from graph.queries import _COMPANY_ROLES_AND_SHAREHOLDERS, _RECORDS_ON
 from graph.server.connection import Neo4jSettings
 from service.api.app import create_app
 from service.api.common import WARNING_HEADER
@@ -198,6 +199,35 @@ def test_the_inbox_is_one_sweep_or_the_other_while_sweeps_write(
 
     answers, problems = _hammer(write, read)
     assert problems == [], f"{len(problems)} of {answers} lists: {problems[:5]}"
+
+
+def test_control_reads_the_state_before_its_first_query_and_after_its_last(
+    neo4j_driver: neo4j.Driver,
+) -> None:
+    """`controls` reads the published state inside its first and last queries, not in two
+    statements of its own (graph.published.read_stamped). That is whole only if Neo4j reads
+    the state BEFORE the first query's company and AFTER the last query's records; the plan
+    decides the order, so this reads the plans: the state's seek must be on the left
+    (first) side of the top Apply in the first query and on the right (after) in the last."""
+    for query, state_side in ((_COMPANY_ROLES_AND_SHAREHOLDERS["uscc"], 0), (_RECORDS_ON, 1)):
+        plan = neo4j_driver.execute_query(
+            "EXPLAIN " + query, ref="x", ids=[], as_of=None
+        ).summary.plan
+        assert plan is not None
+        apply = _top_apply(plan)
+        sides = ["GraphState" in json.dumps(child) for child in apply["children"]]
+        assert sides == [state_side == 0, state_side == 1], json.dumps(plan)[:2000]
+
+
+def _top_apply(plan: dict[str, Any]) -> dict[str, Any]:
+    """The first Apply operator, breadth first from the plan's root."""
+    queue = [plan]
+    while queue:
+        node = queue.pop(0)
+        if node["operatorType"].split("@")[0] == "Apply":
+            return node
+        queue += node.get("children", [])
+    raise AssertionError(f"no Apply in the plan: {json.dumps(plan)[:2000]}")
 
 
 def test_reloading_the_same_run_writes_nothing(
