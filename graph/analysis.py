@@ -16,7 +16,7 @@ from __future__ import annotations
 import logging
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Generator
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from typing import Any, cast
@@ -39,6 +39,7 @@ from graph.guard import (
 from graph.in_force import IN_FORCE
 from graph.load import ATOMIC_ROWS, add_counters, counters_of, write_batches
 from graph.published import bump
+from graph.steps import drive
 
 log = logging.getLogger(__name__)
 #: What marks the graph while a control run writes in batches (graph.guard.batched_write).
@@ -128,12 +129,20 @@ def walk_upstream(
     asked once, so cycles end the walk. `read_level(ids)` returns the rows (with `holder`
     and `holder_kind`) of the holdings in those companies; `first` is the first level when
     the caller has read it already."""
+    return drive(upstream_levels(companies, first), read_level)
+
+
+def upstream_levels(
+    companies: list[str], first: list[dict[str, Any]] | None = None
+) -> Generator[list[str], list[dict[str, Any]], list[dict[str, Any]]]:
+    """`walk_upstream` as a generator (graph/steps.py): yields each level's company IDs, is
+    sent that level's rows, returns them all."""
     seen = set(companies)
-    level = first if first is not None else read_level(sorted(seen))
+    level = first if first is not None else (yield sorted(seen))
     rows = list(level)
     while parents := sorted({r["holder"] for r in level if r["holder_kind"] == "company"} - seen):
         seen.update(parents)
-        level = read_level(parents)
+        level = yield parents
         rows += level
     return rows
 

@@ -29,6 +29,7 @@ from typing import Any, TypeVar
 import neo4j
 
 from config.errors import VeilError
+from graph.steps import Statement, Steps, run, run_async
 
 log = logging.getLogger(__name__)
 
@@ -169,6 +170,12 @@ class Stamps:
             self.before = published
         self.after = published
 
+    def bounds(self) -> tuple[Published, Published]:
+        """(first, last) state seen; AssertionError if the read recorded none."""
+        if self.before is None or self.after is None:
+            raise AssertionError("a whole read must record the state it starts and ends in")
+        return self.before, self.after
+
 
 def read_whole(driver: neo4j.Driver, database: str, work: Callable[..., T], *args: Any) -> T:
     """`work(tx, *args)` in one read transaction, read again while the published state
@@ -185,16 +192,37 @@ def read_whole(driver: neo4j.Driver, database: str, work: Callable[..., T], *arg
     return _whole(driver, database, once)
 
 
-def read_stamped(driver: neo4j.Driver, database: str, work: Callable[..., T], *args: Any) -> T:
-    """`read_whole` for a hot read that saves its two state statements:
-    `work(tx, stamps, *args)` passes `stamps.saw` the `graph_state` its FIRST statement
+def read_stamped(
+    driver: neo4j.Driver, database: str, steps: Callable[..., Steps[T]], *args: Any
+) -> T:
+    """`read_whole` for a hot read that saves its two state statements: `steps(stamps,
+    *args)` (graph/steps.py) passes `stamps.saw` the `graph_state` its FIRST statement
     read before anything else (`state_first`) and the one its LAST statement read after
     everything else (`state_last`), so a write landing between the two is seen."""
+    return _whole(driver, database, lambda tx, stamps: run(tx, steps(stamps, *args)))
 
-    def once(tx: neo4j.ManagedTransaction, stamps: Stamps) -> T:
-        return work(tx, stamps, *args)
 
-    return _whole(driver, database, once)
+async def read_stamped_async(
+    driver: neo4j.AsyncDriver, database: str, steps: Callable[..., Steps[T]], *args: Any
+) -> T:
+    """`read_stamped` on the async driver (the API's event loop)."""
+
+    async def attempt(tx: neo4j.AsyncManagedTransaction) -> tuple[Published, Published, T]:
+        stamps = Stamps()
+        answer = await run_async(tx, steps(stamps, *args))
+        return (*stamps.bounds(), answer)
+
+    async with driver.session(database=database, default_access_mode=neo4j.READ_ACCESS) as s:
+        for tries in range(ATTEMPTS):
+            before, after, answer = await s.execute_read(attempt)
+            if _settled(before, after, tries):
+                return answer
+    raise _changing()
+
+
+def state_statement() -> Statement:
+    """`state`'s statement, for steps (graph/steps.py); its row is a `Published`'s fields."""
+    return _STATE, {"name": STATE}
 
 
 def _whole(
@@ -203,23 +231,32 @@ def _whole(
     def attempt(tx: neo4j.ManagedTransaction) -> tuple[Published, Published, T]:
         stamps = Stamps()
         answer = once(tx, stamps)
-        if stamps.before is None or stamps.after is None:
-            raise AssertionError("a whole read must record the state it starts and ends in")
-        return stamps.before, stamps.after, answer
+        return (*stamps.bounds(), answer)
 
     with driver.session(database=database, default_access_mode=neo4j.READ_ACCESS) as session:
         for tries in range(ATTEMPTS):
             before, after, answer = session.execute_read(attempt)
-            if before == after:
-                _observed.set(after)
+            if _settled(before, after, tries):
                 return answer
-            log.debug(
-                "graph version %d -> %d during a read (attempt %d)",
-                before.version,
-                after.version,
-                tries + 1,
-            )
-    raise GraphChanging(
+    raise _changing()
+
+
+def _settled(before: Published, after: Published, tries: int) -> bool:
+    """Whether a read saw one state throughout (then `observed` keeps it)."""
+    if before == after:
+        _observed.set(after)
+        return True
+    log.debug(
+        "graph version %d -> %d during a read (attempt %d)",
+        before.version,
+        after.version,
+        tries + 1,
+    )
+    return False
+
+
+def _changing() -> GraphChanging:
+    return GraphChanging(
         f"the graph changed while each of {ATTEMPTS} reads of this answer ran (writes are "
         "landing faster than it can be read); ask again"
     )

@@ -26,7 +26,7 @@ import neo4j
 
 from config.errors import Ambiguous, NotFound
 from config.graph import Control
-from graph.analysis import walk_upstream
+from graph.analysis import upstream_levels
 from graph.answers import (
     BeneficialOwner,
     Company,
@@ -48,7 +48,17 @@ from graph.control.one_company import CompanyControl, company_control
 from graph.control.paths import HoldingPath as FoundPath
 from graph.control.paths import PathFinder
 from graph.in_force import IN_FORCE
-from graph.published import Stamps, read_stamped, read_whole, state, state_first, state_last
+from graph.published import (
+    Published,
+    Stamps,
+    read_stamped,
+    read_stamped_async,
+    read_whole,
+    state_first,
+    state_last,
+    state_statement,
+)
+from graph.steps import Steps, asked, run
 from graph.values import native
 from loaders.identifiers import display_mask
 
@@ -99,6 +109,10 @@ def _not_found(reference: str) -> NotFound:
 
 
 def _find_company(tx: neo4j.ManagedTransaction, reference: str) -> Company:
+    return run(tx, _find_company_steps(reference))
+
+
+def _find_company_steps(reference: str) -> Steps[Company]:
     unique = _unique_key(reference)
     if unique is not None:
         key, reference = unique
@@ -109,7 +123,7 @@ def _find_company(tx: neo4j.ManagedTransaction, reference: str) -> Company:
             "MATCH (c:Company) WHERE c.name = $ref OR $ref IN c.names "
             "OR $ref IN c.former_names RETURN " + _COMPANY_FIELDS + " AS c LIMIT 50"
         )
-    found = _rows(tx, query, ref=reference)
+    found = yield query, {"ref": reference}
     if not found:
         raise _not_found(reference)
     if len(found) > 1:
@@ -305,29 +319,44 @@ def controls(
     officers, shareholders, beneficial owners with paths, the actual controller (or why
     there is none), and the punishments and list entries on the company and on every person
     above, each with `on` (entity ID) and `via` (how it names them)."""
-    return read_stamped(driver, database, _controls, reference, settings, as_of or date.today())
+    return read_stamped(
+        driver, database, _control_steps, reference, settings, as_of or date.today()
+    )
 
 
-def _controls(
-    tx: neo4j.ManagedTransaction, stamps: Stamps, reference: str, settings: Control, as_of: date
+async def controls_async(
+    driver: neo4j.AsyncDriver,
+    reference: str,
+    settings: Control,
+    as_of: date | None = None,
+    database: str = "neo4j",
 ) -> ControlAnswer:
+    """`controls` on the async driver: the same steps, for the API's event loop."""
+    return await read_stamped_async(
+        driver, database, _control_steps, reference, settings, as_of or date.today()
+    )
+
+
+def _control_steps(
+    stamps: Stamps, reference: str, settings: Control, as_of: date
+) -> Steps[ControlAnswer]:
     """`controls` in one read transaction: one round trip per query and ownership level; a
     company named by entity ID or USCC comes with its roles and shareholders in the first.
     The first and last queries return the published state (graph.published.read_stamped):
     the API's hottest read saves two statements."""
     unique = _unique_key(reference)
     if unique is None:
-        stamps.saw(state(tx))
-        unique = "entity_id", _find_company(tx, reference).entity_id
+        stamps.saw(Published(**(yield state_statement())[0]))
+        unique = "entity_id", (yield from _find_company_steps(reference)).entity_id
     key, ref = unique
-    found = _rows(tx, _COMPANY_ROLES_AND_SHAREHOLDERS[key], ref=ref, as_of=as_of)[0]
+    found = (yield _COMPANY_ROLES_AND_SHAREHOLDERS[key], {"ref": ref, "as_of": as_of})[0]
     stamps.saw(found["graph_state"])
     if found["c"] is None:
         raise _not_found(reference)
     company = Company.model_validate(found["c"])
     company_id = company.entity_id
     roles, shareholders = found["roles"], found["shareholders"]
-    holdings, names = _upstream(tx, company, shareholders, as_of)
+    holdings, names = yield from _upstream(company, shareholders, as_of)
     result = company_control(
         company_id,
         holdings,
@@ -353,7 +382,7 @@ def _controls(
     if isinstance(controller, Controller):
         people.add(controller.entity_id)
     on = sorted(people | {company_id})
-    records = _rows(tx, _RECORDS_ON, ids=on, as_of=as_of)[0]
+    records = (yield _RECORDS_ON, {"ids": on, "as_of": as_of})[0]
     stamps.saw(records.pop("graph_state"))
     return ControlAnswer.model_validate(
         {
@@ -370,13 +399,10 @@ def _controls(
 
 
 def _upstream(
-    tx: neo4j.ManagedTransaction,
-    company: Company,
-    shareholders: list[dict[str, Any]],
-    as_of: date,
-) -> tuple[list[Holding], dict[str, str]]:
-    """The holdings that can reach `company` (graph.analysis.walk_upstream) and the names of
-    everyone on them. The first level is `shareholders`, already read."""
+    company: Company, shareholders: list[dict[str, Any]], as_of: date
+) -> Steps[tuple[list[Holding], dict[str, str]]]:
+    """The holdings that can reach `company` (graph.analysis.upstream_levels) and the names
+    of everyone on them. The first level is `shareholders`, already read."""
     company_id = company.entity_id
     rows = [
         {
@@ -388,8 +414,9 @@ def _upstream(
         }
         for s in shareholders
     ]
-    rows = walk_upstream(
-        lambda ids: _rows(tx, _HOLDERS_OF, companies=ids, as_of=as_of), [company_id], rows
+    rows = yield from asked(
+        upstream_levels([company_id], rows),
+        lambda ids: (_HOLDERS_OF, {"companies": ids, "as_of": as_of}),
     )
     names = {company_id: company.name} | {r["holder"]: r["name"] for r in rows}
     return _consolidated(rows), names

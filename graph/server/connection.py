@@ -68,9 +68,20 @@ def neo4j_settings(
 
 def open_driver(settings: Neo4jSettings, **config: Any) -> neo4j.Driver:
     """An official driver for `settings`; the caller closes it (`with open_driver(...) as d`)."""
+    return neo4j.GraphDatabase.driver(
+        settings.uri, auth=(settings.user, settings.password), **_config(config)
+    )
+
+
+def open_async_driver(settings: Neo4jSettings, **config: Any) -> neo4j.AsyncDriver:
+    """`open_driver`'s async twin, for an event loop (`async with open_async_driver(...)`)."""
+    return neo4j.AsyncGraphDatabase.driver(
+        settings.uri, auth=(settings.user, settings.password), **_config(config)
+    )
+
+
+def _config(config: dict[str, Any]) -> dict[str, Any]:
     config.setdefault("connection_timeout", 10.0)
     # Warnings such as "property key does not exist" are normal for optional properties.
     config.setdefault("notifications_min_severity", neo4j.NotificationMinimumSeverity.OFF)
-    return neo4j.GraphDatabase.driver(
-        settings.uri, auth=(settings.user, settings.password), **config
-    )
+    return config

@@ -21,7 +21,12 @@ from config.errors import VeilError
 from config.graph import load_graph_config
 from config.settings import environment
 from graph.published import first_load_error, read_state
-from graph.server.connection import Neo4jSettings, neo4j_settings, open_driver
+from graph.server.connection import (
+    Neo4jSettings,
+    neo4j_settings,
+    open_async_driver,
+    open_driver,
+)
 from service.api import alerts, companies, errors, page, screen
 from service.api.common import KEY_HEADER, WARNING_HEADER, Graph
 from service.api.errors import ScreeningUnavailable
@@ -46,13 +51,17 @@ def create_app(settings: Neo4jSettings | None = None, run_dir: Path | None = Non
         threads = to_thread.current_default_thread_limiter()
         threads.total_tokens = environment().serve_threads
         with open_driver(chosen) as driver:
-            app.state.graph = Graph(chosen, driver, load_graph_config().control)
+            reader = open_async_driver(chosen)
+            app.state.graph = Graph(chosen, driver, reader, load_graph_config().control)
             app.state.screening = ScreeningState(app.state.graph, screen_run)
             try:
                 app.state.screening.load()
             except VeilError as err:  # /readyz and /screen say why, and try again
                 log.warning("%s", err)
-            yield
+            try:
+                yield
+            finally:
+                await reader.close()
 
     app = FastAPI(
         title="veil",

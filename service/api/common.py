@@ -42,11 +42,14 @@ OUT_OF_SCOPE = "this company is outside your key's regions and industries, or un
 
 @dataclass
 class Graph:
-    """The Neo4j the app reads, opened once; the driver reconnects by itself after an
-    outage, so Neo4j coming back needs no restart of the app."""
+    """The Neo4j the app reads, opened once; the drivers reconnect by themselves after an
+    outage, so Neo4j coming back needs no restart of the app. `driver` serves the
+    endpoints that run in the thread pool, `reader` (async) those that run on the event
+    loop."""
 
     settings: Neo4jSettings
     driver: neo4j.Driver
+    reader: neo4j.AsyncDriver
     control: Control
 
     @property
@@ -161,6 +164,25 @@ def company_reference(
         return scoped_company(graph, principal, action, reference, endpoint).entity_id
     require(principal, action, endpoint, {"company": reference})
     return reference
+
+
+async def company_reference_async(
+    graph: Graph, principal: Principal, action: Action, reference: str, endpoint: str
+) -> str:
+    """`company_reference` for an endpoint on the event loop: in the thread pool only when
+    it waits on Neo4j or the disk (a scoped key's lookup, a refusal's audit row)."""
+    if keys.ROLES[principal.role].scoped or not principal.may(action):
+        return await run_in_threadpool(
+            company_reference, graph, principal, action, reference, endpoint
+        )
+    return reference
+
+
+async def audited_async(
+    caller: Principal | None, action: str, params: dict[str, Any], count: int, status: int
+) -> None:
+    """`audited` from the event loop: the row waits for the disk, in the thread pool."""
+    await run_in_threadpool(audited, caller, action, params, count, status)
 
 
 class AuditedRoute(APIRoute):

@@ -23,6 +23,7 @@ loaded before that, or a model whose fields are not marked, from showing more.
 from __future__ import annotations
 
 from collections.abc import Callable
+from functools import cache
 from typing import Any, TypeVar
 
 from pydantic import BaseModel
@@ -53,21 +54,37 @@ def _rules(identifiers: bool) -> dict[Sensitive, Callable[[Any], Any]]:
 
 
 def _applied(model: A, rules: dict[Sensitive, Callable[[Any], Any]]) -> A:
+    """`model` with the rules applied: a copy if anything changed, else `model` itself
+    (most of an answer holds nothing to mask, and copying every node of every path cost a
+    control answer 0.2 ms)."""
     updates = {}
-    for name, field in type(model).model_fields.items():
+    for name, kind in _fields(type(model)):
         value = getattr(model, name)
-        kind = next((m for m in field.metadata if isinstance(m, Sensitive)), None)
-        updates[name] = rules[kind](value) if kind is not None else _inside(value, rules)
-    return model.model_copy(update=updates)
+        changed = rules[kind](value) if kind is not None else _inside(value, rules)
+        if changed is not value:
+            updates[name] = changed
+    return model.model_copy(update=updates) if updates else model
+
+
+@cache
+def _fields(model: type[BaseModel]) -> tuple[tuple[str, Sensitive | None], ...]:
+    """Each field of `model` with the kind of identifier it holds, if marked."""
+    return tuple(
+        (name, next((m for m in field.metadata if isinstance(m, Sensitive)), None))
+        for name, field in model.model_fields.items()
+    )
 
 
 def _inside(value: Any, rules: dict[Sensitive, Callable[[Any], Any]]) -> Any:
+    """`value` with the rules applied inside it; `value` itself when nothing changed."""
     if isinstance(value, str):
-        return masked_resident_ids(value)
+        masked = masked_resident_ids(value)
+        return value if masked == value else masked
     if isinstance(value, BaseModel):
         return _applied(value, rules)
     if isinstance(value, list):
-        return [_inside(v, rules) for v in value]
+        inside = [_inside(v, rules) for v in value]
+        return value if all(a is b for a, b in zip(inside, value, strict=True)) else inside
     return value
 
 

@@ -1,0 +1,74 @@
+"""A read written once and run by either driver: the CLI and the thread pool use the sync
+driver, the API's hottest endpoint the async one (no thread-pool hop and no contention for
+the interpreter between threads waiting on Neo4j).
+
+The read is a generator (`Steps`): it yields each statement as (query, parameters), is sent
+that statement's rows (as `plain` dicts), and returns its answer. `run` and `run_async`
+drive it inside a transaction.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Generator
+from typing import Any, TypeVar
+
+import neo4j
+
+from graph.values import native
+
+T = TypeVar("T")
+Y = TypeVar("Y")
+Rows = list[dict[str, Any]]
+Statement = tuple[str, dict[str, Any]]
+Steps = Generator[Statement, Rows, T]
+
+
+def run(tx: neo4j.ManagedTransaction, steps: Steps[T]) -> T:
+    """`steps` with each statement run in `tx`."""
+    return drive(steps, lambda statement: [plain(r) for r in tx.run(*statement)])
+
+
+def drive(steps: Generator[Y, Rows, T], rows_of: Callable[[Y], Rows]) -> T:
+    """A generator of requests (statements, or anything `rows_of` answers) to its end, each
+    request sent the rows `rows_of` gives for it."""
+    rows: Rows | None = None
+    while True:
+        try:
+            request = steps.send(rows)  # type: ignore[arg-type]  # None starts it
+        except StopIteration as done:
+            answer: T = done.value
+            return answer
+        rows = rows_of(request)
+
+
+def asked(requests: Generator[Y, Rows, T], statement: Callable[[Y], Statement]) -> Steps[T]:
+    """A generator of other requests (a level's company IDs, ...) as steps: each request
+    becomes the statement `statement` makes of it."""
+    rows: Rows | None = None
+    while True:
+        try:
+            request = requests.send(rows)  # type: ignore[arg-type]  # None starts it
+        except StopIteration as done:
+            answer: T = done.value
+            return answer
+        rows = yield statement(request)
+
+
+async def run_async(tx: neo4j.AsyncManagedTransaction, steps: Steps[T]) -> T:
+    """`steps` with each statement run in the async transaction `tx`."""
+    rows: Rows | None = None
+    while True:
+        try:
+            query, params = steps.send(rows)  # type: ignore[arg-type]  # None starts it
+        except StopIteration as done:
+            answer: T = done.value
+            return answer
+        result = await tx.run(query, params)
+        rows = [plain(r) async for r in result]
+
+
+def plain(record: neo4j.Record) -> dict[str, Any]:
+    """A row as a `native` dict. Steps' queries return maps, lists and values, never nodes
+    or relationships, which `Record.data` would turn into dicts, at five times the cost
+    (54 against 12 microseconds for a control answer's first row)."""
+    return native(dict(zip(record.keys(), record.values(), strict=True)))
