@@ -71,4 +71,5 @@ def plain(record: neo4j.Record) -> dict[str, Any]:
     """A row as a `native` dict. Steps' queries return maps, lists and values, never nodes
     or relationships, which `Record.data` would turn into dicts, at five times the cost
     (54 against 12 microseconds for a control answer's first row)."""
-    return native(dict(zip(record.keys(), record.values(), strict=True)))
+    row: dict[str, Any] = native(dict(zip(record.keys(), record.values(), strict=True)))
+    return row
