@@ -74,7 +74,8 @@ class Published:
 
     @classmethod
     def of(cls, stamp: dict[str, Any] | None) -> Published:
-        """The state a `stamped` statement returned (None: no GraphState node yet)."""
+        """The state a `state_first` or `state_last` statement returned (None: no
+        GraphState node yet)."""
         if stamp is None:
             return cls(version=0)
         return cls(**{**stamp, "version": stamp.get("version") or 0})

@@ -4,18 +4,23 @@ the control answer, errors in one JSON shape, and an audit row for every request
 
 from __future__ import annotations
 
+import json
 from datetime import date
 from pathlib import Path
 
+import neo4j
 import pytest
 from api_support import api_key, last_audit
 from fastapi.testclient import TestClient
 from graph_runs import RunBuilder, cid, pid
 
 from config.errors import EnvironmentProblem
+from config.graph import load_graph_config
+from graph.queries import controls
 from graph.server.connection import Neo4jSettings
 from service import audit
 from service.api.app import KEY_HEADER, create_app
+from service.api.disclosure import printed
 from service.keys import Role
 
 SHANGHAI_FOOD = "310115"
@@ -80,6 +85,28 @@ def test_a_regulator_reads_who_controls_a_company(client: TestClient) -> None:
     row = last_audit()
     assert row["action"] == "GET /companies/{ref}/control" and row["status"] == 200
     assert row["params"] == {"company": cid("B"), "as_of": "2026-01-01"}
+
+
+def test_the_apis_control_answer_is_the_clis(
+    client: TestClient, neo4j_driver: neo4j.Driver
+) -> None:
+    """The endpoint runs the control read on the async driver, the CLI on the sync one
+    (graph/steps.py: one read, two drivers): by entity ID, USCC-less name (the name path
+    reads the state in a statement of its own) and as of two days, the answers are equal."""
+    headers = api_key(Role.REGULATOR)
+    settings = load_graph_config().control
+    for reference in (cid("A"), cid("B"), "甲食品有限公司", "乙贸易有限公司"):
+        for as_of in (date(2026, 1, 1), date(2019, 1, 1)):
+            api = client.get(
+                f"/companies/{reference}/control",
+                params={"as_of": as_of.isoformat()},
+                headers=headers,
+            )
+            assert api.status_code == 200, api.text
+            cli = printed(controls(neo4j_driver, reference, settings, as_of))
+            assert api.json() == json.loads(cli.model_dump_json(by_alias=True))
+    missing = client.get("/companies/丙有限公司/control", headers=headers)
+    assert missing.status_code == 404 and missing.json()["error"]["code"] == "not_found"
 
 
 def test_an_inspector_sees_its_region_only_and_cannot_tell_unknown_from_outside(
