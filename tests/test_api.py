@@ -196,8 +196,13 @@ def test_neo4j_down_is_503_and_the_app_recovers_by_itself(tmp_path: Path, free_p
             assert server.settings.uri in down.json()["error"]["message"]
             lookup = app.get("/companies/C000000000000", headers=headers)
             assert lookup.status_code == 503
+            control = app.get("/companies/C000000000000/control", headers=headers)  # async
+            assert control.status_code == 503, control.text
+            assert control.json()["error"]["code"] == "graph_unavailable"
             server = start(config, watch_stdin=True)
             assert _not_ready(app) == "screening_unavailable"
             assert app.get("/companies/C000000000000", headers=headers).status_code == 404
+            after = app.get("/companies/C000000000000/control", headers=headers)
+            assert after.status_code == 404, after.text
     finally:
         server.stop()
