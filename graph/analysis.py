@@ -133,16 +133,19 @@ def walk_upstream(
 
 
 def upstream_levels(
-    companies: list[str], first: list[dict[str, Any]] | None = None
-) -> Generator[list[str], list[dict[str, Any]], list[dict[str, Any]]]:
-    """`walk_upstream` as a generator (graph/steps.py): yields each level's company IDs, is
-    sent that level's rows, returns them all."""
+    companies: list[str],
+    first: list[dict[str, Any]] | None = None,
+    ask: Callable[[list[str]], Any] = list,
+) -> Generator[Any, list[dict[str, Any]], list[dict[str, Any]]]:
+    """`walk_upstream` as a generator (graph/steps.py): yields `ask(ids)` for each level's
+    company IDs (the IDs themselves, or the statement that reads them), is sent that
+    level's rows, returns them all."""
     seen = set(companies)
-    level = first if first is not None else (yield sorted(seen))
+    level = first if first is not None else (yield ask(sorted(seen)))
     rows = list(level)
     while parents := sorted({r["holder"] for r in level if r["holder_kind"] == "company"} - seen):
         seen.update(parents)
-        level = yield parents
+        level = yield ask(parents)
         rows += level
     return rows
 

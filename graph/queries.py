@@ -58,7 +58,7 @@ from graph.published import (
     state_last,
     state_statement,
 )
-from graph.steps import Steps, asked, run
+from graph.steps import Steps, run
 from graph.values import native
 from loaders.identifiers import display_mask
 
@@ -414,9 +414,8 @@ def _upstream(
         }
         for s in shareholders
     ]
-    rows = yield from asked(
-        upstream_levels([company_id], rows),
-        lambda ids: (_HOLDERS_OF, {"companies": ids, "as_of": as_of}),
+    rows = yield from upstream_levels(
+        [company_id], rows, lambda ids: (_HOLDERS_OF, {"companies": ids, "as_of": as_of})
     )
     names = {company_id: company.name} | {r["holder"]: r["name"] for r in rows}
     return _consolidated(rows), names
@@ -537,7 +536,7 @@ def _top_level(columns: str) -> list[str]:
 # `controls` reads these in one round trip each: a company (by a unique key) with its roles
 # and shareholders, and the records on everyone found above it.
 # One row whether or not the company exists (`c` null if not), with the published state
-# read before it; the last query of `_controls` reads the state after its own rows.
+# read before it; the last query of `_control_steps` reads the state after its own rows.
 _COMPANY_ROLES_AND_SHAREHOLDERS = {
     key: state_first(
         f"OPTIONAL MATCH (c:Company {{{key}: $ref}}) "

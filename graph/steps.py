@@ -41,19 +41,6 @@ def drive(steps: Generator[Y, Rows, T], rows_of: Callable[[Y], Rows]) -> T:
         rows = rows_of(request)
 
 
-def asked(requests: Generator[Y, Rows, T], statement: Callable[[Y], Statement]) -> Steps[T]:
-    """A generator of other requests (a level's company IDs, ...) as steps: each request
-    becomes the statement `statement` makes of it."""
-    rows: Rows | None = None
-    while True:
-        try:
-            request = requests.send(rows)  # type: ignore[arg-type]  # None starts it
-        except StopIteration as done:
-            answer: T = done.value
-            return answer
-        rows = yield statement(request)
-
-
 async def run_async(tx: neo4j.AsyncManagedTransaction, steps: Steps[T]) -> T:
     """`steps` with each statement run in the async transaction `tx`."""
     rows: Rows | None = None

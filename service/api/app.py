@@ -51,17 +51,14 @@ def create_app(settings: Neo4jSettings | None = None, run_dir: Path | None = Non
         threads = to_thread.current_default_thread_limiter()
         threads.total_tokens = environment().serve_threads
         with open_driver(chosen) as driver:
-            reader = open_async_driver(chosen)
-            app.state.graph = Graph(chosen, driver, reader, load_graph_config().control)
-            app.state.screening = ScreeningState(app.state.graph, screen_run)
-            try:
-                app.state.screening.load()
-            except VeilError as err:  # /readyz and /screen say why, and try again
-                log.warning("%s", err)
-            try:
+            async with open_async_driver(chosen) as reader:
+                app.state.graph = Graph(chosen, driver, reader, load_graph_config().control)
+                app.state.screening = ScreeningState(app.state.graph, screen_run)
+                try:
+                    app.state.screening.load()
+                except VeilError as err:  # /readyz and /screen say why, and try again
+                    log.warning("%s", err)
                 yield
-            finally:
-                await reader.close()
 
     app = FastAPI(
         title="veil",
