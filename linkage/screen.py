@@ -64,7 +64,7 @@ from loaders.identifiers import (
     parse_uscc,
 )
 from loaders.industry import normalise_industry
-from loaders.rows import PersonMention
+from loaders.rows import PersonMention, resident_id_fields
 
 log = logging.getLogger(__name__)
 
@@ -271,12 +271,7 @@ def applicant_mention(i: int, person: Applicant, rid: ResidentId) -> PersonMenti
         slot=f"persons[{i}]",
         name=person.name,
         name_raw=person.name,
-        id_status=rid.status,
-        id_kind=rid.kind,
-        id_token=rid.token,
-        id_display=rid.display,
-        id_prefix=rid.visible_prefix,
-        id_suffix=rid.visible_suffix,
+        **resident_id_fields(rid),
         birth_date=rid.birth_date or person.birth_date,
         sex=rid.sex or person.sex,
         region_code=rid.region_code,

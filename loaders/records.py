@@ -46,6 +46,7 @@ from loaders.rows import (
     Punishment,
     Role,
     Shareholding,
+    resident_id_fields,
 )
 from loaders.vocabulary import OTHER, Vocabulary
 
@@ -272,12 +273,7 @@ class RecordMapper:
             slot=slot,
             name=text.get("name"),
             name_raw=None if name_raw is None else str(name_raw),
-            id_status=rid.status,
-            id_kind=rid.kind,
-            id_token=rid.token,
-            id_display=rid.display,
-            id_prefix=rid.visible_prefix,
-            id_suffix=rid.visible_suffix,
+            **resident_id_fields(rid),
             birth_date=rid.birth_date,
             sex=rid.sex,
             region_code=rid.region_code,

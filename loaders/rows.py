@@ -11,9 +11,11 @@ from __future__ import annotations
 import types
 import typing
 from datetime import date
-from typing import NamedTuple
+from typing import NamedTuple, TypedDict
 
 import pyarrow as pa
+
+from loaders.identifiers import ResidentId
 
 
 class Record(NamedTuple):
@@ -45,6 +47,30 @@ class PersonMention(NamedTuple):
     region_code: str | None
     phone: str | None
     address: str | None
+
+
+class ResidentIdFields(TypedDict):
+    """A PersonMention's `id_*` fields."""
+
+    id_status: str
+    id_kind: str | None
+    id_token: str | None
+    id_display: str | None
+    id_prefix: str | None
+    id_suffix: str | None
+
+
+def resident_id_fields(rid: ResidentId) -> ResidentIdFields:
+    """A PersonMention's `id_*` fields from its ID as parsed: what a loader and the
+    licence counter's screening (linkage/screen.py) both write."""
+    return ResidentIdFields(
+        id_status=rid.status,
+        id_kind=rid.kind,
+        id_token=rid.token,
+        id_display=rid.display,
+        id_prefix=rid.visible_prefix,
+        id_suffix=rid.visible_suffix,
+    )
 
 
 class CompanyMention(NamedTuple):
