@@ -7,8 +7,7 @@ delta, a control run, a sweep: one transaction each) therefore bumps `version` o
 after its work, in the same read transaction, and reads again when the two differ. An
 answer is thus computed wholly from one published state, at the cost of one tiny
 statement at each end of the transaction. A hot read (`read_stamped`) saves even those two:
-its own first statement reads the state before its data, its last one after
-(`state_first`, `state_last`).
+its statement reads the state before and after its data (`stamped`).
 
 A write too large for one transaction (`load.atomic_rows`) goes in batches and marks the
 state while it runs (`loading` for a load, `batched` for a control run or sweep): answers
@@ -43,12 +42,13 @@ _STATE = (
     "RETURN coalesce(g.version, 0) AS version, g.loading_run AS loading_run, "
     "g.loading_mode AS loading_mode, g.batched AS batched"
 )
-#: The state as one map column `graph_state`, for a statement to return beside its own
-#: columns (`state_first`, `state_last`); the name is this module's constant.
+#: The state as one map column, for a statement to return beside its own columns
+#: (`stamped`); the name is this module's constant.
 _STAMP = (
     "OPTIONAL MATCH (g:GraphState {name: '" + STATE + "'}) "
     "RETURN g {.version, .loading_run, .loading_mode, .batched} AS graph_state"
 )
+_STAMP_AFTER = _STAMP.replace(" AS graph_state", " AS graph_state_after")
 _BUMP = (
     "MERGE (g:GraphState {name: $name}) SET g.version = coalesce(g.version, 0) + 1 "
     "RETURN g.version AS version"
@@ -74,8 +74,7 @@ class Published:
 
     @classmethod
     def of(cls, stamp: dict[str, Any] | None) -> Published:
-        """The state a `state_first` or `state_last` statement returned (None: no
-        GraphState node yet)."""
+        """The state a `stamped` statement returned (None: no GraphState node yet)."""
         if stamp is None:
             return cls(version=0)
         return cls(**{**stamp, "version": stamp.get("version") or 0})
@@ -138,19 +137,17 @@ def first_load_error() -> GraphLoading:
     )
 
 
-def state_first(query: str) -> str:
-    """`query` (a whole query, to its RETURN) with the published state read BEFORE it, in
-    the column `graph_state` of its rows, read whether or not `query` finds anything: the
-    query runs as a subquery importing the state, which Neo4j runs after the state's read
-    (an Apply whose left side is that read)."""
-    return f"CALL () {{ {_STAMP} }} CALL (graph_state) {{ {query} }} RETURN *"
-
-
-def state_last(query: str) -> str:
-    """`query` (one row: an aggregation) with the published state read AFTER it, in the
-    column `graph_state`: the read is a subquery importing the query's columns, which
-    Neo4j runs once that row is complete."""
-    return f"CALL () {{ {query} }} CALL (*) {{ {_STAMP} }} RETURN *"
+def stamped(query: str) -> str:
+    """`query` (a whole query, to its RETURN, of one row: aggregations) with the published
+    state read BEFORE it, in the column `graph_state`, and AFTER it, in
+    `graph_state_after`, whether or not `query` finds anything. The query runs as a
+    subquery importing the first read, which Neo4j runs after that read (an Apply whose
+    left side is it); the second read is a subquery importing the query's columns, which
+    Neo4j runs once that row is complete (the right side of the Apply above)."""
+    return (
+        f"CALL () {{ {_STAMP} }} CALL (graph_state) {{ {query} }} "
+        f"CALL (*) {{ {_STAMP_AFTER} }} RETURN *"
+    )
 
 
 class Stamps:
@@ -197,9 +194,9 @@ def read_stamped(
     driver: neo4j.Driver, database: str, steps: Callable[..., Steps[T]], *args: Any
 ) -> T:
     """`read_whole` for a hot read that saves its two state statements: `steps(stamps,
-    *args)` (graph/steps.py) passes `stamps.saw` the `graph_state` its FIRST statement
-    read before anything else (`state_first`) and the one its LAST statement read after
-    everything else (`state_last`), so a write landing between the two is seen."""
+    *args)` (graph/steps.py) passes `stamps.saw` the state read before anything else and
+    the one read after everything else, in the order read (its statements are `stamped`),
+    so a write landing between the two is seen."""
     return _whole(driver, database, lambda tx, stamps: run(tx, steps(stamps, *args)))
 
 
