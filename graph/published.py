@@ -19,8 +19,11 @@ graph runs (`loading_mode: create`), there is nothing whole to answer from:
 
 from __future__ import annotations
 
+import asyncio
 import logging
-from collections.abc import Callable
+import random
+import time
+from collections.abc import Awaitable, Callable
 from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import Any, TypeVar
@@ -36,6 +39,9 @@ STATE = "graph"
 T = TypeVar("T")
 #: Reads of one answer before giving up on a graph that keeps changing under it.
 ATTEMPTS = 5
+#: How long `read_stamped_async` retries a fault the driver calls retryable: as long as the
+#: driver's managed transactions do (its max_transaction_retry_time).
+RETRY_SECONDS = 30.0
 
 _STATE = (
     "OPTIONAL MATCH (g:GraphState {name: $name}) "
@@ -203,19 +209,46 @@ def read_stamped(
 async def read_stamped_async(
     driver: neo4j.AsyncDriver, database: str, steps: Callable[..., Steps[T]], *args: Any
 ) -> T:
-    """`read_stamped` on the async driver (the API's event loop)."""
+    """`read_stamped` on the async driver (the API's event loop), each statement in an
+    auto-commit transaction of its own. One read transaction would cost two more round
+    trips (BEGIN, COMMIT; a third of a one-statement read's CPU, client and server) and,
+    Neo4j reading at read-committed, would see no more of one state than the stamps
+    already make sure of. A fault the driver calls retryable is retried as its managed
+    transactions retry it (`_retried`)."""
 
-    async def attempt(tx: neo4j.AsyncManagedTransaction) -> tuple[Published, Published, T]:
+    async def attempt() -> tuple[Published, Published, T]:
         stamps = Stamps()
-        answer = await run_async(tx, steps(stamps, *args))
+        async with driver.session(database=database, default_access_mode=neo4j.READ_ACCESS) as s:
+            answer = await run_async(s, steps(stamps, *args))
         return (*stamps.bounds(), answer)
 
-    async with driver.session(database=database, default_access_mode=neo4j.READ_ACCESS) as s:
-        for tries in range(ATTEMPTS):
-            before, after, answer = await s.execute_read(attempt)
-            if _settled(before, after, tries):
-                return answer
+    for tries in range(ATTEMPTS):
+        before, after, answer = await _retried(attempt)
+        if _settled(before, after, tries):
+            return answer
     raise _changing()
+
+
+async def _retried(work: Callable[[], Awaitable[T]]) -> T:
+    """`work()`, again while it fails with a fault the driver calls retryable (Neo4j down or
+    restarting, a stale pooled connection), for up to RETRY_SECONDS from the first
+    failure, waiting as the driver's managed transactions wait: 1 s, doubling, +-20%."""
+    deadline: float | None = None
+    delay = 1.0
+    while True:
+        try:
+            return await work()
+        except (neo4j.exceptions.DriverError, neo4j.exceptions.Neo4jError) as err:
+            if not err.is_retryable():
+                raise
+            now = time.monotonic()
+            deadline = now + RETRY_SECONDS if deadline is None else deadline
+            if now > deadline:
+                raise
+            wait = delay * random.uniform(0.8, 1.2)
+            log.warning("a read failed and is retried in %.1f s (%s)", wait, err)
+            await asyncio.sleep(wait)
+            delay *= 2
 
 
 def state_statement() -> Statement:
