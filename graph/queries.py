@@ -11,7 +11,7 @@ person by entity ID (`P...`) or name, optionally narrowed by a partial resident 
 (`110101********123X`, `110101*`, `*123X`). Several matches raise `Ambiguous` with the
 candidates; none raises `NotFound`.
 
-Each answer is read in one read transaction through `graph.published.read_whole`, so it is
+Each answer is read through `graph.published.read_whole` (or `read_stamped`), so it is
 computed from one published state of the graph, never half of a load, control run or sweep.
 """
 
@@ -351,7 +351,7 @@ async def controls_async(
 def _control_steps(
     stamps: Stamps, reference: str, settings: Control, as_of: date
 ) -> Steps[ControlAnswer]:
-    """`controls` in one read transaction. A company named by entity ID or USCC is read in
+    """`controls` as steps (graph/steps.py). A company named by entity ID or USCC is read in
     ONE statement (`_CONTROL`, the API's hottest read): the company, its roles and
     shareholders, every holding that can reach it, the records on everyone it may name, and
     the published state before and after (graph.published.stamped). A name is first looked
