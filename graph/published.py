@@ -7,8 +7,7 @@ delta, a control run, a sweep: one transaction each) therefore bumps `version` o
 after its work, in the same read transaction, and reads again when the two differ. An
 answer is thus computed wholly from one published state, at the cost of one tiny
 statement at each end of the transaction. A hot read (`read_stamped`) saves even those two:
-its own first statement reads the state before its data, its last one after
-(`state_first`, `state_last`).
+its statement reads the state before and after its data (`stamped`).
 
 A write too large for one transaction (`load.atomic_rows`) goes in batches and marks the
 state while it runs (`loading` for a load, `batched` for a control run or sweep): answers
@@ -20,8 +19,11 @@ graph runs (`loading_mode: create`), there is nothing whole to answer from:
 
 from __future__ import annotations
 
+import asyncio
 import logging
-from collections.abc import Callable
+import random
+import time
+from collections.abc import Awaitable, Callable
 from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import Any, TypeVar
@@ -37,18 +39,22 @@ STATE = "graph"
 T = TypeVar("T")
 #: Reads of one answer before giving up on a graph that keeps changing under it.
 ATTEMPTS = 5
+#: How long `read_stamped_async` retries a fault the driver calls retryable: as long as the
+#: driver's managed transactions do (its max_transaction_retry_time).
+RETRY_SECONDS = 30.0
 
 _STATE = (
     "OPTIONAL MATCH (g:GraphState {name: $name}) "
     "RETURN coalesce(g.version, 0) AS version, g.loading_run AS loading_run, "
     "g.loading_mode AS loading_mode, g.batched AS batched"
 )
-#: The state as one map column `graph_state`, for a statement to return beside its own
-#: columns (`state_first`, `state_last`); the name is this module's constant.
+#: The state as one map column, for a statement to return beside its own columns
+#: (`stamped`); the name is this module's constant.
 _STAMP = (
     "OPTIONAL MATCH (g:GraphState {name: '" + STATE + "'}) "
     "RETURN g {.version, .loading_run, .loading_mode, .batched} AS graph_state"
 )
+_STAMP_AFTER = _STAMP.replace(" AS graph_state", " AS graph_state_after")
 _BUMP = (
     "MERGE (g:GraphState {name: $name}) SET g.version = coalesce(g.version, 0) + 1 "
     "RETURN g.version AS version"
@@ -74,8 +80,7 @@ class Published:
 
     @classmethod
     def of(cls, stamp: dict[str, Any] | None) -> Published:
-        """The state a `state_first` or `state_last` statement returned (None: no
-        GraphState node yet)."""
+        """The state a `stamped` statement returned (None: no GraphState node yet)."""
         if stamp is None:
             return cls(version=0)
         return cls(**{**stamp, "version": stamp.get("version") or 0})
@@ -138,19 +143,17 @@ def first_load_error() -> GraphLoading:
     )
 
 
-def state_first(query: str) -> str:
-    """`query` (a whole query, to its RETURN) with the published state read BEFORE it, in
-    the column `graph_state` of its rows, read whether or not `query` finds anything: the
-    query runs as a subquery importing the state, which Neo4j runs after the state's read
-    (an Apply whose left side is that read)."""
-    return f"CALL () {{ {_STAMP} }} CALL (graph_state) {{ {query} }} RETURN *"
-
-
-def state_last(query: str) -> str:
-    """`query` (one row: an aggregation) with the published state read AFTER it, in the
-    column `graph_state`: the read is a subquery importing the query's columns, which
-    Neo4j runs once that row is complete."""
-    return f"CALL () {{ {query} }} CALL (*) {{ {_STAMP} }} RETURN *"
+def stamped(query: str) -> str:
+    """`query` (a whole query, to its RETURN, of one row: aggregations) with the published
+    state read BEFORE it, in the column `graph_state`, and AFTER it, in
+    `graph_state_after`, whether or not `query` finds anything. The query runs as a
+    subquery importing the first read, which Neo4j runs after that read (an Apply whose
+    left side is it); the second read is a subquery importing the query's columns, which
+    Neo4j runs once that row is complete (the right side of the Apply above)."""
+    return (
+        f"CALL () {{ {_STAMP} }} CALL (graph_state) {{ {query} }} "
+        f"CALL (*) {{ {_STAMP_AFTER} }} RETURN *"
+    )
 
 
 class Stamps:
@@ -197,28 +200,55 @@ def read_stamped(
     driver: neo4j.Driver, database: str, steps: Callable[..., Steps[T]], *args: Any
 ) -> T:
     """`read_whole` for a hot read that saves its two state statements: `steps(stamps,
-    *args)` (graph/steps.py) passes `stamps.saw` the `graph_state` its FIRST statement
-    read before anything else (`state_first`) and the one its LAST statement read after
-    everything else (`state_last`), so a write landing between the two is seen."""
+    *args)` (graph/steps.py) passes `stamps.saw` the state read before anything else and
+    the one read after everything else, in the order read (its statements are `stamped`),
+    so a write landing between the two is seen."""
     return _whole(driver, database, lambda tx, stamps: run(tx, steps(stamps, *args)))
 
 
 async def read_stamped_async(
     driver: neo4j.AsyncDriver, database: str, steps: Callable[..., Steps[T]], *args: Any
 ) -> T:
-    """`read_stamped` on the async driver (the API's event loop)."""
+    """`read_stamped` on the async driver (the API's event loop), each statement in an
+    auto-commit transaction of its own. One read transaction would cost two more round
+    trips (BEGIN, COMMIT; a third of a one-statement read's CPU, client and server) and,
+    Neo4j reading at read-committed, would see no more of one state than the stamps
+    already make sure of. A fault the driver calls retryable is retried as its managed
+    transactions retry it (`_retried`)."""
 
-    async def attempt(tx: neo4j.AsyncManagedTransaction) -> tuple[Published, Published, T]:
+    async def attempt() -> tuple[Published, Published, T]:
         stamps = Stamps()
-        answer = await run_async(tx, steps(stamps, *args))
+        async with driver.session(database=database, default_access_mode=neo4j.READ_ACCESS) as s:
+            answer = await run_async(s, steps(stamps, *args))
         return (*stamps.bounds(), answer)
 
-    async with driver.session(database=database, default_access_mode=neo4j.READ_ACCESS) as s:
-        for tries in range(ATTEMPTS):
-            before, after, answer = await s.execute_read(attempt)
-            if _settled(before, after, tries):
-                return answer
+    for tries in range(ATTEMPTS):
+        before, after, answer = await _retried(attempt)
+        if _settled(before, after, tries):
+            return answer
     raise _changing()
+
+
+async def _retried(work: Callable[[], Awaitable[T]]) -> T:
+    """`work()`, again while it fails with a fault the driver calls retryable (Neo4j down or
+    restarting, a stale pooled connection), for up to RETRY_SECONDS from the first
+    failure, waiting as the driver's managed transactions wait: 1 s, doubling, +-20%."""
+    deadline: float | None = None
+    delay = 1.0
+    while True:
+        try:
+            return await work()
+        except (neo4j.exceptions.DriverError, neo4j.exceptions.Neo4jError) as err:
+            if not err.is_retryable():
+                raise
+            now = time.monotonic()
+            deadline = now + RETRY_SECONDS if deadline is None else deadline
+            if now > deadline:
+                raise
+            wait = delay * random.uniform(0.8, 1.2)
+            log.warning("a read failed and is retried in %.1f s (%s)", wait, err)
+            await asyncio.sleep(wait)
+            delay *= 2
 
 
 def state_statement() -> Statement:

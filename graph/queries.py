@@ -11,7 +11,7 @@ person by entity ID (`P...`) or name, optionally narrowed by a partial resident 
 (`110101********123X`, `110101*`, `*123X`). Several matches raise `Ambiguous` with the
 candidates; none raises `NotFound`.
 
-Each answer is read in one read transaction through `graph.published.read_whole`, so it is
+Each answer is read through `graph.published.read_whole` (or `read_stamped`), so it is
 computed from one published state of the graph, never half of a load, control run or sweep.
 """
 
@@ -26,7 +26,6 @@ import neo4j
 
 from config.errors import Ambiguous, NotFound
 from config.graph import Control
-from graph.analysis import upstream_levels
 from graph.answers import (
     BeneficialOwner,
     Company,
@@ -54,8 +53,7 @@ from graph.published import (
     read_stamped,
     read_stamped_async,
     read_whole,
-    state_first,
-    state_last,
+    stamped,
     state_statement,
 )
 from graph.steps import Steps, run
@@ -299,12 +297,25 @@ _SHAREHOLDERS = (
     "r.subscribed_capital AS subscribed_capital, r.valid_from AS valid_from, "
     "r.source AS source, r.record_id AS record_id ORDER BY ratio DESC, entity_id"
 )
-# graph.analysis.upstream_holdings' query with the holder's name, which the answer shows.
-_HOLDERS_OF = (
-    "UNWIND $companies AS id MATCH (c:Company {entity_id: id}) "
-    "MATCH (h)-[r:HOLDS_SHARES_IN]->(c) WHERE " + IN_FORCE + " "
+# Every holding in force that can reach `c` (graph.analysis.upstream_holdings' rows, with
+# the holder's name, which the answer shows): the companies above `c` by a breadth-first
+# search along holdings in force (Neo4j plans it as a pruning var-length expand: each
+# company once, however many paths reach it), then the holdings into `c` and into each.
+_UPSTREAM = (
+    "OPTIONAL MATCH (c)<-[rs:HOLDS_SHARES_IN*1..]-(u:Company) "
+    "WHERE all(r IN rs WHERE " + IN_FORCE + ") "
+    "WITH c, collect(DISTINCT u) AS above UNWIND [c] + above AS t WITH DISTINCT t "
+    "MATCH (h)-[r:HOLDS_SHARES_IN]->(t) WHERE " + IN_FORCE + " "
     "RETURN h.entity_id AS holder, CASE WHEN h:Person THEN 'person' ELSE 'company' END "
-    "AS holder_kind, c.entity_id AS company, r.ratio AS ratio, h.name AS name"
+    "AS holder_kind, t.entity_id AS company, r.ratio AS ratio, h.name AS name "
+    "ORDER BY company, holder"
+)
+# Everyone an answer about `c` may name: `c`, its role holders and every person holding
+# shares on the way up (beneficial owners and the controller are among them).
+_NAMED_ABOVE = (
+    "CALL (c, roles, holdings) { UNWIND [c.entity_id] + [x IN roles | x.p.entity_id] "
+    "+ [x IN holdings WHERE x.holder_kind = 'person' | x.holder] AS id "
+    "WITH DISTINCT id WHERE id IS NOT NULL RETURN collect(id) AS ids }"
 )
 
 
@@ -340,23 +351,26 @@ async def controls_async(
 def _control_steps(
     stamps: Stamps, reference: str, settings: Control, as_of: date
 ) -> Steps[ControlAnswer]:
-    """`controls` in one read transaction: one round trip per query and ownership level; a
-    company named by entity ID or USCC comes with its roles and shareholders in the first.
-    The first and last queries return the published state (graph.published.read_stamped):
-    the API's hottest read saves two statements."""
+    """`controls` as steps (graph/steps.py). A company named by entity ID or USCC is read in
+    ONE statement (`_CONTROL`, the API's hottest read): the company, its roles and
+    shareholders, every holding that can reach it, the records on everyone it may name, and
+    the published state before and after (graph.published.stamped). A name is first looked
+    up, in statements of their own."""
     unique = _unique_key(reference)
     if unique is None:
         stamps.saw(Published(**(yield state_statement())[0]))
         unique = "entity_id", (yield from _find_company_steps(reference)).entity_id
     key, ref = unique
-    found = (yield _COMPANY_ROLES_AND_SHAREHOLDERS[key], {"ref": ref, "as_of": as_of})[0]
+    found = (yield _CONTROL[key], {"ref": ref, "as_of": as_of})[0]
     stamps.saw(found["graph_state"])
+    stamps.saw(found["graph_state_after"])
     if found["c"] is None:
         raise _not_found(reference)
     company = Company.model_validate(found["c"])
     company_id = company.entity_id
     roles, shareholders = found["roles"], found["shareholders"]
-    holdings, names = yield from _upstream(company, shareholders, as_of)
+    holdings = _consolidated(found["holdings"])
+    names = {company_id: company.name} | {r["holder"]: r["name"] for r in found["holdings"]}
     result = company_control(
         company_id,
         holdings,
@@ -381,9 +395,7 @@ def _control_steps(
     people |= {s["entity_id"] for s in shareholders if s["kind"] == "person"}
     if isinstance(controller, Controller):
         people.add(controller.entity_id)
-    on = sorted(people | {company_id})
-    records = (yield _RECORDS_ON, {"ids": on, "as_of": as_of})[0]
-    stamps.saw(records.pop("graph_state"))
+    on = people | {company_id}
     return ControlAnswer.model_validate(
         {
             "company": company,
@@ -393,32 +405,11 @@ def _control_steps(
             "shareholders": shareholders,
             "beneficial_owners": owners,
             "actual_controller": controller,
-            **records,
+            # Read on everyone the answer may name; kept on those it does name.
+            "punishments": [p for p in found["punishments"] if p["on"] in on],
+            "list_entries": [e for e in found["list_entries"] if e["on"] in on],
         }
     )
-
-
-def _upstream(
-    company: Company, shareholders: list[dict[str, Any]], as_of: date
-) -> Steps[tuple[list[Holding], dict[str, str]]]:
-    """The holdings that can reach `company` (graph.analysis.upstream_levels) and the names
-    of everyone on them. The first level is `shareholders`, already read."""
-    company_id = company.entity_id
-    rows = [
-        {
-            "holder": s["entity_id"],
-            "holder_kind": s["kind"],
-            "company": company_id,
-            "ratio": s["ratio"],
-            "name": s["name"],
-        }
-        for s in shareholders
-    ]
-    rows = yield from upstream_levels(
-        [company_id], rows, lambda ids: (_HOLDERS_OF, {"companies": ids, "as_of": as_of})
-    )
-    names = {company_id: company.name} | {r["holder"]: r["name"] for r in rows}
-    return _consolidated(rows), names
 
 
 def _consolidated(rows: list[dict[str, Any]]) -> list[Holding]:
@@ -482,8 +473,9 @@ def _paths(paths: list[FoundPath], names: dict[str, str]) -> list[HoldingPath]:
     ]
 
 
-_PUNISHMENTS_ON = (
-    "UNWIND $ids AS id " + _PERSON_OR_COMPANY + " "
+# Rows on each `id` (an entity ID); `_PUNISHMENTS_ON` and `_LIST_ENTRIES_ON` for a list.
+_PUNISHMENTS = (
+    _PERSON_OR_COMPANY + " "
     "MATCH (n:Punishment)-[l:IMPOSED_ON|NAMES_RESPONSIBLE|NAMES]->(x) "
     "WHERE $as_of IS NULL OR n.decision_date IS NULL OR n.decision_date <= $as_of "
     "RETURN x.entity_id AS on, x.name AS on_name, "
@@ -493,8 +485,8 @@ _PUNISHMENTS_ON = (
     "n.legal_basis AS legal_basis, n.source AS source, n.record_id AS record_id "
     "ORDER BY decision_date, decision_number, on"
 )
-_LIST_ENTRIES_ON = (
-    "UNWIND $ids AS id " + _PERSON_OR_COMPANY + " "
+_LIST_ENTRIES = (
+    _PERSON_OR_COMPANY + " "
     "MATCH (n:ListEntry)-[l:LISTS|NAMES]->(x) "
     "WHERE $as_of IS NULL OR n.entered IS NULL OR n.entered <= $as_of "
     "RETURN x.entity_id AS on, x.name AS on_name, "
@@ -505,6 +497,8 @@ _LIST_ENTRIES_ON = (
     "n.reason AS reason, n.authority AS authority, n.case_number AS case_number, "
     "n.source AS source, n.record_id AS record_id ORDER BY entered, case_number, on"
 )
+_PUNISHMENTS_ON = "UNWIND $ids AS id " + _PUNISHMENTS
+_LIST_ENTRIES_ON = "UNWIND $ids AS id " + _LIST_ENTRIES
 
 
 def _collected(query: str, name: str, scope: str = "") -> str:
@@ -533,26 +527,27 @@ def _top_level(columns: str) -> list[str]:
     return [*items, columns[start:].strip()]
 
 
-# `controls` reads these in one round trip each: a company (by a unique key) with its roles
-# and shareholders, and the records on everyone found above it.
-# One row whether or not the company exists (`c` null if not), with the published state
-# read before it; the last query of `_control_steps` reads the state after its own rows.
-_COMPANY_ROLES_AND_SHAREHOLDERS = {
-    key: state_first(
+# `controls`' one statement for a company named by a unique key: one row whether or not the
+# company exists (`c` null if not).
+_CONTROL = {
+    key: stamped(
         f"OPTIONAL MATCH (c:Company {{{key}: $ref}}) "
         + _collected(_ROLES, "roles", "c")
         + " "
         + _collected(_SHAREHOLDERS, "shareholders", "c")
-        + f" RETURN {_COMPANY_FIELDS} AS c, roles, shareholders"
+        + " "
+        + _collected(_UPSTREAM, "holdings", "c")
+        + " "
+        + _NAMED_ABOVE
+        + " "
+        + _collected("UNWIND ids AS id " + _PUNISHMENTS, "punishments", "ids")
+        + " "
+        + _collected("UNWIND ids AS id " + _LIST_ENTRIES, "list_entries", "ids")
+        + f" RETURN {_COMPANY_FIELDS} AS c, roles, shareholders, holdings, punishments, "
+        "list_entries"
     )
     for key in ("entity_id", "uscc")
 }
-_RECORDS_ON = state_last(
-    _collected(_PUNISHMENTS_ON, "punishments")
-    + " "
-    + _collected(_LIST_ENTRIES_ON, "list_entries")
-    + " RETURN punishments, list_entries"
-)
 
 
 def _punishments_on(

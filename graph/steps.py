@@ -3,8 +3,8 @@ driver, the API's hottest endpoint the async one (no thread-pool hop and no cont
 the interpreter between threads waiting on Neo4j).
 
 The read is a generator (`Steps`): it yields each statement as (query, parameters), is sent
-that statement's rows (as `plain` dicts), and returns its answer. `run` and `run_async`
-drive it inside a transaction.
+that statement's rows (as `plain` dicts), and returns its answer. `run` drives it inside a
+transaction, `run_async` statement by statement.
 """
 
 from __future__ import annotations
@@ -41,8 +41,9 @@ def drive(steps: Generator[Y, Rows, T], rows_of: Callable[[Y], Rows]) -> T:
         rows = rows_of(request)
 
 
-async def run_async(tx: neo4j.AsyncManagedTransaction, steps: Steps[T]) -> T:
-    """`steps` with each statement run in the async transaction `tx`."""
+async def run_async(session: neo4j.AsyncSession, steps: Steps[T]) -> T:
+    """`steps` with each statement run in `session` as an auto-commit transaction of its own
+    (see graph.published.read_stamped_async for why that is whole)."""
     rows: Rows | None = None
     while True:
         try:
@@ -50,7 +51,7 @@ async def run_async(tx: neo4j.AsyncManagedTransaction, steps: Steps[T]) -> T:
         except StopIteration as done:
             answer: T = done.value
             return answer
-        result = await tx.run(query, params)
+        result = await session.run(query, params)
         rows = [plain(r) async for r in result]
 
 

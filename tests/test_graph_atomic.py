@@ -38,7 +38,7 @@ from graph.analysis import control_one, run_control
 from graph.guard import unfinished_load
 from graph.load import load_run
 from graph.published import read_state
-from graph.queries import _COMPANY_ROLES_AND_SHAREHOLDERS, _RECORDS_ON
+from graph.queries import _CONTROL
 from graph.server.connection import Neo4jSettings
 from service.api.app import create_app
 from service.api.common import WARNING_HEADER
@@ -201,22 +201,27 @@ def test_the_inbox_is_one_sweep_or_the_other_while_sweeps_write(
     assert problems == [], f"{len(problems)} of {answers} lists: {problems[:5]}"
 
 
-def test_control_reads_the_state_before_its_first_query_and_after_its_last(
+def test_control_reads_the_state_before_and_after_its_statement(
     neo4j_driver: neo4j.Driver,
 ) -> None:
-    """`controls` reads the published state inside its first and last queries, not in two
-    statements of its own (graph.published.read_stamped). That is whole only if Neo4j reads
-    the state BEFORE the first query's company and AFTER the last query's records; the plan
-    decides the order, so this reads the plans: the state's seek must be on the left
-    (first) side of the top Apply in the first query and on the right (after) in the last."""
-    for query, state_side in ((_COMPANY_ROLES_AND_SHAREHOLDERS["uscc"], 0), (_RECORDS_ON, 1)):
-        plan = neo4j_driver.execute_query(
-            "EXPLAIN " + query, ref="x", ids=[], as_of=None
-        ).summary.plan
-        assert plan is not None
-        apply = _top_apply(plan)
-        sides = ["GraphState" in json.dumps(child) for child in apply["children"]]
-        assert sides == [state_side == 0, state_side == 1], json.dumps(plan)[:2000]
+    """`controls` reads the published state inside its one statement, not in two statements
+    of its own (graph.published.stamped). That is whole only if Neo4j reads the state BEFORE
+    the company and AFTER the records; the plan decides the order, so this reads the plan:
+    the top Apply reads a state on its right (after) side; below it on the left, the first
+    Apply reads the other on its left (before) side and the company on its right."""
+    for key in ("uscc", "entity_id"):
+        plan = neo4j_driver.execute_query("EXPLAIN " + _CONTROL[key], ref="x", as_of=None)
+        assert plan.summary.plan is not None
+        top = _top_apply(plan.summary.plan)
+        before_and_query, after = top["children"]
+        assert _reads("GraphState", after) and not _reads("Company", after)
+        before, query = _top_apply(before_and_query)["children"]
+        assert _reads("GraphState", before) and not _reads("Company", before)
+        assert _reads("Company", query) and not _reads("GraphState", query)
+
+
+def _reads(word: str, plan: dict[str, Any]) -> bool:
+    return word in json.dumps(plan)
 
 
 def _top_apply(plan: dict[str, Any]) -> dict[str, Any]:
