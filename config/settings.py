@@ -210,7 +210,8 @@ def veil_home() -> Path:
     value of VEIL_HOME and working directory, it costs a few microseconds instead of the
     ~100 µs of reading every variable and resolving the path again."""
     home = _home(os.environ.get(Environment.variable("home")), os.getcwd())
-    home.mkdir(parents=True, exist_ok=True)
+    if not home.is_dir():
+        home.mkdir(parents=True, exist_ok=True)
     return home
 
 

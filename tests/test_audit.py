@@ -8,6 +8,7 @@ import json
 import os
 import subprocess
 import sys
+import time
 from collections.abc import Callable
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
@@ -105,6 +106,19 @@ def test_appends_refuse_after_a_cut_last_row(home: Path) -> None:
     lines = _lines(home)
     _write(home, [lines[0], lines[1][:-5]])
     with pytest.raises(AuditBroken, match="cut short"):
+        _append(1)
+
+
+def test_appends_refuse_after_the_last_row_is_edited_in_place(home: Path) -> None:
+    """The tail this process wrote is kept (audit._written) only while the file is as it
+    left it: an edit of the same length, a clock tick later, is read and refused."""
+    _append(2)
+    lines = _lines(home)
+    edited = lines[1].replace('"result_count":1', '"result_count":7')
+    assert edited != lines[1] and len(edited) == len(lines[1])
+    time.sleep(0.05)
+    _write(home, [lines[0], edited])
+    with pytest.raises(AuditBroken, match="does not match its hash"):
         _append(1)
 
 
