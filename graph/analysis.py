@@ -16,7 +16,7 @@ from __future__ import annotations
 import logging
 import time
 import uuid
-from collections.abc import Callable, Generator
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from typing import Any, cast
@@ -39,7 +39,6 @@ from graph.guard import (
 from graph.in_force import IN_FORCE
 from graph.load import ATOMIC_ROWS, add_counters, counters_of, write_batches
 from graph.published import bump
-from graph.steps import drive
 
 log = logging.getLogger(__name__)
 #: What marks the graph while a control run writes in batches (graph.guard.batched_write).
@@ -121,31 +120,17 @@ def holdings_in_force(driver: neo4j.Driver, as_of: date, database: str = "neo4j"
 
 
 def walk_upstream(
-    read_level: Callable[[list[str]], list[dict[str, Any]]],
-    companies: list[str],
-    first: list[dict[str, Any]] | None = None,
+    read_level: Callable[[list[str]], list[dict[str, Any]]], companies: list[str]
 ) -> list[dict[str, Any]]:
     """Holding rows that can reach `companies`, read level by level upwards; each company is
     asked once, so cycles end the walk. `read_level(ids)` returns the rows (with `holder`
-    and `holder_kind`) of the holdings in those companies; `first` is the first level when
-    the caller has read it already."""
-    return drive(upstream_levels(companies, first), read_level)
-
-
-def upstream_levels(
-    companies: list[str],
-    first: list[dict[str, Any]] | None = None,
-    ask: Callable[[list[str]], Any] = list,
-) -> Generator[Any, list[dict[str, Any]], list[dict[str, Any]]]:
-    """`walk_upstream` as a generator (graph/steps.py): yields `ask(ids)` for each level's
-    company IDs (the IDs themselves, or the statement that reads them), is sent that
-    level's rows, returns them all."""
+    and `holder_kind`) of the holdings in those companies."""
     seen = set(companies)
-    level = first if first is not None else (yield ask(sorted(seen)))
+    level = read_level(sorted(seen))
     rows = list(level)
     while parents := sorted({r["holder"] for r in level if r["holder_kind"] == "company"} - seen):
         seen.update(parents)
-        level = yield ask(parents)
+        level = read_level(parents)
         rows += level
     return rows
 

@@ -283,7 +283,7 @@ def _id_compatible(masks: list[str], hint: str) -> bool:
     return any(m.upper().startswith(prefix) and m.upper().endswith(suffix) for m in masks)
 
 
-# The two read with the company `c` already matched (`_COMPANY_ROLES_AND_SHAREHOLDERS`).
+# The two read with the company `c` already matched (`_CONTROL`).
 _ROLES = (
     "MATCH (p:Person)-[r:LEGAL_REPRESENTATIVE_OF|OFFICER_OF]->(c) "
     "WHERE " + IN_FORCE + " RETURN type(r) AS type, r.role AS role, " + _PERSON_FIELDS + " AS p, "

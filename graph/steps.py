@@ -9,7 +9,7 @@ transaction, `run_async` statement by statement.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Generator
+from collections.abc import Generator
 from typing import Any, TypeVar
 
 import neo4j
@@ -17,7 +17,6 @@ import neo4j
 from graph.values import native
 
 T = TypeVar("T")
-Y = TypeVar("Y")
 Rows = list[dict[str, Any]]
 Statement = tuple[str, dict[str, Any]]
 Steps = Generator[Statement, Rows, T]
@@ -25,20 +24,14 @@ Steps = Generator[Statement, Rows, T]
 
 def run(tx: neo4j.ManagedTransaction, steps: Steps[T]) -> T:
     """`steps` with each statement run in `tx`."""
-    return drive(steps, lambda statement: [plain(r) for r in tx.run(*statement)])
-
-
-def drive(steps: Generator[Y, Rows, T], rows_of: Callable[[Y], Rows]) -> T:
-    """A generator of requests (statements, or anything `rows_of` answers) to its end, each
-    request sent the rows `rows_of` gives for it."""
     rows: Rows | None = None
     while True:
         try:
-            request = steps.send(rows)  # type: ignore[arg-type]  # None starts it
+            query, params = steps.send(rows)  # type: ignore[arg-type]  # None starts it
         except StopIteration as done:
             answer: T = done.value
             return answer
-        rows = rows_of(request)
+        rows = [plain(r) for r in tx.run(query, params)]
 
 
 async def run_async(session: neo4j.AsyncSession, steps: Steps[T]) -> T:
