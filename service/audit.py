@@ -148,12 +148,8 @@ def _identity(stat: os.stat_result) -> tuple[int, int, int, int]:
 def _known_tail(path: Path) -> tuple[int, str]:
     """`_tail`, from `_written` while the log is as this process left it."""
     known = _written.get(path)
-    if known is not None:
-        try:
-            if _identity(path.stat()) == known[0]:
-                return known[1]
-        except FileNotFoundError:
-            pass
+    if known is not None and path.exists() and _identity(path.stat()) == known[0]:
+        return known[1]
     return _tail(path)
 
 
