@@ -8,6 +8,8 @@ import typer
 import uvicorn
 
 from config.settings import export
+from service.workers import WorkersFailed
+from service.workers import run as socket_per_worker
 
 HOST, PORT = "127.0.0.1", 8321
 PAGE_URL = f"http://{HOST}:{PORT}/"
@@ -45,7 +47,7 @@ def serve(
         export("serve_run", str(run.resolve()))
     if threads is not None:
         export("serve_threads", str(threads))
-    uvicorn.run(
+    config = uvicorn.Config(
         "service.api.app:create_app",
         factory=True,
         host=host,
@@ -53,3 +55,10 @@ def serve(
         workers=workers,
         timeout_worker_healthcheck=WORKER_HEALTHCHECK_SECONDS,
     )
+    if workers > 1:
+        socket_per_worker(config)
+        return
+    server = uvicorn.Server(config)
+    server.run()
+    if not server.started:
+        raise WorkersFailed("the server ended before it served; its log says why")
