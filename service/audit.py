@@ -5,11 +5,12 @@ rewritten. Each row carries `prev_hash`, the `hash` of the row before it (64 zer
 first), and its own `hash`: SHA-256 of the row's canonical JSON without `hash`. Changing
 a field breaks that row's hash; deleting, inserting or swapping rows breaks `seq` and
 `prev_hash`; removing rows from the end is caught by `audit.head`, which records the last
-row written (a crash between the two writes leaves the head one row behind, which is
-allowed). The head is one fixed-size record rewritten in place and flushed with
-fdatasync, as PostgreSQL writes pg_control: a write of less than one disk sector lands
-whole, and a file whose length never changes needs no metadata flush, so a row costs two
-data flushes instead of the four a temp file, its rename and the directory would.
+row written (a crash between the two writes leaves the head behind by the rows of that
+write, at most BATCH_ROWS, which is allowed). The head is one fixed-size record rewritten
+in place and flushed with fdatasync, as PostgreSQL writes pg_control: a write of less than
+one disk sector lands whole, and a file whose length never changes needs no metadata
+flush, so a write of rows costs two data flushes instead of the four a temp file, its
+rename and the directory would.
 Someone who can rewrite the whole file and the head can recompute the chain: `veil audit
 verify` prints the head hash so it can be noted somewhere else.
 
@@ -23,7 +24,11 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-from collections.abc import Iterator, Mapping
+import queue
+import threading
+from collections import deque
+from collections.abc import Iterator, Mapping, Sequence
+from concurrent.futures import Future
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -49,10 +54,6 @@ class AuditBroken(VeilError):
 
 def log_path() -> Path:
     return veil_home() / LOG_NAME
-
-
-def _head_path() -> Path:
-    return veil_home() / HEAD_NAME
 
 
 def safe_value(value: str, secret: bytes) -> str:
@@ -153,6 +154,19 @@ def _known_tail(path: Path) -> tuple[int, str]:
     return _tail(path)
 
 
+@dataclass(frozen=True, slots=True)
+class Entry:
+    """What one request did, before it becomes a row (`status`: the HTTP status, 200 for
+    a CLI command)."""
+
+    key_id: str
+    role: str
+    action: str
+    params: Mapping[str, Any]
+    result_count: int
+    status: int
+
+
 def append(
     key_id: str,
     role: str,
@@ -161,48 +175,118 @@ def append(
     result_count: int,
     status: int,
 ) -> dict[str, Any]:
-    """Append one row (safe across processes: flock; durable: fsync) and return it.
+    """Append one row (safe across processes: flock; durable: fsync) and return it."""
+    entry = Entry(key_id, role, action, params, result_count, status)
+    return append_all(log_path(), [entry])[0]
 
-    `status` is the HTTP status of the request (200, 401, 403, 404); CLI commands record 200.
-    """
-    path = log_path()
+
+def append_all(path: Path, entries: Sequence[Entry]) -> list[dict[str, Any]]:
+    """Append a row for each entry, in order, to the log at `path` and return them: one
+    lock, one write and one flush of the log and of its head for them all (`Committer`
+    gathers the rows of concurrent requests so)."""
+    params = [safe_params(entry.params) for entry in entries]
     with exclusive(path.with_name(LOG_NAME + ".lock")):
         seq, prev = _known_tail(path)
-        row: dict[str, Any] = {
-            "seq": seq + 1,
-            "time": datetime.now(UTC).isoformat(timespec="microseconds"),
-            "key_id": key_id,
-            "role": role,
-            "action": action,
-            "params": safe_params(params),
-            "result_count": result_count,
-            "status": status,
-            "prev_hash": prev,
-        }
-        row["hash"] = row_hash(row)
-        line = json.dumps(row, ensure_ascii=False, separators=(",", ":")) + "\n"
+        rows: list[dict[str, Any]] = []
+        for entry, safe in zip(entries, params, strict=True):
+            seq += 1
+            row: dict[str, Any] = {
+                "seq": seq,
+                "time": datetime.now(UTC).isoformat(timespec="microseconds"),
+                "key_id": entry.key_id,
+                "role": entry.role,
+                "action": entry.action,
+                "params": safe,
+                "result_count": entry.result_count,
+                "status": entry.status,
+                "prev_hash": prev,
+            }
+            row["hash"] = prev = row_hash(row)
+            rows.append(row)
+        lines = "".join(
+            json.dumps(row, ensure_ascii=False, separators=(",", ":")) + "\n" for row in rows
+        )
         new = not path.exists()
         fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, PRIVATE_MODE)
         try:
-            write_all(fd, line.encode("utf-8"))
+            write_all(fd, lines.encode("utf-8"))
             os.fsync(fd)
-            _written[path] = (_identity(os.fstat(fd)), (row["seq"], row["hash"]))
+            _written[path] = (_identity(os.fstat(fd)), (seq, prev))
         finally:
             os.close(fd)
         if new:
             fsync_dir(path.parent)
-        _write_head(row["seq"], row["hash"])
-    return row
+        _write_head(path.with_name(HEAD_NAME), seq, prev)
+    return rows
 
 
-def _write_head(seq: int, hash_: str) -> None:
+#: The most rows one flush takes: bounds how long the log's lock is held.
+BATCH_ROWS = 256
+
+
+class Committer:
+    """Appends the rows of concurrent requests from one thread, as many as are waiting at
+    a time in one `append_all` (group commit, as a database's log writer does).
+
+    Each row still costs its request the wait for the disk, but twenty requests waiting
+    share one lock, one write and two flushes instead of taking turns at twenty: a tenth
+    of a control answer's CPU went to its own row. `submit` returns a future the caller
+    waits on (`asyncio.wrap_future` on an event loop, no thread-pool hop), which fails as
+    `append` would if the batch could not be written: no request is answered without its
+    row."""
+
+    def __init__(self) -> None:
+        self._waiting: queue.SimpleQueue[tuple[Path, Entry, Future[dict[str, Any]]]] = (
+            queue.SimpleQueue()
+        )
+        self._started = threading.Lock()
+        self._thread: threading.Thread | None = None
+
+    def submit(self, entry: Entry) -> Future[dict[str, Any]]:
+        """Queue `entry` for the log VEIL_HOME names now; the future holds its row. The
+        writing thread is started on the first row (and again in a forked child)."""
+        future: Future[dict[str, Any]] = Future()
+        self._waiting.put((log_path(), entry, future))
+        if self._thread is None or not self._thread.is_alive():
+            with self._started:
+                if self._thread is None or not self._thread.is_alive():
+                    self._thread = threading.Thread(
+                        target=self._write, name="audit-committer", daemon=True
+                    )
+                    self._thread.start()
+        return future
+
+    def _write(self) -> None:
+        while True:
+            batch = [self._waiting.get()]
+            while len(batch) < BATCH_ROWS:
+                try:
+                    batch.append(self._waiting.get_nowait())
+                except queue.Empty:
+                    break
+            for path in dict.fromkeys(path for path, _, _ in batch):
+                mine = [(entry, future) for p, entry, future in batch if p == path]
+                try:
+                    rows = append_all(path, [entry for entry, _ in mine])
+                except Exception as err:  # every waiting request fails with it, as it would alone
+                    for _, future in mine:
+                        future.set_exception(err)
+                    continue
+                for (_, future), row in zip(mine, rows, strict=True):
+                    future.set_result(row)
+
+
+#: The process's committer (the API's); the CLI appends directly.
+committer = Committer()
+
+
+def _write_head(path: Path, seq: int, hash_: str) -> None:
     """Record the last row in `audit.head`: HEAD_SIZE bytes at offset 0, in place (see the
     module docstring); a head of another length (new, or written before this layout) is
     cut to size first and made durable with its directory."""
     record = json.dumps({"seq": seq, "hash": hash_}).ljust(HEAD_SIZE - 1).encode() + b"\n"
     if len(record) != HEAD_SIZE:
         raise AssertionError(f"audit head record is {len(record)} bytes, not {HEAD_SIZE}")
-    path = _head_path()
     fd = os.open(path, os.O_RDWR | os.O_CREAT, PRIVATE_MODE)
     try:
         resized = os.fstat(fd).st_size != HEAD_SIZE
@@ -269,14 +353,16 @@ class Verdict:
 def verify() -> Verdict:
     """Walk the chain from the first row; name the first row that is not what was written."""
     path = log_path()
-    prev, before, count = GENESIS, GENESIS, 0
+    prev, count = GENESIS, 0
+    recent: deque[str] = deque([GENESIS], maxlen=BATCH_ROWS + 1)
     for line_no, raw in _rows(path):
         expected = count + 1
         row, problem = _check_row(raw, expected, prev)
         if row is None:
             return Verdict(False, count, prev, line_no, expected, problem)
-        before, prev, count = prev, row["hash"], expected
-    return _check_head(count, prev, before)
+        prev, count = row["hash"], expected
+        recent.append(prev)
+    return _check_head(count, recent)
 
 
 def _check_row(raw: bytes, expected: int, prev: str) -> tuple[dict[str, Any] | None, str]:
@@ -301,10 +387,12 @@ def _check_row(raw: bytes, expected: int, prev: str) -> tuple[dict[str, Any] | N
     return row, ""
 
 
-def _check_head(count: int, last: str, before_last: str) -> Verdict:
+def _check_head(count: int, recent: deque[str]) -> Verdict:
     """The head records the last row written; a log that ends before it lost rows. It may
-    be one row behind (a crash between the log's write and the head's), never more."""
-    head = _head_path()
+    be behind by one batch (a crash between a batch's write and its head's), never more;
+    `recent` holds the hashes of the log's last rows, the last one last."""
+    last = recent[-1]
+    head = log_path().with_name(HEAD_NAME)
     if not head.exists():
         if count:
             return Verdict(False, count, last, None, None, f"{head} is missing")
@@ -323,8 +411,8 @@ def _check_head(count: int, last: str, before_last: str) -> Verdict:
             count + 1,
             f"the log ends at seq {count} but {head} records seq {seq}: rows removed from the end",
         )
-    if seq < count - 1:
+    if count - seq >= len(recent):
         return Verdict(False, count, last, None, seq, f"{head} is behind the log by {count - seq}")
-    if seq and hash_ != (last if seq == count else before_last):
+    if seq and hash_ != recent[-1 - (count - seq)]:
         return Verdict(False, count, last, seq, seq, f"row {seq}'s hash differs from {head}")
     return Verdict(True, count, last)

@@ -122,14 +122,27 @@ def test_appends_refuse_after_the_last_row_is_edited_in_place(home: Path) -> Non
         _append(1)
 
 
-def test_the_head_may_lag_one_row_after_a_crash(home: Path) -> None:
+def _entries(n: int) -> list[audit.Entry]:
+    return [audit.Entry("k", "analyst", "GET /x", {"i": i}, 1, 200) for i in range(n)]
+
+
+def test_the_head_may_lag_one_batch_after_a_crash(home: Path) -> None:
     _append(2)
     head = (home / "audit.head").read_text(encoding="utf-8")
-    _append(1)
+    audit.append_all(home / "audit.jsonl", _entries(5))
     (home / "audit.head").write_text(head, encoding="utf-8")  # as if killed before the head
     assert audit.verify().ok
     (home / "audit.head").write_text('{"seq": 2, "hash": "00"}\n', encoding="utf-8")
     assert not audit.verify().ok
+
+
+def test_a_head_more_than_a_batch_behind_is_named(home: Path) -> None:
+    _append(1)
+    head = (home / "audit.head").read_text(encoding="utf-8")
+    audit.append_all(home / "audit.jsonl", _entries(audit.BATCH_ROWS + 1))
+    (home / "audit.head").write_text(head, encoding="utf-8")
+    verdict = audit.verify()
+    assert not verdict.ok and f"behind the log by {audit.BATCH_ROWS + 1}" in verdict.message()
 
 
 def test_the_head_is_one_fixed_size_record_rewritten_in_place(home: Path) -> None:
@@ -277,3 +290,45 @@ def test_a_broken_tail_refuses_every_waiting_row(home: Path) -> None:
         ]
     assert all(isinstance(f.exception(), AuditBroken) for f in futures)
     assert len(_lines(home)) == 2
+
+
+def test_the_committer_writes_the_rows_waiting_together(
+    home: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Rows that wait while the log is busy go to disk in one batch, each request still
+    learning its own row, the chain whole."""
+    from service.files import exclusive
+
+    batches: list[int] = []
+    real = audit.append_all
+
+    def counted(path: Path, entries: list[audit.Entry]) -> list[dict]:
+        batches.append(len(entries))
+        return real(path, entries)
+
+    _append(1)
+    monkeypatch.setattr(audit, "append_all", counted)
+    committer = audit.Committer()
+    with exclusive(home / "audit.jsonl.lock"):  # another process is writing
+        futures = [committer.submit(entry) for entry in _entries(40)]
+        time.sleep(0.2)
+        assert not any(f.done() for f in futures)
+    rows = [f.result(timeout=30) for f in futures]
+    assert [r["params"]["i"] for r in rows] == list(range(40))
+    assert [r["seq"] for r in rows] == list(range(2, 42))
+    assert sum(batches) == 40 and max(batches) >= 39
+    stored = {json.loads(line)["seq"]: json.loads(line) for line in _lines(home)}
+    assert all(stored[r["seq"]] == r for r in rows)
+    assert audit.verify().ok
+
+
+def test_a_batch_that_cannot_be_written_fails_every_request_in_it(home: Path) -> None:
+    _append(2)
+    lines = _lines(home)
+    _write(home, [lines[0], lines[1][:-5]])
+    committer = audit.Committer()
+    futures = [committer.submit(entry) for entry in _entries(12)]
+    assert all(isinstance(f.exception(timeout=30), AuditBroken) for f in futures)
+    assert len(_lines(home)) == 2
+    _write(home, lines)
+    assert committer.submit(_entries(1)[0]).result(timeout=30)["seq"] == 3

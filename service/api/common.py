@@ -10,6 +10,7 @@ appends a row to the audit chain (service/audit.py) with its identifiers masked.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable, Coroutine, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -73,11 +74,19 @@ async def graph_of(request: Request) -> Graph:
 GraphDep = Annotated[Graph, Depends(graph_of)]
 
 
+def _entry(
+    caller: Principal | None, action: str, params: dict[str, Any], count: int, status: int
+) -> audit.Entry:
+    key_id, role = (caller.key_id, str(caller.role)) if caller else ("-", "-")
+    return audit.Entry(key_id, role, action, params, count, status)
+
+
 def audited(
     caller: Principal | None, action: str, params: dict[str, Any], count: int, status: int
 ) -> None:
-    key_id, role = (caller.key_id, str(caller.role)) if caller else ("-", "-")
-    audit.append(key_id, role, action, params, count, status)
+    """The request's audit row, written with those of the requests waiting beside it
+    (audit.Committer); returns once it is on disk."""
+    audit.committer.submit(_entry(caller, action, params, count, status)).result()
 
 
 async def caller(
@@ -86,14 +95,13 @@ async def caller(
     """The principal of the request's key; 401 (audited) without a live one.
 
     Checked on the event loop (a stat of the key store and an HMAC: tens of microseconds),
-    not in a thread-pool hop; the audit row of a refusal, which waits for the disk, goes to
-    the pool."""
+    not in a thread-pool hop; a refusal waits for its audit row without holding the loop."""
     if not key:
-        await run_in_threadpool(audited, None, "authenticate", {}, 0, 401)
+        await audited_async(None, "authenticate", {}, 0, 401)
         raise HTTPException(401, f"send your API key in the {KEY_HEADER} header")
     principal = keys.authenticate(key)
     if principal is None:
-        await run_in_threadpool(audited, None, "authenticate", {}, 0, 401)
+        await audited_async(None, "authenticate", {}, 0, 401)
         raise HTTPException(401, "the API key is unknown, malformed or revoked")
     return principal
 
@@ -181,8 +189,8 @@ async def company_reference_async(
 async def audited_async(
     caller: Principal | None, action: str, params: dict[str, Any], count: int, status: int
 ) -> None:
-    """`audited` from the event loop: the row waits for the disk, in the thread pool."""
-    await run_in_threadpool(audited, caller, action, params, count, status)
+    """`audited` from the event loop: the request waits for its row, the loop does not."""
+    await asyncio.wrap_future(audit.committer.submit(_entry(caller, action, params, count, status)))
 
 
 class AuditedRoute(APIRoute):
