@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import typer
 import uvicorn
 
 from config.settings import export
-from service.workers import WorkersFailed
 from service.workers import run as socket_per_worker
 
+APP = "service.api.app:create_app"
 HOST, PORT = "127.0.0.1", 8321
 PAGE_URL = f"http://{HOST}:{PORT}/"
 #: Seconds a worker may leave uvicorn's health ping unanswered before it is killed as hung.
@@ -47,18 +48,14 @@ def serve(
         export("serve_run", str(run.resolve()))
     if threads is not None:
         export("serve_threads", str(threads))
-    config = uvicorn.Config(
-        "service.api.app:create_app",
-        factory=True,
-        host=host,
-        port=port,
-        workers=workers,
-        timeout_worker_healthcheck=WORKER_HEALTHCHECK_SECONDS,
-    )
-    if workers > 1:
-        socket_per_worker(config)
-        return
-    server = uvicorn.Server(config)
-    server.run()
-    if not server.started:
-        raise WorkersFailed("the server ended before it served; its log says why")
+    options: dict[str, Any] = {
+        "factory": True,
+        "host": host,
+        "port": port,
+        "workers": workers,
+        "timeout_worker_healthcheck": WORKER_HEALTHCHECK_SECONDS,
+    }
+    if workers == 1:
+        uvicorn.run(APP, **options)
+    else:
+        socket_per_worker(uvicorn.Config(APP, **options))

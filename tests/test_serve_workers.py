@@ -198,3 +198,40 @@ def test_a_worker_that_cannot_start_stops_the_server_with_an_error(
     assert "NEO4J_PASSWORD" in ended.stderr
     if workers > 1:
         assert "ended before it served" in ended.stderr
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+def test_serve_listens_at_once_while_neo4j_is_down_and_ends_cleanly_on_ctrl_c(
+    workers: int, tmp_path: Path
+) -> None:
+    """With Neo4j down at start-up, the app listens without first retrying its reads
+    (which took a minute and more, deaf to Ctrl-C), /readyz says 503, and Ctrl-C ends it
+    with status 0."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("NEO4J_")}
+    env |= {
+        "NEO4J_URI": f"bolt://127.0.0.1:{local.free_port()}",
+        "NEO4J_PASSWORD": "unused",
+        "VEIL_HOME": str(tmp_path),
+    }
+    port = local.free_port()
+    log = tmp_path / "serve.log"
+    command = [sys.executable, "-m", "service.cli", "serve", "--workers", str(workers)]
+    with log.open("wb") as sink:
+        server = subprocess.Popen(
+            [*command, "--port", str(port)], env=env, stdout=sink, stderr=subprocess.STDOUT
+        )
+    try:
+        _wait(lambda: _answers(port, "/healthz") or server.poll() is not None, "/healthz")
+        assert server.poll() is None
+        assert "will be retried" not in log.read_text(encoding="utf-8")
+        assert _answers(port, "/readyz") == 503
+    finally:
+        server.send_signal(signal.SIGINT)
+        assert server.wait(timeout=60) == 0, log.read_text(encoding="utf-8")[-2000:]
+
+
+def _answers(port: int, path: str) -> int | None:
+    try:
+        return _get(port, path)
+    except OSError:
+        return None

@@ -55,6 +55,10 @@ def create_app(settings: Neo4jSettings | None = None, run_dir: Path | None = Non
                 app.state.graph = Graph(chosen, driver, reader, load_graph_config().control)
                 app.state.screening = ScreeningState(app.state.graph, screen_run)
                 try:
+                    # One quick try first: with Neo4j down, the screening's reads would
+                    # retry for a minute or more before the app listened at all.
+                    with app.state.graph.answering("connecting at start-up"):
+                        driver.verify_connectivity()
                     app.state.screening.load()
                 except VeilError as err:  # /readyz and /screen say why, and try again
                     log.warning("%s", err)
@@ -92,6 +96,8 @@ def _health(app: FastAPI) -> None:
     def readyz() -> Response:
         graph: Graph = app.state.graph
         with graph.answering("checking it is ready"):
+            # Fails at once when Neo4j is down; the read alone retries for 30 s first.
+            graph.driver.verify_connectivity()
             published = read_state(graph.driver, graph.database)
         if published.creating:
             raise first_load_error()
